@@ -1,0 +1,1 @@
+"""HTTP conventions every endpoint shares: ETags, idempotency keys, pagination, timestamps."""

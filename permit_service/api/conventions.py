@@ -1,0 +1,193 @@
+"""ETag / If-Match, Idempotency-Key and cursor pagination, the same for every endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, request
+from marshmallow import fields, validate
+from sqlalchemy.orm import Session
+
+from permit_service.api.fields import StrictSchema
+from permit_service.api.models import IdempotencyRecord
+from permit_service.db import UTCDateTime, is_postgres, transaction, utcnow
+from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- ETag / If-Match ---------------------------------------------------------------------------
+
+
+def etag_of(version: int) -> str:
+    """The strong ETag of a resource version."""
+    return f'"{version}"'
+
+
+def check_if_match(version: int) -> None:
+    """Refuse a change without If-Match (428) or against a stale version (412)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired(
+            "修改须带 If-Match 头（取自上次读取的 ETag）",
+            "A change needs an If-Match header with the ETag you last read",
+        )
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" not in candidates and etag_of(version) not in candidates:
+        raise PreconditionFailed(current_etag=etag_of(version))
+
+
+def with_etag(response: Response, version: int) -> Response:
+    """Attach the ETag of `version` to a response."""
+    response.headers["ETag"] = etag_of(version)
+    return response
+
+
+# --- Idempotency-Key ---------------------------------------------------------------------------
+
+
+def _request_fingerprint() -> str:
+    body = request.get_data(cache=True) or b""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + canonical
+    ).hexdigest()
+
+
+def _lock_key(session: Session, principal: str, key: str) -> None:
+    # Two concurrent requests with one key: the second waits, then sees the first one's answer.
+    if is_postgres(session):
+        digest = hashlib.sha256(f"idem:{principal}:{key}".encode()).digest()
+        session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True)))
+        )
+
+
+def idempotent(view: F) -> F:
+    """Make a creating POST answer the same to a retried `Idempotency-Key` (422 if the body differs)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return view(*args, **kwargs)
+        if len(key) > 200:
+            raise ValidationProblem({"Idempotency-Key": ["最长 200 个字符 / at most 200 characters"]})
+        principal = g.get("principal_id", "anonymous")
+        fingerprint = _request_fingerprint()
+        ttl = timedelta(hours=current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24))
+        with transaction() as session:
+            _lock_key(session, principal, key)
+            record = session.scalar(
+                sa.select(IdempotencyRecord).where(
+                    IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+                )
+            )
+            if record is not None and record.created_at < utcnow() - ttl:
+                session.delete(record)
+                session.flush()
+                record = None
+            if record is not None:
+                if record.request_hash != fingerprint:
+                    raise ValidationProblem(
+                        {
+                            "Idempotency-Key": [
+                                "该键已用于另一请求体 / this key was used with another request body"
+                            ]
+                        },
+                        "Idempotency-Key 已用于不同的请求",
+                        "The Idempotency-Key was already used for a different request",
+                    )
+                replay = Response(
+                    record.response_body, status=record.status_code, headers=record.response_headers
+                )
+                replay.headers["Idempotent-Replayed"] = "true"
+                return replay
+            response = current_app.make_response(view(*args, **kwargs))
+            if response.status_code < 500:
+                session.add(
+                    IdempotencyRecord(
+                        principal=principal,
+                        key=key,
+                        method=request.method,
+                        path=request.path,
+                        request_hash=fingerprint,
+                        status_code=response.status_code,
+                        response_body=response.get_data(as_text=True),
+                        response_headers={
+                            k: v
+                            for k, v in response.headers.items()
+                            if k in ("Content-Type", "ETag", "Location")
+                        },
+                    )
+                )
+            return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- Cursor pagination -------------------------------------------------------------------------
+
+
+class PageArgs(StrictSchema):
+    """Query arguments of every list: page size and the opaque cursor from the previous page."""
+
+    limit = fields.Integer(
+        load_default=None, validate=validate.Range(min=1, max=1000), metadata={"description": "page size"}
+    )
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class PageSchema(StrictSchema):
+    """The envelope of a list: items and the cursor of the next page (null on the last page)."""
+
+    next_cursor = fields.String(allow_none=True)
+
+
+def _encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationProblem({"cursor": ["无效的游标 / invalid cursor"]}) from exc
+
+
+def paginate(
+    session: Session, stmt: sa.Select, created_col: Any, id_col: Any, args: dict[str, Any]
+) -> tuple[Sequence[Any], str | None]:
+    """Newest first, keyed on (created_at, id); returns one page and the next cursor."""
+    max_size = current_app.config["PAGE_SIZE_MAX"]
+    limit = args.get("limit") or current_app.config["PAGE_SIZE_DEFAULT"]
+    if limit > max_size:
+        raise ValidationProblem({"limit": [f"最大 {max_size} / at most {max_size}"]})
+    if args.get("cursor"):
+        created, ident = _decode_cursor(args["cursor"])
+        stmt = stmt.where(
+            sa.tuple_(created_col, id_col)
+            < sa.tuple_(sa.literal(created, UTCDateTime()), sa.literal(ident, sa.Uuid()))
+        )
+    rows = session.scalars(stmt.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)).unique().all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = _encode_cursor(last.created_at, last.id)
+    return page, next_cursor

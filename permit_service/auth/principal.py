@@ -1,0 +1,140 @@
+"""The authenticated caller, role checks and the tenant scope every query is filtered by."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import g
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy.orm import Session
+
+from permit_service.directory.models import Enterprise, Region
+from permit_service.errors import Forbidden, NotFound
+from workflows.model import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENTERPRISE_ROLES = frozenset(
+    {
+        "applicant", "work_leader", "worker", "guardian", "analyst", "shift_leader", "unit_leader",
+        "specialist_dept", "safety_dept", "plant_manager", "leader_in_charge", "principal",
+        "power_supplier", "countersigner", "enterprise_admin",
+    }
+)  # fmt: skip
+REGULATOR_ROLES = frozenset({"regulator", "city_regulator"})
+INTEGRATION_ROLE = "integration"
+ALL_ROLES = ENTERPRISE_ROLES | REGULATOR_ROLES | {INTEGRATION_ROLE}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a person of an enterprise, a regulator of a region, an integration client or the system."""
+
+    id: str
+    kind: str  # person | integration | system
+    name: str
+    roles: frozenset[str]
+    enterprise_id: uuid.UUID | None = None
+    region_id: uuid.UUID | None = None
+
+    @property
+    def is_regulator(self) -> bool:
+        return bool(self.roles & REGULATOR_ROLES)
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        """Whether the caller holds at least one of `roles`."""
+        return bool(self.roles & set(roles))
+
+    def actor(self) -> Actor:
+        """The caller as the workflow core sees it."""
+        return Actor(
+            person_id=self.id,
+            roles=self.roles,
+            enterprise_id=str(self.enterprise_id) if self.enterprise_id else None,
+            name=self.name,
+        )
+
+
+SYSTEM = Principal(id=Actor.SYSTEM_ID, kind="system", name="系统 / system", roles=frozenset({"system"}))
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request (401 if there is none)."""
+    verify_jwt_in_request()
+    principal: Principal = current_user
+    g.principal_id = principal.id
+    return principal
+
+
+def require_roles(*roles: str) -> Callable[[F], F]:
+    """Allow the view only to callers holding one of `roles` (403 otherwise); no roles: any authenticated caller."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if roles and not principal.has_any(roles):
+                raise Forbidden(
+                    f"需要以下角色之一：{', '.join(roles)}",
+                    f"This needs one of the roles: {', '.join(roles)}",
+                )
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def region_subtree(session: Session, region_id: uuid.UUID) -> set[uuid.UUID]:
+    """A region and every region below it (districts and zones of a city, zones of a district)."""
+    cache: dict[uuid.UUID, set[uuid.UUID]] = g.setdefault("region_subtrees", {})
+    if region_id not in cache:
+        children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+        for rid, parent in session.execute(sa.select(Region.id, Region.parent_id)):
+            children.setdefault(parent, []).append(rid)
+        found, stack = set(), [region_id]
+        while stack:
+            rid = stack.pop()
+            if rid not in found:
+                found.add(rid)
+                stack.extend(children.get(rid, []))
+        cache[region_id] = found
+    return cache[region_id]
+
+
+def enterprise_scope(session: Session, principal: Principal, column: Any) -> sa.ColumnElement[bool]:
+    """A WHERE clause limiting `column` (an enterprise id column) to what the caller may see."""
+    if principal.kind == "system":
+        return sa.true()
+    if principal.enterprise_id is not None:
+        return column == principal.enterprise_id
+    if principal.region_id is not None and principal.is_regulator:
+        regions = region_subtree(session, principal.region_id)
+        return column.in_(sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions)))
+    return sa.false()
+
+
+def region_scope(session: Session, principal: Principal, column: Any) -> sa.ColumnElement[bool]:
+    """A WHERE clause limiting `column` (a region id column) to the caller's region and below."""
+    if principal.kind == "system":
+        return sa.true()
+    if principal.region_id is not None:
+        return column.in_(region_subtree(session, principal.region_id))
+    return sa.false()
+
+
+def get_enterprise_for(session: Session, principal: Principal, enterprise_id: uuid.UUID) -> Enterprise:
+    """The enterprise if the caller may see it; 404 otherwise (never reveal another tenant's objects)."""
+    enterprise = session.scalar(
+        sa.select(Enterprise).where(
+            Enterprise.id == enterprise_id, enterprise_scope(session, principal, Enterprise.id)
+        )
+    )
+    if enterprise is None:
+        raise NotFound("企业不存在", "No such enterprise")
+    return enterprise

@@ -1,0 +1,142 @@
+"""Configuration read from the environment.
+
+Every setting is an environment variable; this table is the operator's reference.
+
+| variable | default | meaning |
+|---|---|---|
+| `PERMIT_ENV` | `development` | `development`, `test` or `production`. Outside development the service refuses to start with the development JWT secret. |
+| `DATABASE_URL` | `sqlite:///<instance>/permit_service.db` | SQLAlchemy URL. PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`. SQLite runs with WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions. |
+| `DATABASE_POOL_SIZE` | `5` | connections per process (PostgreSQL). |
+| `SQLITE_BUSY_TIMEOUT_MS` | `5000` | how long a SQLite writer waits for the lock. |
+| `JWT_SECRET_KEY` | development secret | HMAC key for HS256 tokens issued by this service. Required outside development. |
+| `JWT_ALGORITHM` | `HS256` | algorithm of tokens this service issues. |
+| `JWT_ACCESS_MINUTES` | `15` | access-token lifetime. |
+| `JWT_REFRESH_DAYS` | `7` | refresh-token lifetime. |
+| `JWT_ISSUER` | `permit-service` | `iss` of issued tokens. |
+| `JWT_AUDIENCE` | `permit-service` | `aud` of issued tokens, checked on every token. |
+| `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted. |
+| `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM public key of that provider. |
+| `EXTERNAL_IDP_JWKS_FILE` | unset | JWKS file of that provider (keys chosen by `kid`). |
+| `MAX_CONTENT_LENGTH` | `1048576` | largest accepted request body in bytes (413 above). |
+| `PAGE_SIZE_DEFAULT` / `PAGE_SIZE_MAX` | `50` / `200` | cursor pagination bounds. |
+| `IDEMPOTENCY_TTL_HOURS` | `24` | how long an `Idempotency-Key` answer is kept. |
+| `DISPLAY_TIMEZONE` | `Asia/Shanghai` | timezone of timestamps in responses (storage is always UTC). |
+| `LOG_LEVEL` | `INFO` | level of the JSON logs. |
+| `POLICY_NIGHT_START` / `POLICY_NIGHT_END` | `20:00` / `06:00` | night window for the hot-work upgrade (HW-03). |
+| `POLICY_FEED_SILENCE_MINUTES` | `5` | silence after which a plant feed raises an alarm (DC-03). |
+| `POLICY_GAS_TEST_MAX_AGE_MINUTES` | `30` | freshness of the gas test before ignition or entry (HW-04, CS-01). |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789"  # noqa: S105 - refused outside development
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the service refuses to run with."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass
+class Config:
+    """The service's settings; build with `Config.from_env()`."""
+
+    env: str = "development"
+    database_url: str = f"sqlite:///{INSTANCE_DIR / 'permit_service.db'}"
+    database_pool_size: int = 5
+    sqlite_busy_timeout_ms: int = 5000
+    jwt_secret_key: str = DEV_JWT_SECRET
+    jwt_algorithm: str = "HS256"
+    jwt_access_minutes: int = 15
+    jwt_refresh_days: int = 7
+    jwt_issuer: str = "permit-service"
+    jwt_audience: str = "permit-service"
+    external_idp_issuer: str | None = None
+    external_idp_public_key_file: str | None = None
+    external_idp_jwks_file: str | None = None
+    max_content_length: int = 1024 * 1024
+    page_size_default: int = 50
+    page_size_max: int = 200
+    idempotency_ttl_hours: int = 24
+    display_timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    policy: dict[str, Any] = field(
+        default_factory=lambda: {
+            "night_start": "20:00",
+            "night_end": "06:00",
+            "feed_silence_minutes": 5,
+            "gas_test_max_age_minutes": 30,
+        }
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        """Read every setting from the environment (see the module docstring)."""
+        env = dict(os.environ if environ is None else environ)
+        base = cls()
+        cfg = cls(
+            env=env.get("PERMIT_ENV", base.env),
+            database_url=env.get("DATABASE_URL") or base.database_url,
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", base.database_pool_size),
+            sqlite_busy_timeout_ms=_int(env, "SQLITE_BUSY_TIMEOUT_MS", base.sqlite_busy_timeout_ms),
+            jwt_secret_key=env.get("JWT_SECRET_KEY") or base.jwt_secret_key,
+            jwt_algorithm=env.get("JWT_ALGORITHM", base.jwt_algorithm),
+            jwt_access_minutes=_int(env, "JWT_ACCESS_MINUTES", base.jwt_access_minutes),
+            jwt_refresh_days=_int(env, "JWT_REFRESH_DAYS", base.jwt_refresh_days),
+            jwt_issuer=env.get("JWT_ISSUER", base.jwt_issuer),
+            jwt_audience=env.get("JWT_AUDIENCE", base.jwt_audience),
+            external_idp_issuer=env.get("EXTERNAL_IDP_ISSUER") or None,
+            external_idp_public_key_file=env.get("EXTERNAL_IDP_PUBLIC_KEY_FILE") or None,
+            external_idp_jwks_file=env.get("EXTERNAL_IDP_JWKS_FILE") or None,
+            max_content_length=_int(env, "MAX_CONTENT_LENGTH", base.max_content_length),
+            page_size_default=_int(env, "PAGE_SIZE_DEFAULT", base.page_size_default),
+            page_size_max=_int(env, "PAGE_SIZE_MAX", base.page_size_max),
+            idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", base.idempotency_ttl_hours),
+            display_timezone=env.get("DISPLAY_TIMEZONE", base.display_timezone),
+            log_level=env.get("LOG_LEVEL", base.log_level),
+        )
+        cfg.policy.update(
+            night_start=env.get("POLICY_NIGHT_START", cfg.policy["night_start"]),
+            night_end=env.get("POLICY_NIGHT_END", cfg.policy["night_end"]),
+            feed_silence_minutes=_int(env, "POLICY_FEED_SILENCE_MINUTES", cfg.policy["feed_silence_minutes"]),
+            gas_test_max_age_minutes=_int(
+                env, "POLICY_GAS_TEST_MAX_AGE_MINUTES", cfg.policy["gas_test_max_age_minutes"]
+            ),
+        )
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Refuse settings that are unsafe or inconsistent."""
+        if self.env not in {"development", "test", "production"}:
+            raise ConfigError(f"PERMIT_ENV must be development, test or production, got {self.env!r}")
+        if self.env != "development" and self.jwt_secret_key == DEV_JWT_SECRET:
+            raise ConfigError(
+                "JWT_SECRET_KEY must be set outside development; the development secret is refused"
+            )
+        if len(self.jwt_secret_key) < 32:
+            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters")
+        if self.jwt_algorithm not in {"HS256", "HS384", "HS512"}:
+            raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
+        if not 1 <= self.page_size_default <= self.page_size_max:
+            raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Who and where: regions, chemical parks, enterprises, their plant areas and people."""

@@ -1,0 +1,119 @@
+"""ORM models of the directory: regions, chemical parks, enterprises, plant areas, people, certificates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from permit_service.db import Base, UUIDPk, utcnow
+
+REGION_LEVELS = ("city", "district", "zone")
+RISK_GRADES = ("red", "orange", "yellow", "blue")
+
+
+class Region(UUIDPk, Base):
+    """A city, district or functional zone, identified by its administrative code (e.g. 371102)."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100), default="")
+    level: Mapped[str] = mapped_column(sa.String(10))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+
+    parent: Mapped[Region | None] = relationship(remote_side="Region.id")
+
+    __table_args__ = (sa.CheckConstraint("level IN ('city', 'district', 'zone')", name="level"),)
+
+
+class ChemicalPark(UUIDPk, Base):
+    """A chemical industry park (化工园区) within a region."""
+
+    __tablename__ = "chemical_parks"
+
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    region_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+
+
+class Enterprise(UUIDPk, Base):
+    """A hazardous-chemical enterprise, supervised by the regulator of its region."""
+
+    __tablename__ = "enterprises"
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
+    region_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    park_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("chemical_parks.id"), index=True)
+    risk_grade: Mapped[str] = mapped_column(sa.String(10), default="blue")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    region: Mapped[Region] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("risk_grade IN ('red', 'orange', 'yellow', 'blue')", name="risk_grade"),
+    )
+
+
+class PlantArea(UUIDPk, Base):
+    """A plant area that positioning and gas detectors report on; the risk area of a permit."""
+
+    __tablename__ = "plant_areas"
+
+    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(50))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    running_unit: Mapped[bool] = mapped_column(default=False)
+    flammable: Mapped[bool] = mapped_column(default=False)
+    explosive: Mapped[bool] = mapped_column(default=False)
+    toxic: Mapped[bool] = mapped_column(default=False)
+    fire_explosion_area: Mapped[bool] = mapped_column(default=False)
+    max_headcount: Mapped[int | None] = mapped_column(sa.Integer)
+
+    __table_args__ = (sa.UniqueConstraint("enterprise_id", "code"),)
+
+
+class Person(UUIDPk, Base):
+    """Someone who signs in: enterprise staff (scoped to an enterprise) or a regulator (scoped to a region)."""
+
+    __tablename__ = "people"
+
+    username: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    region_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    positioning_card_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="person", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(enterprise_id IS NOT NULL AND region_id IS NULL) OR (enterprise_id IS NULL AND region_id IS NOT NULL)",
+            name="one_tenant",
+        ),
+    )
+
+
+class Certificate(UUIDPk, Base):
+    """A special-work certificate (welder, electrician, crane operator, ...) with number and expiry (G-13)."""
+
+    __tablename__ = "certificates"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(50))
+    number: Mapped[str] = mapped_column(sa.String(64))
+    expires_on: Mapped[date | None] = mapped_column(sa.Date)
+
+    person: Mapped[Person] = relationship(back_populates="certificates")
+
+    __table_args__ = (sa.UniqueConstraint("kind", "number"),)

@@ -1,0 +1,127 @@
+"""ORM models of permits: the permit, its links, crew, signatures, gas tests and number counters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from permit_service.db import Base, UUIDPk, utcnow
+from permit_service.directory.models import PlantArea
+
+
+class Permit(UUIDPk, Base):
+    """One special-operation permit. Its state changes only through `workflows`; `version` is its ETag."""
+
+    __tablename__ = "permits"
+
+    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    area_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("plant_areas.id"), index=True)
+    number: Mapped[str] = mapped_column(sa.String(32))
+    type: Mapped[str] = mapped_column(sa.String(32), index=True)
+    grade: Mapped[str | None] = mapped_column(sa.String(16))
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    location: Mapped[str] = mapped_column(sa.String(200), default="")
+    work_content: Mapped[str] = mapped_column(sa.Text, default="")
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime] = mapped_column(index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    risk_analysis: Mapped[str] = mapped_column(sa.Text, default="")
+    measures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    applicant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
+    reissued_from_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("permits.id"))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    activated_at: Mapped[datetime | None]
+    suspended_at: Mapped[datetime | None]
+    gas_alarm: Mapped[bool] = mapped_column(default=False)
+
+    area: Mapped[PlantArea] = relationship(lazy="joined")
+    crew: Mapped[list[PermitCrewMember]] = relationship(
+        cascade="all, delete-orphan", order_by="PermitCrewMember.position"
+    )
+    signatures: Mapped[list[Signature]] = relationship(cascade="all, delete-orphan", order_by="Signature.at")
+    gas_tests: Mapped[list[GasTest]] = relationship(
+        cascade="all, delete-orphan", order_by="GasTest.sampled_at"
+    )
+    links: Mapped[list[PermitLink]] = relationship(
+        foreign_keys="PermitLink.permit_id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
+    __table_args__ = (
+        sa.UniqueConstraint("enterprise_id", "number"),
+        sa.Index("ix_permits_enterprise_created", "enterprise_id", "created_at", "id"),
+    )
+
+
+class PermitLink(Base):
+    """A link between permits of one job (关联作业票, G-03); stored in both directions."""
+
+    __tablename__ = "permit_links"
+
+    permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), primary_key=True)
+    linked_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), primary_key=True)
+    relation: Mapped[str] = mapped_column(sa.String(16), default="related")  # related | parent | child
+
+    linked: Mapped[Permit] = relationship(foreign_keys=[linked_id])
+
+
+class PermitCrewMember(UUIDPk, Base):
+    """A named person on the permit in one role (worker, guardian, work_leader, signaller, ...)."""
+
+    __tablename__ = "permit_crew"
+
+    permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    position: Mapped[int] = mapped_column(default=0)
+    certificate_kind: Mapped[str | None] = mapped_column(sa.String(50))
+    certificate_number: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.UniqueConstraint("permit_id", "person_id", "role"),)
+
+
+class Signature(UUIDPk, Base):
+    """A signature on the permit: step, role, person, time and on-site evidence (G-06). Never edited."""
+
+    __tablename__ = "signatures"
+
+    permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    role: Mapped[str] = mapped_column(sa.String(32))
+    person_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
+    at: Mapped[datetime]
+    evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class GasTest(UUIDPk, Base):
+    """A gas analysis; `passed` is computed by the service from the readings, never taken from the client."""
+
+    __tablename__ = "gas_tests"
+
+    permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), index=True)
+    analyst_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
+    sampled_at: Mapped[datetime]
+    point: Mapped[str] = mapped_column(sa.String(200), default="")
+    readings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    passed: Mapped[bool]
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PermitNumberCounter(Base):
+    """The last number handed out per enterprise, type prefix and year (e.g. DH-2026-000123)."""
+
+    __tablename__ = "permit_number_counters"
+
+    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

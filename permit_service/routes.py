@@ -1,0 +1,18 @@
+"""Where every blueprint is registered: adding an API area is one line here."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def register(app: Flask, api: Api) -> None:
+    """Register the blueprints of every API area and the operational endpoints."""
+    from permit_service import docs, observability
+    from permit_service.auth.views import blp as auth_blp
+    from permit_service.directory.views import blp as directory_blp
+
+    observability.register(app)
+    docs.register(app)
+    for blp in (auth_blp, directory_blp):
+        api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")

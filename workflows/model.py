@@ -1,0 +1,162 @@
+"""Plain data the workflow core reads: the shell builds these from its rows, the core never sees ORM objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person (or the system / an integration account) with the roles they hold."""
+
+    person_id: str
+    roles: frozenset[str]
+    enterprise_id: str | None = None
+    name: str = ""
+
+    SYSTEM_ID = "system"
+
+    @property
+    def is_system(self) -> bool:
+        return self.person_id == self.SYSTEM_ID
+
+
+@dataclass(frozen=True)
+class Area:
+    """The risk area the work is in (a plant area)."""
+
+    id: str
+    name: str = ""
+    running_unit: bool = False
+    flammable: bool = False
+    explosive: bool = False
+    toxic: bool = False
+    fire_explosion_area: bool = False
+    max_headcount: int | None = None
+
+
+@dataclass(frozen=True)
+class CrewMember:
+    """A named person on the permit in one crew role (worker, guardian, work_leader, signaller, ...)."""
+
+    person_id: str
+    role: str
+    name: str = ""
+    certificate_kind: str | None = None
+    certificate_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A safety measure line of the form: whether it applies and who confirmed it (G-02, SD-02)."""
+
+    code: str
+    text: str
+    involved: bool = True
+    confirmed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature on the permit: the step (kind), the signing role and person, when and where (G-06)."""
+
+    kind: str
+    role: str
+    person_id: str
+    at: datetime
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GasReading:
+    """One reading, already normalised by the shell to its stored unit (% vol for flammables/O2, mg/m3 or ppm for toxics)."""
+
+    gas: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class GasTest:
+    """A gas analysis with its verdict, computed by the core (never by the client)."""
+
+    sampled_at: datetime
+    analyst_id: str
+    passed: bool
+    readings: tuple[GasReading, ...] = ()
+    point: str = ""
+
+
+@dataclass(frozen=True)
+class LinkedPermit:
+    """Another permit this one is linked to (G-03) or that runs nearby (conflict checks)."""
+
+    id: str
+    number: str
+    type: str
+    state: str
+    area_id: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PermitData:
+    """Everything the core needs to know about one permit."""
+
+    id: str
+    type: str
+    state: str
+    grade: str | None
+    facts: Mapping[str, Any]
+    area: Area
+    valid_from: datetime
+    valid_until: datetime
+    applicant_id: str
+    number: str = ""
+    risk_analysis: str = ""
+    measures: tuple[Measure, ...] = ()
+    crew: tuple[CrewMember, ...] = ()
+    signatures: tuple[Signature, ...] = ()
+    gas_tests: tuple[GasTest, ...] = ()
+    linked: tuple[LinkedPermit, ...] = ()
+    suspended_at: datetime | None = None
+    activated_at: datetime | None = None
+    people_inside: int = 0
+    job_kind: str | None = None  # set when the permit belongs to a high-risk job (HR-01)
+    consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
+
+
+class HolidayCalendar(Protocol):
+    """Answers whether a day in Asia/Shanghai is a statutory holiday or a rest day (make-up working days are not)."""
+
+    def is_rest_day(self, day: date) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A declared freeze that overlaps the permit's window (FZ-01..04)."""
+
+    id: str
+    mode: str  # "strict" | "upgrade"
+    types: frozenset[str]
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """The world at the moment of the action: the clock, the actor, the calendar, policy and surroundings."""
+
+    now: datetime
+    actor: Actor
+    calendar: HolidayCalendar
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    nearby: tuple[LinkedPermit, ...] = ()
+    freezes: tuple[Freeze, ...] = ()
+    enterprise_risk_grade: str | None = None  # red / orange / yellow / blue (RG-01/02)
