@@ -1,0 +1,92 @@
+"""The permit-type catalogue: what a plant portal needs to build its forms, generated from the workflow registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from permit_service.api.fields import StrictSchema
+from permit_service.auth import current_principal
+from permit_service.errors import NotFound
+from workflows import WORKFLOWS
+
+blp = Blueprint(
+    "catalogue", __name__, url_prefix="/permit-types", description="作业类型目录 / Permit-type catalogue"
+)
+
+
+class GradeOut(StrictSchema):
+    """A grade with its approver roles (GB B.1) and maximum validity (G-12)."""
+
+    code = fields.String(allow_none=True)
+    zh = fields.String()
+    en = fields.String()
+    approvers = fields.List(fields.String())
+    max_validity_hours = fields.Float()
+
+
+class FactOut(StrictSchema):
+    """A fact the applicant declares."""
+
+    name = fields.String()
+    kind = fields.String()
+    zh = fields.String()
+    en = fields.String()
+    required = fields.Boolean()
+
+
+class ChecklistItemOut(StrictSchema):
+    """A safety-measure line of the type's Appendix A form."""
+
+    code = fields.String()
+    zh = fields.String()
+    en = fields.String()
+
+
+class PermitTypeOut(StrictSchema):
+    """One permit type: grades, approvers, validities, facts, checklist, signature order, gas rule, diagram."""
+
+    type = fields.String()
+    prefix = fields.String()
+    zh = fields.String()
+    en = fields.String()
+    grades = fields.List(fields.Nested(GradeOut))
+    facts = fields.List(fields.Nested(FactOut))
+    checklist = fields.List(fields.Nested(ChecklistItemOut))
+    signature_order = fields.List(fields.Raw())
+    gas = fields.Dict(allow_none=True)
+    events = fields.List(fields.String())
+    mermaid = fields.String(metadata={"description": "state diagram (Mermaid stateDiagram-v2)"})
+
+
+class PermitTypeList(StrictSchema):
+    """Every permit type."""
+
+    items = fields.List(fields.Nested(PermitTypeOut))
+
+
+@blp.route("")
+class PermitTypes(MethodView):
+    """The catalogue."""
+
+    @blp.response(200, PermitTypeList)
+    def get(self) -> dict[str, Any]:
+        """List every permit type with its grades, approvers, validities, facts, checklist and state diagram."""
+        current_principal()
+        return {"items": [wf.catalogue() for wf in WORKFLOWS.values()]}
+
+
+@blp.route("/<string:permit_type>")
+class PermitTypeByName(MethodView):
+    """One permit type."""
+
+    @blp.response(200, PermitTypeOut)
+    def get(self, permit_type: str) -> dict[str, Any]:
+        """Read one permit type of the catalogue."""
+        current_principal()
+        if permit_type not in WORKFLOWS:
+            raise NotFound("没有这种作业类型", f"No permit type {permit_type!r}")
+        return WORKFLOWS[permit_type].catalogue()

@@ -1,0 +1,300 @@
+"""Schemas of the permit API: filing a draft, each action's body, and what a permit looks like to its reader."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate, validates_schema
+from marshmallow.exceptions import ValidationError
+
+from permit_service.api.conventions import PageArgs, PageSchema
+from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
+from workflows import WORKFLOWS
+
+PERMIT_TYPES = sorted(WORKFLOWS)
+CREW_ROLES = ("work_leader", "worker", "guardian", "signaller", "analyst", "briefer", "electrician", "other")
+_text = validate.Length(max=4000)
+
+
+class MeasureIn(StrictSchema):
+    """A safety measure line: whether it applies and who confirmed it (G-02, SD-02)."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    involved = fields.Boolean(load_default=True)
+    confirmed_by = fields.UUID(load_default=None, metadata={"description": "person who confirmed it"})
+
+
+class CrewIn(StrictSchema):
+    """A person on the permit in a crew role; certificate number for certified work (G-13)."""
+
+    person_id = fields.UUID(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(CREW_ROLES))
+    certificate_kind = fields.String(load_default=None, validate=validate.Length(max=50))
+    certificate_number = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class PermitCreate(StrictSchema):
+    """File a permit as a draft with its facts, area, window, crew, hazard analysis and measures."""
+
+    type = fields.String(required=True, validate=validate.OneOf(PERMIT_TYPES))
+    area_id = fields.UUID(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    location = fields.String(load_default="", validate=validate.Length(max=200))
+    work_content = fields.String(load_default="", validate=_text)
+    valid_from = AwareDateTime(required=True)
+    valid_until = AwareDateTime(required=True)
+    grade = fields.String(
+        load_default=None,
+        validate=validate.Length(max=16),
+        metadata={"description": "declared grade; the service derives the grade and refuses a lower one"},
+    )
+    facts = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=64)),
+        load_default=dict,
+        metadata={"description": "type-specific facts, see GET /api/v1/permit-types"},
+    )
+    risk_analysis = fields.String(load_default="", validate=_text)
+    measures = fields.List(fields.Nested(MeasureIn), load_default=list, validate=validate.Length(max=200))
+    crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
+    linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
+
+    @validates_schema
+    def _window(self, data: dict, **_kw: object) -> None:
+        if data.get("valid_from") and data.get("valid_until") and data["valid_until"] <= data["valid_from"]:
+            raise ValidationError("须晚于开始时间 / must be after valid_from", field_name="valid_until")
+
+
+class PermitUpdate(StrictSchema):
+    """Change a draft (a signed permit is never edited: void and re-issue it, G-07)."""
+
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    location = fields.String(validate=validate.Length(max=200))
+    work_content = fields.String(validate=_text)
+    valid_from = AwareDateTime()
+    valid_until = AwareDateTime()
+    grade = fields.String(allow_none=True, validate=validate.Length(max=16))
+    facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)))
+    risk_analysis = fields.String(validate=_text)
+    measures = fields.List(fields.Nested(MeasureIn), validate=validate.Length(max=200))
+    crew = fields.List(fields.Nested(CrewIn), validate=validate.Length(max=100))
+    linked_permit_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
+
+
+class Evidence(StrictSchema):
+    """Where the signer was: on-site evidence of an approval or confirmation (G-06)."""
+
+    area_id = fields.UUID(load_default=None)
+    position = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(["lat", "lon", "x", "y", "floor", "accuracy_m"])),
+        values=FiniteFloat(),
+        load_default=None,
+    )
+    card_id = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class ActionBody(StrictSchema):
+    """Body shared by most actions: a comment and the role the caller signs in."""
+
+    comment = fields.String(load_default="", validate=_text)
+    role = fields.String(
+        load_default=None, validate=validate.Length(max=32), metadata={"description": "signing role"}
+    )
+
+
+class ApproveBody(ActionBody):
+    """Approve on site (G-06)."""
+
+    evidence = fields.Nested(Evidence, required=True)
+
+
+class CountersignBody(ActionBody):
+    """Countersign as one of the departments concerned (EX-01, RC-01)."""
+
+    department = fields.String(load_default=None, validate=validate.Length(max=100))
+    evidence = fields.Nested(Evidence, load_default=None)
+
+
+class ReasonBody(ActionBody):
+    """An action that needs a reason (reject, suspend, cancel, void)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    kind = fields.String(
+        load_default=None,
+        validate=validate.Length(max=50),
+        metadata={"description": "e.g. found_object (EX-03)"},
+    )
+
+
+class BriefBody(ActionBody):
+    """A safety briefing signature (G-05): the briefer, then every worker acknowledges."""
+
+    person_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=100))
+
+
+class ResumeBody(ActionBody):
+    """Resume after a suspension: the conditions are re-confirmed (G-08)."""
+
+    conditions_confirmed = fields.Boolean(required=True)
+
+
+class AcceptBody(ActionBody):
+    """Completion acceptance (G-11, BP-04, RC-02)."""
+
+    site_restored = fields.Boolean(required=True)
+    party = fields.String(load_default=None, validate=validate.OneOf(["work_unit", "enterprise"]))
+    traffic_restored = fields.Boolean(load_default=None)
+
+
+class GasReadingIn(StrictSchema):
+    """One reading as measured; the service converts units and judges it."""
+
+    gas = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    value = FiniteFloat(required=True, validate=validate.Range(min=0, max=1_000_000))
+    unit = fields.String(required=True, validate=validate.OneOf(["%vol", "%LEL", "ppm", "mg/m3"]))
+
+
+class GasTestIn(StrictSchema):
+    """A gas analysis by an analyst; pass or fail is computed by the service (HW-05, CS-02)."""
+
+    sampled_at = AwareDateTime(required=True)
+    point = fields.String(load_default="", validate=validate.Length(max=200))
+    readings = fields.List(
+        fields.Nested(GasReadingIn), required=True, validate=validate.Length(min=1, max=50)
+    )
+    comment = fields.String(load_default="", validate=_text)
+
+
+class PermitQueryArgs(PageArgs):
+    """Filters of the permit list."""
+
+    type = fields.String(load_default=None, validate=validate.OneOf(PERMIT_TYPES))
+    state = fields.String(load_default=None, validate=validate.Length(max=16))
+    area_id = fields.UUID(load_default=None)
+    enterprise_id = fields.UUID(load_default=None)
+    number = fields.String(load_default=None, validate=validate.Length(max=32))
+
+
+class MeasureOut(StrictSchema):
+    """A safety measure line."""
+
+    code = fields.String()
+    text = fields.String()
+    involved = fields.Boolean()
+    confirmed_by = fields.String(allow_none=True)
+
+
+class CrewOut(StrictSchema):
+    """A crew member."""
+
+    person_id = fields.UUID()
+    role = fields.String()
+    certificate_kind = fields.String(allow_none=True)
+    certificate_number = fields.String(allow_none=True)
+
+
+class SignatureOut(StrictSchema):
+    """A signature."""
+
+    kind = fields.String()
+    role = fields.String()
+    person_id = fields.UUID()
+    at = AwareDateTime()
+    evidence = fields.Dict()
+
+
+class GasReadingOut(StrictSchema):
+    """A reading as measured and as stored."""
+
+    gas = fields.String()
+    value = fields.Float()
+    unit = fields.String()
+
+
+class GasTestOut(StrictSchema):
+    """A gas analysis with the service's verdict."""
+
+    id = fields.UUID()
+    analyst_id = fields.UUID()
+    sampled_at = AwareDateTime()
+    point = fields.String()
+    readings = fields.List(fields.Dict())
+    passed = fields.Boolean()
+    findings = fields.List(fields.Dict())
+    recorded_at = AwareDateTime()
+
+
+class LinkOut(StrictSchema):
+    """A linked permit (G-03)."""
+
+    id = fields.UUID(attribute="linked_id")
+    number = fields.String(attribute="linked.number")
+    type = fields.String(attribute="linked.type")
+    state = fields.String(attribute="linked.state")
+    relation = fields.String()
+
+
+class PermitOut(StrictSchema):
+    """A permit as its reader sees it, with the actions the caller may take next."""
+
+    id = fields.UUID()
+    number = fields.String()
+    enterprise_id = fields.UUID()
+    area_id = fields.UUID()
+    type = fields.String()
+    grade = fields.String(allow_none=True)
+    state = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    location = fields.String()
+    work_content = fields.String()
+    valid_from = AwareDateTime()
+    valid_until = AwareDateTime()
+    facts = fields.Dict()
+    risk_analysis = fields.String()
+    measures = fields.List(fields.Nested(MeasureOut))
+    crew = fields.List(fields.Nested(CrewOut))
+    signatures = fields.List(fields.Nested(SignatureOut))
+    gas_tests = fields.List(fields.Nested(GasTestOut))
+    links = fields.List(fields.Nested(LinkOut))
+    applicant_id = fields.UUID()
+    reissued_from_id = fields.UUID(allow_none=True)
+    status_reason = fields.String(allow_none=True)
+    created_at = AwareDateTime()
+    updated_at = AwareDateTime()
+    activated_at = AwareDateTime(allow_none=True)
+    suspended_at = AwareDateTime(allow_none=True)
+    allowed_actions = fields.List(fields.String())
+
+
+class PermitSummary(StrictSchema):
+    """A permit in a list."""
+
+    id = fields.UUID()
+    number = fields.String()
+    enterprise_id = fields.UUID()
+    area_id = fields.UUID()
+    type = fields.String()
+    grade = fields.String(allow_none=True)
+    state = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    valid_from = AwareDateTime()
+    valid_until = AwareDateTime()
+    created_at = AwareDateTime()
+
+
+class PermitPage(PageSchema):
+    """A page of permits."""
+
+    items = fields.List(fields.Nested(PermitSummary))
+
+
+class EventOut(StrictSchema):
+    """An audit event of the permit."""
+
+    id = fields.Integer()
+    at = AwareDateTime()
+    kind = fields.String()
+    actor_id = fields.String()
+    actor_roles = fields.List(fields.String())
+    data = fields.Dict()
+    hash = fields.String()

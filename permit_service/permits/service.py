@@ -1,0 +1,580 @@
+"""Permit use cases: file, edit a draft, act through the workflow, re-issue, read. They flush, never commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields as dc_fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from permit_service import clock
+from permit_service.api.fields import display_tz
+from permit_service.audit import service as audit
+from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
+from permit_service.directory.models import Enterprise, Person, PlantArea
+from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
+from permit_service.permits.context import provided_fields
+from permit_service.permits.models import (
+    GasTest,
+    Permit,
+    PermitCrewMember,
+    PermitLink,
+    PermitNumberCounter,
+    Signature,
+)
+from workflows import get_workflow
+from workflows import model as wf
+from workflows.rules import RuleViolation, Violation
+from workflows.states import LIVE, State
+
+_PERMIT_DATA_FIELDS = {f.name for f in dc_fields(wf.PermitData)}
+_CONTEXT_FIELDS = {f.name for f in dc_fields(wf.Context)}
+EDITABLE = (
+    "title", "location", "work_content", "valid_from", "valid_until", "grade", "facts", "risk_analysis",
+)  # fmt: skip
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _load_options() -> list[Any]:
+    return [
+        selectinload(Permit.crew),
+        selectinload(Permit.signatures),
+        selectinload(Permit.gas_tests),
+        selectinload(Permit.links).selectinload(PermitLink.linked),
+    ]
+
+
+def get_permit(
+    session: Session, *, principal: Principal, permit_id: uuid.UUID, for_update: bool = False
+) -> Permit:
+    """A permit the caller may see (404 otherwise); locked for the transaction when `for_update`."""
+    stmt = sa.select(Permit).where(
+        Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
+    )
+    if for_update:
+        # Lock the permit row only: the joined area stays readable by concurrent work in the area.
+        stmt = stmt.with_for_update(of=Permit)
+    permit = session.scalars(stmt.options(*_load_options())).unique().one_or_none()
+    if permit is None:
+        raise NotFound("作业票不存在", "No such permit")
+    return permit
+
+
+def list_permits(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> sa.Select:
+    """The caller's permits matching `filters`, as a statement to paginate."""
+    stmt = sa.select(Permit).where(enterprise_scope(session, principal, Permit.enterprise_id))
+    for name in ("type", "state", "area_id", "enterprise_id", "number"):
+        if filters.get(name) is not None:
+            stmt = stmt.where(getattr(Permit, name) == filters[name])
+    return stmt
+
+
+# --- the core's view of a permit ------------------------------------------------------------------
+
+
+def _area(area: PlantArea) -> wf.Area:
+    return wf.Area(
+        id=str(area.id),
+        name=area.name,
+        running_unit=area.running_unit,
+        flammable=area.flammable,
+        explosive=area.explosive,
+        toxic=area.toxic,
+        fire_explosion_area=area.fire_explosion_area,
+        max_headcount=area.max_headcount,
+    )
+
+
+def _linked(permit: Permit) -> wf.LinkedPermit:
+    return wf.LinkedPermit(
+        id=str(permit.id),
+        number=permit.number,
+        type=permit.type,
+        state=permit.state,
+        area_id=str(permit.area_id),
+        facts=permit.facts,
+        valid_from=permit.valid_from,
+        valid_until=permit.valid_until,
+    )
+
+
+def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.PermitData:
+    """The plain data the workflow core reads."""
+    fields: dict[str, Any] = dict(
+        id=str(permit.id),
+        type=permit.type,
+        state=permit.state,
+        grade=permit.grade,
+        facts=dict(permit.facts or {}),
+        area=_area(permit.area),
+        valid_from=permit.valid_from,
+        valid_until=permit.valid_until,
+        applicant_id=str(permit.applicant_id),
+        number=permit.number,
+        risk_analysis=permit.risk_analysis,
+        measures=tuple(
+            wf.Measure(
+                code=m["code"],
+                text=m["text"],
+                involved=m.get("involved", True),
+                confirmed_by=m.get("confirmed_by"),
+            )
+            for m in permit.measures or ()
+        ),
+        crew=tuple(
+            wf.CrewMember(
+                person_id=str(c.person_id),
+                role=c.role,
+                certificate_kind=c.certificate_kind,
+                certificate_number=c.certificate_number,
+            )
+            for c in permit.crew
+        ),
+        signatures=tuple(
+            wf.Signature(
+                kind=s.kind, role=s.role, person_id=str(s.person_id), at=s.at, evidence=s.evidence or {}
+            )
+            for s in permit.signatures
+        ),
+        gas_tests=tuple(
+            wf.GasTest(
+                sampled_at=t.sampled_at,
+                analyst_id=str(t.analyst_id),
+                passed=t.passed,
+                readings=tuple(wf.GasReading(r["gas"], r["value"], r["unit"]) for r in t.readings),
+                point=t.point,
+            )
+            for t in permit.gas_tests
+        ),
+        linked=tuple(_linked(link.linked) for link in permit.links),
+        suspended_at=permit.suspended_at,
+        activated_at=permit.activated_at,
+    )
+    fields.update({k: v for k, v in (extra or {}).items() if k in _PERMIT_DATA_FIELDS})
+    return wf.PermitData(**fields)
+
+
+def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
+    """Live permits of the same enterprise whose window overlaps: the core judges conflicts (G-04, HW-10, ...)."""
+    stmt = sa.select(Permit).where(
+        Permit.enterprise_id == permit.enterprise_id,
+        Permit.id != permit.id,
+        Permit.state.in_([str(s) for s in LIVE]),
+        Permit.valid_from < permit.valid_until,
+        permit.valid_from < Permit.valid_until,
+    )
+    return tuple(_linked(p) for p in session.scalars(stmt))
+
+
+def build_context(
+    session: Session, permit: Permit, principal: Principal, extra: Mapping[str, Any] | None = None
+) -> wf.Context:
+    """The world at the moment of an action, as the core sees it."""
+    from permit_service.calendar import get_calendar  # the calendar area registers region overrides
+
+    enterprise = session.get(Enterprise, permit.enterprise_id)
+    fields: dict[str, Any] = dict(
+        now=clock.now(),
+        actor=principal.actor(),
+        calendar=get_calendar(session, enterprise.region_id if enterprise else None),
+        policy=current_app.config["PERMIT_CONFIG"].policy,
+        nearby=_nearby(session, permit),
+        enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
+    )
+    fields.update({k: v for k, v in (extra or {}).items() if k in _CONTEXT_FIELDS})
+    return wf.Context(**fields)
+
+
+def core_view(session: Session, permit: Permit, principal: Principal) -> tuple[wf.PermitData, wf.Context]:
+    """The permit and its context for the core, including what other areas provide."""
+    extra = provided_fields(session, permit)
+    return permit_data(permit, extra), build_context(session, permit, principal, extra)
+
+
+def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:
+    """What the caller may do next with this permit."""
+    data, ctx = core_view(session, permit, principal)
+    return get_workflow(permit.type).allowed_actions(data, ctx)
+
+
+# --- filing and editing ---------------------------------------------------------------------------
+
+
+def next_number(session: Session, *, enterprise_id: uuid.UUID, prefix: str, year: int) -> str:
+    """The next human-readable number, e.g. DH-2026-000123; unique under concurrency (the counter row is locked)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(PermitNumberCounter)
+        .values(enterprise_id=enterprise_id, prefix=prefix, year=year, last=0)
+        .on_conflict_do_nothing()
+    )
+    counter = session.scalars(
+        sa.select(PermitNumberCounter)
+        .where(
+            PermitNumberCounter.enterprise_id == enterprise_id,
+            PermitNumberCounter.prefix == prefix,
+            PermitNumberCounter.year == year,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    counter.last += 1
+    return f"{prefix}-{year}-{counter.last:06d}"
+
+
+def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> PlantArea:
+    area = session.scalar(
+        sa.select(PlantArea).where(
+            PlantArea.id == area_id, enterprise_scope(session, principal, PlantArea.enterprise_id)
+        )
+    )
+    if area is None:
+        raise ValidationProblem({"area_id": ["区域不存在或不属于本企业 / no such area in your enterprise"]})
+    return area
+
+
+def _crew(
+    session: Session, enterprise_id: uuid.UUID, crew: Sequence[Mapping[str, Any]]
+) -> list[PermitCrewMember]:
+    ids = {c["person_id"] for c in crew}
+    known = set(
+        session.scalars(sa.select(Person.id).where(Person.id.in_(ids), Person.enterprise_id == enterprise_id))
+    )
+    errors = {
+        f"crew.{i}.person_id": ["人员不存在或不属于本企业 / no such person in your enterprise"]
+        for i, c in enumerate(crew)
+        if c["person_id"] not in known
+    }
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for i, c in enumerate(crew):
+        if (c["person_id"], c["role"]) in seen:
+            errors[f"crew.{i}"] = ["重复的人员与角色 / duplicate person and role"]
+        seen.add((c["person_id"], c["role"]))
+    if errors:
+        raise ValidationProblem(errors)
+    return [
+        PermitCrewMember(
+            person_id=c["person_id"],
+            role=c["role"],
+            position=i,
+            certificate_kind=c.get("certificate_kind"),
+            certificate_number=c.get("certificate_number"),
+        )
+        for i, c in enumerate(crew)
+    ]
+
+
+def _measures(measures: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**m, "confirmed_by": str(m["confirmed_by"]) if m.get("confirmed_by") else None} for m in measures
+    ]
+
+
+def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) -> None:
+    """Link this permit with others of the same enterprise, both ways (G-03)."""
+    linked = list(
+        session.scalars(
+            sa.select(Permit).where(Permit.id.in_(linked_ids), Permit.enterprise_id == permit.enterprise_id)
+        )
+    )
+    missing = set(linked_ids) - {p.id for p in linked}
+    if missing or permit.id in linked_ids:
+        raise ValidationProblem({"linked_permit_ids": ["关联作业票不存在 / no such permit to link"]})
+    session.execute(
+        sa.delete(PermitLink).where(
+            sa.or_(PermitLink.permit_id == permit.id, PermitLink.linked_id == permit.id)
+        )
+    )
+    for other in linked:
+        session.add(PermitLink(permit_id=permit.id, linked_id=other.id))
+        session.add(PermitLink(permit_id=other.id, linked_id=permit.id))
+
+
+def _check_window(permit: Permit) -> None:
+    violation = get_workflow(permit.type).validate_window(
+        permit.valid_from, permit.valid_until, permit.grade, permit.facts or {}
+    )
+    if violation is not None:
+        raise RuleViolation(violation)
+
+
+def create_permit(
+    session: Session, *, principal: Principal, data: Mapping[str, Any], reissued_from: Permit | None = None
+) -> Permit:
+    """File a draft: number it, record its crew, measures and links, and the event."""
+    if principal.enterprise_id is None:
+        raise Conflict("只有企业人员可以申请作业票", "Only enterprise staff file permits", rule="G-01")
+    area = _own_area(session, principal, data["area_id"])
+    workflow = get_workflow(data["type"])
+    permit = Permit(
+        id=uuid.uuid4(),
+        enterprise_id=area.enterprise_id,
+        area_id=area.id,
+        area=area,
+        type=data["type"],
+        grade=data.get("grade"),
+        state=str(State.draft),
+        title=data["title"],
+        location=data.get("location", ""),
+        work_content=data.get("work_content", ""),
+        valid_from=data["valid_from"],
+        valid_until=data["valid_until"],
+        facts=dict(data.get("facts") or {}),
+        risk_analysis=data.get("risk_analysis", ""),
+        measures=_measures(data.get("measures") or []),
+        applicant_id=uuid.UUID(principal.id),
+        reissued_from_id=reissued_from.id if reissued_from else None,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    _check_window(permit)
+    permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
+    permit.number = next_number(
+        session, enterprise_id=area.enterprise_id, prefix=workflow.prefix, year=_local_year(permit.valid_from)
+    )
+    session.add(permit)
+    session.flush()
+    if data.get("linked_permit_ids"):
+        _links(session, permit, data["linked_permit_ids"])
+    _record(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
+    session.flush()
+    session.refresh(permit)
+    return permit
+
+
+def _local_year(at: datetime) -> int:
+    return at.astimezone(display_tz()).year
+
+
+def update_draft(
+    session: Session,
+    *,
+    principal: Principal,
+    permit_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    expected_version: int,
+) -> Permit:
+    """Change a draft; once signed a permit is never edited (G-07: void and re-issue)."""
+    permit = get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
+    if permit.version != expected_version:
+        raise PreconditionFailed(current_etag=f'"{permit.version}"')
+    if permit.state != State.draft:
+        raise RuleViolation(
+            Violation(
+                "G-07",
+                "已签署的作业票不得涂改：请作废后重新开票",
+                "A signed permit is never edited: void it and re-issue",
+            ),
+            allowed_actions=allowed_actions(session, permit, principal),
+        )
+    if str(permit.applicant_id) != principal.id:
+        raise Conflict("只有申请人可以修改草稿", "Only the applicant edits a draft", rule="G-07")
+    for name in EDITABLE:
+        if name in changes:
+            setattr(permit, name, changes[name])
+    if permit.valid_until <= permit.valid_from:
+        raise ValidationProblem({"valid_until": ["须晚于开始时间 / must be after valid_from"]})
+    if "measures" in changes:
+        permit.measures = _measures(changes["measures"])
+    if "crew" in changes:
+        permit.crew = _crew(session, permit.enterprise_id, changes["crew"])
+    if "linked_permit_ids" in changes:
+        _links(session, permit, changes["linked_permit_ids"])
+    _check_window(permit)
+    permit.updated_at = clock.now()
+    _record(session, permit, principal, "permit.edited", {"fields": sorted(changes)})
+    session.flush()
+    return permit
+
+
+# --- acting ---------------------------------------------------------------------------------------
+
+
+def perform(
+    session: Session,
+    *,
+    permit_id: uuid.UUID,
+    action: str,
+    principal: Principal,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Permit:
+    """Fire `action` on the permit through its workflow, apply the outcome and record the event."""
+    permit = get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
+    if expected_version is not None and permit.version != expected_version:
+        raise PreconditionFailed(current_etag=f'"{permit.version}"')
+    workflow = get_workflow(permit.type)
+    data, ctx = core_view(session, permit, principal)
+    try:
+        outcome = workflow.fire(data, action, ctx, dict(payload or {}))
+    except RuleViolation as exc:
+        exc.allowed_actions = workflow.allowed_actions(data, ctx)
+        raise
+    previous = permit.state
+    _apply(session, permit, outcome, ctx.now, payload or {})
+    _record(
+        session,
+        permit,
+        principal,
+        f"permit.{action}",
+        {
+            "number": permit.number,
+            "from": previous,
+            "to": permit.state,
+            "grade": permit.grade,
+            "effects": list(outcome.effects),
+            "signature": _signature_summary(outcome.signature),
+            "reason": (payload or {}).get("reason"),
+        },
+    )
+    session.flush()
+    _follow_effects(session, permit, outcome.effects, principal)
+    return permit
+
+
+def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
+    if signature is None:
+        return None
+    return {"kind": signature.kind, "role": signature.role, "person_id": signature.person_id}
+
+
+def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]) -> None:
+    """Write the core's decision: state, grade, signature, gas test, timestamps. Nothing else decides state."""
+    if outcome.grade is not None:
+        permit.grade = outcome.grade
+    if outcome.state != permit.state:
+        if outcome.state == State.active:
+            permit.activated_at = now
+            permit.suspended_at = None
+        elif outcome.state == State.suspended:
+            permit.suspended_at = now
+        permit.state = str(outcome.state)
+        permit.status_reason = payload.get("reason") or permit.status_reason
+    if outcome.gas_test is not None:
+        permit.gas_tests.append(_gas_test(outcome, payload))
+    elif outcome.signature is not None:
+        signature = outcome.signature
+        permit.signatures.append(
+            Signature(
+                kind=signature.kind,
+                role=signature.role,
+                person_id=uuid.UUID(signature.person_id),
+                at=signature.at,
+                evidence=dict(signature.evidence or {}),
+            )
+        )
+    # Every accepted action bumps the version (the ETag), even one that only adds a signature.
+    permit.updated_at = now
+
+
+def _gas_test(outcome: Any, payload: Mapping[str, Any]) -> GasTest:
+    """The analysis as stored: readings converted to the stored unit beside what was measured, and the verdict."""
+    test: wf.GasTest = outcome.gas_test
+    measured = payload.get("readings") or []
+    readings = [
+        {
+            "gas": r.gas,
+            "value": r.value,
+            "unit": r.unit,
+            "measured": dict(m) if isinstance(m, Mapping) else None,
+        }
+        for r, m in zip(test.readings, [*measured, *([None] * len(test.readings))], strict=False)
+    ]
+    return GasTest(
+        analyst_id=uuid.UUID(test.analyst_id),
+        sampled_at=test.sampled_at,
+        point=test.point,
+        readings=readings,
+        passed=test.passed,
+        findings=list((outcome.signature.evidence or {}).get("findings", [])) if outcome.signature else [],
+        recorded_at=clock.now(),
+    )
+
+
+def _follow_effects(session: Session, permit: Permit, effects: Sequence[str], principal: Principal) -> None:
+    """Carry out what the core asked for beyond recording the event (HW-08/CS-04 stop, TE-01)."""
+    if "suspend_permit" in effects and permit.state == State.active:
+        perform(
+            session,
+            permit_id=permit.id,
+            action="suspend",
+            principal=SYSTEM,
+            payload={"reason": "气体分析不合格，立即停止作业 / failed gas test: work stopped (HW-08, CS-04)"},
+        )
+    if "end_linked_temporary_power" in effects:
+        for link in permit.links:
+            child = link.linked
+            if child.type == "temporary_power" and child.state not in _ENDED:
+                perform(
+                    session,
+                    permit_id=child.id,
+                    action="cancel" if child.state in _CANCELLABLE else "expire",
+                    principal=SYSTEM,
+                    payload={
+                        "reason": f"所服务的作业票 {permit.number} 已结束 / parent permit {permit.number} ended (TE-01)"
+                    },
+                )
+
+
+_ENDED = {str(s) for s in (State.closed, State.cancelled, State.expired, State.voided, State.rejected)}
+_CANCELLABLE = {
+    str(s) for s in (State.draft, State.submitted, State.countersigned, State.approved, State.briefed)
+}
+
+
+def reissue(
+    session: Session, *, principal: Principal, permit_id: uuid.UUID, reason: str
+) -> tuple[Permit, Permit]:
+    """Void a signed permit and file a new draft with the same content (G-07)."""
+    old = perform(
+        session, permit_id=permit_id, action="void", principal=principal, payload={"reason": reason}
+    )
+    data = {
+        "type": old.type,
+        "area_id": old.area_id,
+        "title": old.title,
+        "location": old.location,
+        "work_content": old.work_content,
+        "valid_from": old.valid_from,
+        "valid_until": old.valid_until,
+        "grade": old.grade,
+        "facts": old.facts,
+        "risk_analysis": old.risk_analysis,
+        "measures": [
+            {**m, "confirmed_by": uuid.UUID(m["confirmed_by"]) if m.get("confirmed_by") else None}
+            for m in old.measures
+        ],
+        "crew": [
+            {
+                "person_id": c.person_id,
+                "role": c.role,
+                "certificate_kind": c.certificate_kind,
+                "certificate_number": c.certificate_number,
+            }
+            for c in old.crew
+        ],
+        "linked_permit_ids": [link.linked_id for link in old.links],
+    }
+    new = create_permit(session, principal=principal, data=data, reissued_from=old)
+    return old, new
+
+
+def _record(session: Session, permit: Permit, principal: Principal, kind: str, data: dict[str, Any]) -> None:
+    audit.record(
+        session,
+        kind=kind,
+        actor=principal,
+        subject_type="permit",
+        subject_id=permit.id,
+        enterprise_id=permit.enterprise_id,
+        data={"permit_type": permit.type, **data},
+    )

@@ -1,0 +1,286 @@
+"""Permit endpoints: file, list, read, edit a draft, act on it, record gas tests, re-issue, read its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
+
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.api.fields import StrictSchema
+from permit_service.audit.models import Event
+from permit_service.auth import Principal, current_principal
+from permit_service.db import get_session, transaction
+from permit_service.permits import schemas as s
+from permit_service.permits import service
+from permit_service.permits.models import Permit
+
+blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业票 / Permits")
+
+
+class PermitView:
+    """A permit with the actions its reader may take next (what PermitOut dumps)."""
+
+    def __init__(self, permit: Permit, allowed_actions: list[str]) -> None:
+        self._permit = permit
+        self.allowed_actions = allowed_actions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._permit, name)
+
+
+def _answer(
+    session: Session, permit: Permit, principal: Principal, status: int = 200
+) -> tuple[Any, int, dict]:
+    view = PermitView(permit, service.allowed_actions(session, permit, principal))
+    headers = {"ETag": etag_of(permit.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/permits/{permit.id}"
+    return view, status, headers
+
+
+def _if_match_version() -> int | None:
+    """The version named by an optional If-Match header on an action (None when absent)."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    try:
+        return int(header.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return -1  # never matches: answered 412 like any stale tag
+
+
+def _payload(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The core reads on-site evidence (G-06) as top-level payload keys; ids go as strings."""
+    flat = {k: v for k, v in body.items() if k != "evidence"}
+    flat.update({k: v for k, v in (body.get("evidence") or {}).items() if v is not None})
+    return _plain(flat)
+
+
+def _plain(value: Any) -> Any:
+    """Ids as strings, everything else as loaded."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@blp.route("")
+class Permits(MethodView):
+    """The caller's permits."""
+
+    @blp.arguments(s.PermitQueryArgs, location="query")
+    @blp.response(200, s.PermitPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List permits (newest first, cursor-paginated), filtered by type, state, area, enterprise or number."""
+        principal = current_principal()
+        session = get_session()
+        stmt = service.list_permits(session, principal=principal, filters=args)
+        items, cursor = paginate(session, stmt, Permit.created_at, Permit.id, args)
+        return {"items": items, "next_cursor": cursor}
+
+    @idempotent
+    @blp.arguments(s.PermitCreate)
+    @blp.response(201, s.PermitOut)
+    def post(self, body: dict[str, Any]) -> Any:
+        """File a permit as a draft (send an Idempotency-Key to make retries safe)."""
+        principal = current_principal()
+        with transaction() as session:
+            permit = service.create_permit(session, principal=principal, data=body)
+            return _answer(session, permit, principal, 201)
+
+
+@blp.route("/<uuid:permit_id>")
+class PermitById(MethodView):
+    """One permit."""
+
+    @blp.response(200, s.PermitOut)
+    def get(self, permit_id: uuid.UUID) -> Any:
+        """Read a permit with its signatures, gas tests, links and allowed next actions; the ETag is its version."""
+        principal = current_principal()
+        session = get_session()
+        permit = service.get_permit(session, principal=principal, permit_id=permit_id)
+        return _answer(session, permit, principal)
+
+    @blp.arguments(s.PermitUpdate)
+    @blp.response(200, s.PermitOut)
+    def patch(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
+        """Change a draft (needs If-Match); a signed permit is voided and re-issued instead (G-07)."""
+        principal = current_principal()
+        with transaction() as session:
+            current = service.get_permit(session, principal=principal, permit_id=permit_id)
+            check_if_match(current.version)
+            permit = service.update_draft(
+                session,
+                principal=principal,
+                permit_id=permit_id,
+                changes=body,
+                expected_version=current.version,
+            )
+            return _answer(session, permit, principal)
+
+
+# Each action: URL segment, workflow event, body schema and OpenAPI summary.
+ACTIONS: tuple[tuple[str, str, type[Schema], str], ...] = (
+    (
+        "submit",
+        "submit",
+        s.ActionBody,
+        "Submit the draft for approval (G-01 hazard analysis, G-13 certificates).",
+    ),
+    ("reject", "reject", s.ReasonBody, "Reject a submitted permit with a reason."),
+    (
+        "countersign",
+        "countersign",
+        s.CountersignBody,
+        "Countersign as a department concerned (EX-01, RC-01).",
+    ),
+    (
+        "approve",
+        "approve",
+        s.ApproveBody,
+        "Approve on site with evidence (G-02, G-04, G-06, G-09, G-10, HR-01/02).",
+    ),
+    ("brief", "brief", s.BriefBody, "Sign the safety briefing: the briefer, then every worker (G-05)."),
+    (
+        "shift-check",
+        "shift_check",
+        s.ActionBody,
+        "On-duty shift leader checks the permit before ignition (HW-09).",
+    ),
+    (
+        "activate",
+        "activate",
+        s.ActionBody,
+        "Start the work: approvals, guardian, briefing, fresh gas test (SD-01).",
+    ),
+    ("suspend", "suspend", s.ReasonBody, "Suspend the work on an abnormal condition (G-08, EX-03)."),
+    (
+        "resume",
+        "resume",
+        s.ResumeBody,
+        "Resume after re-confirming the conditions and re-testing gas (G-08, HW-06, CS-01).",
+    ),
+    ("complete", "complete", s.ActionBody, "Finish the work (CS-05: nobody registered inside)."),
+    ("accept", "accept", s.AcceptBody, "Sign the completion acceptance (G-11, BP-04, RC-02)."),
+    ("close", "close", s.ActionBody, "Close an accepted permit (G-11, TE-03)."),
+    ("cancel", "cancel", s.ReasonBody, "Cancel a permit that has not started."),
+    ("void", "void", s.ReasonBody, "Void a signed permit (G-07); see also /reissue."),
+)
+
+
+def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -> None:
+    """Register POST /permits/<id>/<segment> firing `event` with a body of `schema`."""
+
+    @blp.arguments(schema)
+    @blp.response(200, s.PermitOut)
+    @blp.doc(
+        summary=summary, description=f"Fires the workflow event `{event}`. An optional If-Match is checked."
+    )
+    def view(body: dict[str, Any], permit_id: uuid.UUID) -> Any:
+        principal = current_principal()
+        with transaction() as session:
+            permit = service.perform(
+                session,
+                permit_id=permit_id,
+                action=event,
+                principal=principal,
+                payload=_payload(body),
+                expected_version=_if_match_version(),
+            )
+            return _answer(session, permit, principal)
+
+    view.__name__ = f"permit_{event}"
+    blp.route(f"/<uuid:permit_id>/{segment}", methods=["POST"], endpoint=f"permit_{event}")(view)
+
+
+for _segment, _event, _schema, _summary in ACTIONS:
+    _action_view(_segment, _event, _schema, _summary)
+
+
+class GasTestList(StrictSchema):
+    """The gas tests of a permit."""
+
+    items = fields.List(fields.Nested(s.GasTestOut))
+
+
+@blp.route("/<uuid:permit_id>/gas-tests")
+class PermitGasTests(MethodView):
+    """Gas analyses of a permit."""
+
+    @blp.response(200, GasTestList)
+    def get(self, permit_id: uuid.UUID) -> dict[str, Any]:
+        """List the gas analyses with the service's verdicts."""
+        permit = service.get_permit(get_session(), principal=current_principal(), permit_id=permit_id)
+        return {"items": permit.gas_tests}
+
+    @blp.arguments(s.GasTestIn)
+    @blp.response(200, s.PermitOut)
+    def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
+        """Record a gas analysis (analyst); pass or fail is computed from the readings (HW-05, CS-02)."""
+        principal = current_principal()
+        with transaction() as session:
+            permit = service.perform(
+                session,
+                permit_id=permit_id,
+                action="record_gas_test",
+                principal=principal,
+                payload=_payload(body),
+                expected_version=_if_match_version(),
+            )
+            return _answer(session, permit, principal)
+
+
+class ReissueBody(StrictSchema):
+    """Why the permit is voided and re-issued (G-07)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/<uuid:permit_id>/reissue")
+class PermitReissue(MethodView):
+    """Void and re-issue."""
+
+    @blp.arguments(ReissueBody)
+    @blp.response(201, s.PermitOut)
+    def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
+        """Void this permit and file a new draft with the same content, linked back to it (G-07)."""
+        principal = current_principal()
+        with transaction() as session:
+            _old, new = service.reissue(
+                session, principal=principal, permit_id=permit_id, reason=body["reason"]
+            )
+            return _answer(session, new, principal, 201)
+
+
+class EventList(StrictSchema):
+    """The events of a permit, oldest first."""
+
+    items = fields.List(fields.Nested(s.EventOut))
+
+
+@blp.route("/<uuid:permit_id>/events")
+class PermitEvents(MethodView):
+    """The permit's audit trail."""
+
+    @blp.response(200, EventList)
+    def get(self, permit_id: uuid.UUID) -> dict[str, Any]:
+        """Every recorded event of the permit: who did what, when and where (AU-01)."""
+        session = get_session()
+        permit = service.get_permit(session, principal=current_principal(), permit_id=permit_id)
+        events = session.scalars(
+            sa.select(Event)
+            .where(Event.subject_type == "permit", Event.subject_id == str(permit.id))
+            .order_by(Event.id)
+        )
+        return {"items": list(events)}
