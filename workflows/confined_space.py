@@ -1,0 +1,71 @@
+"""Confined space 受限空间作业 (GB 30871-2022 ch. 6, form A.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows import gas
+from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.model import Context, PermitData
+from workflows.rules import Violation
+from workflows.rules.conflicts import painting_near_hot_work
+from workflows.rules.gas_tests import monitoring_gap
+
+
+def nobody_inside(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """CS-05: the permit cannot complete while anyone is registered inside."""
+    if permit.people_inside <= 0:
+        return None
+    n = permit.people_inside
+    return Violation("CS-05", f"受限空间内仍登记有{n}人，不能完工", f"{n} people are still registered inside")
+
+
+WORKFLOW = Workflow(
+    type="confined_space",
+    prefix="SX",
+    zh="受限空间作业",
+    en="Confined space entry",
+    grades=(Grade(None, "—", "—", ("unit_leader",), 24),),
+    facts=(
+        Fact("space_id", "text", "受限空间名称/编号", "confined space name or number", rule="CS-06"),
+        Fact("oxygen_enriched_environment", "bool", "富氧环境", "oxygen-enriched environment", rule="CS-02"),
+        Fact("medium", "text", "原有介质", "former contents"),
+    ),
+    checklist=(
+        Item("A2-01", "已对进入受限空间的危险性进行分析", "hazards of entry analysed"),
+        Item(
+            "A2-02",
+            "相连阀门、管线已加盲板隔离并列出盲板清单",
+            "connected valves and lines blinded, blind list kept",
+        ),
+        Item("A2-03", "设备已置换、吹扫、蒸煮", "vessel purged, blown through and steamed"),
+        Item(
+            "A2-04",
+            "已通风，必要时强制通风或佩戴空气呼吸器，不用纯氧或富氧空气通风",
+            "ventilated (forced or breathing apparatus when needed), never with oxygen",
+        ),
+        Item("A2-05", "转动设备已断电上锁挂牌", "rotating equipment de-energised, locked and tagged"),
+        Item("A2-06", "进出口通道畅通", "entry and exit clear"),
+        Item("A2-07", "作业人员清楚内部其他危险因素", "crew briefed on other hazards inside"),
+        Item(
+            "A2-08", "配备消防器材、救生绳、气防装备", "fire equipment, lifelines and gas-rescue gear ready"
+        ),
+        Item("A2-09", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
+    ),
+    gas_plan=GasPlan(
+        limits=gas.CONFINED_SPACE,
+        fresh_rule="CS-01",
+        resume_rule="CS-01",
+        breach_rule="CS-04",
+        resume_after_minutes={None: 60},
+        breach_effects=("suspend_permit", "evacuate"),
+    ),
+    guards={
+        "approve": (painting_near_hot_work,),
+        "activate": (painting_near_hot_work,),
+        "complete": (nobody_inside,),
+    },
+    watches=(monitoring_gap("CS-03"),),
+    ends_linked_power=True,
+)

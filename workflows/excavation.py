@@ -1,0 +1,137 @@
+"""Excavation 动土作业 (GB 30871-2022 ch. 11, form A.7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows.base import Fact, Grade, Item, Workflow
+from workflows.model import Context, PermitData
+from workflows.rules import RuleViolation, Violation, reads_payload
+from workflows.rules import general as g
+
+PERMIT_FROM_M = 0.5  # EX-01
+LINKED_CONFINED_FROM_M = 1.2  # EX-02
+FOUND_OBJECT = "found_object"  # EX-03 suspension reason code
+
+
+def needs_permit(facts: Mapping[str, Any]) -> None:
+    """EX-01: only digging deeper than 0.5 m needs a permit (ungraded type)."""
+    depth = facts.get("depth_m")
+    if not isinstance(depth, int | float) or isinstance(depth, bool):
+        raise RuleViolation(
+            Violation("EX-01", "须填写动土深度(m)", "the digging depth in metres is required")
+        )
+    if depth <= PERMIT_FROM_M:
+        raise RuleViolation(
+            Violation(
+                "EX-01",
+                "动土深度不超过0.5m，不需要办理动土作业票",
+                "up to 0.5 m deep no excavation permit is needed",
+            )
+        )
+
+
+def linked_confined_space(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """EX-02: deeper than 1.2 m in a hazardous area with buried flammable/toxic lines needs a confined-space permit."""
+    area = permit.area
+    hazardous = area.flammable or area.toxic or area.fire_explosion_area
+    deep = (permit.facts.get("depth_m") or 0) > LINKED_CONFINED_FROM_M
+    if not (deep and hazardous and permit.facts.get("buried_hazardous_lines")) or g.has_linked(
+        permit, "confined_space"
+    ):
+        return None
+    return Violation(
+        "EX-02",
+        "深度超过1.2m且有可燃或有毒管线，须关联受限空间作业票",
+        "deeper than 1.2 m near buried flammable or toxic lines: link a confined-space permit",
+    )
+
+
+@reads_payload
+def found_object_described(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """EX-03: a stop for exposed cables, pipes or unknown objects names what was found."""
+    if payload.get("reason_code") != FOUND_OBJECT or g.filled(payload.get("found_object")):
+        return None
+    return Violation(
+        "EX-03", "须说明发现的电缆、管道或不明物", "describe the exposed cable, pipe or unknown object"
+    )
+
+
+@reads_payload
+def found_object_disposed(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """EX-03: after such a stop, work resumes only once the find has been reported and dealt with."""
+    stops = g.signed(permit, "suspension")
+    if (
+        not stops
+        or stops[-1].evidence.get("reason_code") != FOUND_OBJECT
+        or g.filled(payload.get("found_object_disposal"))
+    ):
+        return None
+    return Violation(
+        "EX-03", "须记录发现物的报告和处置情况", "record how the found object was reported and handled"
+    )
+
+
+def report_found_object(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """EX-03: a stop for a found object is reported."""
+    return ("report_found_object",) if payload.get("reason_code") == FOUND_OBJECT else ()
+
+
+WORKFLOW = Workflow(
+    type="excavation",
+    prefix="DT",
+    zh="动土作业",
+    en="Excavation",
+    grades=(Grade(None, "—", "—", ("specialist_dept",), 72),),
+    validity_policy=True,
+    facts=(
+        Fact("depth_m", "number", "动土深度(m)", "digging depth (m)", required=True, rule="EX-01"),
+        Fact(
+            "countersign_departments",
+            "list",
+            "会签部门",
+            "departments that countersign",
+            required=True,
+            rule="EX-01",
+        ),
+        Fact(
+            "buried_hazardous_lines",
+            "bool",
+            "地下有可燃或有毒管线",
+            "buried flammable or toxic lines",
+            rule="EX-02",
+        ),
+        Fact("extent", "text", "动土范围", "extent of the excavation"),
+    ),
+    checklist=(
+        Item("A7-01", "作业人员作业前已进行安全教育", "crew given safety instruction"),
+        Item("A7-02", "易燃易爆场所需动火时已办理动火作业票", "hot-work permit issued where fire is needed"),
+        Item("A7-03", "地下电力电缆保护措施已落实", "buried power cables protected"),
+        Item("A7-04", "地下通信电(光)缆保护措施已落实", "buried communication cables protected"),
+        Item(
+            "A7-05",
+            "地下供排水、消防、工艺管线保护措施已落实",
+            "buried water, fire and process lines protected",
+        ),
+        Item("A7-06", "已按作业方案图划线和立桩", "marked out per the plan"),
+        Item(
+            "A7-07",
+            "有地下设施处已交底并派人监护，人工轻挖",
+            "hand digging with supervision near buried services",
+        ),
+        Item("A7-08", "围栏、警戒线、警告牌、夜间警示灯已设置", "barriers, signs and night lamps set"),
+        Item("A7-09", "已放坡或固壁支撑", "sloped or shored"),
+        Item("A7-10", "备有可燃气体检测仪、有毒介质检测仪", "flammable and toxic gas detectors available"),
+        Item("A7-11", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
+    ),
+    base_grade=needs_permit,
+    grade_rule="EX-01",
+    countersign_rule="EX-01",
+    guards={
+        "submit": (linked_confined_space,),
+        "suspend": (found_object_described,),
+        "resume": (found_object_disposed,),
+    },
+    effects={"suspend": report_found_object},
+)

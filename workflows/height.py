@@ -1,0 +1,129 @@
+"""Work at height 高处作业 (GB 30871-2022 ch. 8, form A.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows.base import Fact, Grade, Item, Workflow
+from workflows.model import Context, PermitData
+from workflows.rules import RuleViolation, Violation
+from workflows.rules import general as g
+
+LEVELS = ("I", "II", "III", "IV")
+BAND_TOPS_M = (5.0, 15.0, 30.0)  # WH-01: 2-5, 5-15, 15-30, >30 m
+OBJECTIVE_HAZARDS = (  # WH-01: the nine objective hazards (GB/T 3608)
+    "strong_wind",
+    "low_temperature",
+    "cold_water",
+    "slippery_surface",
+    "poor_visibility",
+    "near_live_conductor",
+    "unstable_footing",
+    "toxic_or_low_oxygen",
+    "disaster_rescue",
+)
+FLOORS = {  # WH-01: circumstances that set a minimum level: fact -> (level, zh label)
+    "slope_over_45": ("I", "在坡度大于45°的斜坡上"),
+    "near_opening": ("II", "临近孔洞、洞口"),
+    "toxic_area": ("II", "在有毒区域内"),
+    "inside_tower": ("II", "在塔、釜、炉、罐内"),
+    "night_outdoor": ("IV", "夜间露天"),
+    "live_work": ("IV", "带电作业"),
+    "abnormal_temperature": ("IV", "异温环境"),
+    "snow_or_rain": ("IV", "雪天、雨天"),
+}
+PERMIT_FROM_M = 2.0
+COMMUNICATION_FROM_M = 30.0  # WH-03
+STOP_WIND_LEVEL = 5  # WH-02
+
+
+def _refuse(zh: str, en: str) -> RuleViolation:
+    return RuleViolation(Violation("WH-01", zh, en))
+
+
+def base_grade(facts: Mapping[str, Any]) -> str:
+    """WH-01: level from the height band, raised by objective hazards and floored by circumstances."""
+    height = facts.get("height_m")
+    if not isinstance(height, int | float) or isinstance(height, bool):
+        raise _refuse("须填写作业高度(m)", "the working height in metres is required")
+    if height < PERMIT_FROM_M:
+        raise _refuse("作业高度低于2m，不需要办理高处作业票", "below 2 m no work-at-height permit is needed")
+    hazards = set(facts.get("objective_hazards") or ())
+    if unknown := hazards - set(OBJECTIVE_HAZARDS):
+        raise _refuse(
+            f"未知的客观危险因素：{', '.join(sorted(unknown))}",
+            f"unknown objective hazards: {sorted(unknown)}",
+        )
+    band = sum(height > top for top in BAND_TOPS_M)
+    level = min(band + (1 if hazards else 0), len(LEVELS) - 1)
+    floors = [LEVELS.index(lvl) for name, (lvl, _zh) in FLOORS.items() if facts.get(name)]
+    return LEVELS[max([level, *floors])]
+
+
+def weather_allows(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """WH-02: no work at height at wind level 5 or more or in dense fog."""
+    now = g.conditions(permit, payload)
+    if (now.get("wind_level") or 0) < STOP_WIND_LEVEL and not now.get("dense_fog"):
+        return None
+    return Violation(
+        "WH-02", "五级以上风或浓雾天气禁止高处作业", "no work at height at wind level ≥ 5 or in dense fog"
+    )
+
+
+def communication_recorded(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """WH-03: above 30 m, communication equipment is recorded."""
+    if (permit.facts.get("height_m") or 0) <= COMMUNICATION_FROM_M or g.filled(
+        permit.facts.get("communication_equipment")
+    ):
+        return None
+    return Violation(
+        "WH-03", "30m以上高处作业须配备通信联络工具", "above 30 m record the communication equipment"
+    )
+
+
+WORKFLOW = Workflow(
+    type="height",
+    prefix="GC",
+    zh="高处作业",
+    en="Work at height",
+    grades=(
+        Grade("I", "Ⅰ级", "level I", ("unit_leader",), 168),
+        Grade("II", "Ⅱ级", "level II", ("specialist_dept",), 168),
+        Grade("III", "Ⅲ级", "level III", ("specialist_dept",), 168),
+        Grade("IV", "Ⅳ级", "level IV", ("plant_manager",), 168),
+    ),
+    facts=(
+        Fact("height_m", "number", "作业高度(m)", "working height (m)", required=True, rule="WH-01"),
+        Fact(
+            "objective_hazards", "list", "客观危险因素", "objective hazards (nine, GB/T 3608)", rule="WH-01"
+        ),
+        *(
+            Fact(name, "bool", zh, name.replace("_", " "), rule="WH-01")
+            for name, (_lvl, zh) in FLOORS.items()
+        ),
+        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="WH-02"),
+        Fact("dense_fog", "bool", "浓雾", "dense fog", rule="WH-02"),
+        Fact("communication_equipment", "text", "通信联络工具", "communication equipment", rule="WH-03"),
+    ),
+    checklist=(
+        Item("A4-01", "作业人员身体条件、着装符合要求", "workers fit and suitably dressed"),
+        Item("A4-02", "佩戴合格安全帽、安全带，安全带高挂低用", "helmet and harness worn, anchored high"),
+        Item("A4-03", "携带工具袋及安全绳", "tool bag and lanyard carried"),
+        Item("A4-04", "脚手架、防护网、围栏符合安全规定", "scaffold, nets and rails compliant"),
+        Item("A4-05", "垂直分层作业中间有隔离设施", "separation between vertical layers"),
+        Item("A4-06", "梯子、绳子符合安全规定", "ladders and ropes compliant"),
+        Item("A4-07", "采光、夜间照明符合作业要求", "daylight or night lighting sufficient"),
+        Item("A4-08", "30m以上配备通信联络工具", "communication equipment above 30 m"),
+        Item("A4-09", "作业现场四周已设警戒区", "area cordoned"),
+        Item("A4-10", "露天作业风力满足要求", "wind acceptable for outdoor work"),
+        Item("A4-11", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
+    ),
+    base_grade=base_grade,
+    grade_rule="WH-01",
+    guards={
+        "submit": (communication_recorded,),
+        "approve": (weather_allows,),
+        "activate": (weather_allows,),
+    },
+)

@@ -1,0 +1,189 @@
+"""Hot work 动火作业 (GB 30871-2022 ch. 5, form A.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows import gas
+from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.model import Context, PermitData
+from workflows.rules import Violation
+from workflows.rules import general as g
+from workflows.rules.conflicts import hot_work_conflicts, painting_near_hot_work
+from workflows.rules.gas_tests import daily_gas_test
+from workflows.rules.upgrade import hot_work_upgrade
+
+GRADES = (
+    Grade("level2", "二级", "level 2", ("unit_leader",), 72),
+    Grade("level1", "一级", "level 1", ("safety_dept",), 8),
+    Grade("special", "特级", "special", ("leader_in_charge",), 8),
+)
+HW02_APPROVERS = ("plant_manager", "safety_dept")  # HW-02: "the production or safety lead"
+
+
+def base_grade(facts: Mapping[str, Any]) -> str:
+    """HW-01 / HW-02: the grade before any upgrade."""
+    if facts.get("unit_shutdown_isolated"):
+        return "level2"  # HW-02: shut down, purged, analysed and isolated
+    fire_area = facts.get("fire_explosion_area")
+    running = facts.get("on_running_equipment") or facts.get("pressurised_without_purge")
+    if (fire_area and running) or facts.get("in_major_hazard_dike"):
+        return "special"
+    return "level1" if fire_area else "level2"
+
+
+def approvers(permit: PermitData, ctx: Context, grade: str | None) -> tuple[tuple[str, ...], str] | None:
+    """HW-02 and HW-03 approver exceptions to the B.1 table."""
+    facts = WORKFLOW.facts_of(permit)
+    if (
+        grade == "special"
+        and base_grade(facts) == "special"
+        and hot_work_upgrade(facts, ctx, permit.valid_from, permit.valid_until)
+    ):
+        return ("principal",), "HW-03"
+    if grade == "level2" and facts.get("unit_shutdown_isolated"):
+        return HW02_APPROVERS, "HW-02"
+    return None
+
+
+def special_measures(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """HW-07: special-grade hot work has continuous gas monitoring, a written plan and full video."""
+    if permit.grade != "special":
+        return None
+    missing = [
+        n
+        for n in ("continuous_gas_monitoring", "written_plan", "video_recording")
+        if not g.filled(permit.facts.get(n))
+    ]
+    if not missing:
+        return None
+    return Violation(
+        "HW-07", f"特级动火缺少：{', '.join(missing)}", f"special-grade hot work lacks: {', '.join(missing)}"
+    )
+
+
+WORKFLOW = Workflow(
+    type="hot_work",
+    prefix="DH",
+    zh="动火作业",
+    en="Hot work",
+    grades=GRADES,
+    facts=(
+        Fact(
+            "fire_explosion_area", "bool", "火灾爆炸危险场所", "in a fire-explosion hazard area", rule="HW-01"
+        ),
+        Fact(
+            "on_running_equipment",
+            "bool",
+            "在运行设备、管线、容器上",
+            "on running equipment, pipes or tanks",
+            rule="HW-01",
+        ),
+        Fact(
+            "pressurised_without_purge",
+            "bool",
+            "带压不置换动火",
+            "pressurised work without purging",
+            rule="HW-01",
+        ),
+        Fact(
+            "in_major_hazard_dike",
+            "bool",
+            "重大危险源罐区防火堤内",
+            "inside a major-hazard tank-farm dike",
+            rule="HW-01",
+        ),
+        Fact(
+            "unit_shutdown_isolated",
+            "bool",
+            "装置已停车、置换、分析合格并隔离",
+            "unit shut down, purged, analysed, isolated",
+            rule="HW-02",
+        ),
+        Fact("outdoor", "bool", "露天作业", "outdoors", rule="HW-03"),
+        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="HW-03"),
+        Fact("oxygen_enriched_equipment", "bool", "富氧设备", "oxygen-enriched equipment", rule="HW-05"),
+        Fact("continuous_gas_monitoring", "bool", "连续气体监测", "continuous gas monitoring", rule="HW-07"),
+        Fact("written_plan", "text", "特级动火作业方案", "written plan for special-grade work", rule="HW-07"),
+        Fact("video_recording", "bool", "全程视频监控", "full video recording", rule="HW-07"),
+        Fact("method", "text", "动火方式", "hot-work method"),
+        Fact("dike_id", "text", "所在防火堤", "tank-farm dike", rule="HW-10"),
+    ),
+    checklist=(
+        Item(
+            "A1-01",
+            "动火设备内部构件清除干净，蒸汽吹扫或水洗、置换合格",
+            "equipment internals cleaned, steamed or washed and purged",
+        ),
+        Item(
+            "A1-02",
+            "与动火点相连的管道已断开并加盲板，未以水封或关阀代替",
+            "connected lines disconnected and blinded, not just valved",
+        ),
+        Item(
+            "A1-03",
+            "动火点周围孔洞、窨井、地沟等已清理或封盖，泄漏源已隔离",
+            "drains, pits and trenches nearby covered; leak sources isolated",
+        ),
+        Item(
+            "A1-04", "罐区同一防火堤内未进行脱水和取样作业", "no water draining or sampling in the same dike"
+        ),
+        Item("A1-05", "高处动火已采取防火花飞溅措施", "spark containment for hot work at height"),
+        Item(
+            "A1-06",
+            "乙炔瓶直立，与氧气瓶间距≥5m，二者与火源间距≥10m",
+            "acetylene upright, 5 m from oxygen, both 10 m from the flame",
+        ),
+        Item(
+            "A1-07",
+            "现场配备灭火器、灭火毯、消防蒸汽带或水带",
+            "extinguishers, fire blankets and fire hoses on site",
+        ),
+        Item(
+            "A1-08",
+            "电焊机已可靠接地，位置满足防火防爆要求",
+            "welding machine earthed and placed for fire safety",
+        ),
+        Item(
+            "A1-09",
+            "30m内无可燃气体排放、15m内无可燃液体排放、10m内无溶剂清洗喷漆或粉尘清扫",
+            "no gas venting in 30 m, no liquid discharge in 15 m, no solvent/painting/dust sweeping in 10 m",
+        ),
+        Item(
+            "A1-10",
+            "已开展作业危害分析，交叉作业已明确协调人",
+            "hazard analysis done; cross-operation coordinator named",
+        ),
+        Item(
+            "A1-11",
+            "连续检测的移动式可燃气体检测仪已到位",
+            "portable continuous flammable-gas detector in place",
+        ),
+        Item("A1-12", "摄录设备已到位且防爆级别满足要求", "video recording in place and explosion-rated"),
+        Item(
+            "A1-13",
+            "其他相关特殊作业已办理作业票，现场已设警戒区",
+            "other special-operation permits issued; area cordoned",
+        ),
+    ),
+    base_grade=base_grade,
+    grade_rule="HW-01",
+    approvers=approvers,
+    upgrade=hot_work_upgrade,
+    gas_plan=GasPlan(
+        limits=gas.HOT_WORK,
+        fresh_rule="HW-04",
+        resume_rule="HW-06",
+        breach_rule="HW-08",
+        resume_after_minutes={"special": 30, "level1": 30, "level2": 60},
+    ),
+    guardian_rule="HW-11",
+    shift_check_rule="HW-09",
+    guards={
+        "approve": (hot_work_conflicts, painting_near_hot_work),
+        "activate": (special_measures, hot_work_conflicts, painting_near_hot_work),
+    },
+    watches=(daily_gas_test("HW-04"),),
+    ends_linked_power=True,
+)

@@ -1,0 +1,122 @@
+"""Lifting 吊装作业 (GB 30871-2022 ch. 9, form A.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows.base import Fact, Grade, Item, Workflow
+from workflows.model import Context, PermitData
+from workflows.rules import RuleViolation, Violation
+from workflows.rules import general as g
+
+NO_PERMIT_BELOW_T = 10.0
+STOP_WIND_LEVEL = 6  # LF-03
+CRANE_SHARE = 0.8  # LF-03: with several cranes each carries at most 80 % of its rating
+
+
+def base_grade(facts: Mapping[str, Any]) -> str:
+    """LF-01: > 100 t level 1, 40-100 t level 2, < 40 t level 3; below 10 t no permit is needed."""
+    load = facts.get("load_t")
+    if not isinstance(load, int | float) or isinstance(load, bool):
+        raise RuleViolation(Violation("LF-01", "须填写吊装质量(t)", "the load in tonnes is required"))
+    if load < NO_PERMIT_BELOW_T:
+        raise RuleViolation(
+            Violation(
+                "LF-01", "吊装质量小于10t，不需要办理吊装作业票", "below 10 t no lifting permit is needed"
+            )
+        )
+    if load > 100:
+        return "level1"
+    return "level2" if load >= 40 else "level3"
+
+
+def plan_attached(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """LF-02: levels 1 and 2 carry a lifting plan."""
+    try:
+        derived = base_grade(permit.facts)
+    except RuleViolation:
+        return None  # LF-01 answers for the missing or too small load
+    if {permit.grade, derived}.isdisjoint({"level1", "level2"}) or g.filled(permit.facts.get("lifting_plan")):
+        return None
+    return Violation(
+        "LF-02", "一级、二级吊装须附吊装作业方案", "level 1 and 2 lifting needs an attached lifting plan"
+    )
+
+
+def weather_and_cranes(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """LF-03: no outdoor lifting in wind ≥ 6, heavy snow, rainstorm or heavy fog; shared loads ≤ 80 % per crane."""
+    now = g.conditions(permit, payload)
+    if now.get("outdoor") and (
+        (now.get("wind_level") or 0) >= STOP_WIND_LEVEL
+        or any(now.get(k) for k in ("heavy_snow", "rainstorm", "heavy_fog"))
+    ):
+        return Violation(
+            "LF-03", "六级以上风、大雪、暴雨、大雾禁止露天吊装", "no outdoor lifting in this weather"
+        )
+    cranes = permit.facts.get("cranes") or ()
+    if len(cranes) > 1 and any(c["load_t"] > CRANE_SHARE * c["rated_t"] for c in cranes):
+        return Violation(
+            "LF-03",
+            "多机抬吊时单机载荷不得超过额定的80%",
+            "with several cranes each carries ≤ 80 % of its rating",
+        )
+    return None
+
+
+WORKFLOW = Workflow(
+    type="lifting",
+    prefix="DZ",
+    zh="吊装作业",
+    en="Lifting",
+    grades=(
+        Grade("level3", "三级", "level 3", ("specialist_dept",), 72),
+        Grade("level2", "二级", "level 2", ("specialist_dept",), 72),
+        Grade("level1", "一级", "level 1", ("plant_manager",), 72),
+    ),
+    validity_policy=True,
+    facts=(
+        Fact("load_t", "number", "吊物质量(t)", "load (t)", required=True, rule="LF-01"),
+        Fact("lifting_plan", "text", "吊装作业方案", "lifting plan", rule="LF-02"),
+        Fact("outdoor", "bool", "露天作业", "outdoors", rule="LF-03"),
+        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="LF-03"),
+        Fact("heavy_snow", "bool", "大雪", "heavy snow", rule="LF-03"),
+        Fact("rainstorm", "bool", "暴雨", "rainstorm", rule="LF-03"),
+        Fact("heavy_fog", "bool", "大雾", "heavy fog", rule="LF-03"),
+        Fact("cranes", "list", "起重机械(额定/分担载荷t)", "cranes: [{rated_t, load_t}]", rule="LF-03"),
+    ),
+    checklist=(
+        Item("A5-01", "已编制并批准吊装作业方案", "lifting plan prepared and approved"),
+        Item(
+            "A5-02",
+            "吊装场所危险物料设备、管道已采取措施",
+            "measures for hazardous equipment and lines nearby",
+        ),
+        Item("A5-03", "已设警戒区并专人警戒", "exclusion zone set and guarded"),
+        Item("A5-04", "夜间作业照明充足", "sufficient lighting at night"),
+        Item(
+            "A5-05",
+            "遇大雪、暴雨、大雾及六级以上大风已停止露天作业",
+            "outdoor work stopped in severe weather",
+        ),
+        Item("A5-06", "起重机具、钢丝绳、吊钩等已检查", "cranes, ropes and hooks inspected"),
+        Item("A5-07", "明确分工，按规定信号统一指挥", "roles assigned, one signaller, agreed signals"),
+        Item("A5-08", "吊装绳索与带电线路保持安全距离", "safe distance from live lines"),
+        Item("A5-09", "不利用管道、管架、电杆等作锚点", "pipes, racks and poles not used as anchors"),
+        Item("A5-10", "重物下方无人员站立、通行", "no one under the load"),
+        Item("A5-11", "起吊物质量经确认，在机械承重范围内", "load confirmed within the crane's rating"),
+        Item("A5-12", "先试吊", "trial lift first"),
+    ),
+    base_grade=base_grade,
+    grade_rule="LF-01",
+    briefing_order=("signaller", "work_leader", "worker"),
+    briefing_rule="LF-04",
+    guards={
+        "submit": (
+            g.crew_includes("signaller", "LF-04", "吊装作业须指定作业指挥", "name the signaller (作业指挥)"),
+            plan_attached,
+        ),
+        "approve": (weather_and_cranes,),
+        "activate": (weather_and_cranes,),
+    },
+)

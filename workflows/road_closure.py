@@ -1,0 +1,52 @@
+"""Road closure 断路作业 (GB 30871-2022 ch. 12, form A.8)."""
+
+from __future__ import annotations
+
+from workflows.base import Fact, Grade, Item, Workflow
+from workflows.rules import general as g
+
+WORKFLOW = Workflow(
+    type="road_closure",
+    prefix="DL",
+    zh="断路作业",
+    en="Road closure",
+    grades=(Grade(None, "—", "—", ("specialist_dept",), 72),),
+    validity_policy=True,
+    facts=(
+        Fact("road", "text", "断路地段", "road section closed", required=True, rule="RC-01"),
+        Fact("traffic_plan", "text", "交通组织方案", "traffic plan", required=True, rule="RC-01"),
+        Fact("fire_access_kept", "bool", "保证消防车通行", "fire-engine access kept", rule="RC-01"),
+        Fact(
+            "countersign_departments", "list", "其他会签部门", "other departments that review", rule="RC-01"
+        ),
+    ),
+    checklist=(
+        Item("A8-01", "已制定交通组织方案并通知相关部门", "traffic plan made and departments notified"),
+        Item(
+            "A8-02",
+            "路口和相关道路已设交通警示标志、路栏、警示灯、导向标",
+            "warning signs, barriers, lamps and diversion signs set",
+        ),
+        Item("A8-03", "夜间作业设置警示红灯", "red warning lamps at night"),
+        Item("A8-04", "断路后不影响消防车通行", "fire engines can still pass"),
+    ),
+    countersign_rule="RC-01",
+    countersign_departments=("fire", "safety"),
+    acceptance=(("unit_leader", "safety_dept"),),
+    acceptance_rule="RC-02",
+    guards={
+        "submit": (
+            g.fact_given(
+                "fire_access_kept",
+                "RC-01",
+                "断路须保证消防车通行",
+                "the traffic plan must keep fire-engine access",
+            ),
+        ),
+        "accept": (
+            g.payload_confirms(
+                "traffic_restored", "RC-02", "验收前须恢复交通", "restore traffic before acceptance"
+            ),
+        ),
+    },
+)

@@ -1,0 +1,162 @@
+"""Gas-test guards: valid samples, freshness before work (HW-04, CS-01, TE-02), re-tests on resuming (HW-06, CS-04)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from workflows import gas
+from workflows.model import Context, GasTest, PermitData
+from workflows.rules import Guard, Violation, reads_payload
+from workflows.rules.general import aware, signed
+from workflows.rules.upgrade import SHANGHAI
+
+BREACH_REASONS = frozenset({"gas_alarm"})  # suspension reason codes that mean the gas went over the limit
+
+
+def latest_gas_test(permit: PermitData) -> GasTest | None:
+    """The most recently sampled gas test (on a tie, the one recorded last)."""
+    latest = None
+    for test in permit.gas_tests:
+        if latest is None or aware(test.sampled_at) >= aware(latest.sampled_at):
+            latest = test
+    return latest
+
+
+def max_age(ctx: Context) -> timedelta:
+    """How old a passing test may be before work starts (policy gas_test_max_age_minutes, default 30)."""
+    return timedelta(minutes=ctx.policy.get("gas_test_max_age_minutes", 30))
+
+
+def _fresh_pass(permit: PermitData, ctx: Context, since: datetime | None = None) -> bool:
+    test = latest_gas_test(permit)
+    if test is None or not test.passed:
+        return False
+    sampled = aware(test.sampled_at)
+    return (
+        sampled <= ctx.now
+        and ctx.now - sampled <= max_age(ctx)
+        and (since is None or sampled >= aware(since))
+    )
+
+
+def sampled_at(payload: Mapping[str, Any], ctx: Context) -> datetime:
+    """When the sample was taken: payload `sampled_at` (datetime or ISO 8601), default now."""
+    raw = payload.get("sampled_at")
+    if raw is None:
+        return ctx.now
+    return aware(raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw)))
+
+
+def readings_valid(rule: str) -> Guard:
+    """A record_gas_test guard: readings are present and valid and the sample is not from the future."""
+
+    @reads_payload
+    def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        readings = payload.get("readings") or ()
+        problems = []
+        if not readings:
+            problems.append(("没有分析读数", "no readings given"))
+        for r in readings:
+            try:
+                gas.normalise(str(r.get("gas", "")), r.get("value"), str(r.get("unit", "")), ctx.policy)
+            except (ValueError, AttributeError) as exc:
+                zh, _, en = str(exc).partition(" / ")
+                problems.append((zh, en or zh))
+        try:
+            if sampled_at(payload, ctx) > ctx.now:
+                problems.append(("取样时间晚于当前时间", "the sampling time is in the future"))
+        except (TypeError, ValueError):
+            problems.append(("取样时间格式无效", "sampled_at is not a valid date-time"))
+        if not problems:
+            return None
+        return Violation(rule, "；".join(p[0] for p in problems), "; ".join(p[1] for p in problems))
+
+    return guard
+
+
+def gas_test_fresh(rule: str, applies: Callable[[PermitData], bool]) -> Guard:
+    """An activate guard: the latest gas test passed and is fresh (HW-04 ignition, CS-01 entry, TE-02)."""
+
+    def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        if not applies(permit) or _fresh_pass(permit, ctx):
+            return None
+        minutes = int(max_age(ctx).total_seconds() // 60)
+        return Violation(
+            rule,
+            f"作业前{minutes}分钟内须有合格的气体分析",
+            f"a passing gas test sampled within {minutes} min before work is required",
+        )
+
+    return guard
+
+
+def retest_on_resume(
+    rule: str,
+    breach_rule: str,
+    after_minutes: Mapping[str | None, int],
+    applies: Callable[[PermitData], bool],
+) -> Guard:
+    """A resume guard: a long interruption (HW-06, CS-01) or a gas breach (HW-08, CS-04) needs a fresh pass."""
+
+    def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        if not applies(permit):
+            return None
+        suspensions = signed(permit, "suspension")
+        reason = suspensions[-1].evidence.get("reason_code") if suspensions else None
+        latest = latest_gas_test(permit)
+        breach = reason in BREACH_REASONS or (latest is not None and not latest.passed)
+        since = permit.suspended_at
+        limit = timedelta(minutes=after_minutes.get(permit.grade, after_minutes.get(None, 0)))
+        long_break = since is None or ctx.now - aware(since) > limit
+        if not (breach or long_break) or _fresh_pass(permit, ctx, since):
+            return None
+        if breach:
+            return Violation(
+                breach_rule,
+                "气体超标后须重新分析合格才能恢复",
+                "after a gas breach, a passing re-test is required",
+            )
+        return Violation(
+            rule,
+            f"中断超过{int(limit.total_seconds() // 60)}分钟，恢复前须重新分析",
+            f"interrupted for more than {int(limit.total_seconds() // 60)} min: re-test the gas before resuming",
+        )
+
+    return guard
+
+
+def daily_gas_test(rule: str) -> Guard:
+    """A watch: active hot work needs a passing gas test each day of work (HW-04)."""
+
+    def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        today = ctx.now.astimezone(SHANGHAI).date()
+        if any(
+            t.passed and aware(t.sampled_at).astimezone(SHANGHAI).date() == today for t in permit.gas_tests
+        ):
+            return None
+        return Violation(
+            rule, "每日动火前须重新进行气体分析", "the gas must be re-tested on each day of work"
+        )
+
+    return guard
+
+
+def monitoring_gap(rule: str) -> Guard:
+    """A watch: with people inside, a gas record at least every 2 h (policy cs_monitoring_interval_minutes)."""
+
+    def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        interval = timedelta(minutes=ctx.policy.get("cs_monitoring_interval_minutes", 120))
+        latest = latest_gas_test(permit)
+        if permit.people_inside <= 0 or (
+            latest is not None and ctx.now - aware(latest.sampled_at) <= interval
+        ):
+            return None
+        return Violation(
+            rule,
+            "有人在内时气体监测记录间隔超过2小时，须暂停作业",
+            "no gas record for over 2 h with people inside: suspend",
+        )
+
+    return guard

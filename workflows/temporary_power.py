@@ -1,0 +1,76 @@
+"""Temporary electricity 临时用电作业 (GB 30871-2022 ch. 10, form A.6)."""
+
+from __future__ import annotations
+
+from workflows import gas
+from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.model import PermitData
+
+
+def in_running_fire_area(permit: PermitData) -> bool:
+    """TE-02: only in a running fire-explosion area must the surroundings pass a gas test first."""
+    area = permit.area
+    return area.running_unit and (area.fire_explosion_area or bool(permit.facts.get("fire_explosion_area")))
+
+
+WORKFLOW = Workflow(
+    type="temporary_power",
+    prefix="LD",
+    zh="临时用电作业",
+    en="Temporary electricity",
+    grades=(Grade(None, "—", "—", ("power_supplier",), 15 * 24),),
+    validity_rule="TE-01",
+    extended_validity_hours=30 * 24,
+    facts=(
+        Fact(
+            "extended_validity_reason",
+            "text",
+            "有效期超过15天的理由",
+            "reason for validity beyond 15 days",
+            rule="TE-01",
+        ),
+        Fact("parent_permit_number", "text", "服务的作业票编号", "permit this power serves", rule="TE-01"),
+        Fact("voltage_v", "number", "电压(V)", "voltage (V)"),
+        Fact("load_kw", "number", "用电设备功率(kW)", "connected load (kW)"),
+        Fact("connection_point", "text", "电源接入点", "connection point"),
+    ),
+    checklist=(
+        Item("A6-01", "安装临时线路人员持有电工作业操作证", "installers hold electrician certificates"),
+        Item(
+            "A6-02",
+            "防爆场所的临时电源、元器件和线路达到相应防爆等级",
+            "explosion-rated equipment in hazardous areas",
+        ),
+        Item(
+            "A6-03",
+            "临时用电单相和混用线路采用五线制",
+            "five-wire system for single-phase and mixed circuits",
+        ),
+        Item(
+            "A6-04",
+            "架空线路装置内不低于2.5m，道路不低于5m",
+            "overhead lines ≥ 2.5 m in units, ≥ 5 m over roads",
+        ),
+        Item(
+            "A6-05", "架空线未采用裸线，未在树或脚手架上架设", "no bare conductors, not on trees or scaffolds"
+        ),
+        Item("A6-06", "埋地电缆设走向和安全标志，埋深大于0.7m", "buried cables marked, deeper than 0.7 m"),
+        Item(
+            "A6-07",
+            "配电箱有电压和危险标识、防雨措施，可上锁",
+            "distribution boxes marked, rain-proof, lockable",
+        ),
+        Item("A6-08", "安装漏电保护器，一机一闸一保护", "residual-current protection, one breaker per tool"),
+        Item("A6-09", "用电设备、线路容量和负荷符合要求", "load within the circuit's capacity"),
+    ),
+    gas_plan=GasPlan(
+        limits=gas.HOT_WORK,
+        fresh_rule="TE-02",
+        resume_rule="G-08",
+        breach_rule="G-08",
+        resume_after_minutes={None: 0},
+        applies=in_running_fire_area,
+    ),
+    close_roles=("power_supplier",),
+    close_rule="TE-03",
+)
