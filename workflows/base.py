@@ -582,6 +582,8 @@ class Workflow:
         if event == "accept":
             return self._acceptance_role(permit, ctx)
         actor = ctx.actor
+        if event in ("cancel", "complete") and actor.is_system and g.has_linked_ended_parent(permit):
+            return SYSTEM  # TE-01: temporary power ends with the permit it serves
         if event in ("cancel", "void") and actor.person_id == permit.applicant_id:
             return "applicant"
         if event in ("reject", "cancel", "void"):

@@ -513,11 +513,19 @@ def _follow_effects(session: Session, permit: Permit, effects: Sequence[str], pr
     if "end_linked_temporary_power" in effects:
         for link in permit.links:
             child = link.linked
-            if child.type == "temporary_power" and child.state not in _ENDED:
+            action = (
+                "cancel"
+                if child.state in _CANCELLABLE
+                else "complete"
+                if child.state == State.active
+                else None
+            )
+            if child.type == "temporary_power" and action:
+                session.refresh(child)
                 perform(
                     session,
                     permit_id=child.id,
-                    action="cancel" if child.state in _CANCELLABLE else "expire",
+                    action=action,
                     principal=SYSTEM,
                     payload={
                         "reason": f"所服务的作业票 {permit.number} 已结束 / parent permit {permit.number} ended (TE-01)"
@@ -525,7 +533,6 @@ def _follow_effects(session: Session, permit: Permit, effects: Sequence[str], pr
                 )
 
 
-_ENDED = {str(s) for s in (State.closed, State.cancelled, State.expired, State.voided, State.rejected)}
 _CANCELLABLE = {
     str(s) for s in (State.draft, State.submitted, State.countersigned, State.approved, State.briefed)
 }

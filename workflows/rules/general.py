@@ -50,6 +50,14 @@ def has_linked(permit: PermitData, permit_type: str) -> bool:
     return any(lp.type == permit_type and lp.state not in TERMINAL for lp in permit.linked)
 
 
+def has_linked_ended_parent(permit: PermitData) -> bool:
+    """TE-01: temporary power whose hot-work or confined-space permit has ended (or is completed)."""
+    return permit.type == "temporary_power" and any(
+        lp.type in ("hot_work", "confined_space") and (lp.state in TERMINAL or lp.state == "completed")
+        for lp in permit.linked
+    )
+
+
 def hazard_analysis_recorded(
     permit: PermitData, ctx: Context, payload: Mapping[str, Any]
 ) -> Violation | None:
