@@ -344,7 +344,7 @@ def upgrade() -> None:
         sa.Column("permit_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
-        sa.Column("person_id", sa.Uuid(), nullable=False),
+        sa.Column("person_id", sa.Uuid(), nullable=True),
         sa.Column("at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),

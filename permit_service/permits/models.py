@@ -96,7 +96,8 @@ class Signature(UUIDPk, Base):
     permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(32))
     role: Mapped[str] = mapped_column(sa.String(32))
-    person_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
+    # NULL: signed by the system (G-12 expiry, HW-08 stop, TE-01 end with the parent), never by a person.
+    person_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("people.id"))
     at: Mapped[datetime]
     evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 

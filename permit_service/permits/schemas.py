@@ -196,7 +196,7 @@ class SignatureOut(StrictSchema):
 
     kind = fields.String()
     role = fields.String()
-    person_id = fields.UUID()
+    person_id = fields.UUID(allow_none=True, metadata={"description": "null: signed by the system"})
     at = AwareDateTime()
     evidence = fields.Dict()
 

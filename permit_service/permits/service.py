@@ -141,7 +141,11 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         ),
         signatures=tuple(
             wf.Signature(
-                kind=s.kind, role=s.role, person_id=str(s.person_id), at=s.at, evidence=s.evidence or {}
+                kind=s.kind,
+                role=s.role,
+                person_id=str(s.person_id) if s.person_id else wf.Actor.SYSTEM_ID,
+                at=s.at,
+                evidence=s.evidence or {},
             )
             for s in permit.signatures
         ),
@@ -467,7 +471,9 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
             Signature(
                 kind=signature.kind,
                 role=signature.role,
-                person_id=uuid.UUID(signature.person_id),
+                person_id=None
+                if signature.person_id == wf.Actor.SYSTEM_ID
+                else uuid.UUID(signature.person_id),
                 at=signature.at,
                 evidence=dict(signature.evidence or {}),
             )
