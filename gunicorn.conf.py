@@ -1,0 +1,44 @@
+"""Gunicorn settings, each overridable from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| `LISTEN_HOST` | `127.0.0.1` | address to listen on (the Docker image sets `0.0.0.0`). |
+| `PORT` | `8000` | port to listen on. |
+| `WEB_CONCURRENCY` | `2` | worker processes. |
+| `GUNICORN_TIMEOUT` | `30` | seconds a silent worker may take before it is killed and restarted. |
+| `GUNICORN_GRACEFUL_TIMEOUT` | `30` | seconds workers get to finish their requests on shutdown or reload. |
+
+The scheduler is never started here: it runs as its own process (`permit-service scheduler`), because
+APScheduler job stores cannot be shared between schedulers and every worker would start one.
+"""
+
+import os
+
+bind = f"{os.environ.get('LISTEN_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Each worker builds its own app and engine: database connections must not be shared across a fork.
+preload_app = False
+# The app logs every request as JSON with its request id; a second access log would only repeat it.
+accesslog = None
+# No runtime control socket (newer gunicorn releases): it lives in $HOME, which the container user cannot write; the
+# deployment manages workers with signals.
+control_socket_disable = True
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Gunicorn's own messages (boot, worker exits, timeouts) in the same JSON shape as the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "permit_service.observability.JsonFormatter"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    },
+    "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+    },
+}

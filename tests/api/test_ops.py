@@ -1,0 +1,112 @@
+"""Operational endpoints and the HTTP edge: health, readiness, metrics, request ids, framework errors, config."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from permit_service import create_app
+from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
+from tests.conftest import TEST_JWT_SECRET
+
+PROBLEM = "application/problem+json"
+LOGIN = "/api/v1/auth/login"
+
+
+def assert_problem(response, status: int) -> dict:
+    """The response is RFC 9457 problem+json with `status`, bilingual messages and the request id."""
+    assert response.status_code == status
+    assert response.content_type == PROBLEM
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["message_zh"] and body["message_en"]
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def test_healthz_answers_without_touching_anything(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_the_database_answers(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == "up"
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "sqlite:////nonexistent-directory/permit_service.db",
+        "postgresql+psycopg://postgres@127.0.0.1:1/test",  # nothing listens on port 1
+    ],
+    ids=["sqlite-missing-directory", "postgresql-closed-port"],
+)
+def test_readyz_is_503_problem_when_the_database_is_unreachable(database_url):
+    app = create_app(Config(env="test", database_url=database_url, jwt_secret_key=TEST_JWT_SECRET))
+    response = app.test_client().get("/readyz")
+    app.extensions["db_engine"].dispose()
+    assert_problem(response, 503)
+
+
+def test_metrics_count_requests_in_prometheus_format(client):
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert re.search(
+        r'^permit_http_requests_total\{.*endpoint="/healthz".*status="200".*\} 1\.0$', text, re.M
+    )
+
+
+def test_a_well_formed_request_id_is_echoed(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "plant-gw.42_abc-DEF"})
+    assert response.headers["X-Request-ID"] == "plant-gw.42_abc-DEF"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "a" * 65}, {"X-Request-ID": "<script>"}],
+    ids=["absent", "spaces", "too-long", "markup"],
+)
+def test_a_missing_or_malformed_request_id_is_replaced_by_a_generated_one(client, headers):
+    response = client.get("/healthz", headers=headers)
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+
+
+def test_unknown_path_is_404_problem(client):
+    body = assert_problem(client.get("/no/such/path"), 404)
+    assert body["instance"] == "/no/such/path"
+
+
+def test_wrong_method_is_405_problem_with_allow(client):
+    response = client.delete("/healthz")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_body_over_the_size_limit_is_413_problem(app, client):
+    too_big = b"{" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"}"
+    response = client.post(LOGIN, data=too_big, content_type="application/json")
+    assert_problem(response, 413)
+
+
+def test_malformed_json_is_400_problem(client):
+    response = client.post(LOGIN, data='{"username": "a", ', content_type="application/json")
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("secret", [None, DEV_JWT_SECRET], ids=["secret-unset", "dev-secret"])
+def test_production_refuses_to_start_with_the_development_secret(monkeypatch, tmp_path, secret):
+    monkeypatch.setenv("PERMIT_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-created.db'}")
+    if secret is None:
+        monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("JWT_SECRET_KEY", secret)
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        create_app()
