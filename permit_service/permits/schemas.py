@@ -117,10 +117,17 @@ class ReasonBody(ActionBody):
     """An action that needs a reason (reject, suspend, cancel, void)."""
 
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    kind = fields.String(
+    # The core reads `reason_code` (EX-03 found_object, HW-08 gas_alarm); the API calls it `kind`.
+    reason_code = fields.String(
+        data_key="kind",
         load_default=None,
         validate=validate.Length(max=50),
-        metadata={"description": "e.g. found_object (EX-03)"},
+        metadata={"description": "e.g. found_object (EX-03), gas_alarm (HW-08)"},
+    )
+    found_object = fields.String(
+        load_default=None,
+        validate=validate.Length(max=2000),
+        metadata={"description": "the exposed cable, pipe or unknown object found (EX-03)"},
     )
 
 
@@ -134,6 +141,11 @@ class ResumeBody(ActionBody):
     """Resume after a suspension: the conditions are re-confirmed (G-08)."""
 
     conditions_confirmed = fields.Boolean(required=True)
+    found_object_disposal = fields.String(
+        load_default=None,
+        validate=validate.Length(max=2000),
+        metadata={"description": "how a found object was reported and dealt with (EX-03)"},
+    )
 
 
 class AcceptBody(ActionBody):

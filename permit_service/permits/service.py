@@ -303,9 +303,16 @@ def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) ->
         session.add(PermitLink(permit_id=other.id, linked_id=permit.id))
 
 
-def _check_window(permit: Permit) -> None:
-    violation = get_workflow(permit.type).validate_window(
-        permit.valid_from, permit.valid_until, permit.grade, permit.facts or {}
+def _check_window(session: Session, permit: Permit, principal: Principal) -> None:
+    """G-12 at filing and editing: the window fits the grade the facts call for, not only the declared one."""
+    workflow = get_workflow(permit.type)
+    data, ctx = core_view(session, permit, principal)
+    violation = workflow.validate_window(
+        permit.valid_from,
+        permit.valid_until,
+        workflow.effective_grade(data, ctx),
+        permit.facts or {},
+        ctx.policy,
     )
     if violation is not None:
         raise RuleViolation(violation)
@@ -340,7 +347,7 @@ def create_permit(
         created_at=clock.now(),
         updated_at=clock.now(),
     )
-    _check_window(permit)
+    _check_window(session, permit, principal)
     permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
     permit.number = next_number(
         session, enterprise_id=area.enterprise_id, prefix=workflow.prefix, year=_local_year(permit.valid_from)
@@ -393,7 +400,7 @@ def update_draft(
         permit.crew = _crew(session, permit.enterprise_id, changes["crew"])
     if "linked_permit_ids" in changes:
         _links(session, permit, changes["linked_permit_ids"])
-    _check_window(permit)
+    _check_window(session, permit, principal)
     permit.updated_at = clock.now()
     _record(session, permit, principal, "permit.edited", {"fields": sorted(changes)})
     session.flush()
