@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from permit_service import clock
 from permit_service.api.fields import display_tz
@@ -485,8 +486,10 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
                 evidence=dict(signature.evidence or {}),
             )
         )
-    # Every accepted action bumps the version (the ETag), even one that only adds a signature.
+    # Every accepted action bumps the version (the ETag), even one that only adds a signature or a gas test:
+    # flagging the column forces the UPDATE (and so the version_id_col bump) when `now` equals the old value.
     permit.updated_at = now
+    flag_modified(permit, "updated_at")
 
 
 def _gas_test(outcome: Any, payload: Mapping[str, Any]) -> GasTest:
