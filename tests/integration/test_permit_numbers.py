@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from permit_service.directory.models import Certificate
-
 from tests.api.permit_flows import PermitFlow
 
 
