@@ -15,7 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from permit_service.config import Config
 from permit_service.db import get_session
+from permit_service.errors import problem_response
 
+log = logging.getLogger(__name__)
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -99,11 +101,14 @@ def register(app: Flask) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> tuple[dict[str, str], int]:
+    def readyz() -> Response | tuple[dict[str, str], int]:
         try:
             get_session().execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError:
-            return {"status": "unavailable", "database": "down"}, 503
+            log.warning("readiness check: database unreachable", exc_info=True)
+            return problem_response(
+                503, zh="数据库不可用", en="The database is unreachable", slug="not-ready", database="down"
+            )
         finally:
             get_session().rollback()
         return {"status": "ok", "database": "up"}, 200

@@ -51,23 +51,27 @@ def _pg_admin_url() -> sa.URL:
 
 
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database built once per test process: a SQLite file, or a PostgreSQL database."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if ON_POSTGRES:
         admin = _pg_admin_url()
-        name = f"permit_test_{worker}"
+        # The pid keeps two runs on one machine (two engineers, or CI beside a session) apart.
+        name = f"permit_test_{worker}_{os.getpid()}"
         engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        engine.dispose()
         url = admin.set(database=name).render_as_string(hide_password=False)
         upgrade(url)
-        return url
+        yield url
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture

@@ -49,10 +49,14 @@ class Factory:
     def __init__(self, app: Flask, session: Session) -> None:
         self.app = app
         self.session = session
+        self._batching = False
 
     def _save(self, obj: Any) -> Any:
         self.session.add(obj)
-        self.session.commit()
+        if self._batching:
+            self.session.flush()
+        else:
+            self.session.commit()
         return obj
 
     def region(self, *, level: str = "district", parent: Region | None = None, **kw: Any) -> Region:
@@ -125,7 +129,16 @@ class Factory:
         return {"Authorization": f"Bearer {self.token(who)}", **extra}
 
     def world(self) -> World:
-        """The standard scene most API tests start from."""
+        """The standard scene most API tests start from (committed once, at the end)."""
+        self._batching = True
+        try:
+            world = self._world()
+        finally:
+            self._batching = False
+        self.session.commit()
+        return world
+
+    def _world(self) -> World:
         city = self.region(level="city", code=f"3711{next(_seq):02d}", name="日照市", name_en="Rizhao")
         district = self.region(parent=city, name="东港区", name_en="Donggang")
         other = self.region(parent=city, name="岚山区", name_en="Lanshan")
