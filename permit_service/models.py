@@ -5,6 +5,7 @@ from permit_service.audit.models import ChainHead, Event
 from permit_service.auth.models import IntegrationClient, RevokedToken
 from permit_service.db import Base
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
+from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -13,6 +14,7 @@ from permit_service.permits.models import (
     PermitNumberCounter,
     Signature,
 )
+from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
 
 __all__ = [
     "Base",
@@ -20,8 +22,11 @@ __all__ = [
     "ChainHead",
     "ChemicalPark",
     "Enterprise",
+    "EnterpriseRiskGrade",
     "Event",
     "GasTest",
+    "HighRiskJob",
+    "HighRiskJobPermit",
     "IdempotencyRecord",
     "IntegrationClient",
     "Permit",
@@ -31,6 +36,7 @@ __all__ = [
     "Person",
     "PlantArea",
     "Region",
+    "RegulatorNotification",
     "RevokedToken",
     "Signature",
 ]

@@ -11,8 +11,10 @@ def register(app: Flask, api: Api) -> None:
     from permit_service import docs, observability
     from permit_service.auth.views import blp as auth_blp
     from permit_service.directory.views import blp as directory_blp
+    from permit_service.jobs.views import blp as jobs_blp
+    from permit_service.regulators.views import blp as regulators_blp
 
     observability.register(app)
     docs.register(app)
-    for blp in (auth_blp, directory_blp):
+    for blp in (auth_blp, directory_blp, jobs_blp, regulators_blp):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 04:33:16.496528
+Create Date: 2026-11-29 05:22:37.330985
 """
 
 from __future__ import annotations
@@ -241,6 +241,106 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_certificates_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "enterprise_risk_grades",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("grade", sa.String(length=10), nullable=False),
+        sa.Column("previous_grade", sa.String(length=10), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("set_by_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "grade IN ('red', 'orange', 'yellow', 'blue')", name=op.f("ck_enterprise_risk_grades_grade")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_enterprise_risk_grades_enterprise_id_enterprises"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["set_by_id"], ["people.id"], name=op.f("fk_enterprise_risk_grades_set_by_id_people")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprise_risk_grades")),
+    )
+    with op.batch_alter_table("enterprise_risk_grades", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_enterprise_risk_grades_enterprise_created",
+            ["enterprise_id", "created_at", "id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "high_risk_jobs",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("risk_analysis", sa.Text(), nullable=False),
+        sa.Column("planned_headcount", sa.Integer(), nullable=False),
+        sa.Column("crew", sa.JSON(), nullable=False),
+        sa.Column("starts_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("grounds", sa.JSON(), nullable=False),
+        sa.Column("created_by_id", sa.Uuid(), nullable=False),
+        sa.Column("reported_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reported_by_id", sa.Uuid(), nullable=True),
+        sa.Column("decided_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by_id", sa.Uuid(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("confirmed_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_by_id", sa.Uuid(), nullable=True),
+        sa.Column("confirmation_evidence", sa.JSON(), nullable=True),
+        sa.Column("started_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance', 'consent_report')",
+            name=op.f("ck_high_risk_jobs_kind"),
+        ),
+        sa.CheckConstraint(
+            "state IN ('draft', 'reported', 'consented', 'refused', 'principal_confirmed', 'in_progress', 'closed', 'cancelled')",
+            name=op.f("ck_high_risk_jobs_state"),
+        ),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_high_risk_jobs_window")),
+        sa.CheckConstraint("planned_headcount >= 1", name=op.f("ck_high_risk_jobs_planned_headcount")),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_high_risk_jobs_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["confirmed_by_id"], ["people.id"], name=op.f("fk_high_risk_jobs_confirmed_by_id_people")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["people.id"], name=op.f("fk_high_risk_jobs_created_by_id_people")
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["people.id"], name=op.f("fk_high_risk_jobs_decided_by_id_people")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_high_risk_jobs_enterprise_id_enterprises")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reported_by_id"], ["people.id"], name=op.f("fk_high_risk_jobs_reported_by_id_people")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_high_risk_jobs")),
+    )
+    with op.batch_alter_table("high_risk_jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_high_risk_jobs_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_high_risk_jobs_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_high_risk_jobs_enterprise_created", ["enterprise_id", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_high_risk_jobs_kind"), ["kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_high_risk_jobs_reported_at"), ["reported_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_high_risk_jobs_state"), ["state"], unique=False)
+
+    op.create_table(
         "permits",
         sa.Column("enterprise_id", sa.Uuid(), nullable=False),
         sa.Column("area_id", sa.Uuid(), nullable=False),
@@ -307,6 +407,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_gas_tests_permit_id"), ["permit_id"], unique=False)
 
     op.create_table(
+        "high_risk_job_permits",
+        sa.Column("permit_id", sa.Uuid(), nullable=False),
+        sa.Column("job_id", sa.Uuid(), nullable=False),
+        sa.Column("attached_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attached_by_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attached_by_id"], ["people.id"], name=op.f("fk_high_risk_job_permits_attached_by_id_people")
+        ),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["high_risk_jobs.id"], name=op.f("fk_high_risk_job_permits_job_id_high_risk_jobs")
+        ),
+        sa.ForeignKeyConstraint(
+            ["permit_id"], ["permits.id"], name=op.f("fk_high_risk_job_permits_permit_id_permits")
+        ),
+        sa.PrimaryKeyConstraint("permit_id", name=op.f("pk_high_risk_job_permits")),
+    )
+    with op.batch_alter_table("high_risk_job_permits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_high_risk_job_permits_job_id"), ["job_id"], unique=False)
+
+    op.create_table(
         "permit_crew",
         sa.Column("permit_id", sa.Uuid(), nullable=False),
         sa.Column("person_id", sa.Uuid(), nullable=False),
@@ -340,6 +460,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("permit_id", "linked_id", name=op.f("pk_permit_links")),
     )
     op.create_table(
+        "regulator_notifications",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("permit_id", sa.Uuid(), nullable=False),
+        sa.Column("job_id", sa.Uuid(), nullable=True),
+        sa.Column("rule", sa.String(length=16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("enterprise_grade", sa.String(length=10), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_regulator_notifications_enterprise_id_enterprises"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["high_risk_jobs.id"], name=op.f("fk_regulator_notifications_job_id_high_risk_jobs")
+        ),
+        sa.ForeignKeyConstraint(
+            ["permit_id"], ["permits.id"], name=op.f("fk_regulator_notifications_permit_id_permits")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_regulator_notifications")),
+        sa.UniqueConstraint("permit_id", name=op.f("uq_regulator_notifications_permit_id")),
+    )
+    with op.batch_alter_table("regulator_notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_regulator_notifications_enterprise_created",
+            ["enterprise_id", "created_at", "id"],
+            unique=False,
+        )
+
+    op.create_table(
         "signatures",
         sa.Column("permit_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -364,12 +515,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_signatures_permit_id"))
 
     op.drop_table("signatures")
+    with op.batch_alter_table("regulator_notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_regulator_notifications_enterprise_created")
+
+    op.drop_table("regulator_notifications")
     op.drop_table("permit_links")
     with op.batch_alter_table("permit_crew", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_permit_crew_person_id"))
         batch_op.drop_index(batch_op.f("ix_permit_crew_permit_id"))
 
     op.drop_table("permit_crew")
+    with op.batch_alter_table("high_risk_job_permits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_high_risk_job_permits_job_id"))
+
+    op.drop_table("high_risk_job_permits")
     with op.batch_alter_table("gas_tests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gas_tests_permit_id"))
 
@@ -384,6 +543,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_permits_area_id"))
 
     op.drop_table("permits")
+    with op.batch_alter_table("high_risk_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_high_risk_jobs_state"))
+        batch_op.drop_index(batch_op.f("ix_high_risk_jobs_reported_at"))
+        batch_op.drop_index(batch_op.f("ix_high_risk_jobs_kind"))
+        batch_op.drop_index("ix_high_risk_jobs_enterprise_created")
+        batch_op.drop_index(batch_op.f("ix_high_risk_jobs_created_at"))
+        batch_op.drop_index(batch_op.f("ix_high_risk_jobs_area_id"))
+
+    op.drop_table("high_risk_jobs")
+    with op.batch_alter_table("enterprise_risk_grades", schema=None) as batch_op:
+        batch_op.drop_index("ix_enterprise_risk_grades_enterprise_created")
+
+    op.drop_table("enterprise_risk_grades")
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_certificates_person_id"))
 

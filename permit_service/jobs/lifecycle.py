@@ -1,0 +1,117 @@
+"""The life of a high-risk job or consent report: kinds, states, and which action leads where for whom."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workflows.rules import RuleViolation, Violation, state_conflict
+
+# Plan 27: these four kinds run under the principal-leader system (HR-01/02).
+PLAN27_KINDS: dict[str, tuple[str, str]] = {
+    "leak_plugging": ("堵漏", "leak plugging"),
+    "tank_cleaning": ("清罐", "tank cleaning"),
+    "water_draining": ("切水", "water draining"),
+    "unplanned_maintenance": ("非计划检维修", "unplanned maintenance"),
+}
+# Work that is not a Plan-27 job but still needs the regulator's consent: upgraded work under an
+# `upgrade` freeze (FZ-02) and any permit of a red-grade enterprise (RG-02). Same report, same consent.
+CONSENT_REPORT = "consent_report"
+KINDS: dict[str, tuple[str, str]] = {
+    **PLAN27_KINDS,
+    CONSENT_REPORT: (
+        "报备作业（冻结期升级管理或红色企业）",
+        "consent report (upgraded work or red-grade enterprise)",
+    ),
+}
+
+
+class JobState(StrEnum):
+    """A job's state; member names equal their values."""
+
+    draft = "draft"
+    reported = "reported"
+    consented = "consented"
+    refused = "refused"
+    principal_confirmed = "principal_confirmed"
+    in_progress = "in_progress"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+# The regulator's consent covers the job's permits while the job is open after consent.
+CONSENT_HOLDS: frozenset[str] = frozenset(
+    {JobState.consented, JobState.principal_confirmed, JobState.in_progress}
+)
+TERMINAL: frozenset[str] = frozenset({JobState.refused, JobState.closed, JobState.cancelled})
+
+ENTERPRISE_FILERS = frozenset({"applicant", "enterprise_admin", "principal"})
+ENTERPRISE_WORKERS = ENTERPRISE_FILERS | {"work_leader"}
+REGULATORS = frozenset({"regulator", "city_regulator"})
+PRINCIPAL = frozenset({"principal"})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An action: the states it starts from, where it leads (None: the job is edited in place), who may do it."""
+
+    sources: frozenset[str]
+    target: JobState | None
+    roles: frozenset[str]
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "update": Transition(frozenset({JobState.draft}), None, ENTERPRISE_FILERS),
+    "attach_permit": Transition(frozenset({JobState.draft}), None, ENTERPRISE_FILERS),
+    "detach_permit": Transition(frozenset({JobState.draft}), None, ENTERPRISE_FILERS),
+    "report": Transition(frozenset({JobState.draft}), JobState.reported, ENTERPRISE_FILERS),
+    "consent": Transition(frozenset({JobState.reported}), JobState.consented, REGULATORS),
+    "refuse": Transition(frozenset({JobState.reported}), JobState.refused, REGULATORS),
+    "confirm_on_site": Transition(frozenset({JobState.consented}), JobState.principal_confirmed, PRINCIPAL),
+    "start": Transition(frozenset({JobState.principal_confirmed}), JobState.in_progress, ENTERPRISE_WORKERS),
+    "close": Transition(frozenset({JobState.in_progress}), JobState.closed, ENTERPRISE_WORKERS),
+    "cancel": Transition(
+        frozenset(
+            {
+                JobState.draft,
+                JobState.reported,
+                JobState.consented,
+                JobState.principal_confirmed,
+                JobState.in_progress,
+            }
+        ),
+        JobState.cancelled,
+        ENTERPRISE_FILERS,
+    ),
+}
+
+_NOT_CONSENTED = Violation(
+    "HR-01",
+    "作业尚未经属地监管部门同意，不能进行现场确认或开始作业",
+    "The regulator has not consented to this job yet; it cannot be confirmed on site or started",
+)
+_NOT_CONFIRMED = Violation(
+    "HR-02",
+    "主要负责人尚未现场安全确认，不能开始作业",
+    "The principal leader has not confirmed safety on site; the job cannot start",
+)
+
+
+def allowed_actions(state: str, roles: Iterable[str]) -> list[str]:
+    """The actions a caller holding `roles` may take on a job in `state`."""
+    held = set(roles)
+    return [action for action, t in TRANSITIONS.items() if state in t.sources and held & t.roles]
+
+
+def target_state(state: str, action: str, roles: Iterable[str]) -> JobState | None:
+    """Where `action` leads from `state`; a refused step raises RuleViolation naming the rule (409)."""
+    transition = TRANSITIONS[action]
+    if state in transition.sources:
+        return transition.target
+    allowed = allowed_actions(state, roles)
+    if action in ("confirm_on_site", "start") and state in (JobState.draft, JobState.reported):
+        raise RuleViolation(_NOT_CONSENTED, allowed_actions=allowed)
+    if action == "start" and state == JobState.consented:
+        raise RuleViolation(_NOT_CONFIRMED, allowed_actions=allowed)
+    raise RuleViolation(state_conflict(state, action), allowed_actions=allowed)

@@ -1,0 +1,604 @@
+"""High-risk job use cases: file, report, consent or refuse, confirm on site, work, close (HR-01..03).
+
+The consent path serves three cases with one resource: the Plan-27 kinds (HR-01), upgraded work under an
+`upgrade` freeze (FZ-02) and every permit of a red-grade enterprise (RG-02), the last two as the kind
+`consent_report`. This module also tells the permit workflow, for every permit, whether it belongs to a
+Plan-27 job and whether a regulator's consent covers it (a context provider).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from permit_service import clock
+from permit_service.audit import service as audit
+from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
+from permit_service.directory.models import Enterprise, Person, PlantArea
+from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
+from permit_service.jobs.lifecycle import (
+    CONSENT_HOLDS,
+    PLAN27_KINDS,
+    TRANSITIONS,
+    JobState,
+    allowed_actions,
+    target_state,
+)
+from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
+from permit_service.permits import service as permits
+from permit_service.permits.context import provided_fields, register_provider
+from permit_service.permits.models import Permit, PermitCrewMember
+from workflows.states import TERMINAL as PERMIT_TERMINAL
+from workflows.states import State as PermitState
+
+# A permit joins a Plan-27 job before anyone has approved it: the regulator consents to what it has seen
+# (HR-01). A consent report may also take a permit approved but not yet at work, e.g. of an enterprise graded
+# red after the approval: the workflow holds its activation until the consent (RG-02).
+ATTACHABLE_PERMIT_STATES = frozenset({PermitState.draft, PermitState.submitted, PermitState.countersigned})
+ATTACHABLE_TO_CONSENT_REPORT = ATTACHABLE_PERMIT_STATES | {PermitState.approved, PermitState.briefed}
+EDITABLE = (
+    "kind", "area_id", "title", "description", "risk_analysis", "planned_headcount", "crew", "starts_at",
+    "ends_at",
+)  # fmt: skip
+
+
+# --- the permit workflow's view (context provider) -----------------------------------------------
+
+
+@register_provider
+def job_context(session: Session, permit: Permit) -> dict[str, Any]:
+    """For one permit: its Plan-27 job kind (or None), whether a consent covers it, its enterprise's grade."""
+    row = session.execute(
+        sa.select(Enterprise.risk_grade, HighRiskJob.kind, HighRiskJob.state)
+        .select_from(Enterprise)
+        .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == permit.id)
+        .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
+        .where(Enterprise.id == permit.enterprise_id)
+    ).one()
+    return {
+        # A consent report is not a Plan-27 job: its permits need consent (FZ-02, RG-02) but the core
+        # decides the principal's approval from the freeze, not from a job kind.
+        "job_kind": row.kind if row.kind in PLAN27_KINDS else None,
+        "consented": row.state in CONSENT_HOLDS,
+        "enterprise_risk_grade": row.risk_grade,
+    }
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def visible(session: Session, principal: Principal) -> sa.ColumnElement[bool]:
+    """Which jobs the caller may see: enterprise staff their own, regulators the reported ones of their region."""
+    clause = enterprise_scope(session, principal, HighRiskJob.enterprise_id)
+    if principal.enterprise_id is None and principal.kind != "system":
+        clause = sa.and_(clause, HighRiskJob.reported_at.is_not(None))
+    return clause
+
+
+def get_job(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, for_update: bool = False
+) -> HighRiskJob:
+    """A job the caller may see (404 otherwise), locked for the transaction when `for_update`."""
+    stmt = sa.select(HighRiskJob).where(visible(session, principal), HighRiskJob.id == job_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=HighRiskJob)
+    job = session.scalars(stmt.options(selectinload(HighRiskJob.permit_links))).unique().one_or_none()
+    if job is None:
+        raise NotFound("作业不存在", "No such job")
+    return job
+
+
+def list_jobs(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> sa.Select:
+    """The caller's jobs matching state, kind and enterprise, as a statement to paginate."""
+    stmt = sa.select(HighRiskJob).where(visible(session, principal))
+    return _filtered(stmt, filters).options(selectinload(HighRiskJob.permit_links))
+
+
+def state_counts(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> dict[str, int]:
+    """How many visible jobs are in each state, under every filter except the state itself."""
+    stmt = sa.select(HighRiskJob.state, sa.func.count()).where(visible(session, principal))
+    rows = session.execute(_filtered(stmt, {**filters, "state": None}).group_by(HighRiskJob.state))
+    counts = {str(state): 0 for state in JobState}
+    if principal.enterprise_id is None:
+        counts.pop(JobState.draft)  # regulators never see drafts
+    counts.update({state: n for state, n in rows})
+    return counts
+
+
+def _filtered(stmt: sa.Select, filters: Mapping[str, Any]) -> sa.Select:
+    for name in ("state", "kind", "enterprise_id"):
+        if filters.get(name) is not None:
+            stmt = stmt.where(getattr(HighRiskJob, name) == filters[name])
+    return stmt
+
+
+def job_permits(session: Session, job: HighRiskJob) -> list[dict[str, Any]]:
+    """The permits a job carries, each with its crew by name: what the regulator reviews (HR-03)."""
+    permit_ids = [link.permit_id for link in job.permit_links]
+    crew: dict[uuid.UUID, list[dict[str, Any]]] = {pid: [] for pid in permit_ids}
+    rows = session.execute(
+        sa.select(PermitCrewMember, Person.name)
+        .join(Person, Person.id == PermitCrewMember.person_id)
+        .where(PermitCrewMember.permit_id.in_(permit_ids))
+        .order_by(PermitCrewMember.position)
+    )
+    for member, name in rows:
+        crew[member.permit_id].append({"person_id": member.person_id, "name": name, "role": member.role})
+    return [
+        {
+            "id": link.permit.id,
+            "number": link.permit.number,
+            "type": link.permit.type,
+            "grade": link.permit.grade,
+            "state": link.permit.state,
+            "title": link.permit.title,
+            "area_id": link.permit.area_id,
+            "valid_from": link.permit.valid_from,
+            "valid_until": link.permit.valid_until,
+            "risk_analysis": link.permit.risk_analysis,
+            "crew": crew[link.permit_id],
+            "attached_at": link.attached_at,
+        }
+        for link in job.permit_links
+    ]
+
+
+def actions_for(job: HighRiskJob, principal: Principal) -> list[str]:
+    """What the caller may do next with this job."""
+    return allowed_actions(job.state, principal.roles)
+
+
+# --- filing and editing ---------------------------------------------------------------------------
+
+
+def create_job(session: Session, *, principal: Principal, data: Mapping[str, Any]) -> HighRiskJob:
+    """File a draft job of the caller's enterprise."""
+    _may(principal, "update")
+    if principal.enterprise_id is None:
+        raise Forbidden("只有企业人员可以申报作业", "Only enterprise staff file jobs")
+    now = clock.now()
+    job = HighRiskJob(
+        id=uuid.uuid4(),
+        enterprise_id=principal.enterprise_id,
+        state=str(JobState.draft),
+        description="",
+        risk_analysis="",
+        crew=[],
+        grounds=[],
+        created_by_id=uuid.UUID(principal.id),
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_changes(job, data)
+    _check_content(session, job)
+    session.add(job)
+    session.flush()
+    _record(session, job, principal, "job.filed", {"kind": job.kind, "title": job.title})
+    return job
+
+
+def update_job(
+    session: Session,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    changes: Mapping[str, Any],
+    expected_version: int | None,
+) -> HighRiskJob:
+    """Change a draft job; once reported it is what the regulator saw and stays as it is."""
+    job = _locked(session, principal, job_id, "update", expected_version)
+    _apply_changes(job, changes)
+    _check_content(session, job)
+    job.updated_at = clock.now()
+    _record(session, job, principal, "job.edited", {"fields": sorted(changes)})
+    return job
+
+
+def attach_permit(
+    session: Session,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    permit_id: uuid.UUID,
+    expected_version: int | None,
+) -> HighRiskJob:
+    """Put a not-yet-approved permit of the same enterprise under the job."""
+    job = _locked(session, principal, job_id, "attach_permit", expected_version)
+    permit = session.scalar(
+        sa.select(Permit).where(Permit.id == permit_id, Permit.enterprise_id == job.enterprise_id)
+    )
+    if permit is None:
+        raise ValidationProblem(
+            {"permit_id": ["作业票不存在或不属于本企业 / no such permit in your enterprise"]}
+        )
+    if job.kind in PLAN27_KINDS and permit.state not in ATTACHABLE_PERMIT_STATES:
+        raise Conflict(
+            f"作业票 {permit.number} 处于“{permit.state}”状态，只有审批前的作业票可以纳入高风险作业报备",
+            f"permit {permit.number} is {permit.state}: only permits not yet approved can join a high-risk job",
+            rule="HR-01",
+        )
+    if permit.state not in ATTACHABLE_TO_CONSENT_REPORT:
+        raise Conflict(
+            f"作业票 {permit.number} 处于“{permit.state}”状态，已开始或已结束的作业票不能纳入报备",
+            f"permit {permit.number} is {permit.state}: work already started or ended cannot join a report",
+            rule="HR-01",
+        )
+    owner = session.scalar(
+        sa.select(HighRiskJobPermit.job_id).where(HighRiskJobPermit.permit_id == permit.id)
+    )
+    if owner is not None:
+        raise Conflict(
+            f"作业票 {permit.number} 已属于另一报备作业",
+            f"permit {permit.number} already belongs to a job",
+            rule="HR-01",
+            job_id=str(owner),
+        )
+    _check_permit_window(job, [permit])
+    now = clock.now()
+    job.permit_links.append(
+        HighRiskJobPermit(
+            permit_id=permit.id, permit=permit, attached_at=now, attached_by_id=uuid.UUID(principal.id)
+        )
+    )
+    job.updated_at = now
+    _record(session, job, principal, "job.permit_attached", {"permit_id": permit.id, "number": permit.number})
+    return job
+
+
+def detach_permit(
+    session: Session,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    permit_id: uuid.UUID,
+    expected_version: int | None,
+) -> HighRiskJob:
+    """Take a permit out of a draft job."""
+    job = _locked(session, principal, job_id, "detach_permit", expected_version)
+    link = next((link for link in job.permit_links if link.permit_id == permit_id), None)
+    if link is None:
+        raise NotFound("该作业票不在此作业中", "This permit is not part of the job")
+    job.permit_links.remove(link)
+    job.updated_at = clock.now()
+    _record(
+        session, job, principal, "job.permit_detached", {"permit_id": permit_id, "number": link.permit.number}
+    )
+    return job
+
+
+# --- the consent path -----------------------------------------------------------------------------
+
+
+def report(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, expected_version: int | None
+) -> HighRiskJob:
+    """Report the job to the regulator of the enterprise's region (HR-01); it waits for consent from now on."""
+    job = _locked(session, principal, job_id, "report", expected_version)
+    _check_complete(job)
+    _check_permit_window(job, [link.permit for link in job.permit_links])
+    job.grounds = _grounds(session, job)
+    _move(session, job, principal, "report", reported_at=clock.now(), reported_by_id=uuid.UUID(principal.id))
+    _record(
+        session,
+        job,
+        principal,
+        "job.reported",
+        {
+            "kind": job.kind,
+            "grounds": job.grounds,
+            "window": [job.starts_at, job.ends_at],
+            "planned_headcount": job.planned_headcount,
+            "permits": [link.permit.number for link in job.permit_links],
+        },
+    )
+    return job
+
+
+def consent(
+    session: Session,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    reason: str | None,
+    expected_version: int | None,
+) -> HighRiskJob:
+    """The regulator consents (HR-03): the job's permits may now be approved by the principal on site."""
+    job = _locked(session, principal, job_id, "consent", expected_version)
+    _decide(session, job, principal, "consent", reason)
+    _record(session, job, principal, "job.consented", {"reason": reason})
+    return job
+
+
+def refuse(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, reason: str, expected_version: int | None
+) -> HighRiskJob:
+    """The regulator refuses with a reason (HR-03): the job ends and its open permits are cancelled."""
+    job = _locked(session, principal, job_id, "refuse", expected_version)
+    _decide(session, job, principal, "refuse", reason)
+    # The cancellations follow from the refusal: the system acts, not the regulator, who signs no permit.
+    cancelled = _cancel_permits(
+        session, job, SYSTEM, f"监管部门不同意报备：{reason} / the regulator refused the report: {reason}"
+    )
+    _record(session, job, principal, "job.refused", {"reason": reason, "cancelled_permits": cancelled})
+    return job
+
+
+def confirm_on_site(
+    session: Session,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    evidence: Mapping[str, Any],
+    expected_version: int | None,
+) -> HighRiskJob:
+    """The principal leader confirms safety on site, in person, with evidence of being there (HR-02)."""
+    job = _locked(session, principal, job_id, "confirm_on_site", expected_version)
+    now = clock.now()
+    _check_on_site(session, job, principal, evidence, now)
+    record = {
+        "area_id": str(evidence["area_id"]),
+        "position": evidence.get("position"),
+        "card_id": evidence.get("card_id"),
+        "at": now.isoformat(),
+        "person_id": principal.id,
+    }
+    _move(
+        session,
+        job,
+        principal,
+        "confirm_on_site",
+        confirmed_at=now,
+        confirmed_by_id=uuid.UUID(principal.id),
+        confirmation_evidence=record,
+    )
+    _record(session, job, principal, "job.principal_confirmed", {"evidence": record})
+    return job
+
+
+def start(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, expected_version: int | None
+) -> HighRiskJob:
+    """Work begins, inside the consented window only (HR-01)."""
+    job = _locked(session, principal, job_id, "start", expected_version)
+    now = clock.now()
+    if not job.starts_at <= now < job.ends_at:
+        raise Conflict(
+            "当前不在监管部门同意的作业时段内",
+            "now is outside the window the regulator consented to",
+            rule="HR-01",
+        )
+    _move(session, job, principal, "start", started_at=now)
+    _record(session, job, principal, "job.started", {})
+    return job
+
+
+def close(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, expected_version: int | None
+) -> HighRiskJob:
+    """Close the job once every permit it carries has ended."""
+    job = _locked(session, principal, job_id, "close", expected_version)
+    open_permits = [
+        link.permit.number for link in job.permit_links if link.permit.state not in PERMIT_TERMINAL
+    ]
+    if open_permits:
+        raise Conflict(
+            f"以下作业票尚未结束：{', '.join(open_permits)}",
+            f"these permits have not ended yet: {', '.join(open_permits)}",
+            rule="STATE",
+            open_permits=open_permits,
+        )
+    _move(session, job, principal, "close", closed_at=clock.now())
+    _record(session, job, principal, "job.closed", {})
+    return job
+
+
+def cancel(
+    session: Session, *, principal: Principal, job_id: uuid.UUID, reason: str, expected_version: int | None
+) -> HighRiskJob:
+    """The enterprise calls the job off; its open permits are cancelled with it."""
+    job = _locked(session, principal, job_id, "cancel", expected_version)
+    _move(session, job, principal, "cancel", cancelled_at=clock.now(), cancel_reason=reason)
+    # The caller cancels the permits too: the workflow decides whether they may (applicant or approver).
+    cancelled = _cancel_permits(
+        session, job, principal, f"所属作业已取消：{reason} / the job was cancelled: {reason}"
+    )
+    _record(session, job, principal, "job.cancelled", {"reason": reason, "cancelled_permits": cancelled})
+    return job
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _may(principal: Principal, action: str) -> None:
+    """403 unless the caller holds a role that may take `action`; HR-02 names the principal's own acts."""
+    if principal.has_any(TRANSITIONS[action].roles):
+        return
+    if action == "confirm_on_site":
+        raise Forbidden(
+            "只有企业主要负责人本人可以现场安全确认，不得代签",
+            "Only the principal leader in person confirms safety on site; nobody signs on their behalf",
+            rule="HR-02",
+        )
+    roles = ", ".join(sorted(TRANSITIONS[action].roles))
+    raise Forbidden(f"需要以下角色之一：{roles}", f"This needs one of the roles: {roles}")
+
+
+def _locked(
+    session: Session, principal: Principal, job_id: uuid.UUID, action: str, expected_version: int | None
+) -> HighRiskJob:
+    _may(principal, action)
+    job = get_job(session, principal=principal, job_id=job_id, for_update=True)
+    if expected_version is not None and job.version != expected_version:
+        raise PreconditionFailed(current_etag=f'"{job.version}"')
+    target_state(job.state, action, principal.roles)
+    return job
+
+
+def _move(session: Session, job: HighRiskJob, principal: Principal, action: str, **fields: Any) -> None:
+    target = target_state(job.state, action, principal.roles)
+    assert target is not None
+    job.state = str(target)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.updated_at = clock.now()
+    session.flush()
+
+
+def _decide(
+    session: Session, job: HighRiskJob, principal: Principal, action: str, reason: str | None
+) -> None:
+    _move(
+        session,
+        job,
+        principal,
+        action,
+        decided_at=clock.now(),
+        decided_by_id=uuid.UUID(principal.id),
+        decision_reason=reason,
+    )
+
+
+def _cancel_permits(session: Session, job: HighRiskJob, by: Principal, reason: str) -> list[str]:
+    """Cancel every permit of the job that has not ended, as `by`; returns their numbers."""
+    numbers = []
+    for link in job.permit_links:
+        if link.permit.state in PERMIT_TERMINAL:
+            continue
+        permits.perform(
+            session, permit_id=link.permit_id, action="cancel", principal=by, payload={"reason": reason}
+        )
+        numbers.append(link.permit.number)
+    return numbers
+
+
+def _apply_changes(job: HighRiskJob, changes: Mapping[str, Any]) -> None:
+    for name in EDITABLE:
+        if name in changes:
+            setattr(job, name, changes[name])
+    if "crew" in changes:
+        # Stored as JSON: ids as strings.
+        job.crew = [
+            {**member, "person_id": str(member["person_id"]) if member.get("person_id") else None}
+            for member in changes["crew"]
+        ]
+
+
+def _check_content(session: Session, job: HighRiskJob) -> None:
+    """The area is the enterprise's, the window is ordered, named crew members work there."""
+    errors: dict[str, list[str]] = {}
+    area = session.scalar(
+        sa.select(PlantArea.id).where(
+            PlantArea.id == job.area_id, PlantArea.enterprise_id == job.enterprise_id
+        )
+    )
+    if area is None:
+        errors["area_id"] = ["区域不存在或不属于本企业 / no such area in your enterprise"]
+    if job.ends_at <= job.starts_at:
+        errors["ends_at"] = ["须晚于开始时间 / must be after starts_at"]
+    named = {uuid.UUID(c["person_id"]) for c in job.crew if c.get("person_id")}
+    known = set(
+        session.scalars(
+            sa.select(Person.id).where(Person.id.in_(named), Person.enterprise_id == job.enterprise_id)
+        )
+    )
+    for i, member in enumerate(job.crew):
+        if member.get("person_id") and uuid.UUID(member["person_id"]) not in known:
+            errors[f"crew.{i}.person_id"] = ["人员不存在或不属于本企业 / no such person in your enterprise"]
+    if errors:
+        raise ValidationProblem(errors)
+
+
+def _check_complete(job: HighRiskJob) -> None:
+    """What the regulator needs to judge a report (HR-03): description, risk analysis, the permits."""
+    errors: dict[str, list[str]] = {}
+    if not job.description.strip():
+        errors["description"] = ["报备前须填写作业内容 / describe the work before reporting"]
+    if not job.risk_analysis.strip():
+        errors["risk_analysis"] = ["报备前须填写风险分析 / record the risk analysis before reporting"]
+    if job.kind not in PLAN27_KINDS and not job.permit_links:
+        errors["permits"] = ["报备作业须至少包含一张作业票 / a consent report covers at least one permit"]
+    if job.ends_at <= clock.now():
+        errors["ends_at"] = ["作业时段已结束 / the window is already over"]
+    if errors:
+        raise ValidationProblem(errors, "报备内容不完整", "The report is incomplete")
+
+
+def _check_permit_window(job: HighRiskJob, carried: Sequence[Permit]) -> None:
+    """The consent covers the job's window: every permit must fall inside it."""
+    outside = [p.number for p in carried if p.valid_from < job.starts_at or p.valid_until > job.ends_at]
+    if outside:
+        raise ValidationProblem(
+            {
+                "permits": [
+                    f"作业票有效期超出作业时段 / permit validity outside the job window: {', '.join(outside)}"
+                ]
+            }
+        )
+
+
+def _grounds(session: Session, job: HighRiskJob) -> list[str]:
+    """Why this needs the regulator's consent, for the regulator's eyes: HR-01, FZ-02, RG-02."""
+    grounds = []
+    if job.kind in PLAN27_KINDS:
+        grounds.append("HR-01")
+    if any(
+        freeze.mode == "upgrade" and link.permit.type in freeze.types
+        for link in job.permit_links
+        for freeze in provided_fields(session, link.permit).get("freezes", ())
+    ):
+        grounds.append("FZ-02")
+    if job.enterprise.risk_grade == "red":
+        grounds.append("RG-02")
+    return grounds
+
+
+def _check_on_site(
+    session: Session, job: HighRiskJob, principal: Principal, evidence: Mapping[str, Any], now: datetime
+) -> None:
+    """HR-02: in the job's area, within its window, with a position fix or the principal's own card."""
+    problems = []
+    if evidence.get("area_id") != job.area_id:
+        problems.append(("须在本作业区域内现场确认", "confirm in the job's own area"))
+    if not evidence.get("position") and not evidence.get("card_id"):
+        problems.append(
+            ("须提供定位坐标或定位卡识别记录", "give a position fix or a positioning-card sighting")
+        )
+    if evidence.get("card_id"):
+        own_card = session.scalar(
+            sa.select(Person.positioning_card_id).where(Person.id == uuid.UUID(principal.id))
+        )
+        if evidence["card_id"] != own_card:
+            problems.append(
+                (
+                    "定位卡不是主要负责人本人的，不得代为确认",
+                    "the card is not the principal's own: no delegate",
+                )
+            )
+    if now >= job.ends_at:
+        problems.append(("作业时段已结束", "the job's window is over"))
+    if problems:
+        raise Conflict(
+            "；".join(zh for zh, _ in problems),
+            "; ".join(en for _, en in problems),
+            rule="HR-02",
+        )
+
+
+def _record(
+    session: Session, job: HighRiskJob, principal: Principal, kind: str, data: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        kind=kind,
+        actor=principal,
+        subject_type="job",
+        subject_id=job.id,
+        enterprise_id=job.enterprise_id,
+        region_id=job.enterprise.region_id,
+        data={"job_kind": job.kind, "state": job.state, **data},
+    )

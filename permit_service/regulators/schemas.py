@@ -1,0 +1,132 @@
+"""Schemas of the regulator API: risk grades, notifications and the district overview."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from permit_service.api.conventions import PageArgs, PageSchema
+from permit_service.api.fields import AwareDateTime, StrictSchema
+from permit_service.directory.models import RISK_GRADES
+
+
+class RiskGradeIn(StrictSchema):
+    """A grading: red, orange, yellow or blue, with the reason (RG-01)."""
+
+    grade = fields.String(required=True, validate=validate.OneOf(RISK_GRADES))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class RiskGradeOut(StrictSchema):
+    """One grading in an enterprise's history."""
+
+    id = fields.UUID()
+    enterprise_id = fields.UUID()
+    grade = fields.String()
+    previous_grade = fields.String()
+    reason = fields.String()
+    set_by_id = fields.UUID()
+    created_at = AwareDateTime()
+
+
+class RiskGradePage(PageSchema):
+    """A page of gradings, newest first."""
+
+    items = fields.List(fields.Nested(RiskGradeOut))
+
+
+class NotificationQueryArgs(PageArgs):
+    """Filters of the notification list."""
+
+    enterprise_id = fields.UUID(load_default=None)
+
+
+class NotifiedPermitOut(StrictSchema):
+    """The permit a notification is about."""
+
+    id = fields.UUID()
+    number = fields.String()
+    type = fields.String()
+    grade = fields.String(allow_none=True)
+    state = fields.String()
+    title = fields.String()
+    valid_from = AwareDateTime()
+    valid_until = AwareDateTime()
+
+
+class NotificationOut(StrictSchema):
+    """A permit of an orange enterprise the regulator is told about (RG-02)."""
+
+    id = fields.UUID()
+    enterprise_id = fields.UUID()
+    enterprise_name = fields.String(attribute="enterprise.name")
+    permit = fields.Nested(NotifiedPermitOut)
+    job_id = fields.UUID(allow_none=True)
+    rule = fields.String()
+    reasons = fields.List(fields.String(), metadata={"description": "special_grade, level_1, high_risk_job"})
+    enterprise_grade = fields.String()
+    created_at = AwareDateTime()
+
+
+class NotificationPage(PageSchema):
+    """A page of notifications, newest first."""
+
+    items = fields.List(fields.Nested(NotificationOut))
+
+
+class OverviewArgs(StrictSchema):
+    """Narrow the overview to one district or zone of the caller's region."""
+
+    region_id = fields.UUID(load_default=None)
+
+
+class PermitBuckets(StrictSchema):
+    """Permits at work, suspended, and pending (submitted or countersigned, waiting for approval)."""
+
+    active = fields.Integer()
+    suspended = fields.Integer()
+    pending = fields.Integer()
+
+
+class EnterpriseBuckets(PermitBuckets):
+    """The buckets of one enterprise."""
+
+    enterprise_id = fields.UUID()
+    name = fields.String()
+
+
+class TypeBuckets(PermitBuckets):
+    """The buckets of one permit type."""
+
+    type = fields.String()
+
+
+class GradeBuckets(PermitBuckets):
+    """The buckets of one permit grade (null for types without grades)."""
+
+    grade = fields.String(allow_none=True)
+
+
+class PermitOverview(StrictSchema):
+    """Permit counts of the region."""
+
+    totals = fields.Nested(PermitBuckets)
+    by_enterprise = fields.List(fields.Nested(EnterpriseBuckets))
+    by_type = fields.List(fields.Nested(TypeBuckets))
+    by_grade = fields.List(fields.Nested(GradeBuckets))
+
+
+class ReportOverview(StrictSchema):
+    """Reports waiting for the regulator's decision."""
+
+    pending = fields.Integer()
+    pending_by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class OverviewOut(StrictSchema):
+    """What a regulator's region looks like right now."""
+
+    region_id = fields.UUID(allow_none=True)
+    generated_at = AwareDateTime()
+    permits = fields.Nested(PermitOverview)
+    reports = fields.Nested(ReportOverview)
+    enterprises_by_grade = fields.Dict(keys=fields.String(), values=fields.Integer())
