@@ -62,5 +62,58 @@ def openapi(output: Path | None) -> None:
         sys.stdout.write(text)
 
 
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Run every job once and exit (cron, CronJob, smoke test).")
+def scheduler(once: bool) -> None:
+    """Run the scheduler process (expiry, freeze starts, monitoring, outbox): beside gunicorn, never inside it."""
+    from permit_service.scheduling.runner import run_all_once, serve
+
+    app = _app()
+    if not once:
+        serve(app)
+        return
+    for report in run_all_once(app):
+        click.echo(
+            f"{report.job}: done={report.done} skipped={report.skipped} failed={report.failed} {report.note}".rstrip()
+        )
+
+
+@main.group()
+def holidays() -> None:
+    """The statutory holiday calendar and the freezes it proposes (FZ-04)."""
+
+
+@holidays.command("list")
+@click.option("--year", type=int, required=True)
+def holidays_list(year: int) -> None:
+    """Print the statutory holiday periods of a year (Asia/Shanghai dates)."""
+    from datetime import date
+
+    from permit_service.calendar import ChinaHolidayCalendar, holidays_between
+
+    if not ChinaHolidayCalendar.covers(year):
+        raise click.ClickException(f"the holiday calendar has no data for {year}: upgrade chinese-calendar")
+    for period in holidays_between(date(year, 1, 1), date(year, 12, 31)):
+        click.echo(f"{period.first} .. {period.last}  {period.name_zh} / {period.name_en}")
+
+
+@holidays.command("propose")
+@click.option("--year", type=int, required=True)
+def holidays_propose(year: int) -> None:
+    """Propose city-wide freezes (mode upgrade, every special type) for the year's holidays; idempotent."""
+    from permit_service import clock
+    from permit_service.calendar import ChinaHolidayCalendar
+    from permit_service.scheduling.jobs import run_holiday_proposals
+
+    if not ChinaHolidayCalendar.covers(year):
+        raise click.ClickException(f"the holiday calendar has no data for {year}: upgrade chinese-calendar")
+    app = _app()
+    with app.app_context():
+        report = run_holiday_proposals(app.extensions["db_sessionmaker"], clock.now(), years=(year,))
+    if report.skipped:
+        raise click.ClickException("another scheduler is proposing holiday freezes right now; try again")
+    click.echo(f"{report.done} freeze(s) proposed for {year}; a regulator declares or edits them")
+
+
 if __name__ == "__main__":
     main()

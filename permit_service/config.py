@@ -14,17 +14,26 @@ Every setting is an environment variable; this table is the operator's reference
 | `JWT_REFRESH_DAYS` | `7` | refresh-token lifetime. |
 | `JWT_ISSUER` | `permit-service` | `iss` of issued tokens. |
 | `JWT_AUDIENCE` | `permit-service` | `aud` of issued tokens, checked on every token. |
-| `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted. |
-| `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM public key of that provider. |
-| `EXTERNAL_IDP_JWKS_FILE` | unset | JWKS file of that provider (keys chosen by `kid`). |
+| `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted (`sub` = our username, `aud` must name `JWT_AUDIENCE`, `exp` required). Must differ from `JWT_ISSUER`; needs a key file below. |
+| `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM RSA public key of that provider. |
+| `EXTERNAL_IDP_JWKS_FILE` | unset | JWKS file of that provider (keys chosen by `kid`; a token naming an unknown `kid` is refused). |
+| `EXTERNAL_IDP_ENTERPRISE` | unset | unified social credit code of the enterprise that runs the provider: its tokens then sign in only that enterprise's staff. Unset: any active person. |
 | `MAX_CONTENT_LENGTH` | `1048576` | largest accepted request body in bytes (413 above). |
 | `PAGE_SIZE_DEFAULT` / `PAGE_SIZE_MAX` | `50` / `200` | cursor pagination bounds. |
 | `IDEMPOTENCY_TTL_HOURS` | `24` | how long an `Idempotency-Key` answer is kept. |
 | `DISPLAY_TIMEZONE` | `Asia/Shanghai` | timezone of timestamps in responses (storage is always UTC). |
 | `LOG_LEVEL` | `INFO` | level of the JSON logs. |
+| `SCHEDULER_TICK_SECONDS` | `30` | how often the scheduler expires permits, applies freeze starts and checks monitoring (the most a timed act is late). |
+| `SCHEDULER_OUTBOX_SECONDS` | `5` | how often the scheduler delivers the webhook outbox. |
 | `POLICY_NIGHT_START` / `POLICY_NIGHT_END` | `20:00` / `06:00` | night window for the hot-work upgrade (HW-03). |
 | `POLICY_FEED_SILENCE_MINUTES` | `5` | silence after which a plant feed raises an alarm (DC-03). |
 | `POLICY_GAS_TEST_MAX_AGE_MINUTES` | `30` | freshness of the gas test before ignition or entry (HW-04, CS-01). |
+| `POLICY_READING_MAX_AGE_HOURS` | `24` | oldest plant reading, position or alarm a push may carry; an older item refuses its batch. |
+| `POLICY_READING_MAX_AHEAD_SECONDS` | `120` | how far ahead of the service's clock a pushed timestamp may be (clock skew). |
+| `INGEST_BATCH_MAX` | `1000` | most items in one pushed batch (readings, snapshots, sightings, alarms). |
+| `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
+| `WEBHOOK_MAX_ATTEMPTS` | `12` | attempts before a delivery is marked failed (it can still be replayed). |
+| `WEBHOOK_BACKOFF_BASE_SECONDS` / `WEBHOOK_BACKOFF_MAX_SECONDS` | `30` / `21600` | retry delay: base x 2^(attempt-1), capped, with jitter. |
 """
 
 from __future__ import annotations
@@ -69,18 +78,28 @@ class Config:
     external_idp_issuer: str | None = None
     external_idp_public_key_file: str | None = None
     external_idp_jwks_file: str | None = None
+    external_idp_enterprise: str | None = None
     max_content_length: int = 1024 * 1024
     page_size_default: int = 50
     page_size_max: int = 200
     idempotency_ttl_hours: int = 24
     display_timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
+    scheduler_tick_seconds: int = 30
+    scheduler_outbox_seconds: int = 5
+    ingest_batch_max: int = 1000
+    webhook_timeout_seconds: int = 5
+    webhook_max_attempts: int = 12
+    webhook_backoff_base_seconds: int = 30
+    webhook_backoff_max_seconds: int = 6 * 3600
     policy: dict[str, Any] = field(
         default_factory=lambda: {
             "night_start": "20:00",
             "night_end": "06:00",
             "feed_silence_minutes": 5,
             "gas_test_max_age_minutes": 30,
+            "reading_max_age_hours": 24,
+            "reading_max_ahead_seconds": 120,
         }
     )
 
@@ -103,12 +122,24 @@ class Config:
             external_idp_issuer=env.get("EXTERNAL_IDP_ISSUER") or None,
             external_idp_public_key_file=env.get("EXTERNAL_IDP_PUBLIC_KEY_FILE") or None,
             external_idp_jwks_file=env.get("EXTERNAL_IDP_JWKS_FILE") or None,
+            external_idp_enterprise=env.get("EXTERNAL_IDP_ENTERPRISE") or None,
             max_content_length=_int(env, "MAX_CONTENT_LENGTH", base.max_content_length),
             page_size_default=_int(env, "PAGE_SIZE_DEFAULT", base.page_size_default),
             page_size_max=_int(env, "PAGE_SIZE_MAX", base.page_size_max),
             idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", base.idempotency_ttl_hours),
             display_timezone=env.get("DISPLAY_TIMEZONE", base.display_timezone),
             log_level=env.get("LOG_LEVEL", base.log_level),
+            scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", base.scheduler_tick_seconds),
+            scheduler_outbox_seconds=_int(env, "SCHEDULER_OUTBOX_SECONDS", base.scheduler_outbox_seconds),
+            ingest_batch_max=_int(env, "INGEST_BATCH_MAX", base.ingest_batch_max),
+            webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", base.webhook_timeout_seconds),
+            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", base.webhook_max_attempts),
+            webhook_backoff_base_seconds=_int(
+                env, "WEBHOOK_BACKOFF_BASE_SECONDS", base.webhook_backoff_base_seconds
+            ),
+            webhook_backoff_max_seconds=_int(
+                env, "WEBHOOK_BACKOFF_MAX_SECONDS", base.webhook_backoff_max_seconds
+            ),
         )
         cfg.policy.update(
             night_start=env.get("POLICY_NIGHT_START", cfg.policy["night_start"]),
@@ -116,6 +147,12 @@ class Config:
             feed_silence_minutes=_int(env, "POLICY_FEED_SILENCE_MINUTES", cfg.policy["feed_silence_minutes"]),
             gas_test_max_age_minutes=_int(
                 env, "POLICY_GAS_TEST_MAX_AGE_MINUTES", cfg.policy["gas_test_max_age_minutes"]
+            ),
+            reading_max_age_hours=_int(
+                env, "POLICY_READING_MAX_AGE_HOURS", cfg.policy["reading_max_age_hours"]
+            ),
+            reading_max_ahead_seconds=_int(
+                env, "POLICY_READING_MAX_AHEAD_SECONDS", cfg.policy["reading_max_ahead_seconds"]
             ),
         )
         cfg.validate()
@@ -135,6 +172,8 @@ class Config:
             raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
+        if min(self.scheduler_tick_seconds, self.scheduler_outbox_seconds) < 1:
+            raise ConfigError("SCHEDULER_TICK_SECONDS and SCHEDULER_OUTBOX_SECONDS must be at least 1")
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
+from json import JSONDecodeError
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from workflows.rules import RuleViolation
 
 PROBLEM_MIME = "application/problem+json"
+ROLE_RULE = "ROLE"  # the core's pseudo-rule: the action exists, but not for the caller's roles
 log = logging.getLogger(__name__)
 
 # Bilingual titles for the HTTP errors Flask and its extensions raise on their own.
@@ -143,17 +148,23 @@ def problem_response(
     if request_id:
         body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # lone surrogates echoed from the request: escape rather than fail
+        text = json.dumps(body, ensure_ascii=True)
+    resp = Response(text, status=status, mimetype=PROBLEM_MIME)
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp
 
 
 def violation_response(exc: RuleViolation) -> Response:
-    """409 for a refused workflow action: the first rule, every violation and what the caller may do instead."""
+    """409 for a refused workflow action (403 when only the caller's role is wrong), with every violation."""
     first = exc.violations[0]
+    role_only = all(v.rule_id == ROLE_RULE for v in exc.violations)
     return problem_response(
-        409,
+        403 if role_only else 409,
         zh=first.zh,
         en=first.en,
         slug="rule-violation",
@@ -163,8 +174,58 @@ def violation_response(exc: RuleViolation) -> Response:
     )
 
 
+# marshmallow's messages are English; each gets its Chinese in front ("中文 / English").
+_ZH_TYPES = {
+    "string": "字符串",
+    "integer": "整数",
+    "number": "数值",
+    "boolean": "布尔值 true/false",
+    "UUID": "UUID",
+    "date": "日期 YYYY-MM-DD",
+    "datetime": "带时区的 ISO 8601 时间",
+    "list": "数组",
+    "mapping type": "对象",
+}
+_ZH_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"Missing data for required field\.", "必填"),
+        (r"Unknown field\.", "不允许的字段"),
+        (r"Field may not be null\.", "不能为 null"),
+        (r"Not a valid (.+)\.", "须为{type}"),
+        (r"Invalid (input )?type\.", "须为 JSON 对象"),
+        (r"Shorter than minimum length (\S+)\.", "长度至少为 {0}"),
+        (r"Longer than maximum length (\S+)\.", "长度至多为 {0}"),
+        (r"Length must be between (\S+) and (\S+)\.", "长度须在 {0} 到 {1} 之间"),
+        (r"Length must be (\S+)\.", "长度须为 {0}"),
+        (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.", "须在 {0} 到 {1} 之间"),
+        (r"Must be greater than or equal to (\S+)\.", "须不小于 {0}"),
+        (r"Must be less than or equal to (\S+)\.", "须不大于 {0}"),
+        (r"Must be greater than (\S+)\.", "须大于 {0}"),
+        (r"Must be less than (\S+)\.", "须小于 {0}"),
+        (r"Must be one of: (.+)\.", "须为以下之一：{0}"),
+        (r"String does not match expected pattern\.", "格式不正确"),
+        (r"Number too large\.", "数值过大"),
+        (r"Special numeric values \(nan or infinity\) are not permitted\.", "不允许 NaN 或无穷大"),
+        (r"Invalid value\.", "值无效"),
+    )
+)
+
+
+def bilingual(message: str) -> str:
+    """A validation message in Chinese and English (messages we wrote are bilingual already)."""
+    for pattern, zh in _ZH_MESSAGES:
+        match = pattern.fullmatch(message)
+        if match:
+            groups = match.groups()
+            if "{type}" in zh:
+                return f"{zh.format(type=_ZH_TYPES.get(groups[0], groups[0]))} / {message}"
+            return f"{zh.format(*groups)} / {message}"
+    return message
+
+
 def _flatten_field_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs nests errors by location and field; callers want `field.path: [messages]`."""
+    """webargs nests errors by field (and list index); callers want `field.path: [messages]`."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
@@ -172,45 +233,73 @@ def _flatten_field_errors(messages: Any, prefix: str = "") -> dict[str, list[str
             if isinstance(value, Mapping):
                 out.update(_flatten_field_errors(value, name))
             else:
-                out[name] = [
-                    str(m)
-                    for m in (
-                        value if isinstance(value, Iterable) and not isinstance(value, str) else [value]
-                    )
-                ]
+                items = value if isinstance(value, Iterable) and not isinstance(value, str) else [value]
+                for item in items:
+                    if isinstance(item, Mapping):
+                        out.update(_flatten_field_errors(item, name))
+                    else:
+                        out.setdefault(name, []).append(bilingual(str(item)))
     elif messages:
-        out[prefix or "_schema"] = [str(messages)]
+        out[prefix or "_schema"] = [bilingual(str(messages))]
     return out
 
 
-def _strip_location(errors: Mapping[str, Any]) -> Mapping[str, Any]:
-    # webargs keys errors by location ("json", "query"); keep "query" distinct, unwrap the body.
-    if set(errors) <= {"json", "query", "headers", "files", "form", "path", "view_args", "querystring"}:
-        merged: dict[str, Any] = {}
-        for location, value in errors.items():
-            if location == "json" and isinstance(value, Mapping):
-                merged.update(value)
-            else:
-                merged[location] = value
-        return merged
-    return errors
+_LOCATIONS = frozenset({"json", "query", "querystring", "headers", "files", "form", "path", "view_args"})
+
+
+def _merge_locations(errors: Mapping[str, Any]) -> Mapping[str, Any]:
+    # webargs keys errors by location ("json", "query", ...); the caller named the field, not the location,
+    # so fields are listed by name, with the location in front only when two locations share a name.
+    if not errors or not set(errors) <= _LOCATIONS:
+        return errors
+    merged: dict[str, Any] = {}
+    for location, value in errors.items():
+        if not isinstance(value, Mapping):
+            merged[location] = value
+            continue
+        for field, messages in value.items():
+            merged[f"{location}.{field}" if field in merged else field] = messages
+    return merged
+
+
+def _invalid_json(error: HTTPException) -> Response | None:
+    """400 naming where the body stops being JSON (webargs or Flask found it unparsable)."""
+    exc = getattr(error, "exc", None)  # webargs attaches the parser's exception here
+    if isinstance(exc, JSONDecodeError):
+        where = f"第 {exc.lineno} 行第 {exc.colno} 列 / line {exc.lineno} column {exc.colno}: {exc.msg}"
+    elif isinstance(exc, UnicodeDecodeError):
+        where = "不是 UTF-8 编码 / not UTF-8 encoded"
+    elif isinstance(error.description, str) and "JSON" in error.description:
+        where = "无法解析 / cannot be parsed"
+    else:
+        return None
+    return problem_response(
+        400,
+        zh="请求体不是合法的 JSON",
+        en="The request body is not valid JSON",
+        slug="invalid-json",
+        errors={"body": [where]},
+    )
 
 
 def http_exception_response(error: HTTPException) -> Response:
     """Turn any werkzeug / flask-smorest HTTPException into problem+json."""
     status = error.code or 500
-    zh, en = _HTTP_MESSAGES.get(status, ("请求失败", error.name or "Error"))
     data = getattr(error, "data", None) or {}
+    if status == 400:
+        invalid = _invalid_json(error)
+        if invalid is not None:
+            return invalid
+    zh, en = _HTTP_MESSAGES.get(status, ("请求失败", error.name or "Error"))
     errors = data.get("errors") or data.get("messages")
     extra: dict[str, Any] = {}
     if errors:
-        extra["errors"] = _flatten_field_errors(_strip_location(errors))
-    if status == 400 and isinstance(error.description, str) and "JSON" in error.description:
-        zh, en = "请求体不是合法的 JSON", "The request body is not valid JSON"
+        extra["errors"] = _flatten_field_errors(_merge_locations(errors))
     headers = dict(data.get("headers") or {})
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
-    return problem_response(status, zh=zh, en=en, slug=f"http-{status}", headers=headers, **extra)
+    slug = "validation" if status == 422 else f"http-{status}"
+    return problem_response(status, zh=zh, en=en, slug=slug, headers=headers, **extra)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -229,6 +318,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         return http_exception_response(exc)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc: StaleDataError) -> Response:
+        # A concurrent writer changed the row between our read and our write.
+        zh, en = _HTTP_MESSAGES[412]
+        return problem_response(412, zh=zh, en=en, slug=PreconditionFailed.slug)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError) -> Response:
+        # A uniqueness race the service's own checks could not see (two requests creating the same thing).
+        log.warning("integrity error answered 409: %s", exc.orig)
+        return problem_response(
+            409, zh="与已有数据冲突", en="The request conflicts with existing data", slug=Conflict.slug
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -5,6 +5,20 @@ from permit_service.audit.models import ChainHead, Event
 from permit_service.auth.models import IntegrationClient, RevokedToken
 from permit_service.db import Base
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
+from permit_service.freezes.models import CalendarOverride, Freeze
+from permit_service.integrations.models import (
+    Alarm,
+    CardLocation,
+    CardSighting,
+    Detector,
+    Feed,
+    FeedArea,
+    GasReadingRecord,
+    IngestBatch,
+    PositionSnapshot,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import (
     GasTest,
@@ -14,29 +28,47 @@ from permit_service.permits.models import (
     PermitNumberCounter,
     Signature,
 )
+from permit_service.presence.models import HeadcountRaise, PresenceEntry
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
+from permit_service.scheduling.models import JobMark
 
 __all__ = [
+    "Alarm",
     "Base",
+    "CalendarOverride",
+    "CardLocation",
+    "CardSighting",
     "Certificate",
     "ChainHead",
     "ChemicalPark",
+    "Detector",
     "Enterprise",
     "EnterpriseRiskGrade",
     "Event",
+    "Feed",
+    "FeedArea",
+    "Freeze",
+    "GasReadingRecord",
     "GasTest",
+    "HeadcountRaise",
     "HighRiskJob",
     "HighRiskJobPermit",
     "IdempotencyRecord",
+    "IngestBatch",
     "IntegrationClient",
+    "JobMark",
     "Permit",
     "PermitCrewMember",
     "PermitLink",
     "PermitNumberCounter",
     "Person",
     "PlantArea",
+    "PositionSnapshot",
+    "PresenceEntry",
     "Region",
     "RegulatorNotification",
     "RevokedToken",
     "Signature",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

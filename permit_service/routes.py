@@ -11,10 +11,29 @@ def register(app: Flask, api: Api) -> None:
     from permit_service import docs, observability
     from permit_service.auth.views import blp as auth_blp
     from permit_service.directory.views import blp as directory_blp
+    from permit_service.freezes.views import blp as freezes_blp
+    from permit_service.freezes.views import calendar_blp
+    from permit_service.integrations.views import blp as integrations_blp
+    from permit_service.integrations.views import webhooks_blp
     from permit_service.jobs.views import blp as jobs_blp
+    from permit_service.permits.catalogue import blp as catalogue_blp
+    from permit_service.permits.views import blp as permits_blp
+    from permit_service.presence.views import blp as presence_blp
     from permit_service.regulators.views import blp as regulators_blp
 
     observability.register(app)
     docs.register(app)
-    for blp in (auth_blp, directory_blp, jobs_blp, regulators_blp):
+    for blp in (
+        auth_blp,
+        directory_blp,
+        permits_blp,
+        catalogue_blp,
+        jobs_blp,
+        regulators_blp,
+        freezes_blp,
+        calendar_blp,
+        presence_blp,
+        integrations_blp,
+        webhooks_blp,
+    ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")

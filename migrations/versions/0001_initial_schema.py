@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:22:37.330985
+Create Date: 2026-11-29 05:24:49.182260
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_idempotency_records_created_at"), ["created_at"], unique=False)
 
     op.create_table(
+        "job_marks",
+        sa.Column("job", sa.String(length=40), nullable=False),
+        sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("job", "subject_id", "key", name=op.f("pk_job_marks")),
+    )
+    op.create_table(
         "regions",
         sa.Column("code", sa.String(length=12), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -73,6 +82,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_revoked_tokens_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
+        "calendar_overrides",
+        sa.Column("region_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("rest_day", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["regions.id"], name=op.f("fk_calendar_overrides_region_id_regions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_overrides")),
+        sa.UniqueConstraint("region_id", "day", name=op.f("uq_calendar_overrides_region_id_day")),
+    )
+    with op.batch_alter_table("calendar_overrides", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_calendar_overrides_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calendar_overrides_region_id"), ["region_id"], unique=False)
+
+    op.create_table(
         "chemical_parks",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("region_id", sa.Uuid(), nullable=False),
@@ -85,6 +113,43 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chemical_parks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_chemical_parks_region_id"), ["region_id"], unique=False)
+
+    op.create_table(
+        "freezes",
+        sa.Column("region_id", sa.Uuid(), nullable=False),
+        sa.Column("starts_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("types", sa.JSON(), nullable=False),
+        sa.Column("mode", sa.String(length=8), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("source_key", sa.String(length=64), nullable=True),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("declared_by", sa.String(length=64), nullable=True),
+        sa.Column("declared_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_by", sa.String(length=64), nullable=True),
+        sa.Column("cancelled_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.Column("applied_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("mode IN ('strict', 'upgrade')", name=op.f("ck_freezes_mode")),
+        sa.CheckConstraint("source IN ('manual', 'holiday_calendar')", name=op.f("ck_freezes_source")),
+        sa.CheckConstraint("state IN ('proposed', 'declared', 'cancelled')", name=op.f("ck_freezes_state")),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_freezes_window")),
+        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], name=op.f("fk_freezes_region_id_regions")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_freezes")),
+        sa.UniqueConstraint("region_id", "source_key", name=op.f("uq_freezes_region_id_source_key")),
+    )
+    with op.batch_alter_table("freezes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_freezes_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_freezes_ends_at"), ["ends_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_freezes_region_id"), ["region_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_freezes_starts_at"), ["starts_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_freezes_state"), ["state"], unique=False)
 
     op.create_table(
         "enterprises",
@@ -142,6 +207,50 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_events_subject_id"), ["subject_id"], unique=False)
 
     op.create_table(
+        "feeds",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("interval_minutes", sa.Integer(), nullable=True),
+        sa.Column("last_data_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("silence_alarmed_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("kind IN ('gas', 'positioning')", name=op.f("ck_feeds_kind")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_feeds_enterprise_id_enterprises")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
+        sa.UniqueConstraint("enterprise_id", "code", name=op.f("uq_feeds_enterprise_id_code")),
+    )
+    with op.batch_alter_table("feeds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_feeds_enterprise_id"), ["enterprise_id"], unique=False)
+
+    op.create_table(
+        "ingest_batches",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("item_count", sa.Integer(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("received_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_ingest_batches_enterprise_id_enterprises")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_batches")),
+        sa.UniqueConstraint(
+            "client_id", "idempotency_key", name=op.f("uq_ingest_batches_client_id_idempotency_key")
+        ),
+    )
+    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ingest_batches_enterprise_id"), ["enterprise_id"], unique=False)
+
+    op.create_table(
         "integration_clients",
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("secret_hash", sa.String(length=255), nullable=False),
@@ -175,6 +284,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint(
             "(enterprise_id IS NOT NULL AND region_id IS NULL) OR (enterprise_id IS NULL AND region_id IS NOT NULL)",
@@ -216,6 +326,7 @@ def upgrade() -> None:
         sa.Column("toxic", sa.Boolean(), nullable=False),
         sa.Column("fire_explosion_area", sa.Boolean(), nullable=False),
         sa.Column("max_headcount", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["enterprise_id"], ["enterprises.id"], name=op.f("fk_plant_areas_enterprise_id_enterprises")
@@ -225,6 +336,73 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("plant_areas", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_plant_areas_enterprise_id"), ["enterprise_id"], unique=False)
+
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=200), nullable=False),
+        sa.Column("event_kinds", sa.JSON(), nullable=False),
+        sa.Column("description", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_webhook_subscriptions_enterprise_id_enterprises"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_subscriptions_enterprise_id"), ["enterprise_id"], unique=False
+        )
+
+    op.create_table(
+        "card_locations",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("card_id", sa.String(length=64), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=True),
+        sa.Column("seen_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_card_locations_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_card_locations_enterprise_id_enterprises")
+        ),
+        sa.PrimaryKeyConstraint("enterprise_id", "card_id", name=op.f("pk_card_locations")),
+    )
+    with op.batch_alter_table("card_locations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_card_locations_area_id"), ["area_id"], unique=False)
+
+    op.create_table(
+        "card_sightings",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("batch_id", sa.Uuid(), nullable=False),
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("card_id", sa.String(length=64), nullable=False),
+        sa.Column("seen_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_card_sightings_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_card_sightings_batch_id_ingest_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_card_sightings_enterprise_id_enterprises")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_card_sightings")),
+    )
+    with op.batch_alter_table("card_sightings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_card_sightings_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_card_sightings_card_seen", ["enterprise_id", "card_id", "seen_at"], unique=False
+        )
 
     op.create_table(
         "certificates",
@@ -239,6 +417,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_certificates_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "detectors",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("gas", sa.String(length=16), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("feed_id", sa.Uuid(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_detectors_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_detectors_enterprise_id_enterprises")
+        ),
+        sa.ForeignKeyConstraint(["feed_id"], ["feeds.id"], name=op.f("fk_detectors_feed_id_feeds")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_detectors")),
+        sa.UniqueConstraint("enterprise_id", "code", name=op.f("uq_detectors_enterprise_id_code")),
+    )
+    with op.batch_alter_table("detectors", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_detectors_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_detectors_enterprise_id"), ["enterprise_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_detectors_feed_id"), ["feed_id"], unique=False)
 
     op.create_table(
         "enterprise_risk_grades",
@@ -268,6 +472,19 @@ def upgrade() -> None:
             ["enterprise_id", "created_at", "id"],
             unique=False,
         )
+
+    op.create_table(
+        "feed_areas",
+        sa.Column("feed_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_feed_areas_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(["feed_id"], ["feeds.id"], name=op.f("fk_feed_areas_feed_id_feeds")),
+        sa.PrimaryKeyConstraint("feed_id", "area_id", name=op.f("pk_feed_areas")),
+    )
+    with op.batch_alter_table("feed_areas", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_feed_areas_area_id"), ["area_id"], unique=False)
 
     op.create_table(
         "high_risk_jobs",
@@ -389,6 +606,150 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_permits_valid_until"), ["valid_until"], unique=False)
 
     op.create_table(
+        "position_snapshots",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("batch_id", sa.Uuid(), nullable=False),
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("observed_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("card_ids", sa.JSON(), nullable=False),
+        sa.Column("headcount", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_position_snapshots_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_position_snapshots_batch_id_ingest_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_position_snapshots_enterprise_id_enterprises"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_position_snapshots")),
+    )
+    with op.batch_alter_table("position_snapshots", schema=None) as batch_op:
+        batch_op.create_index("ix_position_snapshots_area_observed", ["area_id", "observed_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_position_snapshots_batch_id"), ["batch_id"], unique=False)
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("subscription_id", sa.Uuid(), nullable=False),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_kind", sa.String(length=64), nullable=False),
+        sa.Column("ordering_key", sa.String(length=80), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_attempt_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("replay_of_id", sa.Uuid(), nullable=True),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name=op.f("ck_webhook_deliveries_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_webhook_deliveries_event_id_events")
+        ),
+        sa.ForeignKeyConstraint(
+            ["replay_of_id"],
+            ["webhook_deliveries.id"],
+            name=op.f("fk_webhook_deliveries_replay_of_id_webhook_deliveries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["webhook_subscriptions.id"],
+            name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_webhook_deliveries_order",
+            ["subscription_id", "ordering_key", "status", "event_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_webhook_deliveries_subscription_created",
+            ["subscription_id", "created_at", "id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "alarms",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=True),
+        sa.Column("permit_id", sa.Uuid(), nullable=True),
+        sa.Column("feed_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("rule", sa.String(length=16), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("message_zh", sa.Text(), nullable=False),
+        sa.Column("message_en", sa.Text(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("raised_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["area_id"], ["plant_areas.id"], name=op.f("fk_alarms_area_id_plant_areas")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_alarms_enterprise_id_enterprises")
+        ),
+        sa.ForeignKeyConstraint(["feed_id"], ["feeds.id"], name=op.f("fk_alarms_feed_id_feeds")),
+        sa.ForeignKeyConstraint(["permit_id"], ["permits.id"], name=op.f("fk_alarms_permit_id_permits")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarms")),
+    )
+    with op.batch_alter_table("alarms", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alarms_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(
+            "ix_alarms_enterprise_created", ["enterprise_id", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_alarms_enterprise_id"), ["enterprise_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alarms_kind"), ["kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alarms_permit_id"), ["permit_id"], unique=False)
+
+    op.create_table(
+        "gas_readings",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("batch_id", sa.Uuid(), nullable=False),
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("detector_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("gas", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("value_normalised", sa.Float(), nullable=False),
+        sa.Column("unit_normalised", sa.String(length=8), nullable=False),
+        sa.Column("measured_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_gas_readings_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_gas_readings_batch_id_ingest_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["detector_id"], ["detectors.id"], name=op.f("fk_gas_readings_detector_id_detectors")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_gas_readings_enterprise_id_enterprises")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_gas_readings")),
+    )
+    with op.batch_alter_table("gas_readings", schema=None) as batch_op:
+        batch_op.create_index("ix_gas_readings_area_measured", ["area_id", "measured_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_gas_readings_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_gas_readings_detector_measured", ["detector_id", "measured_at"], unique=False
+        )
+
+    op.create_table(
         "gas_tests",
         sa.Column("permit_id", sa.Uuid(), nullable=False),
         sa.Column("analyst_id", sa.Uuid(), nullable=False),
@@ -405,6 +766,43 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("gas_tests", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_gas_tests_permit_id"), ["permit_id"], unique=False)
+
+    op.create_table(
+        "headcount_raises",
+        sa.Column("permit_id", sa.Uuid(), nullable=False),
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("requested_number", sa.Integer(), nullable=False),
+        sa.Column("consented_number", sa.Integer(), nullable=True),
+        sa.Column("expert_report_ref", sa.String(length=200), nullable=False),
+        sa.Column("experts", sa.JSON(), nullable=False),
+        sa.Column("demonstrated_on", sa.Date(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("decided_by", sa.String(length=64), nullable=True),
+        sa.Column("decided_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('requested', 'consented', 'refused')", name=op.f("ck_headcount_raises_status")
+        ),
+        sa.CheckConstraint("requested_number > 3", name=op.f("ck_headcount_raises_more_than_three")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_headcount_raises_enterprise_id_enterprises")
+        ),
+        sa.ForeignKeyConstraint(
+            ["permit_id"], ["permits.id"], name=op.f("fk_headcount_raises_permit_id_permits")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_headcount_raises")),
+    )
+    with op.batch_alter_table("headcount_raises", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_headcount_raises_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_headcount_raises_enterprise_id"), ["enterprise_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_headcount_raises_permit_id"), ["permit_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_headcount_raises_status"), ["status"], unique=False)
 
     op.create_table(
         "high_risk_job_permits",
@@ -459,6 +857,48 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("permit_id", "linked_id", name=op.f("pk_permit_links")),
     )
+    op.create_table(
+        "presence_entries",
+        sa.Column("permit_id", sa.Uuid(), nullable=False),
+        sa.Column("area_id", sa.Uuid(), nullable=False),
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("person_id", sa.Uuid(), nullable=True),
+        sa.Column("card_id", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("organisation", sa.String(length=200), nullable=False),
+        sa.Column("tool_quantity", sa.Integer(), nullable=True),
+        sa.Column("checked_in_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("checked_in_by", sa.String(length=64), nullable=False),
+        sa.Column("checked_out_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("checked_out_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('crew', 'visitor', 'inspector', 'tool')", name=op.f("ck_presence_entries_kind")
+        ),
+        sa.ForeignKeyConstraint(
+            ["area_id"], ["plant_areas.id"], name=op.f("fk_presence_entries_area_id_plant_areas")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_presence_entries_enterprise_id_enterprises")
+        ),
+        sa.ForeignKeyConstraint(
+            ["permit_id"], ["permits.id"], name=op.f("fk_presence_entries_permit_id_permits")
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name=op.f("fk_presence_entries_person_id_people")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_presence_entries")),
+    )
+    with op.batch_alter_table("presence_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_presence_entries_area_open", ["area_id", "checked_out_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_presence_entries_enterprise_id"), ["enterprise_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_presence_entries_permit_id"), ["permit_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_presence_entries_person_id"), ["person_id"], unique=False)
+
     op.create_table(
         "regulator_notifications",
         sa.Column("enterprise_id", sa.Uuid(), nullable=False),
@@ -519,6 +959,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_regulator_notifications_enterprise_created")
 
     op.drop_table("regulator_notifications")
+    with op.batch_alter_table("presence_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_presence_entries_person_id"))
+        batch_op.drop_index(batch_op.f("ix_presence_entries_permit_id"))
+        batch_op.drop_index(batch_op.f("ix_presence_entries_enterprise_id"))
+        batch_op.drop_index("ix_presence_entries_area_open")
+
+    op.drop_table("presence_entries")
     op.drop_table("permit_links")
     with op.batch_alter_table("permit_crew", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_permit_crew_person_id"))
@@ -529,10 +976,42 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_high_risk_job_permits_job_id"))
 
     op.drop_table("high_risk_job_permits")
+    with op.batch_alter_table("headcount_raises", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_headcount_raises_status"))
+        batch_op.drop_index(batch_op.f("ix_headcount_raises_permit_id"))
+        batch_op.drop_index(batch_op.f("ix_headcount_raises_enterprise_id"))
+        batch_op.drop_index(batch_op.f("ix_headcount_raises_created_at"))
+
+    op.drop_table("headcount_raises")
     with op.batch_alter_table("gas_tests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gas_tests_permit_id"))
 
     op.drop_table("gas_tests")
+    with op.batch_alter_table("gas_readings", schema=None) as batch_op:
+        batch_op.drop_index("ix_gas_readings_detector_measured")
+        batch_op.drop_index(batch_op.f("ix_gas_readings_batch_id"))
+        batch_op.drop_index("ix_gas_readings_area_measured")
+
+    op.drop_table("gas_readings")
+    with op.batch_alter_table("alarms", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alarms_permit_id"))
+        batch_op.drop_index(batch_op.f("ix_alarms_kind"))
+        batch_op.drop_index(batch_op.f("ix_alarms_enterprise_id"))
+        batch_op.drop_index("ix_alarms_enterprise_created")
+        batch_op.drop_index(batch_op.f("ix_alarms_area_id"))
+
+    op.drop_table("alarms")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_subscription_created")
+        batch_op.drop_index("ix_webhook_deliveries_order")
+        batch_op.drop_index("ix_webhook_deliveries_due")
+
+    op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("position_snapshots", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_position_snapshots_batch_id"))
+        batch_op.drop_index("ix_position_snapshots_area_observed")
+
+    op.drop_table("position_snapshots")
     with op.batch_alter_table("permits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_permits_valid_until"))
         batch_op.drop_index(batch_op.f("ix_permits_type"))
@@ -552,14 +1031,37 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_high_risk_jobs_area_id"))
 
     op.drop_table("high_risk_jobs")
+    with op.batch_alter_table("feed_areas", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_feed_areas_area_id"))
+
+    op.drop_table("feed_areas")
     with op.batch_alter_table("enterprise_risk_grades", schema=None) as batch_op:
         batch_op.drop_index("ix_enterprise_risk_grades_enterprise_created")
 
     op.drop_table("enterprise_risk_grades")
+    with op.batch_alter_table("detectors", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_detectors_feed_id"))
+        batch_op.drop_index(batch_op.f("ix_detectors_enterprise_id"))
+        batch_op.drop_index(batch_op.f("ix_detectors_area_id"))
+
+    op.drop_table("detectors")
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_certificates_person_id"))
 
     op.drop_table("certificates")
+    with op.batch_alter_table("card_sightings", schema=None) as batch_op:
+        batch_op.drop_index("ix_card_sightings_card_seen")
+        batch_op.drop_index(batch_op.f("ix_card_sightings_batch_id"))
+
+    op.drop_table("card_sightings")
+    with op.batch_alter_table("card_locations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_card_locations_area_id"))
+
+    op.drop_table("card_locations")
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_subscriptions_enterprise_id"))
+
+    op.drop_table("webhook_subscriptions")
     with op.batch_alter_table("plant_areas", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_plant_areas_enterprise_id"))
 
@@ -574,6 +1076,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_integration_clients_enterprise_id"))
 
     op.drop_table("integration_clients")
+    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ingest_batches_enterprise_id"))
+
+    op.drop_table("ingest_batches")
+    with op.batch_alter_table("feeds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_feeds_enterprise_id"))
+
+    op.drop_table("feeds")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_subject_id"))
         batch_op.drop_index(batch_op.f("ix_events_region_id"))
@@ -588,10 +1098,23 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_enterprises_park_id"))
 
     op.drop_table("enterprises")
+    with op.batch_alter_table("freezes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_freezes_state"))
+        batch_op.drop_index(batch_op.f("ix_freezes_starts_at"))
+        batch_op.drop_index(batch_op.f("ix_freezes_region_id"))
+        batch_op.drop_index(batch_op.f("ix_freezes_ends_at"))
+        batch_op.drop_index(batch_op.f("ix_freezes_created_at"))
+
+    op.drop_table("freezes")
     with op.batch_alter_table("chemical_parks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chemical_parks_region_id"))
 
     op.drop_table("chemical_parks")
+    with op.batch_alter_table("calendar_overrides", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calendar_overrides_region_id"))
+        batch_op.drop_index(batch_op.f("ix_calendar_overrides_created_at"))
+
+    op.drop_table("calendar_overrides")
     with op.batch_alter_table("revoked_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revoked_tokens_expires_at"))
 
@@ -600,6 +1123,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_regions_parent_id"))
 
     op.drop_table("regions")
+    op.drop_table("job_marks")
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_records_created_at"))
 

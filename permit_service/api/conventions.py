@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Response, current_app, g, request
-from marshmallow import fields, validate
+from flask import Response, current_app, request
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
+from permit_service import clock
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
-from permit_service.db import UTCDateTime, is_postgres, transaction, utcnow
+from permit_service.auth.principal import current_principal
+from permit_service.db import UTCDateTime, is_postgres, transaction
 from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,16 +78,21 @@ def _lock_key(session: Session, principal: str, key: str) -> None:
 
 
 def idempotent(view: F) -> F:
-    """Make a creating POST answer the same to a retried `Idempotency-Key` (422 if the body differs)."""
+    """Make a creating POST answer the same to a retried `Idempotency-Key` (422 if the body differs).
+
+    Keys belong to the authenticated caller: one caller's key never replays another caller's answer.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get("Idempotency-Key")
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 200:
-            raise ValidationProblem({"Idempotency-Key": ["最长 200 个字符 / at most 200 characters"]})
-        principal = g.get("principal_id", "anonymous")
+        if len(key) > 200 or not key.isprintable():
+            raise ValidationProblem(
+                {"Idempotency-Key": ["最长 200 个可打印字符 / at most 200 printable characters"]}
+            )
+        principal = current_principal().id
         fingerprint = _request_fingerprint()
         ttl = timedelta(hours=current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24))
         with transaction() as session:
@@ -95,7 +102,7 @@ def idempotent(view: F) -> F:
                     IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
                 )
             )
-            if record is not None and record.created_at < utcnow() - ttl:
+            if record is not None and record.created_at <= clock.now() - ttl:
                 session.delete(record)
                 session.flush()
                 record = None
@@ -131,6 +138,7 @@ def idempotent(view: F) -> F:
                             for k, v in response.headers.items()
                             if k in ("Content-Type", "ETag", "Location")
                         },
+                        created_at=clock.now(),
                     )
                 )
             return response
@@ -138,16 +146,57 @@ def idempotent(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def purge_expired_idempotency_records(session: Session, now: datetime, ttl: timedelta) -> int:
+    """Delete stored answers older than `ttl` (a retry after that is a new request); returns how many."""
+    result = session.execute(sa.delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= now - ttl))
+    return result.rowcount or 0
+
+
 # --- Cursor pagination -------------------------------------------------------------------------
+
+
+def _encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class Cursor(fields.String):
+    """The opaque cursor of the next page, loaded as the (created_at, id) the page continues after."""
+
+    default_error_messages = {"cursor": "无效的游标 / invalid cursor"}  # noqa: RUF012
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[datetime, uuid.UUID]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if len(text) > 500:
+                raise ValueError("too long")
+            padded = text + "=" * (-len(text) % 4)
+            created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            at, key = datetime.fromisoformat(created), uuid.UUID(ident)
+        except (ValueError, TypeError, binascii.Error) as exc:
+            raise self.make_error("cursor") from exc
+        if at.tzinfo is None:
+            raise self.make_error("cursor")
+        return at, key
+
+
+def _within_page_size_max(limit: int) -> None:
+    largest = current_app.config["PAGE_SIZE_MAX"]
+    if limit > largest:
+        raise ValidationError(f"最大 {largest} / at most {largest}")
 
 
 class PageArgs(StrictSchema):
     """Query arguments of every list: page size and the opaque cursor from the previous page."""
 
     limit = fields.Integer(
-        load_default=None, validate=validate.Range(min=1, max=1000), metadata={"description": "page size"}
+        load_default=None,
+        validate=[validate.Range(min=1), _within_page_size_max],
+        metadata={"description": "page size, at most PAGE_SIZE_MAX (default 200)"},
     )
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    cursor = Cursor(load_default=None, metadata={"description": "next_cursor of the previous page"})
 
 
 class PageSchema(StrictSchema):
@@ -156,30 +205,13 @@ class PageSchema(StrictSchema):
     next_cursor = fields.String(allow_none=True)
 
 
-def _encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationProblem({"cursor": ["无效的游标 / invalid cursor"]}) from exc
-
-
 def paginate(
     session: Session, stmt: sa.Select, created_col: Any, id_col: Any, args: dict[str, Any]
 ) -> tuple[Sequence[Any], str | None]:
-    """Newest first, keyed on (created_at, id); returns one page and the next cursor."""
-    max_size = current_app.config["PAGE_SIZE_MAX"]
+    """Newest first, keyed on (created_at, id); returns one page and the next cursor (`args` from PageArgs)."""
     limit = args.get("limit") or current_app.config["PAGE_SIZE_DEFAULT"]
-    if limit > max_size:
-        raise ValidationProblem({"limit": [f"最大 {max_size} / at most {max_size}"]})
     if args.get("cursor"):
-        created, ident = _decode_cursor(args["cursor"])
+        created, ident = args["cursor"]
         stmt = stmt.where(
             sa.tuple_(created_col, id_col)
             < sa.tuple_(sa.literal(created, UTCDateTime()), sa.literal(ident, sa.Uuid()))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 DEFAULT_DISPLAY_TZ = "Asia/Shanghai"
 
@@ -21,11 +22,57 @@ def display_tz() -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _unstorable_text(data: Any, path: str = "") -> list[str]:
+    """Paths of strings (values or keys) that no database column can store: NUL or lone surrogates."""
+    found: list[str] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and not _storable(key):
+                found.append(name)
+            found.extend(_unstorable_text(value, name))
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            found.extend(_unstorable_text(value, f"{path}.{index}" if path else str(index)))
+    elif isinstance(data, str) and not _storable(data):
+        found.append(path or "_schema")
+    return found
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class StrictSchema(Schema):
-    """Unknown fields are an error, never silently dropped."""
+    """Unknown fields are an error, never silently dropped; text a database cannot store is refused."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
+        bad = _unstorable_text(data)
+        if bad:
+            message = "含 NUL 或无效的 Unicode 字符 / contains NUL or invalid Unicode characters"
+            raise ValidationError(
+                {path.encode(errors="backslashreplace").decode(): [message] for path in bad}
+            )
+        return data
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON `true` or `false` only; "yes", 1 or "on" are type errors, not booleans."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class AwareDateTime(fields.DateTime):

@@ -11,7 +11,7 @@ _DUMMY_HASH = _hasher.hash("no-such-user")
 
 
 def hash_secret(secret: str) -> str:
-    """Hash a password or client secret."""
+    """Hash a password or client secret (Argon2id with the library's current parameters)."""
     return _hasher.hash(secret)
 
 
@@ -21,3 +21,11 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """Whether a verified hash was made with weaker parameters than today's (rehash it at the next login)."""
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True

@@ -63,11 +63,17 @@ class Principal:
 SYSTEM = Principal(id=Actor.SYSTEM_ID, kind="system", name="系统 / system", roles=frozenset({"system"}))
 
 
-def current_principal() -> Principal:
-    """The authenticated caller of this request (401 if there is none)."""
-    verify_jwt_in_request()
-    principal: Principal = current_user
-    g.principal_id = principal.id
+def current_principal(*, refresh: bool = False) -> Principal:
+    """The authenticated caller of this request (401 if there is none); `refresh`: the bearer is a refresh token.
+
+    The token is verified once per request; later calls return the same caller.
+    """
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        verify_jwt_in_request(refresh=refresh)
+        principal = current_user
+        g.principal = principal
+        g.principal_id = principal.id
     return principal
 
 

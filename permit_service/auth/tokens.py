@@ -2,44 +2,77 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt as pyjwt
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask, Response, current_app
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended import create_access_token, create_refresh_token
 
 from permit_service.auth.models import IntegrationClient, RevokedToken
 from permit_service.auth.principal import INTEGRATION_ROLE, Principal
-from permit_service.config import Config
+from permit_service.config import Config, ConfigError
 from permit_service.db import get_session
-from permit_service.directory.models import Person
+from permit_service.directory.models import Enterprise, Person
 from permit_service.errors import problem_response
 from permit_service.extensions import jwt
 
 EXTERNAL_ALGORITHM = "RS256"
 
 
-def _load_external_keys(cfg: Config) -> dict[str | None, Any]:
-    """The identity provider's public keys by `kid` (None: the single PEM key)."""
-    keys: dict[str | None, Any] = {}
+def _rsa_public(key: Any, source: str) -> RSAPublicKey:
+    if isinstance(key, RSAPrivateKey):
+        key = key.public_key()
+    if not isinstance(key, RSAPublicKey):
+        raise ConfigError(f"{source}: only RSA keys are accepted for RS256")
+    return key
+
+
+def _load_external_keys(cfg: Config) -> dict[str | None, RSAPublicKey]:
+    """The identity provider's public keys by `kid` (None: the PEM key, or a JWKS key without a kid)."""
+    keys: dict[str | None, RSAPublicKey] = {}
     if cfg.external_idp_public_key_file:
-        keys[None] = Path(cfg.external_idp_public_key_file).read_bytes()
+        source = f"EXTERNAL_IDP_PUBLIC_KEY_FILE {cfg.external_idp_public_key_file}"
+        try:
+            key = load_pem_public_key(Path(cfg.external_idp_public_key_file).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{source}: not a readable PEM public key ({exc})") from exc
+        keys[None] = _rsa_public(key, source)
     if cfg.external_idp_jwks_file:
-        jwks = json.loads(Path(cfg.external_idp_jwks_file).read_text())
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
-                keys[jwk.get("kid")] = pyjwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
+        source = f"EXTERNAL_IDP_JWKS_FILE {cfg.external_idp_jwks_file}"
+        try:
+            jwks = json.loads(Path(cfg.external_idp_jwks_file).read_text())
+            entries = jwks["keys"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{source}: not a readable JWKS document ({exc})") from exc
+        for jwk in entries:
+            usable = jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig"
+            if usable and jwk.get("alg", EXTERNAL_ALGORITHM) == EXTERNAL_ALGORITHM:
+                try:
+                    key = pyjwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+                except pyjwt.PyJWTError as exc:
+                    raise ConfigError(f"{source}: bad key {jwk.get('kid')!r} ({exc})") from exc
+                keys[jwk.get("kid")] = _rsa_public(key, source)
+    if not keys:
+        raise ConfigError(
+            "EXTERNAL_IDP_ISSUER needs EXTERNAL_IDP_PUBLIC_KEY_FILE or EXTERNAL_IDP_JWKS_FILE with an RSA signing key"
+        )
     return keys
 
 
 def init_app(app: Flask, cfg: Config) -> None:
-    """Pin the algorithms and lifetimes; load the external provider's keys once."""
+    """Pin the algorithms and lifetimes; load the external provider's keys once (refuse to start if unusable)."""
     external = cfg.external_idp_issuer is not None
+    if external and cfg.external_idp_issuer == cfg.jwt_issuer:
+        raise ConfigError("EXTERNAL_IDP_ISSUER must differ from JWT_ISSUER: the issuer selects the key")
     app.config.update(
         JWT_SECRET_KEY=cfg.jwt_secret_key,
         JWT_ALGORITHM=cfg.jwt_algorithm,
@@ -51,29 +84,73 @@ def init_app(app: Flask, cfg: Config) -> None:
         JWT_ENCODE_AUDIENCE=cfg.jwt_audience,
         JWT_DECODE_AUDIENCE=cfg.jwt_audience,
         JWT_IDENTITY_CLAIM="sub",
-        JWT_ERROR_MESSAGE_KEY="message_en",
+        JWT_VERIFY_SUB=True,
+        # Tokens travel in the Authorization header only, so the cookie CSRF claim is noise.
+        JWT_CSRF_IN_COOKIES=False,
+        JWT_COOKIE_CSRF_PROTECT=False,
     )
     app.extensions["external_idp_keys"] = _load_external_keys(cfg) if external else {}
+
+
+def is_external(payload: dict[str, Any]) -> bool:
+    """Whether a (decoded) token was issued by the configured enterprise identity provider."""
+    issuer = current_app.config["PERMIT_CONFIG"].external_idp_issuer
+    return issuer is not None and payload.get("iss") == issuer
+
+
+def token_key(payload: dict[str, Any]) -> str | None:
+    """The id a token is revoked under: its `jti`, or for an external token without one a digest of its claims."""
+    jti = payload.get("jti")
+    if isinstance(jti, str) and 0 < len(jti) <= 64:
+        return jti
+    if is_external(payload):
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    return None
 
 
 def _unauthorized(zh: str, en: str) -> Response:
     return problem_response(401, zh=zh, en=en, slug="unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
+def _check_lifetime(payload: dict[str, Any]) -> None:
+    # Every accepted token expires, and not absurdly late: a token without `exp` would be valid for ever and
+    # could never be purged from the revocation list. Token times are wall-clock (PyJWT checks them against
+    # the real time), so this compares against the real time too, not the service clock.
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise pyjwt.MissingRequiredClaimError("exp")
+    longest = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()
+    if exp > time.time() + longest + 60:
+        raise pyjwt.InvalidTokenError("token lifetime longer than this service accepts")
+
+
+def _external_key(kid: Any) -> RSAPublicKey:
+    # A JWKS key named by the token's kid; otherwise the PEM key (which has no kid), or the only key there is
+    # for a token naming none. The signature is still checked against whichever key this returns.
+    keys: dict[str | None, RSAPublicKey] = current_app.extensions["external_idp_keys"]
+    if isinstance(kid, str) and kid in keys:
+        return keys[kid]
+    if None in keys:
+        return keys[None]
+    if kid is None and len(keys) == 1:
+        return next(iter(keys.values()))
+    raise pyjwt.InvalidSignatureError("unknown key id")
+
+
 @jwt.decode_key_loader
 def _decode_key(header: dict[str, Any], payload: dict[str, Any]) -> Any:
-    # The key follows the issuer, and each issuer has exactly one algorithm: a token cannot pick HS256
-    # and have the provider's public key used as its HMAC secret.
+    # The key follows the issuer, and each issuer has exactly one algorithm: a token cannot pick HS256 and
+    # have the provider's public key used as its HMAC secret, nor pick `none`.
     cfg: Config = current_app.config["PERMIT_CONFIG"]
     alg = header.get("alg")
-    if cfg.external_idp_issuer and payload.get("iss") == cfg.external_idp_issuer:
-        keys = current_app.extensions["external_idp_keys"]
+    _check_lifetime(payload)
+    if is_external(payload):
         if alg != EXTERNAL_ALGORITHM:
             raise pyjwt.InvalidAlgorithmError("algorithm not allowed for this issuer")
-        key = keys.get(header.get("kid")) or keys.get(None)
-        if key is None:
-            raise pyjwt.InvalidSignatureError("unknown key id")
-        return key
+        if payload.get("type", "access") != "access":
+            raise pyjwt.InvalidTokenError("the identity provider issues access tokens only")
+        return _external_key(header.get("kid"))
     if payload.get("iss") != cfg.jwt_issuer or alg != cfg.jwt_algorithm:
         raise pyjwt.InvalidIssuerError("unknown issuer or algorithm")
     return cfg.jwt_secret_key
@@ -118,22 +195,33 @@ def principal_of_client(client: IntegrationClient) -> Principal:
     )
 
 
+def _external_person(sub: str) -> Person | None:
+    # An enterprise's provider vouches only for that enterprise's staff when EXTERNAL_IDP_ENTERPRISE is set;
+    # it never grants roles (they come from our directory).
+    cfg: Config = current_app.config["PERMIT_CONFIG"]
+    stmt = sa.select(Person).where(Person.username == sub, Person.active.is_(True))
+    if cfg.external_idp_enterprise:
+        stmt = stmt.join(Enterprise, Enterprise.id == Person.enterprise_id).where(
+            Enterprise.credit_code == cfg.external_idp_enterprise
+        )
+    return get_session().scalar(stmt)
+
+
 @jwt.user_lookup_loader
 def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | None:
     # Roles and tenant come from the database on every request: a deactivated person or a changed
     # role takes effect at once, and an external provider cannot grant roles.
-    session = get_session()
-    cfg: Config = current_app.config["PERMIT_CONFIG"]
     sub = payload.get("sub")
-    if not isinstance(sub, str):
+    if not isinstance(sub, str) or not sub:
         return None
-    if cfg.external_idp_issuer and payload.get("iss") == cfg.external_idp_issuer:
-        person = session.scalar(sa.select(Person).where(Person.username == sub, Person.active.is_(True)))
+    if is_external(payload):
+        person = _external_person(sub)
         return principal_of_person(person) if person else None
     try:
         ident = uuid.UUID(sub)
     except ValueError:
         return None
+    session = get_session()
     if payload.get("kind") == "integration":
         client = session.get(IntegrationClient, ident)
         return principal_of_client(client) if client and client.active else None
@@ -143,10 +231,8 @@ def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | Non
 
 @jwt.token_in_blocklist_loader
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-    jti = payload.get("jti")
-    if jti is None:
-        return False
-    return get_session().get(RevokedToken, jti) is not None
+    key = token_key(payload)
+    return key is not None and get_session().get(RevokedToken, key) is not None
 
 
 @jwt.unauthorized_loader
@@ -206,18 +292,3 @@ def issue_tokens(
     body["access_token"] = create_access_token(identity=principal, additional_claims=claims)
     body["expires_in"] = int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())
     return body
-
-
-def revoke(payload: dict[str, Any]) -> None:
-    """Persist the revocation of a token and of the refresh token it names."""
-    session = get_session()
-    expires = datetime.fromtimestamp(payload["exp"], UTC)
-    refresh_expires = datetime.now(UTC) + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-    for jti, until in ((payload.get("jti"), expires), (payload.get("rjti"), refresh_expires)):
-        if jti and session.get(RevokedToken, jti) is None:
-            session.add(RevokedToken(jti=jti, expires_at=until))
-
-
-def decode_refresh(token: str) -> dict[str, Any]:
-    """Decode a refresh token passed in a body (for logout of both tokens)."""
-    return decode_token(token)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from flask_jwt_extended import get_jwt, jwt_required
+from flask import current_app
+from flask_jwt_extended import decode_token, get_jwt
+from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_smorest import Blueprint
-from jwt import InvalidTokenError
+from jwt import ExpiredSignatureError, InvalidTokenError
 
-from permit_service.auth.models import IntegrationClient
-from permit_service.auth.passwords import verify_secret
+from permit_service.auth import service
 from permit_service.auth.principal import Principal, current_principal
 from permit_service.auth.schemas import (
     ClientCredentialsSchema,
@@ -19,20 +19,11 @@ from permit_service.auth.schemas import (
     MeSchema,
     TokenSchema,
 )
-from permit_service.auth.tokens import (
-    decode_refresh,
-    issue_tokens,
-    principal_of_client,
-    principal_of_person,
-    revoke,
-)
-from permit_service.db import get_session, transaction
-from permit_service.directory.models import Person
-from permit_service.errors import Unauthorized
+from permit_service.auth.tokens import issue_tokens, principal_of_client, principal_of_person
+from permit_service.db import transaction
+from permit_service.errors import ValidationProblem
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="登录与令牌 / Login and tokens")
-
-_BAD_LOGIN = ("用户名或密码错误", "Wrong username or password")
 
 
 @blp.post("/login")
@@ -41,11 +32,9 @@ _BAD_LOGIN = ("用户名或密码错误", "Wrong username or password")
 @blp.doc(security=[])
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns access and refresh tokens."""
-    person = get_session().scalar(sa.select(Person).where(Person.username == body["username"]))
-    ok = verify_secret(person.password_hash if person else None, body["password"])
-    if not ok or person is None or not person.active:
-        raise Unauthorized(*_BAD_LOGIN)
-    return issue_tokens(principal_of_person(person))
+    with transaction() as session:
+        person = service.authenticate_person(session, username=body["username"], password=body["password"])
+        return issue_tokens(principal_of_person(person))
 
 
 @blp.post("/token")
@@ -54,21 +43,34 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=[])
 def client_token(body: dict[str, Any]) -> dict[str, Any]:
     """Client-credentials grant for a plant integration account (access token only)."""
-    client = get_session().scalar(
-        sa.select(IntegrationClient).where(IntegrationClient.client_id == body["client_id"])
-    )
-    ok = verify_secret(client.secret_hash if client else None, body["client_secret"])
-    if not ok or client is None or not client.active:
-        raise Unauthorized("客户端凭据错误", "Wrong client credentials")
-    return issue_tokens(principal_of_client(client), with_refresh=False)
+    with transaction() as session:
+        client = service.authenticate_client(
+            session, client_id=body["client_id"], client_secret=body["client_secret"]
+        )
+        return issue_tokens(principal_of_client(client), with_refresh=False)
 
 
 @blp.post("/refresh")
 @blp.response(200, TokenSchema)
-@jwt_required(refresh=True)
 def refresh() -> dict[str, Any]:
-    """Exchange a refresh token (as the bearer token) for a new access token."""
-    return issue_tokens(current_principal(), with_refresh=False, refresh_jti=get_jwt()["jti"])
+    """Exchange a refresh token (sent as the bearer token) for a new access token."""
+    principal = current_principal(refresh=True)
+    return issue_tokens(principal, with_refresh=False, refresh_jti=get_jwt()["jti"])
+
+
+def _refresh_payload(token: str, subject: str) -> dict[str, Any] | None:
+    """The refresh token named in a logout body, if it still needs revoking (422 if it is not the caller's)."""
+    try:
+        payload = decode_token(token)
+    except ExpiredSignatureError:
+        return None
+    except (InvalidTokenError, JWTExtendedException) as exc:
+        raise ValidationProblem({"refresh_token": ["令牌无效 / not a valid token"]}) from exc
+    if payload.get("sub") != subject or payload.get("type") != "refresh":
+        raise ValidationProblem(
+            {"refresh_token": ["不是本账户的刷新令牌 / not a refresh token of this account"]}
+        )
+    return payload
 
 
 @blp.post("/logout")
@@ -77,16 +79,15 @@ def refresh() -> dict[str, Any]:
 def logout(body: dict[str, Any]) -> None:
     """Revoke the access token and its refresh token (persisted, so every worker refuses them)."""
     current_principal()
-    payload = get_jwt()
-    with transaction():
-        revoke(payload)
-        if body.get("refresh_token"):
-            try:
-                refresh_payload = decode_refresh(body["refresh_token"])
-            except InvalidTokenError as exc:
-                raise Unauthorized("刷新令牌无效", "The refresh token is invalid") from exc
-            if refresh_payload.get("sub") == payload.get("sub"):
-                revoke(refresh_payload)
+    payloads = [get_jwt()]
+    if body.get("refresh_token"):
+        refresh_payload = _refresh_payload(body["refresh_token"], payloads[0]["sub"])
+        if refresh_payload is not None:
+            payloads.append(refresh_payload)
+    with transaction() as session:
+        service.revoke_tokens(
+            session, payloads=payloads, refresh_lifetime=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+        )
 
 
 @blp.get("/me")

@@ -72,8 +72,10 @@ class PlantArea(UUIDPk, Base):
     toxic: Mapped[bool] = mapped_column(default=False)
     fire_explosion_area: Mapped[bool] = mapped_column(default=False)
     max_headcount: Mapped[int | None] = mapped_column(sa.Integer)
+    version: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (sa.UniqueConstraint("enterprise_id", "code"),)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
 
 
 class Person(UUIDPk, Base):
@@ -91,6 +93,7 @@ class Person(UUIDPk, Base):
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
 
     certificates: Mapped[list[Certificate]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
@@ -102,6 +105,7 @@ class Person(UUIDPk, Base):
             name="one_tenant",
         ),
     )
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
 
 
 class Certificate(UUIDPk, Base):

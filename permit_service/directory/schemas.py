@@ -1,11 +1,51 @@
-"""Schemas of the directory: regions, enterprises, plant areas, people."""
+"""Schemas of the directory: regions, enterprises, plant areas, people (input and output kept apart)."""
 
 from __future__ import annotations
 
-from marshmallow import fields
+from datetime import date
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from permit_service.api.conventions import PageArgs, PageSchema
-from permit_service.api.fields import StrictSchema
+from permit_service.api.fields import AwareDateTime, StrictBoolean, StrictSchema
+from permit_service.auth.principal import ENTERPRISE_ROLES
+from permit_service.directory.models import RISK_GRADES
+
+MAX_HEADCOUNT_LIMIT = 1000
+_CODE = validate.Regexp(r"^[^\s]+$", error="不能含空白 / must not contain whitespace")
+_NOT_BLANK = validate.Regexp(r"^\S(.*\S)?$", error="不能为空白或首尾空白 / must not be blank or padded")
+_USERNAME = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$",
+    error="字母、数字开头，仅含字母数字及 . _ @ + - / letters and digits, then . _ @ + - only",
+)
+_CARD = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", error="仅含字母数字及 . _ : - / letters, digits and . _ : - only"
+)
+_PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="电话号码格式不正确 / not a phone number")
+_ROLE = validate.OneOf(sorted(ENTERPRISE_ROLES))
+
+
+def _headcount(**kw: Any) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_HEADCOUNT_LIMIT),
+        metadata={"description": "people allowed in the area at once (null: no area limit)"},
+        **kw,
+    )
+
+
+def _roles(**kw: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=_ROLE),
+        validate=validate.Length(min=1, max=len(ENTERPRISE_ROLES)),
+        metadata={"description": "enterprise roles (rules.md §0)"},
+        **kw,
+    )
+
+
+# --- regions and enterprises -------------------------------------------------------------------
 
 
 class RegionSchema(StrictSchema):
@@ -28,6 +68,7 @@ class EnterpriseSchema(StrictSchema):
     region_id = fields.UUID()
     park_id = fields.UUID(allow_none=True)
     risk_grade = fields.String()
+    created_at = AwareDateTime()
 
 
 class EnterprisePageSchema(PageSchema):
@@ -39,14 +80,17 @@ class EnterprisePageSchema(PageSchema):
 class EnterpriseQueryArgs(PageArgs):
     """Filters of the enterprise list."""
 
-    risk_grade = fields.String(load_default=None)
+    risk_grade = fields.String(load_default=None, validate=validate.OneOf(RISK_GRADES))
     region_id = fields.UUID(load_default=None)
 
 
-class PlantAreaSchema(StrictSchema):
-    """A plant area (risk area) with its hazard flags and headcount limit."""
+# --- plant areas -------------------------------------------------------------------------------
 
-    id = fields.UUID(dump_only=True)
+
+class PlantAreaSchema(StrictSchema):
+    """A plant area (risk area) with its hazard flags and headcount limit; `version` is its ETag."""
+
+    id = fields.UUID()
     enterprise_id = fields.UUID()
     code = fields.String()
     name = fields.String()
@@ -56,22 +100,158 @@ class PlantAreaSchema(StrictSchema):
     toxic = fields.Boolean()
     fire_explosion_area = fields.Boolean()
     max_headcount = fields.Integer(allow_none=True)
+    version = fields.Integer()
+
+
+def _area_code(**kw: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=50), _CODE], **kw)
+
+
+def _area_name(**kw: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=200), _NOT_BLANK], **kw)
+
+
+class PlantAreaCreateSchema(StrictSchema):
+    """Register a plant area of the enterprise (flags default to false)."""
+
+    code = _area_code(required=True)
+    name = _area_name(required=True)
+    running_unit = StrictBoolean(load_default=False)
+    flammable = StrictBoolean(load_default=False)
+    explosive = StrictBoolean(load_default=False)
+    toxic = StrictBoolean(load_default=False)
+    fire_explosion_area = StrictBoolean(load_default=False, metadata={"description": "动火区域"})
+    max_headcount = _headcount(load_default=None)
+
+
+class PlantAreaUpdateSchema(StrictSchema):
+    """Change a plant area: send only the fields to change."""
+
+    code = _area_code()
+    name = _area_name()
+    running_unit = StrictBoolean()
+    flammable = StrictBoolean()
+    explosive = StrictBoolean()
+    toxic = StrictBoolean()
+    fire_explosion_area = StrictBoolean(metadata={"description": "动火区域"})
+    max_headcount = _headcount()
+
+
+# --- people ------------------------------------------------------------------------------------
 
 
 class CertificateSchema(StrictSchema):
-    """A special-work certificate."""
+    """A special-work certificate (G-13)."""
 
     kind = fields.String()
     number = fields.String()
     expires_on = fields.Date(allow_none=True)
 
 
-class PersonSchema(StrictSchema):
-    """A person of the caller's enterprise."""
+class CertificateInSchema(StrictSchema):
+    """A special-work certificate as sent: kind, number and expiry (G-13)."""
 
-    id = fields.UUID(dump_only=True)
+    kind = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=50), _NOT_BLANK],
+        metadata={"description": "e.g. welder 焊工, electrician 电工, crane_operator 起重工"},
+    )
+    number = fields.String(required=True, validate=[validate.Length(min=1, max=64), _CODE])
+    expires_on = fields.Date(load_default=None, allow_none=True)
+
+    @validates("expires_on")
+    def _plausible(self, value: date | None, **_kw: Any) -> None:
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValidationError("超出允许的日期范围 / out of the accepted range (2000-2100)")
+
+
+def _certificates(**kw: Any) -> fields.List:
+    return fields.List(fields.Nested(CertificateInSchema), validate=validate.Length(max=20), **kw)
+
+
+def _person_name(**kw: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=100), _NOT_BLANK], **kw)
+
+
+def _card(**kw: Any) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=64), _CARD],
+        metadata={"description": "positioning card id (HC-03); null: none"},
+        **kw,
+    )
+
+
+def _phone(**kw: Any) -> fields.String:
+    return fields.String(allow_none=True, validate=_PHONE, **kw)
+
+
+class PersonSchema(StrictSchema):
+    """A person of an enterprise: roles, positioning card, certificates; `version` is its ETag."""
+
+    id = fields.UUID()
+    enterprise_id = fields.UUID(allow_none=True)
     username = fields.String()
     name = fields.String()
     roles = fields.List(fields.String())
+    active = fields.Boolean()
     positioning_card_id = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
     certificates = fields.List(fields.Nested(CertificateSchema))
+    created_at = AwareDateTime()
+    version = fields.Integer()
+
+
+class PersonPageSchema(PageSchema):
+    """A page of people."""
+
+    items = fields.List(fields.Nested(PersonSchema))
+
+
+class PersonQueryArgs(PageArgs):
+    """Filters of the people list."""
+
+    active = fields.Boolean(load_default=None)
+
+
+class _PersonInput(StrictSchema):
+    """Checks shared by creating and changing a person."""
+
+    @validates("roles")
+    def _roles_once(self, value: list[str], **_kw: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("角色重复 / a role is listed twice")
+
+    @validates("certificates")
+    def _certificates_once(self, value: list[dict[str, Any]], **_kw: Any) -> None:
+        pairs = [(c.get("kind"), c.get("number")) for c in value if isinstance(c, dict)]
+        if len(set(pairs)) != len(pairs):
+            raise ValidationError("证书重复 / a certificate is listed twice")
+
+
+class PersonCreateSchema(_PersonInput):
+    """Register a person of the enterprise with enterprise roles (rules.md §0) and a first password."""
+
+    username = fields.String(required=True, validate=[validate.Length(min=3, max=100), _USERNAME])
+    name = _person_name(required=True)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=200))
+    roles = _roles(required=True)
+    positioning_card_id = _card(load_default=None)
+    phone = _phone(load_default=None)
+    certificates = _certificates(load_default=list)
+
+    @validates_schema
+    def _password_not_username(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("password") and data.get("password") == data.get("username"):
+            raise ValidationError("密码不能与用户名相同 / must differ from the username", "password")
+
+
+class PersonUpdateSchema(_PersonInput):
+    """Change a person: send only the fields to change; `certificates` replaces the whole list."""
+
+    name = _person_name()
+    roles = _roles()
+    active = StrictBoolean()
+    positioning_card_id = _card()
+    phone = _phone()
+    certificates = _certificates()

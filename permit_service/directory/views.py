@@ -8,18 +8,30 @@ from typing import Any
 import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy.orm import selectinload
 
-from permit_service.api.conventions import paginate
-from permit_service.auth import current_principal, enterprise_scope, get_enterprise_for, region_scope
-from permit_service.db import get_session
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.auth import (
+    current_principal,
+    enterprise_scope,
+    get_enterprise_for,
+    region_scope,
+    require_roles,
+)
+from permit_service.db import get_session, transaction
+from permit_service.directory import service
 from permit_service.directory.models import Enterprise, Person, PlantArea, Region
 from permit_service.directory.schemas import (
     EnterprisePageSchema,
     EnterpriseQueryArgs,
     EnterpriseSchema,
+    PersonCreateSchema,
+    PersonPageSchema,
+    PersonQueryArgs,
     PersonSchema,
+    PersonUpdateSchema,
+    PlantAreaCreateSchema,
     PlantAreaSchema,
+    PlantAreaUpdateSchema,
     RegionSchema,
 )
 
@@ -29,6 +41,16 @@ blp = Blueprint(
     url_prefix="",
     description="地区、企业、区域与人员 / Regions, enterprises, areas, people",
 )
+
+ADMIN = "enterprise_admin"
+Answer = tuple[Any, int, dict[str, str]]
+
+
+def _answer(obj: PlantArea | Person, status: int = 200, location: str | None = None) -> Answer:
+    headers = {"ETag": etag_of(obj.version)}
+    if location is not None:
+        headers["Location"] = location
+    return obj, status, headers
 
 
 @blp.route("/regions")
@@ -82,7 +104,7 @@ class EnterpriseAreas(MethodView):
 
     @blp.response(200, PlantAreaSchema(many=True))
     def get(self, enterprise_id: uuid.UUID) -> list[PlantArea]:
-        """List the plant areas (risk areas) of an enterprise."""
+        """List the plant areas (risk areas) of an enterprise, by code."""
         session = get_session()
         enterprise = get_enterprise_for(session, current_principal(), enterprise_id)
         return list(
@@ -91,20 +113,87 @@ class EnterpriseAreas(MethodView):
             )
         )
 
+    @idempotent
+    @require_roles(ADMIN)
+    @blp.arguments(PlantAreaCreateSchema)
+    @blp.response(201, PlantAreaSchema)
+    def post(self, data: dict[str, Any], enterprise_id: uuid.UUID) -> Answer:
+        """Register a plant area (enterprise_admin of the enterprise); send an Idempotency-Key to retry safely."""
+        principal = current_principal()
+        with transaction() as session:
+            enterprise = get_enterprise_for(session, principal, enterprise_id)
+            area = service.create_area(session, principal=principal, enterprise=enterprise, data=data)
+        return _answer(area, 201, f"/api/v1/areas/{area.id}")
+
+
+@blp.route("/areas/<uuid:area_id>")
+class AreaById(MethodView):
+    """One plant area."""
+
+    @blp.response(200, PlantAreaSchema)
+    def get(self, area_id: uuid.UUID) -> Answer:
+        """Read a plant area; its ETag is what a change sends back in If-Match."""
+        area = service.get_area(get_session(), principal=current_principal(), area_id=area_id)
+        return _answer(area)
+
+    @require_roles(ADMIN)
+    @blp.arguments(PlantAreaUpdateSchema)
+    @blp.response(200, PlantAreaSchema)
+    def patch(self, changes: dict[str, Any], area_id: uuid.UUID) -> Answer:
+        """Change a plant area (If-Match required: 428 without it, 412 when stale)."""
+        principal = current_principal()
+        with transaction() as session:
+            area = service.get_area(session, principal=principal, area_id=area_id, for_update=True)
+            check_if_match(area.version)
+            service.update_area(session, principal=principal, area=area, changes=changes)
+        return _answer(area)
+
 
 @blp.route("/enterprises/<uuid:enterprise_id>/people")
 class EnterprisePeople(MethodView):
     """People of an enterprise."""
 
-    @blp.response(200, PersonSchema(many=True))
-    def get(self, enterprise_id: uuid.UUID) -> list[Person]:
-        """List the people of an enterprise with roles, positioning cards and certificates."""
+    @blp.arguments(PersonQueryArgs, location="query")
+    @blp.response(200, PersonPageSchema)
+    def get(self, args: dict[str, Any], enterprise_id: uuid.UUID) -> dict[str, Any]:
+        """List the people of an enterprise (newest first, cursor-paginated) with roles, cards and certificates."""
         session = get_session()
         enterprise = get_enterprise_for(session, current_principal(), enterprise_id)
-        stmt = (
-            sa.select(Person)
-            .where(Person.enterprise_id == enterprise.id)
-            .options(selectinload(Person.certificates))
-            .order_by(Person.username)
-        )
-        return list(session.scalars(stmt))
+        stmt = service.people_of(enterprise, active=args.get("active"))
+        items, cursor = paginate(session, stmt, Person.created_at, Person.id, args)
+        return {"items": items, "next_cursor": cursor}
+
+    @idempotent
+    @require_roles(ADMIN)
+    @blp.arguments(PersonCreateSchema)
+    @blp.response(201, PersonSchema)
+    def post(self, data: dict[str, Any], enterprise_id: uuid.UUID) -> Answer:
+        """Register a person with enterprise roles, certificates, positioning card and a first password."""
+        principal = current_principal()
+        with transaction() as session:
+            enterprise = get_enterprise_for(session, principal, enterprise_id)
+            person = service.create_person(session, principal=principal, enterprise=enterprise, data=data)
+        return _answer(person, 201, f"/api/v1/people/{person.id}")
+
+
+@blp.route("/people/<uuid:person_id>")
+class PersonById(MethodView):
+    """One person of an enterprise."""
+
+    @blp.response(200, PersonSchema)
+    def get(self, person_id: uuid.UUID) -> Answer:
+        """Read a person; its ETag is what a change sends back in If-Match."""
+        person = service.get_person(get_session(), principal=current_principal(), person_id=person_id)
+        return _answer(person)
+
+    @require_roles(ADMIN)
+    @blp.arguments(PersonUpdateSchema)
+    @blp.response(200, PersonSchema)
+    def patch(self, changes: dict[str, Any], person_id: uuid.UUID) -> Answer:
+        """Change roles, activity, positioning card, contact or certificates (If-Match required)."""
+        principal = current_principal()
+        with transaction() as session:
+            person = service.get_person(session, principal=principal, person_id=person_id, for_update=True)
+            check_if_match(person.version)
+            service.update_person(session, principal=principal, person=person, changes=changes)
+        return _answer(person)

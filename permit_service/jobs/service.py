@@ -209,8 +209,11 @@ def attach_permit(
 ) -> HighRiskJob:
     """Put a not-yet-approved permit of the same enterprise under the job."""
     job = _locked(session, principal, job_id, "attach_permit", expected_version)
+    # Locked like any permit action: an approval or another job cannot take it while it joins this one.
     permit = session.scalar(
-        sa.select(Permit).where(Permit.id == permit_id, Permit.enterprise_id == job.enterprise_id)
+        sa.select(Permit)
+        .where(Permit.id == permit_id, Permit.enterprise_id == job.enterprise_id)
+        .with_for_update(of=Permit)
     )
     if permit is None:
         raise ValidationProblem(

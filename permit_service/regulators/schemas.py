@@ -122,6 +122,14 @@ class ReportOverview(StrictSchema):
     pending_by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class AlarmOverview(StrictSchema):
+    """Alarms of the region (DC-01..03, HC-04)."""
+
+    open = fields.Integer(metadata={"description": "alarms whose permit is still suspended"})
+    last_24h = fields.Integer(metadata={"description": "alarms raised in the last 24 hours"})
+    last_24h_by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
 class OverviewOut(StrictSchema):
     """What a regulator's region looks like right now."""
 
@@ -130,3 +138,4 @@ class OverviewOut(StrictSchema):
     permits = fields.Nested(PermitOverview)
     reports = fields.Nested(ReportOverview)
     enterprises_by_grade = fields.Dict(keys=fields.String(), values=fields.Integer())
+    alarms = fields.Nested(AlarmOverview)

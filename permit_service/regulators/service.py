@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from permit_service.auth.principal import Principal, enterprise_scope, region_su
 from permit_service.db import is_postgres
 from permit_service.directory.models import RISK_GRADES, Enterprise, Region
 from permit_service.errors import NotFound
+from permit_service.integrations.models import Alarm
 from permit_service.jobs.lifecycle import PLAN27_KINDS, JobState
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import Permit
@@ -30,6 +32,9 @@ PERMIT_BUCKETS: dict[str, tuple[str, ...]] = {
     "suspended": ("suspended",),
     "pending": ("submitted", "countersigned"),
 }
+# Alarms have no closed state: one is open while the permit it stopped stays suspended; every alarm of the
+# last day is counted as well, permit or not.
+RECENT_ALARMS = timedelta(hours=24)
 # Grades the permit workflow names for RG-02 notifications (workflows.rules.upgrade.NOTIFY_GRADES).
 GRADE_REASONS = {"special": "special_grade", "level1": "level_1"}
 
@@ -142,7 +147,7 @@ def notifications(session: Session, *, principal: Principal, filters: Mapping[st
 
 
 def overview(session: Session, *, principal: Principal, region_id: uuid.UUID | None) -> dict[str, Any]:
-    """Permits at work, suspended and pending by enterprise, type and grade; reports; grades; for a region."""
+    """Permits at work, suspended and pending by enterprise, type and grade; reports; grades; alarms."""
     scope = enterprise_scope(session, principal, Enterprise.id)
     if region_id is not None:
         region = session.scalar(
@@ -160,6 +165,7 @@ def overview(session: Session, *, principal: Principal, region_id: uuid.UUID | N
         "permits": _permit_counts(session, enterprises),
         "reports": _report_counts(session, enterprises),
         "enterprises_by_grade": _grade_counts(session, scope),
+        "alarms": _alarm_counts(session, enterprises),
     }
 
 
@@ -217,3 +223,20 @@ def _grade_counts(session: Session, scope: sa.ColumnElement[bool]) -> dict[str, 
     )
     counts.update(dict(rows.all()))
     return counts
+
+
+def _alarm_counts(session: Session, enterprises: sa.Select) -> dict[str, Any]:
+    in_region = Alarm.enterprise_id.in_(enterprises)
+    open_count = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Alarm)
+        .join(Permit, Permit.id == Alarm.permit_id)
+        .where(in_region, Permit.state == "suspended")
+    )
+    recent = session.execute(
+        sa.select(Alarm.kind, sa.func.count())
+        .where(in_region, Alarm.raised_at >= clock.now() - RECENT_ALARMS)
+        .group_by(Alarm.kind)
+    )
+    by_kind = dict(recent.all())
+    return {"open": open_count, "last_24h": sum(by_kind.values()), "last_24h_by_kind": by_kind}

@@ -48,7 +48,7 @@ def report_queue(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(s.OverviewArgs, location="query")
 @blp.response(200, s.OverviewOut)
 def overview(args: dict[str, Any]) -> dict[str, Any]:
-    """Active, suspended and pending permits by enterprise, type and grade; pending reports; grades."""
+    """Active, suspended and pending permits by enterprise, type and grade; pending reports; grades; alarms."""
     return service.overview(get_session(), principal=current_principal(), region_id=args["region_id"])
 
 

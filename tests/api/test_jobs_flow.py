@@ -337,7 +337,9 @@ def test_RG_02_orange_regulator_is_notified_of_level_1_and_high_risk_permits(cli
     again = client.get("/api/v1/regulator/notifications", headers=factory.headers(world.regulator)).get_json()
     assert len(again["items"]) == 2
 
-    other = client.get("/api/v1/regulator/notifications", headers=factory.headers(world.other_regulator)).get_json()
+    other = client.get(
+        "/api/v1/regulator/notifications", headers=factory.headers(world.other_regulator)
+    ).get_json()
     assert other["items"] == []
     city = client.get(
         f"/api/v1/regulator/notifications?enterprise_id={world.enterprise.id}",

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from permit_service.integrations.models import Alarm
 from tests.api.test_jobs import act, add_permit, file_job, reported_job
 
 
@@ -128,6 +129,7 @@ def test_overview_counts_match_the_data(client, factory, db_session):
     ]
     assert overview["reports"] == {"pending": 2, "pending_by_kind": {"leak_plugging": 1, "tank_cleaning": 1}}
     assert overview["enterprises_by_grade"] == {"red": 0, "orange": 1, "yellow": 0, "blue": 1}
+    assert overview["alarms"] == {"open": 0, "last_24h": 0, "last_24h_by_kind": {}}
 
     city = client.get("/api/v1/regulator/overview", headers=factory.headers(world.city_regulator)).get_json()
     assert city["permits"]["totals"] == {"active": 4, "suspended": 1, "pending": 2}
@@ -155,3 +157,39 @@ def test_overview_of_a_region_outside_the_callers_is_404(client, factory):
 def _other_side(world):
     """The same world seen from the other district's enterprise (for filing there)."""
     return replace(world, enterprise=world.other_enterprise, area=world.other_area, people=world.other_people)
+
+
+def test_overview_counts_open_and_recent_alarms_of_the_region(client, factory, db_session, clock):
+    world = factory.world()
+    stopped = add_permit(db_session, world, state="suspended", type="hot_work", grade="level1")
+    resumed = add_permit(db_session, world, state="active", type="hot_work", grade="level1")
+    foreign = add_permit(db_session, world, enterprise=world.other_enterprise, state="suspended")
+    now = clock.now()
+    for permit, kind, raised_at in [
+        (stopped, "gas_breach", now - timedelta(hours=1)),
+        (resumed, "gas_breach", now - timedelta(hours=2)),
+        (None, "feed_silent", now - timedelta(minutes=5)),
+        (stopped, "headcount", now - timedelta(days=2)),
+        (foreign, "gas_breach", now),
+    ]:
+        db_session.add(
+            Alarm(
+                enterprise_id=permit.enterprise_id if permit else world.enterprise.id,
+                permit_id=permit.id if permit else None,
+                kind=kind,
+                source="service",
+                message_zh="报警",
+                message_en="alarm",
+                raised_at=raised_at,
+                created_at=raised_at,
+            )
+        )
+    db_session.commit()
+    alarms = client.get("/api/v1/regulator/overview", headers=factory.headers(world.regulator)).get_json()[
+        "alarms"
+    ]
+    assert alarms == {"open": 2, "last_24h": 3, "last_24h_by_kind": {"gas_breach": 2, "feed_silent": 1}}
+    city = client.get("/api/v1/regulator/overview", headers=factory.headers(world.city_regulator)).get_json()[
+        "alarms"
+    ]
+    assert city["open"] == 3

@@ -1,0 +1,1 @@
+"""Freezes of special operations during holidays and major events (FZ-01..04)."""

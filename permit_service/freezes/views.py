@@ -1,0 +1,238 @@
+"""Freeze endpoints (declare, list, read, change, declare a proposal, cancel, check a window) and the calendar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from permit_service import clock
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.auth import current_principal, require_roles
+from permit_service.calendar import ChinaHolidayCalendar, holidays_between
+from permit_service.db import get_session, transaction
+from permit_service.errors import ValidationProblem
+from permit_service.freezes import schemas as s
+from permit_service.freezes import service
+from permit_service.freezes.models import Freeze
+
+REGULATORS = ("regulator", "city_regulator")
+
+blp = Blueprint(
+    "freezes",
+    __name__,
+    url_prefix="/freezes",
+    description="节假日及重大活动冻结 / Holiday and major-event freezes",
+)
+calendar_blp = Blueprint(
+    "calendar",
+    __name__,
+    url_prefix="/calendar",
+    description="节假日日历及调整 / Holiday calendar and corrections",
+)
+
+
+def _answer(freeze: Freeze, status: int = 200) -> tuple[Freeze, int, dict[str, str]]:
+    headers = {"ETag": etag_of(freeze.version)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/freezes/{freeze.id}"
+    return freeze, status, headers
+
+
+def _if_match_version() -> int | None:
+    """The version named by an optional If-Match header on an action (None when absent or `*`)."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    try:
+        return int(header.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return -1  # never matches: answered 412 like any stale tag
+
+
+@blp.route("")
+class Freezes(MethodView):
+    """Freezes covering the caller's region."""
+
+    @blp.arguments(s.FreezeQueryArgs, location="query")
+    @blp.response(200, s.FreezePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List freezes (newest first): regulators see their region, the regions above and below; enterprises what covers them."""
+        principal = current_principal()
+        session = get_session()
+        stmt = service.list_freezes(session, principal=principal, filters=args)
+        items, cursor = paginate(session, stmt, Freeze.created_at, Freeze.id, args)
+        return {"items": items, "next_cursor": cursor}
+
+    # require_roles first: it resolves the caller, whom the Idempotency-Key belongs to.
+    @require_roles(*REGULATORS)
+    @idempotent
+    @blp.arguments(s.FreezeCreate)
+    @blp.response(201, s.FreezeOut)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Declare a freeze for your district, or as the city regulator for any region of the city (FZ-01/02)."""
+        principal = current_principal()
+        with transaction() as session:
+            return _answer(
+                service.declare_freeze(session, principal=principal, data=body, now=clock.now()), 201
+            )
+
+
+@blp.route("/check")
+class FreezeCheck(MethodView):
+    """Is a permit window frozen?"""
+
+    @blp.arguments(s.FreezeCheckArgs, location="query")
+    @blp.response(200, s.FreezeCheckOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Whether [valid_from, valid_until) is frozen for this area and type, by which freezes, and what follows (FZ-02/04)."""
+        return service.check_window(
+            get_session(),
+            principal=current_principal(),
+            area_id=args["area_id"],
+            permit_type=args["type"],
+            valid_from=args["valid_from"],
+            valid_until=args["valid_until"],
+        )
+
+
+@blp.route("/<uuid:freeze_id>")
+class FreezeById(MethodView):
+    """One freeze."""
+
+    @blp.response(200, s.FreezeOut)
+    def get(self, freeze_id: uuid.UUID) -> Any:
+        """Read a freeze; the ETag is its version."""
+        return _answer(service.get_freeze(get_session(), principal=current_principal(), freeze_id=freeze_id))
+
+    @require_roles(*REGULATORS)
+    @blp.arguments(s.FreezeUpdate)
+    @blp.response(200, s.FreezeOut)
+    def patch(self, body: dict[str, Any], freeze_id: uuid.UUID) -> Any:
+        """Change a freeze before it starts (needs If-Match); after its start: 409 FZ-03, cancel it instead."""
+        principal = current_principal()
+        with transaction() as session:
+            current = service.get_freeze(session, principal=principal, freeze_id=freeze_id)
+            check_if_match(current.version)
+            freeze = service.update_freeze(
+                session,
+                principal=principal,
+                freeze_id=freeze_id,
+                changes=body,
+                expected_version=current.version,
+                now=clock.now(),
+            )
+            return _answer(freeze)
+
+
+@blp.route("/<uuid:freeze_id>/declare")
+class FreezeDeclare(MethodView):
+    """Declare a proposal."""
+
+    @require_roles(*REGULATORS)
+    @blp.response(200, s.FreezeOut)
+    def post(self, freeze_id: uuid.UUID) -> Any:
+        """Declare a freeze proposed from the holiday calendar as it stands (an optional If-Match is checked)."""
+        principal = current_principal()
+        with transaction() as session:
+            freeze = service.declare_proposed(
+                session,
+                principal=principal,
+                freeze_id=freeze_id,
+                expected_version=_if_match_version(),
+                now=clock.now(),
+            )
+            return _answer(freeze)
+
+
+@blp.route("/<uuid:freeze_id>/cancel")
+class FreezeCancel(MethodView):
+    """Cancel a freeze."""
+
+    @require_roles(*REGULATORS)
+    @blp.arguments(s.FreezeCancel)
+    @blp.response(200, s.FreezeOut)
+    def post(self, body: dict[str, Any], freeze_id: uuid.UUID) -> Any:
+        """Cancel a proposed or declared freeze; suspended work does not resume by itself (FZ-03)."""
+        principal = current_principal()
+        with transaction() as session:
+            freeze = service.cancel_freeze(
+                session,
+                principal=principal,
+                freeze_id=freeze_id,
+                reason=body["reason"],
+                expected_version=_if_match_version(),
+                now=clock.now(),
+            )
+            return _answer(freeze)
+
+
+@calendar_blp.route("/holidays")
+class Holidays(MethodView):
+    """The statutory holidays."""
+
+    @calendar_blp.arguments(s.HolidayQueryArgs, location="query")
+    @calendar_blp.response(200, s.HolidayList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The statutory holiday periods of a year from the holiday calendar (FZ-04, HW-03)."""
+        current_principal()
+        year = args["year"]
+        periods = holidays_between(date(year, 1, 1), date(year, 12, 31))
+        return {"year": year, "covered": ChinaHolidayCalendar.covers(year), "items": periods}
+
+
+@calendar_blp.route("/overrides")
+class Overrides(MethodView):
+    """Regulators' corrections of the holiday calendar."""
+
+    @calendar_blp.arguments(s.OverrideQueryArgs, location="query")
+    @calendar_blp.response(200, s.OverrideList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the corrections that apply to the caller's region (and, for regulators, the regions below)."""
+        items = service.list_overrides(
+            get_session(), principal=current_principal(), region_id=args["region_id"], year=args["year"]
+        )
+        return {"items": items}
+
+
+@calendar_blp.route("/overrides/<uuid:region_id>/<string:day>")
+class OverrideByDay(MethodView):
+    """One day's correction in one region."""
+
+    @require_roles(*REGULATORS)
+    @calendar_blp.arguments(s.OverrideIn)
+    @calendar_blp.response(200, s.OverrideOut)
+    @calendar_blp.alt_response(201, schema=s.OverrideOut, description="created")
+    def put(self, body: dict[str, Any], region_id: uuid.UUID, day: str) -> Any:
+        """Say whether a day (YYYY-MM-DD) is a rest day in your region: a make-up day, a local holiday (FZ-04)."""
+        principal = current_principal()
+        with transaction() as session:
+            override, created = service.set_override(
+                session,
+                principal=principal,
+                region_id=region_id,
+                day=_day(day),
+                rest_day=body["rest_day"],
+                note=body["note"],
+                now=clock.now(),
+            )
+            return override, 201 if created else 200
+
+    @require_roles(*REGULATORS)
+    @calendar_blp.response(204)
+    def delete(self, region_id: uuid.UUID, day: str) -> None:
+        """Remove a correction: the statutory calendar applies again."""
+        principal = current_principal()
+        with transaction() as session:
+            service.remove_override(session, principal=principal, region_id=region_id, day=_day(day))
+
+
+def _day(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationProblem({"day": ["须为 YYYY-MM-DD 日期 / must be a date YYYY-MM-DD"]}) from exc

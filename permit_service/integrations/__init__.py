@@ -1,0 +1,1 @@
+"""Two-way plant integration: detectors, feeds, gas readings, positioning, alarms and signed webhooks (DC-01..05)."""

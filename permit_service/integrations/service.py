@@ -1,0 +1,907 @@
+"""Plant integration use cases: register feeds and detectors, take pushed batches, act on them, raise alarms.
+
+A push is checked whole before anything is written: every offending item is listed with its index and a
+refused batch stores nothing. An accepted batch is stored with its Idempotency-Key and its answer, so a
+repeat is answered, not applied again (DC-05). Readings are written set-wise and judged against the gas
+rule of every active permit in their area (DC-01, HW-08, CS-04); positions drive the headcount and
+guardian rules (HC-04, DC-02). Suspensions go through the permit workflow as the system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from permit_service import clock
+from permit_service.audit import service as audit
+from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
+from permit_service.config import Config
+from permit_service.db import is_postgres
+from permit_service.directory.models import Person, PlantArea
+from permit_service.errors import Conflict, NotFound, ValidationProblem
+from permit_service.integrations.models import (
+    Alarm,
+    CardLocation,
+    CardSighting,
+    Detector,
+    Feed,
+    FeedArea,
+    GasReadingRecord,
+    IngestBatch,
+    PositionSnapshot,
+)
+from permit_service.permits import service as permits
+from permit_service.permits.models import Permit, PermitCrewMember, PermitLink
+from permit_service.presence import service as presence
+from permit_service.presence.models import PresenceEntry
+from workflows import gas, get_workflow
+from workflows.rules import RuleViolation, Violation
+from workflows.states import State
+
+Errors = dict[str, list[str]]
+# Plant alarm kinds that stop work: a gas alarm stops the work that tests gas (HW-08, CS-04);
+# fire, leak and evacuation stop every permit in the area (G-08).
+GAS_ALARM_KINDS = frozenset({"gas"})
+STOP_ALL_KINDS = frozenset({"fire", "leak", "evacuation"})
+PLANT_ALARM_KINDS = ("gas", "fire", "leak", "evacuation", "equipment", "other")
+
+
+def settings() -> Config:
+    """The running app's configuration (defaults outside an app, e.g. in a bare script)."""
+    return current_app.config["PERMIT_CONFIG"] if has_app_context() else Config()
+
+
+# --- feeds and detectors --------------------------------------------------------------------------
+
+
+def _areas_by_code(session: Session, enterprise_id: uuid.UUID, codes: Iterable[str]) -> dict[str, PlantArea]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    found = session.scalars(
+        sa.select(PlantArea).where(PlantArea.enterprise_id == enterprise_id, PlantArea.code.in_(wanted))
+    )
+    return {a.code: a for a in found}
+
+
+def _own_enterprise(principal: Principal) -> uuid.UUID:
+    if principal.enterprise_id is None:
+        raise Conflict(
+            "只有企业或其接入账户可以登记", "Only an enterprise or its integration account registers this"
+        )
+    return principal.enterprise_id
+
+
+def register_feed(session: Session, *, principal: Principal, data: Mapping[str, Any]) -> Feed:
+    """Register a gas-detection or positioning feed and the areas it covers (DC-03)."""
+    enterprise_id = _own_enterprise(principal)
+    areas = _areas_by_code(session, enterprise_id, data["area_codes"])
+    missing = {
+        f"area_codes.{i}": ["区域不存在 / no such area"]
+        for i, code in enumerate(data["area_codes"])
+        if code not in areas
+    }
+    if missing:
+        raise ValidationProblem(missing)
+    if session.scalar(
+        sa.select(Feed.id).where(Feed.enterprise_id == enterprise_id, Feed.code == data["code"])
+    ):
+        raise Conflict("该数据源编号已登记", "A feed with this code is already registered")
+    feed = Feed(
+        id=uuid.uuid4(),
+        enterprise_id=enterprise_id,
+        code=data["code"],
+        name=data.get("name", ""),
+        kind=data["kind"],
+        interval_minutes=data.get("interval_minutes"),
+        created_at=clock.now(),
+    )
+    session.add(feed)
+    session.flush()
+    session.add_all(
+        FeedArea(feed_id=feed.id, area_id=a.id) for a in {a.id: a for a in areas.values()}.values()
+    )
+    session.flush()
+    _record_config(session, principal, "feed.registered", "feed", feed.id, enterprise_id, {
+        "code": feed.code, "kind": feed.kind, "interval_minutes": feed.interval_minutes,
+        "area_codes": sorted(areas),
+    })  # fmt: skip
+    return feed
+
+
+def feed_area_codes(session: Session, feed_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The area codes each feed covers."""
+    rows = session.execute(
+        sa.select(FeedArea.feed_id, PlantArea.code)
+        .join(PlantArea, PlantArea.id == FeedArea.area_id)
+        .where(FeedArea.feed_id.in_(feed_ids))
+        .order_by(PlantArea.code)
+    )
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for feed_id, code in rows:
+        out[feed_id].append(code)
+    return out
+
+
+def list_feeds(session: Session, *, principal: Principal) -> sa.Select:
+    """The feeds the caller may see."""
+    return sa.select(Feed).where(enterprise_scope(session, principal, Feed.enterprise_id))
+
+
+def register_detector(session: Session, *, principal: Principal, data: Mapping[str, Any]) -> Detector:
+    """Register a fixed gas detector: its area, gas and unit, and the feed it reports through."""
+    enterprise_id = _own_enterprise(principal)
+    errors: Errors = {}
+    area = _areas_by_code(session, enterprise_id, [data["area_code"]]).get(data["area_code"])
+    if area is None:
+        errors["area_code"] = ["区域不存在 / no such area"]
+    try:
+        canonical = gas.normalise(data["gas"], 0.0, data["unit"], settings().policy).gas
+    except ValueError as exc:
+        errors["gas"] = [str(exc)]
+    feed = None
+    if data.get("feed") is not None:
+        feed = session.scalar(
+            sa.select(Feed).where(
+                Feed.enterprise_id == enterprise_id, Feed.code == data["feed"], Feed.kind == "gas"
+            )
+        )
+        if feed is None:
+            errors["feed"] = ["气体数据源不存在 / no such gas feed"]
+    if errors:
+        raise ValidationProblem(errors)
+    assert area is not None
+    if session.scalar(
+        sa.select(Detector.id).where(Detector.enterprise_id == enterprise_id, Detector.code == data["code"])
+    ):
+        raise Conflict("该探测器编号已登记", "A detector with this code is already registered")
+    detector = Detector(
+        id=uuid.uuid4(),
+        enterprise_id=enterprise_id,
+        code=data["code"],
+        area_id=area.id,
+        gas=canonical,
+        unit=data["unit"],
+        feed_id=feed.id if feed else None,
+        created_at=clock.now(),
+    )
+    session.add(detector)
+    if feed is not None and session.get(FeedArea, (feed.id, area.id)) is None:
+        session.add(FeedArea(feed_id=feed.id, area_id=area.id))  # the feed now covers the detector's area
+    session.flush()
+    _record_config(session, principal, "detector.registered", "detector", detector.id, enterprise_id, {
+        "code": detector.code, "area_code": area.code, "gas": detector.gas, "unit": detector.unit,
+        "feed": feed.code if feed else None,
+    })  # fmt: skip
+    return detector
+
+
+def list_detectors(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> sa.Select:
+    """The detectors the caller may see, optionally of one area."""
+    stmt = sa.select(Detector).where(enterprise_scope(session, principal, Detector.enterprise_id))
+    if filters.get("area_id") is not None:
+        stmt = stmt.where(Detector.area_id == filters["area_id"])
+    return stmt
+
+
+def _record_config(
+    session: Session,
+    principal: Principal,
+    kind: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    enterprise_id: uuid.UUID,
+    data: dict[str, Any],
+) -> None:
+    audit.record(
+        session, kind=kind, actor=principal, subject_type=subject_type, subject_id=subject_id,
+        enterprise_id=enterprise_id, data=data,
+    )  # fmt: skip
+
+
+# --- batches and idempotency (DC-05) --------------------------------------------------------------
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """A digest of the request: the same key with another body is refused."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def find_batch(session: Session, *, principal: Principal, key: str, request_hash: str) -> IngestBatch | None:
+    """The batch already accepted under this key (a repeat), or None; 422 if the key came with another body."""
+    batch = session.scalar(
+        sa.select(IngestBatch).where(
+            IngestBatch.client_id == principal.id, IngestBatch.idempotency_key == key
+        )
+    )
+    if batch is not None and batch.request_hash != request_hash:
+        raise ValidationProblem(
+            {"Idempotency-Key": ["该键已用于另一批数据 / this key was used for another batch"]},
+            "Idempotency-Key 已用于不同的批次",
+            "The Idempotency-Key was already used for a different batch",
+        )
+    return batch
+
+
+def open_batch(
+    session: Session, *, principal: Principal, kind: str, key: str, request_hash: str, item_count: int
+) -> IngestBatch:
+    """Claim the key first: a concurrent repeat blocks on the unique key and then replays this batch's answer."""
+    batch = IngestBatch(
+        id=uuid.uuid4(),
+        enterprise_id=_own_enterprise(principal),
+        client_id=principal.id,
+        idempotency_key=key,
+        kind=kind,
+        request_hash=request_hash,
+        item_count=item_count,
+        status_code=201,
+        response={},
+        received_at=clock.now(),
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def _check_time(
+    errors: Errors, name: str, at: datetime | None, now: datetime, policy: Mapping[str, Any]
+) -> None:
+    if at is None:
+        return
+    if at > now + timedelta(seconds=policy["reading_max_ahead_seconds"]):
+        errors.setdefault(name, []).append("时间晚于当前时间 / timestamp is in the future")
+    elif at < now - timedelta(hours=policy["reading_max_age_hours"]):
+        hours = policy["reading_max_age_hours"]
+        errors.setdefault(name, []).append(f"时间早于{hours}小时前 / timestamp is older than {hours} h")
+
+
+def _area_errors(
+    errors: Errors, items: Sequence[Mapping[str, Any]], prefix: str, areas: Mapping[str, PlantArea]
+) -> None:
+    for i, item in enumerate(items):
+        if "area_code" in item and item["area_code"] not in areas:
+            errors.setdefault(f"{prefix}.{i}.area_code", []).append("区域不存在 / no such area")
+
+
+# --- gas readings (DC-01, HW-08, CS-04) -----------------------------------------------------------
+
+
+def _bulk_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write flat rows set-wise: COPY on PostgreSQL, one executemany elsewhere; never an ORM object per row."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    # Names come from our own table metadata, never from the request.
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with session.connection().connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A checked reading, resolved to its detector and normalised."""
+
+    detector: Detector
+    value: float
+    normalised: gas.GasReading
+    measured_at: datetime
+
+
+def check_readings(
+    session: Session, *, principal: Principal, items: Sequence[Mapping[str, Any]]
+) -> tuple[list[Reading], Errors]:
+    """Resolve detectors and check values and times; every offending item is listed by index."""
+    enterprise_id = _own_enterprise(principal)
+    cfg = settings()
+    now = clock.now()
+    codes = {item["detector"] for item in items if "detector" in item}
+    detectors = {
+        d.code: d
+        for d in session.scalars(
+            sa.select(Detector).where(
+                Detector.enterprise_id == enterprise_id, Detector.code.in_(codes), Detector.active.is_(True)
+            )
+        )
+    } if codes else {}  # fmt: skip
+    table = gas.gas_table(cfg.policy)
+    readings: list[Reading] = []
+    errors: Errors = {}
+    for i, item in enumerate(items):
+        detector = detectors.get(item.get("detector", ""))
+        if "detector" in item and detector is None:
+            errors.setdefault(f"readings.{i}.detector", []).append("探测器未登记 / unknown detector")
+        _check_time(errors, f"readings.{i}.measured_at", item.get("measured_at"), now, cfg.policy)
+        if detector is None or "value" not in item:
+            continue
+        try:
+            normalised = gas.normalise(detector.gas, item["value"], detector.unit, cfg.policy)
+            # Not a concentration at all: more than the whole volume, or past a %LEL sensor's full scale.
+            if gas.convert(table[detector.gas], item["value"], detector.unit, gas.PCT_VOL) > 100 or (
+                detector.unit == gas.PCT_LEL and item["value"] > 100
+            ):
+                raise ValueError("读数超出物理量程，不可能 / the reading is beyond any physical range")
+        except ValueError as exc:
+            errors.setdefault(f"readings.{i}.value", []).append(str(exc))
+            continue
+        if "measured_at" in item:
+            readings.append(Reading(detector, item["value"], normalised, item["measured_at"]))
+    return readings, errors
+
+
+def apply_readings(session: Session, *, batch: IngestBatch, readings: Sequence[Reading]) -> dict[str, Any]:
+    """Store the readings set-wise, keep their feeds alive, and suspend the permits they breach."""
+    _bulk_insert(
+        session,
+        GasReadingRecord.__table__,
+        [
+            {
+                "batch_id": batch.id,
+                "enterprise_id": batch.enterprise_id,
+                "detector_id": r.detector.id,
+                "area_id": r.detector.area_id,
+                "gas": r.normalised.gas,
+                "value": r.value,
+                "unit": r.detector.unit,
+                "value_normalised": r.normalised.value,
+                "unit_normalised": r.normalised.unit,
+                "measured_at": r.measured_at,
+            }
+            for r in readings
+        ],
+    )
+    latest: dict[uuid.UUID, datetime] = {}
+    for r in readings:
+        if r.detector.feed_id is not None:
+            latest[r.detector.feed_id] = max(r.measured_at, latest.get(r.detector.feed_id, r.measured_at))
+    _touch_feeds(session, latest)
+    by_area: dict[uuid.UUID, list[Reading]] = defaultdict(list)
+    for r in readings:
+        by_area[r.detector.area_id].append(r)
+    suspended, alarms = [], []
+    for permit in _active_permits(session, by_area):
+        breach = _gas_breach(permit, by_area[permit.area_id])
+        if breach is None:
+            continue
+        rule, findings, worst = breach
+        reason = "；".join(v.zh for v in findings) + " / " + "; ".join(v.en for v in findings)
+        if _suspend(
+            session, permit, reason=f"气体超标 / gas over the limit ({rule}): {reason}", code="gas_alarm"
+        ):
+            suspended.append({"permit_id": str(permit.id), "number": permit.number, "rule": rule})
+        alarm = raise_alarm(
+            session,
+            enterprise_id=permit.enterprise_id,
+            kind="gas_breach",
+            rule=rule,
+            zh=f"作业票{permit.number}区域气体超标：" + "；".join(v.zh for v in findings),
+            en=f"Gas over the limit in the area of permit {permit.number}: " + "; ".join(v.en for v in findings),
+            permit=permit,
+            area_id=permit.area_id,
+            raised_at=max(r.measured_at for r in worst),
+            data={
+                "findings": [v.as_dict() for v in findings],
+                "readings": [
+                    {"detector": r.detector.code, "gas": r.normalised.gas, "value": r.normalised.value,
+                     "unit": r.normalised.unit, "measured_at": r.measured_at}
+                    for r in worst
+                ],
+                "batch_id": batch.id,
+            },
+        )  # fmt: skip
+        alarms.append(str(alarm.id))
+    return _answer(batch, accepted=len(readings), suspended=suspended, alarms=alarms)
+
+
+def _gas_breach(
+    permit: Permit, readings: Sequence[Reading]
+) -> tuple[str, list[Violation], list[Reading]] | None:
+    """Judge the readings taken since the permit went to work by its type's gas rule (HW-05, CS-02)."""
+    workflow = get_workflow(permit.type)
+    plan = workflow.gas_plan
+    data = permits.permit_data(permit)
+    if plan is None or not plan.applies(data):
+        return None
+    since = permit.activated_at
+    current = [r for r in readings if since is None or r.measured_at >= since]
+    # The limits are bounds: the lowest and highest reading of each gas decide (O2 has both bounds).
+    extremes: dict[tuple[str, str], list[Reading]] = {}
+    for r in current:
+        key = (r.normalised.gas, r.normalised.unit)
+        low, high = extremes.get(key, [r, r])
+        extremes[key] = [min(low, r, key=_value), max(high, r, key=_value)]
+    worst = list({id(r): r for pair in extremes.values() for r in pair}.values())
+    if not worst:
+        return None
+    # A feed reading is judged on its own: the completeness a sample needs (oxygen measured) does not apply.
+    limits = replace(plan.limits, require_oxygen=False)
+    passed, findings = gas.evaluate(
+        limits, [r.normalised for r in worst], workflow.facts_of(data), settings().policy
+    )
+    if passed:
+        return None
+    return plan.breach_rule, findings, worst
+
+
+def _value(reading: Reading) -> float:
+    return reading.normalised.value
+
+
+# --- positioning (HC-04, DC-02) -------------------------------------------------------------------
+
+
+def check_positions(
+    session: Session, *, principal: Principal, items: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, PlantArea], Errors]:
+    """Check the areas and times of positioning snapshots."""
+    return _check_area_items(session, principal, items, "snapshots", "observed_at")
+
+
+def check_sightings(
+    session: Session, *, principal: Principal, items: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, PlantArea], Errors]:
+    """Check the areas and times of card sightings."""
+    return _check_area_items(session, principal, items, "sightings", "seen_at")
+
+
+def _check_area_items(
+    session: Session, principal: Principal, items: Sequence[Mapping[str, Any]], prefix: str, time_field: str
+) -> tuple[dict[str, PlantArea], Errors]:
+    enterprise_id = _own_enterprise(principal)
+    areas = _areas_by_code(session, enterprise_id, (i["area_code"] for i in items if "area_code" in i))
+    errors: Errors = {}
+    _area_errors(errors, items, prefix, areas)
+    now = clock.now()
+    policy = settings().policy
+    for i, item in enumerate(items):
+        _check_time(errors, f"{prefix}.{i}.{time_field}", item.get(time_field), now, policy)
+    return areas, errors
+
+
+def _upsert_locations(
+    session: Session, enterprise_id: uuid.UUID, places: Mapping[str, tuple[uuid.UUID, datetime]]
+) -> None:
+    """Place cards, never over a newer observation (pushes may arrive out of order)."""
+    if not places:
+        return
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = insert(CardLocation).values(
+        [
+            {"enterprise_id": enterprise_id, "card_id": c, "area_id": a, "seen_at": t}
+            for c, (a, t) in places.items()
+        ]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CardLocation.enterprise_id, CardLocation.card_id],
+            set_={"area_id": stmt.excluded.area_id, "seen_at": stmt.excluded.seen_at},
+            where=CardLocation.seen_at <= stmt.excluded.seen_at,
+        )
+    )
+
+
+def apply_positions(
+    session: Session,
+    *,
+    batch: IngestBatch,
+    snapshots: Sequence[Mapping[str, Any]],
+    areas: Mapping[str, PlantArea],
+) -> dict[str, Any]:
+    """Store snapshots, move cards (absent ones leave the area), then judge headcount, guardian and posts."""
+    enterprise_id = batch.enterprise_id
+    ordered = sorted(snapshots, key=lambda s: s["observed_at"])
+    session.execute(
+        sa.insert(PositionSnapshot.__table__),
+        [
+            {
+                "batch_id": batch.id, "enterprise_id": enterprise_id, "area_id": areas[s["area_code"]].id,
+                "observed_at": s["observed_at"], "card_ids": sorted(set(s["card_ids"])),
+                "headcount": len(set(s["card_ids"])),
+            }
+            for s in ordered
+        ],
+    )  # fmt: skip
+    touched: dict[uuid.UUID, datetime] = {}
+    for snap in ordered:
+        area_id, at, cards = areas[snap["area_code"]].id, snap["observed_at"], set(snap["card_ids"])
+        session.execute(
+            sa.update(CardLocation)
+            .where(
+                CardLocation.enterprise_id == enterprise_id,
+                CardLocation.area_id == area_id,
+                CardLocation.seen_at <= at,
+                CardLocation.card_id.not_in(cards) if cards else sa.true(),
+            )
+            .values(area_id=None, seen_at=at)
+        )
+        _upsert_locations(session, enterprise_id, {c: (area_id, at) for c in cards})
+        touched[area_id] = max(at, touched.get(area_id, at))
+    _touch_positioning_feeds(session, touched)
+    return _judge_positions(session, batch, touched, accepted=len(snapshots))
+
+
+def apply_sightings(
+    session: Session,
+    *,
+    batch: IngestBatch,
+    sightings: Sequence[Mapping[str, Any]],
+    areas: Mapping[str, PlantArea],
+) -> dict[str, Any]:
+    """Store sightings, move the cards, then judge the areas they left and entered."""
+    enterprise_id = batch.enterprise_id
+    _bulk_insert(
+        session,
+        CardSighting.__table__,
+        [
+            {"batch_id": batch.id, "enterprise_id": enterprise_id, "area_id": areas[s["area_code"]].id,
+             "card_id": s["card_id"], "seen_at": s["seen_at"]}
+            for s in sightings
+        ],
+    )  # fmt: skip
+    latest: dict[str, tuple[uuid.UUID, datetime]] = {}
+    for s in sightings:
+        if s["card_id"] not in latest or latest[s["card_id"]][1] <= s["seen_at"]:
+            latest[s["card_id"]] = (areas[s["area_code"]].id, s["seen_at"])
+    previous = session.execute(
+        sa.select(CardLocation.card_id, CardLocation.area_id).where(
+            CardLocation.enterprise_id == enterprise_id, CardLocation.card_id.in_(latest)
+        )
+    ).all()
+    _upsert_locations(session, enterprise_id, latest)
+    touched: dict[uuid.UUID, datetime] = {}
+    for card, area_id in previous:
+        if area_id is not None:
+            touched[area_id] = max(latest[card][1], touched.get(area_id, latest[card][1]))
+    for area_id, at in latest.values():
+        touched[area_id] = max(at, touched.get(area_id, at))
+    _touch_positioning_feeds(
+        session, {a: t for a, t in touched.items() if a in {v[0] for v in latest.values()}}
+    )
+    return _judge_positions(session, batch, touched, accepted=len(sightings))
+
+
+@dataclass(frozen=True)
+class _Finding:
+    kind: str
+    zh: str
+    en: str
+
+
+def _position_findings(session: Session, permit: Permit) -> list[_Finding]:
+    """HC-04 on what positioning says now: over the limit, guardian absent, a checked-in crew member elsewhere."""
+    findings = []
+    limit = presence.headcount_limit(session, permit)
+    headcount = (
+        session.scalar(
+            sa.select(sa.func.count()).where(
+                CardLocation.enterprise_id == permit.enterprise_id, CardLocation.area_id == permit.area_id
+            )
+        )
+        or 0
+    )
+    if limit.number is not None and headcount > limit.number:
+        findings.append(_Finding(
+            "headcount_exceeded",
+            f"定位显示作业区域内{headcount}人，超过上限{limit.number}人",
+            f"positioning shows {headcount} people in the risk area, over the limit of {limit.number}",
+        ))  # fmt: skip
+    locations = dict(
+        session.execute(
+            sa.select(Person.id, CardLocation)
+            .join(CardLocation, sa.and_(
+                CardLocation.card_id == Person.positioning_card_id,
+                CardLocation.enterprise_id == permit.enterprise_id,
+            ))
+            .join(PermitCrewMember, PermitCrewMember.person_id == Person.id)
+            .where(PermitCrewMember.permit_id == permit.id)
+        ).all()
+    )  # fmt: skip
+    guardians = {c.person_id for c in permit.crew if c.role == "guardian"}
+    if guardians and not any(
+        (loc := locations.get(g)) is not None and loc.area_id == permit.area_id for g in guardians
+    ):
+        findings.append(_Finding(
+            "guardian_absent", "定位显示监护人不在作业区域（无监护不作业）",
+            "positioning shows the guardian is not in the risk area (no guardian, no work)",
+        ))  # fmt: skip
+    inside = session.execute(
+        sa.select(PresenceEntry.person_id, PresenceEntry.name, PresenceEntry.checked_in_at).where(
+            PresenceEntry.permit_id == permit.id,
+            PresenceEntry.kind == "crew",
+            PresenceEntry.checked_out_at.is_(None),
+        )
+    ).all()
+    away = [
+        name
+        for person_id, name, since in inside
+        if (loc := locations.get(person_id)) is not None
+        and loc.seen_at >= since
+        and loc.area_id != permit.area_id
+    ]
+    if away:
+        findings.append(_Finding(
+            "crew_off_post", f"已登记进入的作业人员脱岗：{', '.join(away)}",
+            f"crew registered inside are off post: {', '.join(away)}",
+        ))  # fmt: skip
+    return findings
+
+
+def _judge_positions(
+    session: Session, batch: IngestBatch, touched: Mapping[uuid.UUID, datetime], accepted: int
+) -> dict[str, Any]:
+    suspended, alarms = [], []
+    for permit in _active_permits(session, touched):
+        if permit.activated_at is not None and touched[permit.area_id] < permit.activated_at:
+            continue  # the data predates the work (or its resumption)
+        findings = _position_findings(session, permit)
+        if not findings:
+            continue
+        reason = "；".join(f.zh for f in findings) + " / " + "; ".join(f.en for f in findings)
+        if _suspend(session, permit, reason=f"HC-04: {reason}", code=findings[0].kind):
+            suspended.append({"permit_id": str(permit.id), "number": permit.number, "rule": "HC-04"})
+        for f in findings:
+            alarm = raise_alarm(
+                session, enterprise_id=permit.enterprise_id, kind=f.kind, rule="HC-04",
+                zh=f"作业票{permit.number}：{f.zh}", en=f"Permit {permit.number}: {f.en}", permit=permit,
+                area_id=permit.area_id, raised_at=touched[permit.area_id], data={"batch_id": batch.id},
+            )  # fmt: skip
+            alarms.append(str(alarm.id))
+    return _answer(batch, accepted=accepted, suspended=suspended, alarms=alarms)
+
+
+# --- plant alarms ---------------------------------------------------------------------------------
+
+
+def check_plant_alarms(
+    session: Session, *, principal: Principal, items: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, PlantArea], Errors]:
+    """Check the areas and times of pushed alarms."""
+    return _check_area_items(session, principal, items, "alarms", "raised_at")
+
+
+def apply_plant_alarms(
+    session: Session,
+    *,
+    principal: Principal,
+    batch: IngestBatch,
+    alarms: Sequence[Mapping[str, Any]],
+    areas: Mapping[str, PlantArea],
+) -> dict[str, Any]:
+    """Record the plant's alarms; a gas alarm stops gas-tested work in its area (HW-08, CS-04), fire/leak/evacuation all."""
+    suspended, recorded = [], []
+    for item in alarms:
+        area = areas[item["area_code"]]
+        stopped = []
+        if item["kind"] in GAS_ALARM_KINDS | STOP_ALL_KINDS:
+            for permit in _active_permits(session, [area.id]):
+                plan = get_workflow(permit.type).gas_plan
+                if item["kind"] in GAS_ALARM_KINDS:
+                    if plan is None or not plan.applies(permits.permit_data(permit)):
+                        continue
+                    rule, code = plan.breach_rule, "gas_alarm"
+                else:
+                    rule, code = "G-08", "plant_alarm"
+                reason = f"装置报警（{item['kind']}）：{item['message']} / plant alarm ({item['kind']}): {item['message']}"
+                if _suspend(session, permit, reason=f"{rule}: {reason}", code=code):
+                    stopped.append({"permit_id": str(permit.id), "number": permit.number, "rule": rule})
+        alarm = raise_alarm(
+            session, enterprise_id=batch.enterprise_id, kind=item["kind"], rule=None,
+            zh=item["message"], en=item["message"], permit=None, area_id=area.id, raised_at=item["raised_at"],
+            source="plant", actor=principal,
+            data={"plant_alarm_id": item.get("plant_alarm_id"), "detector": item.get("detector"),
+                  "suspended": stopped, "batch_id": batch.id},
+        )  # fmt: skip
+        suspended += stopped
+        recorded.append(str(alarm.id))
+    return _answer(batch, accepted=len(alarms), suspended=suspended, alarms=recorded)
+
+
+# --- shared: permits at work, suspension, alarms, feeds -------------------------------------------
+
+
+# What permit_data() reads: loaded for all the permits of a batch at once instead of per permit.
+_PERMIT_DATA = (
+    selectinload(Permit.crew),
+    selectinload(Permit.signatures),
+    selectinload(Permit.gas_tests),
+    selectinload(Permit.links).selectinload(PermitLink.linked),
+)
+
+
+def _active_permits(session: Session, area_ids: Iterable[uuid.UUID]) -> list[Permit]:
+    """Active permits in the areas, locked in id order (so two batches never deadlock on them)."""
+    ids = list(area_ids)
+    if not ids:
+        return []
+    stmt = (
+        sa.select(Permit)
+        .where(Permit.area_id.in_(ids), Permit.state == str(State.active))
+        .order_by(Permit.id)
+        .with_for_update(of=Permit)
+        .options(*_PERMIT_DATA)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt).unique())
+
+
+def _suspend(session: Session, permit: Permit, *, reason: str, code: str) -> bool:
+    """Suspend through the workflow as the system (G-08); False if the permit is no longer active."""
+    try:
+        permits.perform(
+            session,
+            permit_id=permit.id,
+            action="suspend",
+            principal=SYSTEM,
+            payload={"reason": reason[:2000], "reason_code": code},
+        )
+    except RuleViolation:
+        return False
+    return True
+
+
+def raise_alarm(
+    session: Session,
+    *,
+    enterprise_id: uuid.UUID,
+    kind: str,
+    rule: str | None,
+    zh: str,
+    en: str,
+    permit: Permit | None,
+    area_id: uuid.UUID | None,
+    raised_at: datetime,
+    data: dict[str, Any],
+    source: str = "service",
+    feed_id: uuid.UUID | None = None,
+    actor: Principal = SYSTEM,
+) -> Alarm:
+    """Store an alarm and record it as an event (delivered to webhook subscribers like any other)."""
+    alarm = Alarm(
+        id=uuid.uuid4(),
+        enterprise_id=enterprise_id,
+        area_id=area_id,
+        permit_id=permit.id if permit else None,
+        feed_id=feed_id,
+        kind=kind,
+        rule=rule,
+        source=source,
+        message_zh=zh,
+        message_en=en,
+        data=json.loads(json.dumps(data, default=str, ensure_ascii=False)),
+        raised_at=raised_at,
+        created_at=clock.now(),
+    )
+    session.add(alarm)
+    session.flush()
+    audit.record(
+        session,
+        kind="alarm.raised",
+        actor=actor,
+        subject_type="alarm",
+        subject_id=alarm.id,
+        enterprise_id=enterprise_id,
+        data={
+            "alarm_kind": kind, "rule": rule, "source": source, "message_zh": zh, "message_en": en,
+            "permit_id": permit.id if permit else None, "number": permit.number if permit else None,
+            "area_id": area_id, "raised_at": raised_at,
+        },
+    )  # fmt: skip
+    return alarm
+
+
+def _touch_feeds(session: Session, latest: Mapping[uuid.UUID, datetime]) -> None:
+    """Fresh data ends a feed's silence (DC-03): the next silence raises its alarm again."""
+    for feed_id, at in latest.items():
+        session.execute(
+            sa.update(Feed)
+            .where(Feed.id == feed_id, sa.or_(Feed.last_data_at.is_(None), Feed.last_data_at < at))
+            .values(last_data_at=at, silence_alarmed_at=None)
+        )
+
+
+def _touch_positioning_feeds(session: Session, touched: Mapping[uuid.UUID, datetime]) -> None:
+    rows = session.execute(
+        sa.select(FeedArea.feed_id, FeedArea.area_id)
+        .join(Feed, Feed.id == FeedArea.feed_id)
+        .where(Feed.kind == "positioning", FeedArea.area_id.in_(list(touched)))
+    ).all()
+    latest: dict[uuid.UUID, datetime] = {}
+    for feed_id, area_id in rows:
+        latest[feed_id] = max(touched[area_id], latest.get(feed_id, touched[area_id]))
+    _touch_feeds(session, latest)
+
+
+def _answer(
+    batch: IngestBatch, *, accepted: int, suspended: list[dict[str, Any]], alarms: list[str]
+) -> dict[str, Any]:
+    body = {
+        "batch_id": str(batch.id),
+        "kind": batch.kind,
+        "accepted": accepted,
+        "suspended": suspended,
+        "alarm_ids": alarms,
+    }
+    batch.response = body
+    return body
+
+
+def check_silent_feeds(session: Session, now: datetime) -> list[Alarm]:
+    """DC-03: raise one alarm per relying active permit when a feed has been silent past its interval.
+
+    Once per silence: the feed is marked until fresh data arrives. Feeds are taken with SKIP LOCKED on
+    PostgreSQL so that two scheduler processes never raise the same silence twice. Flushes, never commits.
+    """
+    default = settings().policy["feed_silence_minutes"]
+    stmt = sa.select(Feed).where(Feed.silence_alarmed_at.is_(None)).order_by(Feed.id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    raised: list[Alarm] = []
+    for feed in session.scalars(stmt):
+        minutes = feed.interval_minutes or default
+        last = feed.last_data_at or feed.created_at
+        if now - last <= timedelta(minutes=minutes):
+            continue
+        areas = sa.select(FeedArea.area_id).where(FeedArea.feed_id == feed.id)
+        relying = list(
+            session.scalars(
+                sa.select(Permit)
+                .where(Permit.area_id.in_(areas), Permit.state == str(State.active))
+                .order_by(Permit.id)
+            ).unique()
+        )
+        if not relying:
+            continue
+        feed.silence_alarmed_at = now
+        for permit in relying:
+            raised.append(
+                raise_alarm(
+                    session, enterprise_id=feed.enterprise_id, kind="feed_silent", rule="DC-03",
+                    zh=f"数据源{feed.code}已{minutes}分钟以上无数据，作业票{permit.number}依赖该数据源",
+                    en=f"Feed {feed.code} has been silent for over {minutes} min; permit {permit.number} relies on it",
+                    permit=permit, area_id=permit.area_id, raised_at=now, feed_id=feed.id,
+                    data={"feed": feed.code, "last_data_at": feed.last_data_at, "interval_minutes": minutes},
+                )
+            )  # fmt: skip
+    session.flush()
+    return raised
+
+
+# --- alarms ---------------------------------------------------------------------------------------
+
+
+def list_alarms(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> sa.Select:
+    """Alarms the caller may see (its enterprise, or the enterprises of a regulator's region)."""
+    stmt = sa.select(Alarm).where(enterprise_scope(session, principal, Alarm.enterprise_id))
+    for name in ("permit_id", "area_id", "kind", "source", "enterprise_id"):
+        if filters.get(name) is not None:
+            stmt = stmt.where(getattr(Alarm, name) == filters[name])
+    return stmt
+
+
+def get_alarm(session: Session, *, principal: Principal, alarm_id: uuid.UUID) -> Alarm:
+    """One alarm the caller may see (404 otherwise)."""
+    alarm = session.scalar(
+        sa.select(Alarm).where(
+            Alarm.id == alarm_id, enterprise_scope(session, principal, Alarm.enterprise_id)
+        )
+    )
+    if alarm is None:
+        raise NotFound("报警不存在", "No such alarm")
+    return alarm

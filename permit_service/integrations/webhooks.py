@@ -1,0 +1,433 @@
+"""Signed webhooks out through a transactional outbox (DC-04).
+
+Every recorded event is matched against the active subscriptions of its enterprise (or, for a regional
+event such as a freeze, of every enterprise in the region) and one outbox row per match is written in the
+event's own transaction: a crash between commit and delivery loses nothing. `deliver_due` sends what is
+due, one row per short transaction, oldest event first, never event n+1 of a permit while event n is
+still pending for that subscription; it retries with exponential back-off and jitter and marks a delivery
+failed after the last attempt (it can be replayed). Bodies are signed with HMAC-SHA256 over
+`timestamp + "." + body`, sent as `X-Permit-Signature: t=<unix seconds>,v1=<hex digest>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import re
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from permit_service import clock
+from permit_service.audit import service as audit
+from permit_service.audit.models import Event
+from permit_service.auth.principal import Principal, enterprise_scope, region_subtree
+from permit_service.config import Config
+from permit_service.db import is_postgres
+from permit_service.directory.models import Enterprise
+from permit_service.errors import Conflict, NotFound
+from permit_service.integrations.models import WebhookDelivery, WebhookSubscription
+from permit_service.integrations.service import settings
+
+SIGNATURE_HEADER = "X-Permit-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300  # receivers refuse signatures older than this (replay window)
+KIND_PATTERN = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")
+
+
+# --- signing ---------------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: str) -> str:
+    """The signature header value for a body sent at `timestamp` (unix seconds)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(
+    secret: str, header: str, body: str, now: datetime, tolerance: int = SIGNATURE_TOLERANCE_SECONDS
+) -> bool:
+    """What a receiver does: recompute the digest, compare in constant time, refuse stale timestamps."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now.timestamp() - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1', '')}")
+
+
+# --- subscriptions ---------------------------------------------------------------------------------
+
+
+def matches(patterns: Sequence[str], kind: str) -> bool:
+    """Whether an event kind is one a subscription asked for: exact, `prefix.*` or `*`."""
+    return any(p == "*" or p == kind or (p.endswith(".*") and kind.startswith(p[:-1])) for p in patterns)
+
+
+def create_subscription(
+    session: Session, *, principal: Principal, data: dict[str, Any]
+) -> WebhookSubscription:
+    """Subscribe a plant portal of the caller's enterprise to event kinds."""
+    if principal.enterprise_id is None:
+        raise Conflict(
+            "只有企业或其接入账户可以订阅", "Only an enterprise or its integration account subscribes"
+        )
+    sub = WebhookSubscription(
+        id=uuid.uuid4(),
+        enterprise_id=principal.enterprise_id,
+        url=data["url"],
+        secret=data["secret"],
+        event_kinds=sorted(set(data["event_kinds"])),
+        description=data.get("description", ""),
+        created_by=principal.id,
+        created_at=clock.now(),
+    )
+    session.add(sub)
+    session.flush()
+    _record(session, principal, "webhook.subscribed", sub)
+    return sub
+
+
+def get_subscription(
+    session: Session, *, principal: Principal, subscription_id: uuid.UUID, for_update: bool = False
+) -> WebhookSubscription:
+    """A subscription of the caller's enterprise (404 otherwise)."""
+    stmt = sa.select(WebhookSubscription).where(
+        WebhookSubscription.id == subscription_id,
+        enterprise_scope(session, principal, WebhookSubscription.enterprise_id),
+    )
+    sub = session.scalar(stmt.with_for_update() if for_update else stmt)
+    if sub is None:
+        raise NotFound("订阅不存在", "No such subscription")
+    return sub
+
+
+def list_subscriptions(session: Session, *, principal: Principal) -> sa.Select:
+    """The caller's subscriptions, as a statement to paginate."""
+    return sa.select(WebhookSubscription).where(
+        enterprise_scope(session, principal, WebhookSubscription.enterprise_id)
+    )
+
+
+def deactivate_subscription(session: Session, *, principal: Principal, subscription_id: uuid.UUID) -> None:
+    """Stop a subscription (kept, with its deliveries, for the record)."""
+    sub = get_subscription(session, principal=principal, subscription_id=subscription_id, for_update=True)
+    if sub.active:
+        sub.active = False
+        session.flush()
+        _record(session, principal, "webhook.unsubscribed", sub)
+
+
+def _record(session: Session, principal: Principal, kind: str, sub: WebhookSubscription) -> None:
+    audit.record(
+        session,
+        kind=kind,
+        actor=principal,
+        subject_type="webhook_subscription",
+        subject_id=sub.id,
+        enterprise_id=sub.enterprise_id,
+        data={"url": sub.url, "event_kinds": sub.event_kinds},
+    )
+
+
+# --- the outbox ------------------------------------------------------------------------------------
+
+
+def ordering_key(event: Event) -> str:
+    """Deliveries are ordered per permit; other subjects are ordered per subject."""
+    if event.subject_type == "permit":
+        return event.subject_id
+    permit_id = (event.data or {}).get("permit_id")
+    return str(permit_id) if permit_id else f"{event.subject_type}:{event.subject_id}"
+
+
+def payload(event: Event) -> str:
+    """The JSON body delivered for an event (fixed when the event is recorded; identical on every retry)."""
+    return json.dumps(
+        {
+            "event_id": event.id,
+            "kind": event.kind,
+            "at": event.at.isoformat(),
+            "subject_type": event.subject_type,
+            "subject_id": event.subject_id,
+            "enterprise_id": str(event.enterprise_id) if event.enterprise_id else None,
+            "region_id": str(event.region_id) if event.region_id else None,
+            "actor_id": event.actor_id,
+            "data": event.data,
+            "hash": event.hash,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _subscriptions_for(session: Session, event: Event) -> list[WebhookSubscription]:
+    stmt = sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+    if event.enterprise_id is not None:
+        stmt = stmt.where(WebhookSubscription.enterprise_id == event.enterprise_id)
+    elif event.region_id is not None:
+        # A regional event (a freeze) concerns every enterprise of the region and below.
+        regions = region_subtree(session, event.region_id)
+        stmt = stmt.where(
+            WebhookSubscription.enterprise_id.in_(
+                sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions))
+            )
+        )
+    else:
+        return []
+    return [s for s in session.scalars(stmt) if matches(s.event_kinds, event.kind)]
+
+
+@audit.on_event
+def enqueue(session: Session, event: Event) -> None:
+    """Write one outbox row per matching subscription, in the event's own transaction (DC-04)."""
+    subs = _subscriptions_for(session, event)
+    if not subs:
+        return
+    body, key = payload(event), ordering_key(event)
+    session.execute(
+        sa.insert(WebhookDelivery),
+        [
+            {
+                "subscription_id": s.id, "event_id": event.id, "event_kind": event.kind, "ordering_key": key,
+                "body": body, "status": "pending", "attempts": 0, "next_attempt_at": event.at,
+                "created_at": event.at,
+            }
+            for s in subs
+        ],
+    )  # fmt: skip
+
+
+# --- delivery --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How deliveries are attempted: timeout, attempts, back-off, and the lease a claimed row holds."""
+
+    timeout_seconds: int = 5
+    max_attempts: int = 12
+    backoff_base_seconds: int = 30
+    backoff_max_seconds: int = 6 * 3600
+    lease_seconds: int = 120
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> DeliveryPolicy:
+        """The policy configured for the service (see `permit_service.config`)."""
+        return cls(
+            timeout_seconds=cfg.webhook_timeout_seconds,
+            max_attempts=cfg.webhook_max_attempts,
+            backoff_base_seconds=cfg.webhook_backoff_base_seconds,
+            backoff_max_seconds=cfg.webhook_backoff_max_seconds,
+            lease_seconds=max(cfg.webhook_timeout_seconds * 4, 60),
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential back-off with equal jitter: half the delay fixed, half random."""
+        delay = min(self.backoff_base_seconds * 2 ** (attempts - 1), self.backoff_max_seconds)
+        return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed delivery, carried out of its transaction to be sent."""
+
+    id: uuid.UUID
+    url: str
+    secret: str
+    body: str
+    event_id: int
+    event_kind: str
+    attempts: int
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver_due` run did."""
+
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+Sender = Callable[[str, bytes, dict[str, str], int], tuple[int | None, str | None]]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer we do not follow: the subscription names the receiver
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: int) -> tuple[int | None, str | None]:
+    """POST the body; returns (status code, error) - no status when the receiver could not be reached."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return None, str(getattr(exc, "reason", exc))[:500]
+
+
+def _claim(session_factory: sessionmaker[Session], now: datetime, policy: DeliveryPolicy) -> Attempt | None:
+    """Take the next due delivery whose permit has nothing earlier pending, and lease it."""
+    earlier = aliased(WebhookDelivery)
+    blocked = (
+        sa.select(earlier.id)
+        .where(
+            earlier.subscription_id == WebhookDelivery.subscription_id,
+            earlier.ordering_key == WebhookDelivery.ordering_key,
+            earlier.status == "pending",
+            sa.or_(
+                earlier.event_id < WebhookDelivery.event_id,
+                sa.and_(
+                    earlier.event_id == WebhookDelivery.event_id,
+                    earlier.created_at < WebhookDelivery.created_at,
+                ),
+            ),
+        )
+        .exists()
+    )
+    stmt = (
+        sa.select(WebhookDelivery, WebhookSubscription)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookSubscription.active.is_(True),
+            ~blocked,
+        )
+        .order_by(WebhookDelivery.event_id, WebhookDelivery.created_at)
+        .limit(1)
+    )
+    with session_factory() as session, session.begin():
+        if is_postgres(session):
+            stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
+        row = session.execute(stmt).first()
+        if row is None:
+            return None
+        delivery, sub = row
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        # The lease: if this process dies before settling, the row is due again when the lease ends.
+        delivery.next_attempt_at = now + timedelta(seconds=policy.lease_seconds)
+        return Attempt(
+            delivery.id,
+            sub.url,
+            sub.secret,
+            delivery.body,
+            delivery.event_id,
+            delivery.event_kind,
+            delivery.attempts,
+        )
+
+
+def _settle(
+    session_factory: sessionmaker[Session],
+    attempt: Attempt,
+    result: tuple[int | None, str | None],
+    now: datetime,
+    policy: DeliveryPolicy,
+) -> str:
+    status_code, error = result
+    with session_factory() as session, session.begin():
+        delivery = session.get(WebhookDelivery, attempt.id, with_for_update=True)
+        assert delivery is not None  # outbox rows are never deleted
+        delivery.last_status_code = status_code
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        elif delivery.attempts >= policy.max_attempts:
+            delivery.status, delivery.last_error = "failed", error
+        else:
+            delivery.next_attempt_at, delivery.last_error = now + policy.backoff(delivery.attempts), error
+        return delivery.status if delivery.status != "pending" else "retrying"
+
+
+def deliver_due(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    limit: int = 500,
+    policy: DeliveryPolicy | None = None,
+    send: Sender = http_post,
+) -> DeliveryReport:
+    """Deliver what is due at `now`, each row claimed and settled in its own short transaction (DC-04).
+
+    Safe to run in several processes at once: rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL)
+    and leased, and the receiver is called outside any transaction.
+    """
+    policy = policy or DeliveryPolicy.from_config(settings())
+    report = DeliveryReport()
+    for _ in range(limit):
+        attempt = _claim(session_factory, now, policy)
+        if attempt is None:
+            break
+        timestamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "permit-service-webhooks/1",
+            "X-Permit-Event": attempt.event_kind,
+            "X-Permit-Event-Id": str(attempt.event_id),
+            "X-Permit-Delivery": str(attempt.id),
+            SIGNATURE_HEADER: sign(attempt.secret, timestamp, attempt.body),
+        }
+        outcome = _settle(
+            session_factory, attempt, send(attempt.url, attempt.body.encode(), headers, policy.timeout_seconds), now,
+            policy,
+        )  # fmt: skip
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+# --- receivers' view -------------------------------------------------------------------------------
+
+
+def list_deliveries(
+    session: Session, *, principal: Principal, subscription_id: uuid.UUID, status: str | None
+) -> sa.Select:
+    """Deliveries of one subscription of the caller's enterprise, as a statement to paginate."""
+    sub = get_subscription(session, principal=principal, subscription_id=subscription_id)
+    stmt = sa.select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
+    return stmt.where(WebhookDelivery.status == status) if status else stmt
+
+
+def replay(session: Session, *, principal: Principal, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Queue a delivery again (same body, same event) as a new outbox row."""
+    original = session.scalar(
+        sa.select(WebhookDelivery)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            enterprise_scope(session, principal, WebhookSubscription.enterprise_id),
+        )
+    )
+    if original is None:
+        raise NotFound("投递记录不存在", "No such delivery")
+    now = clock.now()
+    copy = WebhookDelivery(
+        id=uuid.uuid4(),
+        subscription_id=original.subscription_id,
+        event_id=original.event_id,
+        event_kind=original.event_kind,
+        ordering_key=original.ordering_key,
+        body=original.body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        replay_of_id=original.id,
+        created_at=now,
+    )
+    session.add(copy)
+    session.flush()
+    return copy

@@ -1,0 +1,121 @@
+"""The scheduler process: APScheduler's BlockingScheduler running the job bodies on intervals, never in gunicorn.
+
+Several of these processes may run at once (by mistake, or during a rolling deploy): the job bodies
+make every act happen once. In-process, each job runs at most one instance at a time, late runs are
+coalesced into one, and a run is never dropped for being late (it scans by time, so it catches up).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from permit_service import clock
+from permit_service.scheduling import jobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled job: its body, how often it runs, the rule it serves, and the hook it needs (if any)."""
+
+    name: str
+    run: Callable[[jobs.SessionFactory, datetime], jobs.RunReport]
+    seconds: int
+    rule: str
+    needs: str | None = None
+
+    def available(self) -> bool:
+        """Whether the area this job calls into exists in this build."""
+        return self.needs is None or jobs.hook(self.needs) is not None
+
+
+def job_specs(app: Flask) -> list[JobSpec]:
+    """Every job with its interval from the configuration."""
+    cfg = app.config["PERMIT_CONFIG"]
+    tick = cfg.scheduler_tick_seconds
+    return [
+        JobSpec("expire_permits", jobs.run_expire_permits, tick, "G-12"),
+        JobSpec("freeze_starts", jobs.run_freeze_starts, tick, "FZ-03"),
+        JobSpec("confined_space_monitoring", jobs.run_confined_space_monitoring, tick, "CS-03"),
+        JobSpec("hot_work_retests", jobs.run_hot_work_retests, 5 * tick, "HW-04"),
+        JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03", jobs.SILENT_FEEDS),
+        JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04", jobs.OUTBOX),
+        JobSpec("purge_revocations", jobs.run_purge_revocations, 3600, "auth", jobs.REVOCATIONS),
+        JobSpec("holiday_proposals", jobs.run_holiday_proposals, 6 * 3600, "FZ-04"),
+    ]
+
+
+def run_job(app: Flask, spec: JobSpec) -> jobs.RunReport:
+    """Run one job now, in a fresh app context (request-scoped caches start empty each run)."""
+    with app.app_context():
+        report = spec.run(app.extensions["db_sessionmaker"], clock.now())
+    level = logging.WARNING if report.failed or report.note else logging.INFO
+    log.log(
+        level,
+        "job %s (%s): done=%d skipped=%d failed=%d %s",
+        spec.name,
+        spec.rule,
+        report.done,
+        report.skipped,
+        report.failed,
+        report.note,
+    )
+    return report
+
+
+def run_all_once(app: Flask) -> list[jobs.RunReport]:
+    """Run every available job once (the `--once` mode: cron, a Kubernetes CronJob, a smoke test)."""
+    return [run_job(app, spec) for spec in job_specs(app) if spec.available()]
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    """A BlockingScheduler with every available job; each first runs at start-up to catch up."""
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    started = datetime.now(UTC)
+    for spec in job_specs(app):
+        if not spec.available():
+            log.warning(
+                "job %s (%s) not scheduled: %s is not available in this build",
+                spec.name,
+                spec.rule,
+                spec.needs,
+            )
+            continue
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=spec.seconds,
+            args=(app, spec),
+            id=spec.name,
+            name=f"{spec.name} ({spec.rule})",
+            next_run_time=started,
+        )
+    return scheduler
+
+
+def serve(app: Flask) -> None:
+    """Run the scheduler in the foreground until SIGTERM or SIGINT, finishing the runs in progress."""
+    scheduler = build_scheduler(app)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("scheduler stopping on signal %d", signum)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("scheduler starting with jobs: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    scheduler.start()

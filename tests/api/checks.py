@@ -1,0 +1,65 @@
+"""Assertions on problem+json answers and hand-made JWTs shared by the auth, convention and directory tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import jwt as pyjwt
+from flask import Flask
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(resp: TestResponse, status: int, *, fields: set[str] | None = None) -> dict[str, Any]:
+    """The answer is an RFC 9457 problem with `status`, bilingual messages and, if given, exactly these
+    fields listed in `errors`; returns the body."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.content_type == PROBLEM
+    body = resp.get_json()
+    assert body["status"] == status
+    assert body["type"].startswith("/problems/")
+    assert body["message_zh"] and body["message_en"]
+    assert body["detail"] == f"{body['message_zh']} / {body['message_en']}"
+    if fields is not None:
+        assert set(body.get("errors", {})) == fields, body.get("errors")
+    return body
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as JWTs encode their parts."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a token, without checking it."""
+    return pyjwt.decode(token, options={"verify_signature": False})
+
+
+def hand_made(header: dict[str, Any], claims: dict[str, Any], hmac_key: bytes | None = None) -> str:
+    """A JWT assembled by hand: signed with HMAC-SHA256 under `hmac_key`, or unsigned (`alg: none`)."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    if hmac_key is None:
+        return f"{signing_input}."
+    signature = hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def peek(app: Flask) -> Iterator[Session]:
+    """A short-lived session for checking what the app stored; closing it releases SQLite's lock, and the
+    factory's objects (in the test's own session) stay loaded."""
+    with Session(app.extensions["db_engine"]) as session:
+        yield session

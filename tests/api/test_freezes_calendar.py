@@ -1,0 +1,173 @@
+"""Holiday proposals and the regulators' calendar corrections through the HTTP API (FZ-04, HW-03)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+
+from permit_service.audit.models import Event
+from permit_service.calendar import get_calendar
+from permit_service.freezes.models import Freeze
+from permit_service.scheduling.jobs import run_holiday_proposals
+from tests.api.test_freezes import ALL_TYPES, check, events
+
+
+def propose(app, now=datetime(2026, 6, 10, 2, 0, tzinfo=UTC), years=(2026,)):
+    """Run the holiday proposal job as the scheduler would."""
+    with app.app_context():
+        return run_holiday_proposals(app.extensions["db_sessionmaker"], now, years=years)
+
+
+def test_FZ_04_the_holidays_still_ahead_are_proposed_city_wide_once(app, client, factory, db_session):
+    world = factory.world()
+    report = propose(app)
+    assert report.done == 3  # Dragon Boat, Mid-autumn, National Day: the rest of 2026 is over on 06-10
+    assert propose(app).done == 0  # idempotent
+    rows = db_session.scalars(sa.select(Freeze).order_by(Freeze.starts_at)).all()
+    db_session.commit()
+    assert [(f.reason, f.state, f.mode, f.source, f.region_id) for f in rows] == [
+        ("端午假期 / Dragon Boat Festival holiday", "proposed", "upgrade", "holiday_calendar", world.city.id),
+        ("中秋假期 / Mid-autumn Festival holiday", "proposed", "upgrade", "holiday_calendar", world.city.id),
+        ("国庆节假期 / National Day holiday", "proposed", "upgrade", "holiday_calendar", world.city.id),
+    ]
+    assert all(f.types == ALL_TYPES for f in rows)
+    national = rows[-1]
+    assert national.starts_at == datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+    assert national.ends_at == datetime(2026, 10, 7, 16, 0, tzinfo=UTC)
+    assert events(db_session, national.id) == ["freeze.proposed"]
+    actor = db_session.scalar(sa.select(Event.actor_id).where(Event.subject_id == str(national.id)))
+    db_session.commit()
+    assert actor == "system"
+
+
+def test_FZ_04_a_proposal_binds_nobody_until_a_regulator_declares_it(app, client, factory, db_session):
+    world = factory.world()
+    propose(app)
+    national = db_session.scalar(sa.select(Freeze).where(Freeze.reason.like("国庆%")))
+    db_session.commit()
+    url = f"/api/v1/freezes/{national.id}"
+    window = ("2026-10-02T08:00:00+08:00", "2026-10-02T16:00:00+08:00")
+    applicant = world.people["applicant"]
+    assert client.get(url, headers=factory.headers(applicant)).status_code == 404
+    assert check(client, factory, applicant, world.area, "hot_work", *window).get_json()["frozen"] is False
+    assert client.get(url, headers=factory.headers(world.regulator)).get_json()["state"] == "proposed"
+    # The district regulator may not declare the city's freeze; the city regulator edits and declares it.
+    assert client.post(f"{url}/declare", headers=factory.headers(world.regulator)).status_code == 403
+    city = factory.headers(world.city_regulator, **{"If-Match": '"1"'})
+    edited = client.patch(url, json={"mode": "strict", "reason": "国庆节假期 一律暂停"}, headers=city)
+    assert edited.status_code == 200, edited.get_json()
+    stale = client.post(f"{url}/declare", headers=city)
+    assert stale.status_code == 412
+    resp = client.post(f"{url}/declare", headers=factory.headers(world.city_regulator, **{"If-Match": '"2"'}))
+    assert resp.status_code == 200
+    assert (resp.get_json()["state"], resp.get_json()["declared_by"]) == (
+        "declared",
+        str(world.city_regulator.id),
+    )
+    assert client.post(f"{url}/declare", headers=factory.headers(world.city_regulator)).status_code == 409
+    body = check(client, factory, applicant, world.area, "hot_work", *window).get_json()
+    assert (body["frozen"], body["mode"]) == (True, "strict")
+    assert events(db_session, national.id) == ["freeze.proposed", "freeze.changed", "freeze.declared"]
+    # A cancelled proposal is never proposed again.
+    assert propose(app).done == 0
+
+
+def test_a_year_the_calendar_does_not_cover_proposes_nothing_and_says_so(app, factory):
+    factory.world()
+    report = propose(app, years=(2099,))
+    assert report.done == 0
+    assert "2099" in report.note
+
+
+def test_the_holidays_of_a_year_are_listed(client, factory):
+    world = factory.world()
+    resp = client.get(
+        "/api/v1/calendar/holidays?year=2026", headers=factory.headers(world.people["applicant"])
+    )
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["covered"] is True
+    assert body["items"][-1] == {
+        "first": "2026-10-01",
+        "last": "2026-10-07",
+        "name_zh": "国庆节",
+        "name_en": "National Day",
+    }
+    uncovered = client.get(
+        "/api/v1/calendar/holidays?year=2099", headers=factory.headers(world.regulator)
+    ).get_json()
+    assert (uncovered["covered"], uncovered["items"]) == (False, [])
+
+
+def test_FZ_04_regulators_correct_the_calendar_for_their_region(app, client, factory, db_session):
+    world = factory.world()
+    city_day = "/api/v1/calendar/overrides/{region}/{day}"
+    city = factory.headers(world.city_regulator)
+    district = factory.headers(world.regulator)
+    # The city makes 2026-06-12 (a Friday) a rest day; the district keeps working that day.
+    resp = client.put(
+        city_day.format(region=world.city.id, day="2026-06-12"),
+        json={"rest_day": True, "note": "市级活动"},
+        headers=city,
+    )
+    assert resp.status_code == 201
+    resp = client.put(
+        city_day.format(region=world.district.id, day="2026-06-12"),
+        json={"rest_day": False, "note": "区内照常"},
+        headers=district,
+    )
+    assert resp.status_code == 201
+    again = client.put(
+        city_day.format(region=world.district.id, day="2026-06-12"),
+        json={"rest_day": False, "note": "区内照常上班"},
+        headers=district,
+    )
+    assert again.status_code == 200
+    assert again.get_json()["note"] == "区内照常上班"
+    with app.app_context():
+        assert get_calendar(db_session, world.district.id).is_rest_day(date(2026, 6, 12)) is False
+        assert get_calendar(db_session, world.other_district.id).is_rest_day(date(2026, 6, 12)) is True
+        assert get_calendar(db_session, world.city.id).is_rest_day(date(2026, 6, 12)) is True
+        assert get_calendar(db_session, world.district.id).is_rest_day(date(2026, 6, 13)) is True
+    db_session.commit()
+    listed = client.get(
+        "/api/v1/calendar/overrides?year=2026", headers=factory.headers(world.people["applicant"])
+    )
+    assert {(o["region_id"], o["rest_day"]) for o in listed.get_json()["items"]} == {
+        (str(world.city.id), True),
+        (str(world.district.id), False),
+    }
+    other = client.get("/api/v1/calendar/overrides", headers=factory.headers(world.other_people["applicant"]))
+    assert [o["region_id"] for o in other.get_json()["items"]] == [str(world.city.id)]
+    # Another district's regulator cannot touch this district's corrections; enterprises cannot at all.
+    foreign = city_day.format(region=world.district.id, day="2026-06-12")
+    assert (
+        client.put(
+            foreign, json={"rest_day": True}, headers=factory.headers(world.other_regulator)
+        ).status_code
+        == 403
+    )
+    assert client.delete(foreign, headers=factory.headers(world.other_regulator)).status_code == 404
+    assert (
+        client.put(
+            foreign, json={"rest_day": True}, headers=factory.headers(world.people["enterprise_admin"])
+        ).status_code
+        == 403
+    )
+    assert (
+        client.put(
+            city_day.format(region=world.district.id, day="2026-13-01"),
+            json={"rest_day": True},
+            headers=district,
+        ).status_code
+        == 422
+    )
+    assert client.delete(foreign, headers=district).status_code == 204
+    with app.app_context():
+        assert get_calendar(db_session, world.district.id).is_rest_day(date(2026, 6, 12)) is True
+    kinds = list(
+        db_session.scalars(sa.select(Event.kind).where(Event.kind.like("calendar.%")).order_by(Event.id))
+    )
+    db_session.commit()
+    assert kinds == ["calendar.override_set"] * 3 + ["calendar.override_removed"]

@@ -1,0 +1,317 @@
+"""The integration API: registering feeds and detectors, and pushing batches that are checked whole (DC-05)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from threading import Barrier
+
+import pytest
+import sqlalchemy as sa
+
+from permit_service.integrations.models import (
+    Alarm,
+    CardLocation,
+    CardSighting,
+    Detector,
+    Feed,
+    GasReadingRecord,
+    IngestBatch,
+    PositionSnapshot,
+)
+from tests.api.checks import assert_problem
+from tests.conftest import DEFAULT_NOW
+from tests.plant import iso, portal
+
+STORED = (GasReadingRecord, IngestBatch, PositionSnapshot, CardSighting, CardLocation, Alarm)
+
+
+def _count(session, model):
+    count = session.scalar(sa.select(sa.func.count()).select_from(model))
+    session.commit()  # end the read: on SQLite every transaction holds the write lock
+    return count
+
+
+def _nothing_stored(session):
+    return all(_count(session, m) == 0 for m in STORED)
+
+
+@pytest.fixture
+def plant(client, factory):
+    """A world with a plant portal, a gas feed and two detectors in the main area."""
+    world = factory.world()
+    gate = portal(factory, world)
+    feed = client.post(
+        "/api/v1/integrations/feeds",
+        json={"code": "GDS", "kind": "gas", "interval_minutes": 5, "area_codes": [world.area.code]},
+        headers=gate.headers,
+    )
+    assert feed.status_code == 201, feed.get_json()
+    for code, gas, unit in (("GD-1", "CH4", "%LEL"), ("GD-2", "H2S", "ppm")):
+        resp = client.post(
+            "/api/v1/integrations/detectors",
+            json={"code": code, "area_code": world.area.code, "gas": gas, "unit": unit, "feed": "GDS"},
+            headers=gate.headers,
+        )
+        assert resp.status_code == 201, resp.get_json()
+    return world, gate
+
+
+def _reading(detector="GD-1", value=1.0, delta=timedelta(0)):
+    return {"detector": detector, "value": value, "measured_at": iso(delta)}
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+def test_feeds_and_detectors_are_registered_and_listed(client, factory, plant):
+    world, gate = plant
+    feeds = client.get("/api/v1/integrations/feeds", headers=gate.headers).get_json()["items"]
+    assert [(f["code"], f["kind"], f["area_codes"]) for f in feeds] == [("GDS", "gas", [world.area.code])]
+    detectors = client.get(
+        f"/api/v1/integrations/detectors?area_id={world.area.id}", headers=gate.headers
+    ).get_json()
+    assert sorted(d["code"] for d in detectors["items"]) == ["GD-1", "GD-2"]
+    other = factory.headers(world.other_people["enterprise_admin"])
+    assert client.get("/api/v1/integrations/detectors", headers=other).get_json()["items"] == []
+
+
+def test_detector_registration_is_checked(client, factory, plant):
+    world, gate = plant
+    bad = client.post(
+        "/api/v1/integrations/detectors",
+        json={"code": "GD-9", "area_code": "NOPE", "gas": "XYZ", "unit": "%LEL", "feed": "NOFEED"},
+        headers=gate.headers,
+    )
+    assert_problem(bad, 422, fields={"area_code", "gas", "feed"})
+    no_lel = client.post(
+        "/api/v1/integrations/detectors",
+        json={"code": "GD-9", "area_code": world.area.code, "gas": "Cl2", "unit": "%LEL"},
+        headers=gate.headers,
+    )
+    assert_problem(no_lel, 422, fields={"gas"})
+    twice = client.post(
+        "/api/v1/integrations/detectors",
+        json={"code": "GD-1", "area_code": world.area.code, "gas": "CH4", "unit": "%vol"},
+        headers=gate.headers,
+    )
+    assert_problem(twice, 409)
+    staff = client.post(
+        "/api/v1/integrations/detectors",
+        json={"code": "GD-8", "area_code": world.area.code, "gas": "CH4", "unit": "%vol"},
+        headers=factory.headers(world.people["worker"]),
+    )
+    assert_problem(staff, 403)
+    assert _count(factory.session, Detector) == 2
+
+
+def test_an_enterprise_admin_may_register_but_only_integration_accounts_push(client, factory, plant):
+    world, _gate = plant
+    admin = factory.headers(world.people["enterprise_admin"], **{"Idempotency-Key": "k1"})
+    feed = client.post(
+        "/api/v1/integrations/feeds",
+        json={"code": "POS", "kind": "positioning", "area_codes": [world.area.code]},
+        headers=admin,
+    )
+    assert feed.status_code == 201
+    push = client.post("/api/v1/integrations/gas-readings", json={"readings": [_reading()]}, headers=admin)
+    assert_problem(push, 403)
+    assert _count(factory.session, Feed) == 2
+
+
+# --- DC-05: applied once -------------------------------------------------------------------------
+
+
+def test_DC05_the_same_batch_posted_twice_is_applied_once(client, factory, plant):
+    _world, gate = plant
+    body = {"readings": [_reading(value=1.0, delta=timedelta(seconds=-i)) for i in range(10)]}
+    first = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("batch-0001"))
+    again = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("batch-0001"))
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.get_json()["accepted"] == 10
+    assert _count(factory.session, GasReadingRecord) == 10
+    assert _count(factory.session, IngestBatch) == 1
+    batch = factory.session.scalars(sa.select(IngestBatch)).one()
+    assert batch.idempotency_key == "batch-0001" and batch.item_count == 10
+
+
+@pytest.mark.postgres_only
+def test_DC05_the_same_batch_posted_concurrently_is_applied_once(app, factory, plant):
+    _world, gate = plant
+    body = {"readings": [_reading(value=1.0, delta=timedelta(seconds=-i)) for i in range(50)]}
+    barrier = Barrier(8)
+
+    def post(_):
+        client = app.test_client()
+        barrier.wait()
+        resp = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("race-1"))
+        return resp.status_code, resp.get_json()["batch_id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(post, range(8)))
+    assert {status for status, _ in answers} == {201}
+    assert len({batch for _, batch in answers}) == 1
+    assert _count(factory.session, GasReadingRecord) == 50
+
+
+def test_DC05_a_key_reused_for_another_batch_is_refused(client, factory, plant):
+    _world, gate = plant
+    client.post("/api/v1/integrations/gas-readings", json={"readings": [_reading()]}, headers=gate.push("k"))
+    other = client.post(
+        "/api/v1/integrations/gas-readings", json={"readings": [_reading(value=2)]}, headers=gate.push("k")
+    )
+    assert_problem(other, 422, fields={"Idempotency-Key"})
+    assert _count(factory.session, GasReadingRecord) == 1
+
+
+def test_DC05_every_push_needs_an_idempotency_key(client, factory, plant):
+    _world, gate = plant
+    resp = client.post(
+        "/api/v1/integrations/gas-readings", json={"readings": [_reading()]}, headers=gate.headers
+    )
+    assert_problem(resp, 422, fields={"Idempotency-Key"})
+    assert _nothing_stored(factory.session)
+
+
+def test_DC05_keys_belong_to_their_client(client, factory, plant):
+    world, gate = plant
+    second = portal(factory, world)
+    body = {"readings": [_reading()]}
+    assert (
+        client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("same")).status_code
+        == 201
+    )
+    other = client.post("/api/v1/integrations/gas-readings", json=body, headers=second.push("same"))
+    assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
+    assert _count(factory.session, GasReadingRecord) == 2
+
+
+# --- a refused batch lists every offending item and stores nothing ------------------------------
+
+
+def test_a_refused_batch_lists_every_offending_item_and_stores_nothing(client, factory, plant):
+    _world, gate = plant
+    body = {
+        "readings": [
+            _reading(),  # fine
+            _reading(value=float("nan")),
+            _reading(value=float("inf")),
+            _reading(value=-0.1),
+            _reading(detector="GD-404"),
+            _reading(delta=timedelta(minutes=3)),  # ahead of the clock by more than 2 min
+            _reading(delta=timedelta(hours=-25)),  # older than 24 h
+            _reading(value=150.0),  # 150 %LEL of methane is not a reading, it is a fault
+            {"detector": "GD-2", "value": 1.0},  # no time
+            {"detector": "GD-2", "value": "high", "measured_at": "yesterday", "note": "x"},
+            _reading(delta=timedelta(minutes=1)),  # fine: within the clock skew
+        ]
+    }
+    resp = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("bad-1"))
+    problem = assert_problem(
+        resp,
+        422,
+        fields={
+            "readings.1.value",
+            "readings.2.value",
+            "readings.3.value",
+            "readings.4.detector",
+            "readings.5.measured_at",
+            "readings.6.measured_at",
+            "readings.7.value",
+            "readings.8.measured_at",
+            "readings.9.value",
+            "readings.9.measured_at",
+            "readings.9.note",
+        },
+    )
+    assert "nothing was stored" in problem["message_en"]
+    assert _nothing_stored(factory.session)
+
+
+def test_absurd_values_are_judged_in_volume_whatever_the_unit(client, factory, plant):
+    world, gate = plant
+    client.post(
+        "/api/v1/integrations/detectors",
+        json={"code": "GD-3", "area_code": world.area.code, "gas": "O2", "unit": "%vol"},
+        headers=gate.headers,
+    )
+    body = {"readings": [_reading("GD-3", 100.5), _reading("GD-2", 1_000_001)]}
+    resp = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("absurd"))
+    assert_problem(resp, 422, fields={"readings.0.value", "readings.1.value"})
+    ok = {"readings": [_reading("GD-3", 20.9), _reading("GD-2", 5.0)]}
+    assert (
+        client.post("/api/v1/integrations/gas-readings", json=ok, headers=gate.push("fine")).status_code
+        == 201
+    )
+
+
+def test_batches_are_bounded(client, factory, plant):
+    _world, gate = plant
+    body = {"readings": [_reading(delta=timedelta(seconds=-i)) for i in range(1001)]}
+    assert_problem(
+        client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("big")),
+        422,
+        fields={"readings"},
+    )
+    empty = client.post(
+        "/api/v1/integrations/gas-readings", json={"readings": []}, headers=gate.push("empty")
+    )
+    assert_problem(empty, 422, fields={"readings"})
+    assert _nothing_stored(factory.session)
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "fields"),
+    [
+        ("gas-readings", [], {"_schema"}),
+        ("gas-readings", {"readings": "all"}, {"readings"}),
+        ("gas-readings", {"reading": []}, {"reading", "readings"}),
+        ("positions", {"snapshots": [{"area_code": "NOPE", "observed_at": "2026-06-10T10:00:00", "card_ids": [1]}]},
+         {"snapshots.0.area_code", "snapshots.0.observed_at", "snapshots.0.card_ids.0"}),
+        ("positions", {"snapshots": [{"area_code": "X"}]}, {"snapshots.0.area_code", "snapshots.0.observed_at", "snapshots.0.card_ids"}),
+        ("card-sightings", {"sightings": [{"card_id": "", "area_code": "NOPE", "seen_at": "2030-01-01T00:00:00+08:00"}]},
+         {"sightings.0.card_id", "sightings.0.area_code", "sightings.0.seen_at"}),
+        ("alarms", {"alarms": [{"area_code": "NOPE", "kind": "meteor", "message": "", "raised_at": "2026-06-10T10:00:00+08:00"}]},
+         {"alarms.0.area_code", "alarms.0.kind", "alarms.0.message"}),
+    ],
+)  # fmt: skip
+def test_malformed_pushes_are_422_and_store_nothing(client, factory, plant, url, body, fields):
+    _world, gate = plant
+    assert_problem(
+        client.post(f"/api/v1/integrations/{url}", json=body, headers=gate.push("m")), 422, fields=fields
+    )
+    assert _nothing_stored(factory.session)
+
+
+def test_a_body_that_is_not_json_is_400_and_stores_nothing(client, factory, plant):
+    _world, gate = plant
+    resp = client.post(
+        "/api/v1/integrations/gas-readings",
+        data="{oops",
+        headers={**gate.push("j"), "Content-Type": "application/json"},
+    )
+    assert_problem(resp, 400)
+    assert _nothing_stored(factory.session)
+
+
+def test_an_area_of_another_enterprise_is_unknown(client, factory, plant):
+    world, gate = plant
+    body = {"snapshots": [{"area_code": world.other_area.code, "observed_at": iso(), "card_ids": []}]}
+    assert_problem(client.post("/api/v1/integrations/positions", json=body, headers=gate.push("o")), 422,
+                   fields={"snapshots.0.area_code"})  # fmt: skip
+
+
+def test_readings_keep_their_feed_alive(client, factory, plant):
+    _world, gate = plant
+    client.post("/api/v1/integrations/gas-readings", json={"readings": [_reading(delta=timedelta(seconds=-30))]},
+                headers=gate.push("alive"))  # fmt: skip
+    feed = client.get("/api/v1/integrations/feeds", headers=gate.headers).get_json()["items"][0]
+    assert datetime.fromisoformat(feed["last_data_at"]) == DEFAULT_NOW - timedelta(seconds=30)
+    stored = factory.session.scalars(sa.select(GasReadingRecord)).one()
+    assert (
+        stored.unit == "%LEL"
+        and stored.unit_normalised == "%vol"
+        and stored.value_normalised == pytest.approx(0.05)
+    )
