@@ -14,7 +14,7 @@ from permit_service.db import Base, UUIDPk, utcnow
 
 FEED_KINDS = ("gas", "positioning")
 GAS_UNITS = ("%vol", "%LEL", "ppm", "mg/m3")
-BATCH_KINDS = ("gas_readings", "positions", "card_sightings", "alarms")
+PLANT_ALARM_KINDS = ("gas", "fire", "leak", "evacuation", "equipment", "other")
 
 
 class Feed(UUIDPk, Base):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
-from permit_service.integrations.models import FEED_KINDS, GAS_UNITS
-from permit_service.integrations.service import PLANT_ALARM_KINDS
-from permit_service.integrations.webhooks import KIND_PATTERN
+from permit_service.integrations.models import FEED_KINDS, GAS_UNITS, PLANT_ALARM_KINDS
 
 _code = validate.Length(min=1, max=64)
+_EVENT_KIND = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")
 
 # --- feeds and detectors ------------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ class SubscriptionIn(StrictSchema):
     event_kinds = fields.List(
         fields.String(
             validate=validate.Regexp(
-                KIND_PATTERN, error="如 permit.* 或 alarm.raised / e.g. permit.* or alarm.raised"
+                _EVENT_KIND, error="如 permit.* 或 alarm.raised / e.g. permit.* or alarm.raised"
             )
         ),
         required=True,

@@ -55,7 +55,6 @@ Errors = dict[str, list[str]]
 # fire, leak and evacuation stop every permit in the area (G-08).
 GAS_ALARM_KINDS = frozenset({"gas"})
 STOP_ALL_KINDS = frozenset({"fire", "leak", "evacuation"})
-PLANT_ALARM_KINDS = ("gas", "fire", "leak", "evacuation", "equipment", "other")
 
 
 def settings() -> Config:
@@ -110,14 +109,14 @@ def register_feed(session: Session, *, principal: Principal, data: Mapping[str, 
     )
     session.add(feed)
     session.flush()
-    session.add_all(
-        FeedArea(feed_id=feed.id, area_id=a.id) for a in {a.id: a for a in areas.values()}.values()
-    )
+    session.add_all(FeedArea(feed_id=feed.id, area_id=a.id) for a in areas.values())
     session.flush()
-    _record_config(session, principal, "feed.registered", "feed", feed.id, enterprise_id, {
-        "code": feed.code, "kind": feed.kind, "interval_minutes": feed.interval_minutes,
-        "area_codes": sorted(areas),
-    })  # fmt: skip
+    audit.record(
+        session, kind="feed.registered", actor=principal, subject_type="feed", subject_id=feed.id,
+        enterprise_id=enterprise_id,
+        data={"code": feed.code, "kind": feed.kind, "interval_minutes": feed.interval_minutes,
+              "area_codes": sorted(areas)},
+    )  # fmt: skip
     return feed
 
 
@@ -181,10 +180,12 @@ def register_detector(session: Session, *, principal: Principal, data: Mapping[s
     if feed is not None and session.get(FeedArea, (feed.id, area.id)) is None:
         session.add(FeedArea(feed_id=feed.id, area_id=area.id))  # the feed now covers the detector's area
     session.flush()
-    _record_config(session, principal, "detector.registered", "detector", detector.id, enterprise_id, {
-        "code": detector.code, "area_code": area.code, "gas": detector.gas, "unit": detector.unit,
-        "feed": feed.code if feed else None,
-    })  # fmt: skip
+    audit.record(
+        session, kind="detector.registered", actor=principal, subject_type="detector", subject_id=detector.id,
+        enterprise_id=enterprise_id,
+        data={"code": detector.code, "area_code": area.code, "gas": detector.gas, "unit": detector.unit,
+              "feed": feed.code if feed else None},
+    )  # fmt: skip
     return detector
 
 
@@ -194,21 +195,6 @@ def list_detectors(session: Session, *, principal: Principal, filters: Mapping[s
     if filters.get("area_id") is not None:
         stmt = stmt.where(Detector.area_id == filters["area_id"])
     return stmt
-
-
-def _record_config(
-    session: Session,
-    principal: Principal,
-    kind: str,
-    subject_type: str,
-    subject_id: uuid.UUID,
-    enterprise_id: uuid.UUID,
-    data: dict[str, Any],
-) -> None:
-    audit.record(
-        session, kind=kind, actor=principal, subject_type=subject_type, subject_id=subject_id,
-        enterprise_id=enterprise_id, data=data,
-    )  # fmt: skip
 
 
 # --- batches and idempotency (DC-05) --------------------------------------------------------------
@@ -475,26 +461,27 @@ def _check_area_items(
     return areas, errors
 
 
+_UPSERT_PAGE = 1000  # rows per multi-row upsert: well inside SQLite's limit of bound parameters
+
+
 def _upsert_locations(
     session: Session, enterprise_id: uuid.UUID, places: Mapping[str, tuple[uuid.UUID, datetime]]
 ) -> None:
     """Place cards, never over a newer observation (pushes may arrive out of order)."""
-    if not places:
-        return
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(CardLocation).values(
-        [
-            {"enterprise_id": enterprise_id, "card_id": c, "area_id": a, "seen_at": t}
-            for c, (a, t) in places.items()
-        ]
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CardLocation.enterprise_id, CardLocation.card_id],
-            set_={"area_id": stmt.excluded.area_id, "seen_at": stmt.excluded.seen_at},
-            where=CardLocation.seen_at <= stmt.excluded.seen_at,
+    rows = [
+        {"enterprise_id": enterprise_id, "card_id": c, "area_id": a, "seen_at": t}
+        for c, (a, t) in places.items()
+    ]
+    for start in range(0, len(rows), _UPSERT_PAGE):
+        stmt = insert(CardLocation).values(rows[start : start + _UPSERT_PAGE])
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[CardLocation.enterprise_id, CardLocation.card_id],
+                set_={"area_id": stmt.excluded.area_id, "seen_at": stmt.excluded.seen_at},
+                where=CardLocation.seen_at <= stmt.excluded.seen_at,
+            )
         )
-    )
 
 
 def apply_positions(
@@ -565,15 +552,15 @@ def apply_sightings(
         )
     ).all()
     _upsert_locations(session, enterprise_id, latest)
-    touched: dict[uuid.UUID, datetime] = {}
+    entered: dict[uuid.UUID, datetime] = {}
+    for area_id, at in latest.values():
+        entered[area_id] = max(at, entered.get(area_id, at))
+    _touch_positioning_feeds(session, entered)
+    # The areas the cards left are judged too: a guardian walking away leaves a permit without one.
+    touched = dict(entered)
     for card, area_id in previous:
         if area_id is not None:
             touched[area_id] = max(latest[card][1], touched.get(area_id, latest[card][1]))
-    for area_id, at in latest.values():
-        touched[area_id] = max(at, touched.get(area_id, at))
-    _touch_positioning_feeds(
-        session, {a: t for a, t in touched.items() if a in {v[0] for v in latest.values()}}
-    )
     return _judge_positions(session, batch, touched, accepted=len(sightings))
 
 

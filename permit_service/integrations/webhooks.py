@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import random
-import re
 import urllib.error
 import urllib.request
 import uuid
@@ -40,7 +39,6 @@ from permit_service.integrations.service import settings
 
 SIGNATURE_HEADER = "X-Permit-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300  # receivers refuse signatures older than this (replay window)
-KIND_PATTERN = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")
 
 
 # --- signing ---------------------------------------------------------------------------------------
