@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:24:49.182260
+Create Date: 2026-11-29 05:35:23.845759
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ after downtime catches up and a run killed half-way leaves the rest to the next 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,12 +28,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from permit_service.audit import service as audit
+from permit_service.auth import service as auth_service
 from permit_service.auth.principal import SYSTEM, region_subtree
 from permit_service.calendar import SHANGHAI, ChinaHolidayCalendar
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.freezes import service as freezes
 from permit_service.freezes.models import Freeze
+from permit_service.integrations import service as integrations
+from permit_service.integrations import webhooks
 from permit_service.permits import service as permits
 from permit_service.permits.models import GasTest, Permit
 from permit_service.scheduling.models import JobMark
@@ -409,57 +411,32 @@ def run_holiday_proposals(
     return report
 
 
-# --- hooks into other areas -----------------------------------------------------------------------
+# --- other areas' timed work ---------------------------------------------------------------------
 
 
-def hook(path: str) -> Callable[..., Any] | None:
-    """The function at `module:name` if that area provides it, else None (the job is not scheduled)."""
-    module_name, name = path.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, name, None)
-
-
-SILENT_FEEDS = "permit_service.integrations.service:check_silent_feeds"
-OUTBOX = "permit_service.integrations.webhooks:deliver_due"
-REVOCATIONS = "permit_service.auth:purge_expired_revocations"
-
-
-def _cluster_once(job: str, path: str) -> Callable[[SessionFactory, datetime], RunReport]:
-    def run(session_factory: SessionFactory, now: datetime) -> RunReport:
-        report = RunReport(job)
-        fn = hook(path)
-        if fn is None:
-            report.note = f"{path} is not available"
+def run_silent_feeds(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """DC-03: alarm on the permits that rely on a plant feed silent past its interval (once per silence)."""
+    report = RunReport("silent_feeds")
+    with session_factory() as session, session.begin():
+        if not cluster_lock(session, "silent_feeds"):
+            report.skipped += 1
             return report
-        with session_factory() as session, session.begin():
-            if not cluster_lock(session, job):
-                report.skipped += 1
-                return report
-            result = fn(session, now)
-        report.done += result if isinstance(result, int) else 1
-        return report
-
-    run.__name__ = f"run_{job}"
-    run.__doc__ = f"Call {path}(session, now) once per cluster, in one transaction."
-    return run
-
-
-run_silent_feeds = _cluster_once("silent_feeds", SILENT_FEEDS)
-run_purge_revocations = _cluster_once("purge_revocations", REVOCATIONS)
+        report.done += len(integrations.check_silent_feeds(session, now))
+    return report
 
 
 def run_outbox(session_factory: SessionFactory, now: datetime) -> RunReport:
-    """DC-04: deliver the due webhook outbox rows (the integration area locks and retries per row)."""
-    report = RunReport("outbox")
-    fn = hook(OUTBOX)
-    if fn is None:
-        report.note = f"{OUTBOX} is not available"
-        return report
-    result = fn(session_factory, now)
-    report.done += result if isinstance(result, int) else 0
+    """DC-04: deliver the due webhook outbox rows (the integration area claims, leases and retries each row)."""
+    delivery = webhooks.deliver_due(session_factory, now)
+    return RunReport("outbox", done=delivery.delivered, skipped=delivery.retrying, failed=delivery.failed)
+
+
+def run_purge_revocations(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """Forget revocations of tokens that have expired anyway (once per cluster)."""
+    report = RunReport("purge_revocations")
+    with session_factory() as session, session.begin():
+        if not cluster_lock(session, "purge_revocations"):
+            report.skipped += 1
+            return report
+        report.done += auth_service.purge_expired_revocations(session, now)
     return report

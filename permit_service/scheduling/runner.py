@@ -26,17 +26,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A scheduled job: its body, how often it runs, the rule it serves, and the hook it needs (if any)."""
+    """A scheduled job: its body, how often it runs, and the rule it serves."""
 
     name: str
     run: Callable[[jobs.SessionFactory, datetime], jobs.RunReport]
     seconds: int
     rule: str
-    needs: str | None = None
-
-    def available(self) -> bool:
-        """Whether the area this job calls into exists in this build."""
-        return self.needs is None or jobs.hook(self.needs) is not None
 
 
 def job_specs(app: Flask) -> list[JobSpec]:
@@ -48,9 +43,9 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec("freeze_starts", jobs.run_freeze_starts, tick, "FZ-03"),
         JobSpec("confined_space_monitoring", jobs.run_confined_space_monitoring, tick, "CS-03"),
         JobSpec("hot_work_retests", jobs.run_hot_work_retests, 5 * tick, "HW-04"),
-        JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03", jobs.SILENT_FEEDS),
-        JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04", jobs.OUTBOX),
-        JobSpec("purge_revocations", jobs.run_purge_revocations, 3600, "auth", jobs.REVOCATIONS),
+        JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03"),
+        JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04"),
+        JobSpec("purge_revocations", jobs.run_purge_revocations, 3600, "tokens"),
         JobSpec("holiday_proposals", jobs.run_holiday_proposals, 6 * 3600, "FZ-04"),
     ]
 
@@ -59,7 +54,9 @@ def run_job(app: Flask, spec: JobSpec) -> jobs.RunReport:
     """Run one job now, in a fresh app context (request-scoped caches start empty each run)."""
     with app.app_context():
         report = spec.run(app.extensions["db_sessionmaker"], clock.now())
-    level = logging.WARNING if report.failed or report.note else logging.INFO
+    level = (
+        logging.WARNING if report.failed or report.note else logging.INFO if report.done else logging.DEBUG
+    )
     log.log(
         level,
         "job %s (%s): done=%d skipped=%d failed=%d %s",
@@ -74,27 +71,18 @@ def run_job(app: Flask, spec: JobSpec) -> jobs.RunReport:
 
 
 def run_all_once(app: Flask) -> list[jobs.RunReport]:
-    """Run every available job once (the `--once` mode: cron, a Kubernetes CronJob, a smoke test)."""
-    return [run_job(app, spec) for spec in job_specs(app) if spec.available()]
+    """Run every job once (the `--once` mode: cron, a Kubernetes CronJob, a smoke test)."""
+    return [run_job(app, spec) for spec in job_specs(app)]
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
-    """A BlockingScheduler with every available job; each first runs at start-up to catch up."""
+    """A BlockingScheduler with every job; each first runs at start-up to catch up."""
     scheduler = BlockingScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     started = datetime.now(UTC)
     for spec in job_specs(app):
-        if not spec.available():
-            log.warning(
-                "job %s (%s) not scheduled: %s is not available in this build",
-                spec.name,
-                spec.rule,
-                spec.needs,
-            )
-            continue
         scheduler.add_job(
             run_job,
             "interval",
@@ -103,6 +91,11 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
             id=spec.name,
             name=f"{spec.name} ({spec.rule})",
             next_run_time=started,
+            # One run of a job at a time; runs missed while busy or down collapse into one; a late run
+            # still runs (APScheduler's default grace of 1 s would drop it): the job scans by time.
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
         )
     return scheduler
 
@@ -110,6 +103,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 def serve(app: Flask) -> None:
     """Run the scheduler in the foreground until SIGTERM or SIGINT, finishing the runs in progress."""
     scheduler = build_scheduler(app)
+    # APScheduler logs every run at INFO (the outbox runs every few seconds); our own line per run says more.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("scheduler stopping on signal %d", signum)

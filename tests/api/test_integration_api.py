@@ -105,6 +105,29 @@ def test_detector_registration_is_checked(client, factory, plant):
     assert _count(factory.session, Detector) == 2
 
 
+def test_feed_registration_is_checked(client, factory, plant):
+    world, gate = plant
+    bad = client.post(
+        "/api/v1/integrations/feeds",
+        json={"code": "", "kind": "radio", "interval_minutes": 0, "area_codes": [world.area.code, "NOPE"]},
+        headers=gate.headers,
+    )
+    assert_problem(bad, 422, fields={"code", "kind", "interval_minutes"})
+    unknown_area = client.post(
+        "/api/v1/integrations/feeds",
+        json={"code": "POS", "kind": "positioning", "area_codes": [world.area.code, "NOPE"]},
+        headers=gate.headers,
+    )
+    assert_problem(unknown_area, 422, fields={"area_codes.1"})
+    twice = client.post(
+        "/api/v1/integrations/feeds",
+        json={"code": "GDS", "kind": "gas", "area_codes": [world.area.code]},
+        headers=gate.headers,
+    )
+    assert_problem(twice, 409)
+    assert _count(factory.session, Feed) == 1
+
+
 def test_an_enterprise_admin_may_register_but_only_integration_accounts_push(client, factory, plant):
     world, _gate = plant
     admin = factory.headers(world.people["enterprise_admin"], **{"Idempotency-Key": "k1"})

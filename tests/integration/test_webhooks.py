@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM
 from permit_service.integrations import webhooks
-from permit_service.integrations.models import WebhookDelivery
+from permit_service.integrations.models import WebhookDelivery, WebhookSubscription
 from permit_service.integrations.webhooks import DeliveryPolicy, deliver_due, verify
 from tests.api.checks import assert_problem
 from tests.plant import at_work, portal
@@ -254,6 +255,37 @@ def test_DC04_events_of_a_permit_arrive_in_order(app, client, factory, clock, re
     assert ids == sorted(ids)
 
 
+@pytest.mark.postgres_only
+def test_DC04_concurrent_delivery_runs_send_each_event_once_and_in_order(
+    app, client, factory, clock, receiver, scene
+):
+    world, _gate, _sub, first = scene
+    second = at_work(factory, world, permit_type="height", area=factory.area(world.enterprise))
+    guardian = factory.headers(world.people["guardian"])
+    for _ in range(5):
+        for permit in (first, second):
+            for action in ("check-ins", "check-outs"):
+                resp = client.post(
+                    f"/api/v1/permits/{permit.id}/presence/{action}",
+                    json={"person_id": str(world.people["work_leader"].id)},
+                    headers=guardian,
+                )
+                assert resp.status_code in (200, 201)
+    barrier = threading.Barrier(4)
+
+    def run(_):
+        barrier.wait()
+        return _deliver(app, clock).delivered
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sum(pool.map(run, range(4))) == 20
+    bodies = [json.loads(r["body"]) for r in receiver.received]
+    assert len({b["event_id"] for b in bodies}) == 20
+    for permit in (first, second):
+        ids = [b["event_id"] for b in bodies if b["subject_id"] == str(permit.id)]
+        assert len(ids) == 10 and ids == sorted(ids)
+
+
 def test_DC04_one_permits_backlog_does_not_hold_up_another_permit(
     app, client, factory, clock, receiver, scene
 ):
@@ -313,6 +345,8 @@ def test_subscriptions_are_validated_and_scoped(client, factory):
         headers=admin,
     )
     assert_problem(bad, 422, fields={"url", "secret", "event_kinds.0", "active"})
+    assert factory.session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscription)) == 0
+    factory.session.commit()
     worker = client.post(
         "/api/v1/webhooks/subscriptions",
         json={"url": "http://127.0.0.1:9/x", "secret": SECRET, "event_kinds": ["*"]},

@@ -1,0 +1,59 @@
+"""The scheduler process: its jobs and their APScheduler options, the `--once` mode and the CLI commands."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from click.testing import CliRunner
+
+from permit_service.cli import main
+from permit_service.scheduling.runner import build_scheduler, job_specs, run_all_once
+from tests.integration.scheduler_helpers import NOW, arrange, states
+
+
+def test_every_job_is_scheduled_once_at_a_time_coalesced_and_never_dropped_for_lateness(app):
+    scheduler = build_scheduler(app)
+    scheduled = {job.id: job for job in scheduler.get_jobs()}
+    assert set(scheduled) == {
+        "expire_permits", "freeze_starts", "confined_space_monitoring", "hot_work_retests",
+        "silent_feeds", "outbox", "purge_revocations", "holiday_proposals",
+    }  # fmt: skip
+    for job in scheduled.values():
+        assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
+    assert scheduled["expire_permits"].trigger.interval == timedelta(seconds=30)
+    assert scheduled["outbox"].trigger.interval == timedelta(seconds=5)
+
+
+def test_the_intervals_come_from_the_configuration(app):
+    app.config["PERMIT_CONFIG"].scheduler_tick_seconds = 10
+    assert {s.name: s.seconds for s in job_specs(app)}["freeze_starts"] == 10
+
+
+def test_the_web_app_never_starts_a_scheduler(app, client):
+    client.get("/healthz")
+    assert not [
+        t for t in threading.enumerate() if "APScheduler" in t.name or "apscheduler" in repr(t.__class__)
+    ]
+
+
+def test_once_mode_runs_every_job_and_reports(app, factory, db_session):
+    world = factory.world()
+    ids = arrange(db_session, world, n=2, valid_until=NOW - timedelta(minutes=1))
+    reports = {r.job: r for r in run_all_once(app)}
+    assert reports["expire_permits"].done == 2
+    assert all(r.failed == 0 for r in reports.values())
+    assert states(db_session, ids) == {"expired": 2}
+
+
+def test_holidays_list_prints_the_periods_of_a_year():
+    result = CliRunner().invoke(main, ["holidays", "list", "--year", "2026"])
+    assert result.exit_code == 0, result.output
+    assert "2026-10-01 .. 2026-10-07  国庆节 / National Day" in result.output
+
+
+def test_holidays_for_a_year_the_calendar_does_not_know_are_refused_plainly():
+    for command in ("list", "propose"):
+        result = CliRunner().invoke(main, ["holidays", command, "--year", "2099"])
+        assert result.exit_code != 0
+        assert "no data for 2099" in result.output
