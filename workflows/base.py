@@ -584,6 +584,8 @@ class Workflow:
         actor = ctx.actor
         if event in ("cancel", "complete") and actor.is_system and g.has_linked_ended_parent(permit):
             return SYSTEM  # TE-01: temporary power ends with the permit it serves
+        if event == "cancel" and actor.is_system:
+            return SYSTEM  # HR-03: a regulator's refusal ends the job and cancels its permits
         if event in ("cancel", "void") and actor.person_id == permit.applicant_id:
             return "applicant"
         if event in ("reject", "cancel", "void"):

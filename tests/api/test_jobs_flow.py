@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from tests.api.permit_flows import draft_body, iso
 from tests.api.test_jobs import act, file_job, on_site
 
@@ -195,10 +193,6 @@ def test_HR_02_the_principals_approval_is_not_given_by_another_role(client, fact
     assert resp.get_json()["state"] == "approved"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the workflow core lets the system actor cancel only for TE-01; refusal cancels as the system (HR-03)",
-)
 def test_HR_03_refusal_cancels_the_jobs_permits(client, factory, db_session):
     world = factory.world()
     job = file_job(client, factory, world)
