@@ -12,7 +12,6 @@ from permit_service.db import Base, UUIDPk, utcnow
 
 FREEZE_MODES = ("strict", "upgrade")
 FREEZE_STATES = ("proposed", "declared", "cancelled")
-FREEZE_SOURCES = ("manual", "holiday_calendar")
 
 
 class Freeze(UUIDPk, Base):

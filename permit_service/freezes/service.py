@@ -26,7 +26,6 @@ from permit_service.permits.models import Permit
 from workflows import WORKFLOWS
 from workflows import model as wf
 
-OPEN_STATES = ("proposed", "declared")
 _EDITABLE = ("region_id", "starts_at", "ends_at", "reason", "types", "mode")
 
 

@@ -9,10 +9,11 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from permit_service import clock
 from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
-from permit_service.auth import current_principal, require_roles
+from permit_service.auth import Principal, current_principal, require_roles
 from permit_service.calendar import ChinaHolidayCalendar, holidays_between
 from permit_service.db import get_session, transaction
 from permit_service.errors import ValidationProblem
@@ -43,15 +44,13 @@ def _answer(freeze: Freeze, status: int = 200) -> tuple[Freeze, int, dict[str, s
     return freeze, status, headers
 
 
-def _if_match_version() -> int | None:
-    """The version named by an optional If-Match header on an action (None when absent or `*`)."""
-    header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
+def _expected_version(session: Session, principal: Principal, freeze_id: uuid.UUID) -> int | None:
+    """The version an optional If-Match on an action names, checked against the freeze as read (412 if stale)."""
+    if not request.headers.get("If-Match"):
         return None
-    try:
-        return int(header.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        return -1  # never matches: answered 412 like any stale tag
+    current = service.get_freeze(session, principal=principal, freeze_id=freeze_id)
+    check_if_match(current.version)
+    return current.version
 
 
 @blp.route("")
@@ -143,7 +142,7 @@ class FreezeDeclare(MethodView):
                 session,
                 principal=principal,
                 freeze_id=freeze_id,
-                expected_version=_if_match_version(),
+                expected_version=_expected_version(session, principal, freeze_id),
                 now=clock.now(),
             )
             return _answer(freeze)
@@ -165,7 +164,7 @@ class FreezeCancel(MethodView):
                 principal=principal,
                 freeze_id=freeze_id,
                 reason=body["reason"],
-                expected_version=_if_match_version(),
+                expected_version=_expected_version(session, principal, freeze_id),
                 now=clock.now(),
             )
             return _answer(freeze)
