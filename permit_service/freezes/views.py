@@ -67,9 +67,8 @@ class Freezes(MethodView):
         items, cursor = paginate(session, stmt, Freeze.created_at, Freeze.id, args)
         return {"items": items, "next_cursor": cursor}
 
-    # require_roles first: it resolves the caller, whom the Idempotency-Key belongs to.
-    @require_roles(*REGULATORS)
     @idempotent
+    @require_roles(*REGULATORS)
     @blp.arguments(s.FreezeCreate)
     @blp.response(201, s.FreezeOut)
     def post(self, body: dict[str, Any]) -> Any:
