@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from permit_service import clock
@@ -81,10 +83,17 @@ def record(
     """Append one event to its chain; runs the listeners; flushes, never commits."""
     chain = chain_of(enterprise_id, region_id)
     # Locking the chain head serialises appends to one chain (per enterprise), not the whole service.
-    head = session.scalar(sa.select(ChainHead).where(ChainHead.chain == chain).with_for_update())
-    if head is None:
-        head = ChainHead(chain=chain, last_hash=GENESIS, length=0)
-        session.add(head)
+    # Create the head if missing without racing a concurrent first event, then lock it.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ChainHead).values(chain=chain, last_hash=GENESIS, length=0).on_conflict_do_nothing()
+    )
+    head = session.scalars(
+        sa.select(ChainHead)
+        .where(ChainHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     event = Event(
         at=at or clock.now(),
         kind=kind,
