@@ -48,6 +48,17 @@ def check_if_match(version: int) -> None:
         raise PreconditionFailed(current_etag=etag_of(version))
 
 
+def if_match_version() -> int | None:
+    """The version an optional If-Match names on an action (None when absent); the service compares it."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    try:
+        return int(header.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return -1  # never matches: answered 412 like any stale tag
+
+
 def with_etag(response: Response, version: int) -> Response:
     """Attach the ETag of `version` to a response."""
     response.headers["ETag"] = etag_of(version)

@@ -6,12 +6,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
 from permit_service.jobs import schemas as s
@@ -48,22 +47,11 @@ def _answer(
     return view, status, headers
 
 
-def _if_match_version() -> int | None:
-    """The version named by an optional If-Match header on an action (None when absent)."""
-    header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
-        return None
-    try:
-        return int(header.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        return -1  # never matches: answered 412 like any stale tag
-
-
 def _act(action: Callable[..., HighRiskJob], job_id: uuid.UUID, **kwargs: Any) -> tuple[Any, int, dict]:
     principal = current_principal()
     with transaction() as session:
         job = action(
-            session, principal=principal, job_id=job_id, expected_version=_if_match_version(), **kwargs
+            session, principal=principal, job_id=job_id, expected_version=if_match_version(), **kwargs
         )
         return _answer(session, job, principal)
 

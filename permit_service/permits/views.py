@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
 from permit_service.api.fields import StrictSchema
 from permit_service.audit.models import Event
 from permit_service.auth import Principal, current_principal
@@ -44,17 +43,6 @@ def _answer(
     if status == 201:
         headers["Location"] = f"/api/v1/permits/{permit.id}"
     return view, status, headers
-
-
-def _if_match_version() -> int | None:
-    """The version named by an optional If-Match header on an action (None when absent)."""
-    header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
-        return None
-    try:
-        return int(header.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        return -1  # never matches: answered 412 like any stale tag
 
 
 def _payload(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,7 +184,7 @@ def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -
                 action=event,
                 principal=principal,
                 payload=_payload(body),
-                expected_version=_if_match_version(),
+                expected_version=if_match_version(),
             )
             return _answer(session, permit, principal)
 
@@ -236,7 +224,7 @@ class PermitGasTests(MethodView):
                 action="record_gas_test",
                 principal=principal,
                 payload=_payload(body),
-                expected_version=_if_match_version(),
+                expected_version=if_match_version(),
             )
             return _answer(session, permit, principal)
 
