@@ -14,11 +14,15 @@ from workflows.rules.gas_tests import monitoring_gap
 
 
 def nobody_inside(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """CS-05: the permit cannot complete while anyone is registered inside."""
-    if permit.people_inside <= 0:
+    """CS-05: the permit cannot complete while any person or tool is registered inside."""
+    people, tools = permit.people_inside, permit.tools_inside
+    if people <= 0 and tools <= 0:
         return None
-    n = permit.people_inside
-    return Violation("CS-05", f"受限空间内仍登记有{n}人，不能完工", f"{n} people are still registered inside")
+    return Violation(
+        "CS-05",
+        f"受限空间内仍登记有{people}人、{tools}件工具，不能完工",
+        f"{people} people and {tools} tools are still registered inside: the permit cannot complete",
+    )
 
 
 WORKFLOW = Workflow(

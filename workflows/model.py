@@ -127,6 +127,7 @@ class PermitData:
     suspended_at: datetime | None = None
     activated_at: datetime | None = None
     people_inside: int = 0
+    tools_inside: int = 0  # tools registered into the space and not yet out (CS-05)
     job_kind: str | None = None  # set when the permit belongs to a high-risk job (HR-01)
     consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
 

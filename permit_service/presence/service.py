@@ -88,9 +88,27 @@ def people_inside(session: Session, permit_id: uuid.UUID) -> int:
     )
 
 
+def tools_inside(session: Session, permit_id: uuid.UUID) -> int:
+    """Tools registered inside for one permit and not yet out, by quantity (CS-05: must be 0 before it completes)."""
+    return (
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(PresenceEntry.tool_quantity), 0)).where(
+                PresenceEntry.permit_id == permit_id,
+                PresenceEntry.kind == "tool",
+                PresenceEntry.checked_out_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
 @register_provider
 def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
-    return {"people_inside": people_inside(session, permit.id)}
+    # CS-05: the confined-space register of people and tools decides whether the permit may complete.
+    return {
+        "people_inside": people_inside(session, permit.id),
+        "tools_inside": tools_inside(session, permit.id),
+    }
 
 
 def _lock_area(session: Session, area_id: uuid.UUID) -> None:

@@ -362,6 +362,24 @@ def test_CS05_completion_waits_until_everyone_is_out(client, factory):
     assert done.get_json()["state"] == "completed"
 
 
+def test_CS05_completion_waits_until_every_tool_is_out(client, factory):
+    world = factory.world()
+    permit = at_work(factory, world, permit_type="confined_space")
+    guardian = factory.headers(world.people["guardian"])
+    leader = factory.headers(world.people["work_leader"])
+    tool = client.post(
+        _url(permit, "/check-ins"), json={"tool": {"name": "防爆扳手", "quantity": 1}}, headers=guardian
+    ).get_json()
+    blocked = client.post(f"/api/v1/permits/{permit.id}/complete", json={}, headers=leader)
+    problem = assert_problem(blocked, 409)
+    assert problem["rule"] == "CS-05" and "1 tools" in problem["message_en"]
+    out = client.post(_url(permit, "/check-outs"), json={"entry_id": tool["entry"]["id"]}, headers=guardian)
+    assert out.status_code == 200
+    done = client.post(f"/api/v1/permits/{permit.id}/complete", json={}, headers=leader)
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["state"] == "completed"
+
+
 # --- malformed bodies ----------------------------------------------------------------------------
 
 
@@ -397,4 +415,10 @@ def test_people_inside_reaches_the_workflow(app, factory, client):
         json={"person_id": str(world.people["worker"].id)},
         headers=factory.headers(world.people["guardian"]),
     )
-    assert provided_fields(factory.session, permit)["people_inside"] == 1
+    client.post(
+        _url(permit, "/check-ins"),
+        json={"tool": {"name": "气体检测仪", "quantity": 2}},
+        headers=factory.headers(world.people["guardian"]),
+    )
+    provided = provided_fields(factory.session, permit)
+    assert (provided["people_inside"], provided["tools_inside"]) == (1, 2)

@@ -113,7 +113,7 @@ def permit(permit_type: str = "hot_work", state: str = State.draft, **overrides:
     return replace(advance(replace(base, **overrides), state), **later)
 
 
-_AFTER = ("signatures", "gas_tests", "suspended_at", "activated_at", "people_inside")
+_AFTER = ("signatures", "gas_tests", "suspended_at", "activated_at", "people_inside", "tools_inside")
 
 
 def _path(wf: Workflow, target: str) -> list[str]:

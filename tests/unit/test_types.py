@@ -94,6 +94,11 @@ def test_CS_05_blocks_completion_with_people_inside() -> None:
     assert "CS-05" in check(permit("confined_space", State.active, people_inside=1), "complete")
 
 
+def test_CS_05_blocks_completion_with_tools_inside() -> None:
+    blocked = check(permit("confined_space", State.active, tools_inside=2), "complete")
+    assert "CS-05" in blocked
+
+
 def test_CS_05_passes_when_everyone_is_out() -> None:
     assert check(permit("confined_space", State.active), "complete") == set()
 
