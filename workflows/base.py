@@ -126,6 +126,11 @@ class _Step:
     collects: bool = False  # stays in place until every required signer has signed
 
 
+def _absent(value: Any) -> bool:
+    """A required fact left out: missing, blank text or an empty list (a 0 or false is an answer, not a gap)."""
+    return value is None or (isinstance(value, str | list | tuple | Mapping) and not g.filled(value))
+
+
 class _Subject:
     """The throwaway object the shared machine moves: just a state."""
 
@@ -728,7 +733,7 @@ class Workflow:
         )
 
     def _facts_given(self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-        missing = [f for f in self.facts if f.required and permit.facts.get(f.name) in (None, "")]
+        missing = [f for f in self.facts if f.required and _absent(permit.facts.get(f.name))]
         if not missing:
             return None
         names = ", ".join(f.zh for f in missing)

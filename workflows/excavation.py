@@ -32,6 +32,20 @@ def needs_permit(facts: Mapping[str, Any]) -> None:
         )
 
 
+def departments_named(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """EX-01: the countersigning departments are a list of names (an empty list is a missing fact)."""
+    departments = permit.facts.get("countersign_departments")
+    if not departments or (
+        isinstance(departments, list) and all(isinstance(d, str) and g.filled(d) for d in departments)
+    ):
+        return None
+    return Violation(
+        "EX-01",
+        "会签部门须逐一填写部门名称",
+        "countersign_departments must name each department",
+    )
+
+
 def linked_confined_space(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
     """EX-02: deeper than 1.2 m in a hazardous area with buried flammable/toxic lines needs a confined-space permit."""
     area = permit.area
@@ -129,7 +143,7 @@ WORKFLOW = Workflow(
     grade_rule="EX-01",
     countersign_rule="EX-01",
     guards={
-        "submit": (linked_confined_space,),
+        "submit": (departments_named, linked_confined_space),
         "suspend": (found_object_described,),
         "resume": (found_object_disposed,),
     },

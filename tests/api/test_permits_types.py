@@ -266,13 +266,15 @@ def test_HW_11_no_guardian_no_hot_work(flow):
     assert flow.file("hot_work", facts=CROSS_OPERATION).to_active().state == "active"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a required list fact given as [] passes _facts_given, so an excavation listing no "
-    "countersigning department is submitted and then stuck (countersign has no department left, approve is STATE)",
-)
-def test_EX_01_an_excavation_must_list_its_countersigning_departments(flow):
-    flow.file("excavation", facts={"countersign_departments": []}).refused("submit", "EX-01", by="applicant")
+@pytest.mark.parametrize("departments", [[], ["  "], "safety"])
+def test_EX_01_an_excavation_must_list_its_countersigning_departments(flow, departments):
+    """EX-01: an excavation listing no department (or no names) is refused at submit, never left stuck."""
+    flow.file("excavation", facts={"countersign_departments": departments})
+    problem = flow.refused("submit", "EX-01", by="applicant")
+    assert "countersign_departments" in problem["message_en"]
+    assert flow.reload().state == "draft"
+    flow.file("excavation", facts={"countersign_departments": ["power"]}).submit().countersign()
+    assert flow.approve().state == "approved"
 
 
 # -- conflicts with other permits in the database ----------------------------------------------------------

@@ -371,6 +371,20 @@ def test_EX_01_shallow_digging_needs_no_permit_and_countersign_comes_first() -> 
     assert "EX-01" in check(p, "countersign", payload={"department": "finance"})
 
 
+@pytest.mark.parametrize("departments", [None, [], ["power", " "], "power", [{"name": "power"}]])
+def test_EX_01_submit_needs_the_countersigning_departments_named(departments: object) -> None:
+    """EX-01: with no department named the permit could never be countersigned nor approved."""
+    facts = {"depth_m": 1.0, "countersign_departments": departments}
+    assert "EX-01" in check(permit("excavation", facts=facts), "submit")
+
+
+def test_EX_01_a_required_fact_of_zero_is_judged_not_called_missing() -> None:
+    violations = EX.check(permit("excavation", facts={"depth_m": 0}), "submit", ctx())
+    assert [v.en for v in violations if v.rule_id == "EX-01"] == [
+        "up to 0.5 m deep no excavation permit is needed"
+    ]
+
+
 def test_EX_01_countersign_by_each_department_then_approve() -> None:
     p = fire(permit("excavation", State.submitted), "countersign", payload={"department": "power"})
     assert p.state == State.submitted
