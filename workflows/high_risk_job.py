@@ -1,4 +1,8 @@
-"""The life of a high-risk job or consent report: kinds, states, and which action leads where for whom."""
+"""The life of a high-risk job or consent report (HR-01..03): kinds, states, which action leads where for whom.
+
+Pure like the permit workflows: the shell asks `role_violation` whether the caller may take an action at
+all and `target_state` where it leads, and writes the state it is told.
+"""
 
 from __future__ import annotations
 
@@ -86,6 +90,11 @@ TRANSITIONS: dict[str, Transition] = {
     ),
 }
 
+_NOT_THE_PRINCIPAL = Violation(
+    "HR-02",
+    "只有企业主要负责人本人可以现场安全确认，不得代签",
+    "Only the principal leader in person confirms safety on site; nobody signs on their behalf",
+)
 _NOT_CONSENTED = Violation(
     "HR-01",
     "作业尚未经属地监管部门同意，不能进行现场确认或开始作业",
@@ -104,6 +113,19 @@ def allowed_actions(state: str, roles: Iterable[str]) -> list[str]:
     return [action for action, t in TRANSITIONS.items() if state in t.sources and held & t.roles]
 
 
+def role_violation(action: str, roles: Iterable[str]) -> Violation | None:
+    """Why a caller holding `roles` may never take `action` (None: they may); HR-02 names the principal's own act."""
+    transition = TRANSITIONS[action]
+    if transition.roles & set(roles):
+        return None
+    if action == "confirm_on_site":
+        return _NOT_THE_PRINCIPAL  # HR-02: no delegate, whatever the delegate's rank
+    names = ", ".join(sorted(transition.roles))
+    return Violation(
+        "ROLE", f"“{action}”需要以下角色之一：{names}", f"'{action}' needs one of the roles: {names}"
+    )
+
+
 def target_state(state: str, action: str, roles: Iterable[str]) -> JobState | None:
     """Where `action` leads from `state`; a refused step raises RuleViolation naming the rule (409)."""
     transition = TRANSITIONS[action]
@@ -111,7 +133,9 @@ def target_state(state: str, action: str, roles: Iterable[str]) -> JobState | No
         return transition.target
     allowed = allowed_actions(state, roles)
     if action in ("confirm_on_site", "start") and state in (JobState.draft, JobState.reported):
+        # HR-01: nothing happens on site before the regulator's consent.
         raise RuleViolation(_NOT_CONSENTED, allowed_actions=allowed)
     if action == "start" and state == JobState.consented:
+        # HR-02: the principal confirms safety on site before the work starts.
         raise RuleViolation(_NOT_CONFIRMED, allowed_actions=allowed)
     raise RuleViolation(state_conflict(state, action), allowed_actions=allowed)

@@ -8,8 +8,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictSchema
-from permit_service.jobs.lifecycle import KINDS, JobState
 from permit_service.permits.schemas import Evidence
+from workflows.high_risk_job import KINDS, JobState
 
 _long_text = validate.Length(max=20000)
 _reason = validate.Length(min=1, max=2000)

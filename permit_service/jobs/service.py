@@ -21,18 +21,18 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.directory.models import Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
-from permit_service.jobs.lifecycle import (
-    CONSENT_HOLDS,
-    PLAN27_KINDS,
-    TRANSITIONS,
-    JobState,
-    allowed_actions,
-    target_state,
-)
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits import service as permits
 from permit_service.permits.context import provided_fields, register_provider
 from permit_service.permits.models import Permit, PermitCrewMember
+from workflows.high_risk_job import (
+    CONSENT_HOLDS,
+    PLAN27_KINDS,
+    JobState,
+    allowed_actions,
+    role_violation,
+    target_state,
+)
 from workflows.states import TERMINAL as PERMIT_TERMINAL
 from workflows.states import State as PermitState
 
@@ -419,16 +419,9 @@ def cancel(
 
 def _may(principal: Principal, action: str) -> None:
     """403 unless the caller holds a role that may take `action`; HR-02 names the principal's own acts."""
-    if principal.has_any(TRANSITIONS[action].roles):
-        return
-    if action == "confirm_on_site":
-        raise Forbidden(
-            "只有企业主要负责人本人可以现场安全确认，不得代签",
-            "Only the principal leader in person confirms safety on site; nobody signs on their behalf",
-            rule="HR-02",
-        )
-    roles = ", ".join(sorted(TRANSITIONS[action].roles))
-    raise Forbidden(f"需要以下角色之一：{roles}", f"This needs one of the roles: {roles}")
+    violation = role_violation(action, principal.roles)
+    if violation is not None:
+        raise Forbidden(violation.zh, violation.en, rule=violation.rule_id)
 
 
 def _locked(

@@ -21,10 +21,10 @@ from permit_service.db import is_postgres
 from permit_service.directory.models import RISK_GRADES, Enterprise, Region
 from permit_service.errors import NotFound
 from permit_service.integrations.models import Alarm
-from permit_service.jobs.lifecycle import PLAN27_KINDS, JobState
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import Permit
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
+from workflows.high_risk_job import PLAN27_KINDS, JobState
 
 # What the overview calls pending: filed and waiting for approval.
 PERMIT_BUCKETS: dict[str, tuple[str, ...]] = {
