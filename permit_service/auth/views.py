@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import decode_token, get_jwt
 from flask_jwt_extended.exceptions import JWTExtendedException
-from flask_smorest import Blueprint
 from jwt import ExpiredSignatureError, InvalidTokenError
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.auth import service
 from permit_service.auth.principal import Principal, current_principal
 from permit_service.auth.schemas import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
 from permit_service.auth import (
     current_principal,

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from permit_service import clock
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
 from permit_service.auth import Principal, current_principal, require_roles
 from permit_service.calendar import ChinaHolidayCalendar, holidays_between

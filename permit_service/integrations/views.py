@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, idempotent, paginate
 from permit_service.auth import Principal, current_principal, require_roles
 from permit_service.db import get_session, transaction

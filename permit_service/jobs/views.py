@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.fields import StrictSchema
 from permit_service.auth import current_principal
 from permit_service.errors import NotFound

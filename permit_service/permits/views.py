@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
 from permit_service.api.fields import StrictSchema
 from permit_service.audit.models import Event

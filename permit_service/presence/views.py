@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import idempotent, paginate
 from permit_service.auth import current_principal, require_roles
 from permit_service.db import get_session, transaction

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, paginate
 from permit_service.auth import current_principal, get_enterprise_for, require_roles
 from permit_service.db import get_session, transaction

@@ -1,0 +1,28 @@
+"""The Blueprint every API area registers: flask-smorest's, parsing query strings strictly.
+
+webargs excludes unknown query parameters by default (DEFAULT_UNKNOWN_BY_LOCATION), so a client's typo such as
+`?stat=active` would silently list everything. Here the query obeys the schema's own `unknown` (RAISE in
+StrictSchema): the typo is a 422 naming the parameter. Headers and cookies keep webargs' EXCLUDE, since every
+request carries headers no schema declares (Authorization, If-Match, Idempotency-Key, ...).
+"""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint as _Blueprint
+from webargs.flaskparser import FlaskParser
+
+
+class StrictQueryParser(FlaskParser):
+    """A webargs parser that lets the schema decide about unknown query parameters (see the module docstring)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {  # noqa: RUF012
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest's Blueprint with the strict query parser (flask-smorest docs: "Dealing with unknown arguments")."""
+
+    ARGUMENTS_PARSER = StrictQueryParser()
