@@ -573,6 +573,7 @@ def upgrade() -> None:
         sa.Column("valid_until", permit_service.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("facts", sa.JSON(), nullable=False),
         sa.Column("risk_analysis", sa.Text(), nullable=False),
+        sa.Column("high_risk_kind", sa.String(length=32), nullable=True),
         sa.Column("measures", sa.JSON(), nullable=False),
         sa.Column("applicant_id", sa.Uuid(), nullable=False),
         sa.Column("reissued_from_id", sa.Uuid(), nullable=True),
@@ -583,6 +584,10 @@ def upgrade() -> None:
         sa.Column("suspended_at", permit_service.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("gas_alarm", sa.Boolean(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "high_risk_kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance')",
+            name=op.f("ck_permits_high_risk_kind"),
+        ),
         sa.ForeignKeyConstraint(["applicant_id"], ["people.id"], name=op.f("fk_permits_applicant_id_people")),
         sa.ForeignKeyConstraint(["area_id"], ["plant_areas.id"], name=op.f("fk_permits_area_id_plant_areas")),
         sa.ForeignKeyConstraint(

@@ -117,6 +117,7 @@ class CarriedPermitOut(StrictSchema):
     valid_from = AwareDateTime()
     valid_until = AwareDateTime()
     risk_analysis = fields.String()
+    high_risk_kind = fields.String(allow_none=True, metadata={"description": "Plan-27 kind declared (HR-01)"})
     crew = fields.List(fields.Nested(PermitCrewOut))
     attached_at = AwareDateTime()
 

@@ -52,7 +52,7 @@ EDITABLE = (
 
 @register_provider
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
-    """For one permit: its Plan-27 job kind (or None), whether a consent covers it, its enterprise's grade."""
+    """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     row = session.execute(
         sa.select(Enterprise.risk_grade, HighRiskJob.kind, HighRiskJob.state)
         .select_from(Enterprise)
@@ -60,11 +60,15 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
         .where(Enterprise.id == permit.enterprise_id)
     ).one()
+    in_plan27_job = row.kind in PLAN27_KINDS
     return {
-        # A consent report is not a Plan-27 job: its permits need consent (FZ-02, RG-02) but the core
-        # decides the principal's approval from the freeze, not from a job kind.
-        "job_kind": row.kind if row.kind in PLAN27_KINDS else None,
-        "consented": row.state in CONSENT_HOLDS,
+        # HR-01: Plan-27 work is Plan-27 work whether it was carried in a job or only declared on the permit,
+        # so a declared permit never attached to a job still waits for a consent and the principal (HR-02).
+        # A consent report is not a Plan-27 job: its permits need consent (FZ-02, RG-02) but the core decides
+        # the principal's approval from the freeze, not from a job kind.
+        "job_kind": row.kind if in_plan27_job else permit.high_risk_kind,
+        # Declared Plan-27 work is covered only by the consent to a Plan-27 job, never by a consent report's.
+        "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.high_risk_kind is None),
         "enterprise_risk_grade": row.risk_grade,
     }
 
@@ -141,6 +145,7 @@ def job_permits(session: Session, job: HighRiskJob) -> list[dict[str, Any]]:
             "valid_from": link.permit.valid_from,
             "valid_until": link.permit.valid_until,
             "risk_analysis": link.permit.risk_analysis,
+            "high_risk_kind": link.permit.high_risk_kind,
             "crew": crew[link.permit_id],
             "attached_at": link.attached_at,
         }
@@ -223,6 +228,12 @@ def attach_permit(
         raise Conflict(
             f"作业票 {permit.number} 处于“{permit.state}”状态，只有审批前的作业票可以纳入高风险作业报备",
             f"permit {permit.number} is {permit.state}: only permits not yet approved can join a high-risk job",
+            rule="HR-01",
+        )
+    if job.kind not in PLAN27_KINDS and permit.high_risk_kind is not None:
+        raise Conflict(
+            f"作业票 {permit.number} 申报为高风险作业，须纳入相应类别的高风险作业报备，不能纳入一般报备",
+            f"permit {permit.number} is declared Plan-27 work: it joins a high-risk job, not a consent report",
             rule="HR-01",
         )
     if permit.state not in ATTACHABLE_TO_CONSENT_REPORT:

@@ -32,6 +32,9 @@ class Permit(UUIDPk, Base):
     valid_until: Mapped[datetime] = mapped_column(index=True)
     facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     risk_analysis: Mapped[str] = mapped_column(sa.Text, default="")
+    # The Plan-27 kind of the work, declared when filing (HR-01): such a permit is approved only under a
+    # Plan-27 job the regulator consented to, whether or not anyone attaches it to one.
+    high_risk_kind: Mapped[str | None] = mapped_column(sa.String(32))
     measures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     applicant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
     reissued_from_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("permits.id"))
@@ -58,6 +61,10 @@ class Permit(UUIDPk, Base):
     __table_args__ = (
         sa.UniqueConstraint("enterprise_id", "number"),
         sa.Index("ix_permits_enterprise_created", "enterprise_id", "created_at", "id"),
+        sa.CheckConstraint(
+            "high_risk_kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance')",
+            name="high_risk_kind",
+        ),
     )
 
 

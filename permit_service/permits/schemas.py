@@ -8,6 +8,7 @@ from marshmallow.exceptions import ValidationError
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
 from workflows import WORKFLOWS
+from workflows.high_risk_job import PLAN27_KINDS
 
 PERMIT_TYPES = sorted(WORKFLOWS)
 CREW_ROLES = ("work_leader", "worker", "guardian", "signaller", "analyst", "briefer", "electrician", "other")
@@ -56,6 +57,14 @@ class PermitCreate(StrictSchema):
     measures = fields.List(fields.Nested(MeasureIn), load_default=list, validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
+    high_risk_kind = fields.String(
+        load_default=None,
+        validate=validate.OneOf(sorted(PLAN27_KINDS)),
+        metadata={
+            "description": "the Plan-27 kind of the work (HR-01); the permit is then approved only under a "
+            "high-risk job of a Plan-27 kind the regulator consented to"
+        },
+    )
 
     @validates_schema
     def _window(self, data: dict, **_kw: object) -> None:
@@ -262,6 +271,7 @@ class PermitOut(StrictSchema):
     valid_until = AwareDateTime()
     facts = fields.Dict()
     risk_analysis = fields.String()
+    high_risk_kind = fields.String(allow_none=True)
     measures = fields.List(fields.Nested(MeasureOut))
     crew = fields.List(fields.Nested(CrewOut))
     signatures = fields.List(fields.Nested(SignatureOut))

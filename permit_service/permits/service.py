@@ -342,6 +342,7 @@ def create_permit(
         valid_until=data["valid_until"],
         facts=dict(data.get("facts") or {}),
         risk_analysis=data.get("risk_analysis", ""),
+        high_risk_kind=data.get("high_risk_kind"),
         measures=_measures(data.get("measures") or []),
         applicant_id=uuid.UUID(principal.id),
         reissued_from_id=reissued_from.id if reissued_from else None,
@@ -572,6 +573,7 @@ def reissue(
         "grade": old.grade,
         "facts": old.facts,
         "risk_analysis": old.risk_analysis,
+        "high_risk_kind": old.high_risk_kind,  # HR-01: a re-issued permit is still the same Plan-27 work
         "measures": [
             {**m, "confirmed_by": uuid.UUID(m["confirmed_by"]) if m.get("confirmed_by") else None}
             for m in old.measures

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from permit_service.audit.models import Event
-from permit_service.jobs.models import HighRiskJob
+from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.jobs.service import job_context
 from permit_service.permits.models import Permit
 
@@ -654,6 +654,39 @@ def test_provider_gives_no_job_kind_for_a_consent_report(client, factory, db_ses
         "consented": True,
         "enterprise_risk_grade": "red",
     }
+    db_session.commit()
+
+
+def test_HR_01_provider_never_lets_a_consent_report_cover_declared_plan_27_work(client, factory, db_session):
+    world = factory.world()
+    world.enterprise.risk_grade = "red"
+    db_session.commit()
+    carried = add_permit(db_session, world)
+    declared = add_permit(db_session, world, high_risk_kind="tank_cleaning")
+    job = file_job(client, factory, world, kind="consent_report")
+    client.post(
+        f"/api/v1/jobs/{job['id']}/permits",
+        json={"permit_id": str(carried.id)},
+        headers=factory.headers(world.people["applicant"]),
+    )
+    act(client, factory, world.people["applicant"], job, "report")
+    assert act(client, factory, world.regulator, job, "consent").status_code == 200
+    # Arranged directly: the API refuses this link (HR-01), the core must not rely on that alone.
+    db_session.add(
+        HighRiskJobPermit(
+            permit_id=declared.id,
+            job_id=uuid.UUID(job["id"]),
+            attached_at=datetime(2026, 6, 10, 2, 0, tzinfo=UTC),
+            attached_by_id=world.people["applicant"].id,
+        )
+    )
+    db_session.commit()
+    assert job_context(db_session, db_session.get(Permit, declared.id)) == {
+        "job_kind": "tank_cleaning",
+        "consented": False,
+        "enterprise_risk_grade": "red",
+    }
+    assert job_context(db_session, db_session.get(Permit, carried.id))["consented"] is True
     db_session.commit()
 
 

@@ -88,6 +88,86 @@ def test_HR_01_no_permit_of_a_job_is_approved_before_consent(client, factory):
     assert resp.get_json()["rule"] == "HR-01"
 
 
+def test_HR_01_declared_plan_27_work_outside_any_job_is_not_approved(client, factory):
+    world = factory.world()
+    declared = file_permit(client, factory, world, high_risk_kind="tank_cleaning")
+    assert declared["high_risk_kind"] == "tank_cleaning"
+    for role in ("unit_leader", "principal"):
+        resp = permit_act(client, factory, world.people[role], declared, "approve", approval(world))
+        body = resp.get_json()
+        assert resp.status_code == 409, body
+        assert body["rule"] == "HR-01"
+        assert body["message_zh"] and body["message_en"]
+    undeclared = file_permit(client, factory, world)
+    resp = permit_act(client, factory, world.people["unit_leader"], undeclared, "approve", approval(world))
+    assert resp.status_code == 200
+    assert resp.get_json()["state"] == "approved"
+
+
+def test_HR_01_declared_plan_27_work_does_not_hide_in_a_consent_report(client, factory):
+    world = factory.world()
+    declared = file_permit(client, factory, world, high_risk_kind="leak_plugging")
+    job = file_job(client, factory, world, kind="consent_report", title="一般报备")
+    resp = client.post(
+        f"/api/v1/jobs/{job['id']}/permits",
+        json={"permit_id": declared["id"]},
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert resp.status_code == 409
+    assert resp.get_json()["rule"] == "HR-01"
+    assert "consent report" in resp.get_json()["message_en"]
+
+
+def test_HR_01_declared_plan_27_work_is_approved_by_the_principal_under_a_consented_job(client, factory):
+    world = factory.world()
+    job = file_job(client, factory, world, kind="water_draining", title="V-201 切水")
+    declared = file_permit(client, factory, world, high_risk_kind="water_draining")
+    attach(client, factory, world, job, declared)
+    reported = act(client, factory, world.people["applicant"], job, "report").get_json()
+    assert [p["high_risk_kind"] for p in reported["permits"]] == ["water_draining"]
+    blocked = permit_act(client, factory, world.people["principal"], declared, "approve", approval(world))
+    assert blocked.get_json()["rule"] == "HR-01"
+    assert act(client, factory, world.regulator, job, "consent").status_code == 200
+    first = permit_act(client, factory, world.people["unit_leader"], declared, "approve", approval(world))
+    assert first.get_json()["state"] == "submitted"  # HR-02: the principal's approval is still missing
+    resp = permit_act(client, factory, world.people["principal"], declared, "approve", approval(world))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["state"] == "approved"
+
+
+def test_HR_01_a_reissued_permit_keeps_its_declaration_and_needs_a_consent_again(client, factory):
+    world = factory.world()
+    permit = consented_with_permit(client, factory, world, high_risk_kind="tank_cleaning")
+    for role in ("unit_leader", "principal"):
+        assert (
+            permit_act(client, factory, world.people[role], permit, "approve", approval(world)).status_code
+            == 200
+        )
+    resp = client.post(
+        f"/api/v1/permits/{permit['id']}/reissue",
+        json={"reason": "作业范围变更"},
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert resp.status_code == 201, resp.get_json()
+    new = resp.get_json()
+    assert new["high_risk_kind"] == "tank_cleaning"
+    submitted = permit_act(client, factory, world.people["applicant"], new, "submit").get_json()
+    blocked = permit_act(client, factory, world.people["unit_leader"], submitted, "approve", approval(world))
+    assert blocked.status_code == 409
+    assert blocked.get_json()["rule"] == "HR-01"
+
+
+def test_HR_01_only_the_four_plan_27_kinds_are_declared(client, factory):
+    world = factory.world()
+    resp = client.post(
+        "/api/v1/permits",
+        json=entry_permit_body(world, high_risk_kind="consent_report"),
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert resp.status_code == 422
+    assert set(resp.get_json()["errors"]) == {"high_risk_kind"}
+
+
 def gas_test(clock: Any) -> dict[str, Any]:
     """A passing confined-space analysis taken now (CS-01, CS-02)."""
     return {
@@ -166,10 +246,10 @@ def test_tank_cleaning_reported_consented_confirmed_approved_worked_and_closed(
     assert "permit.approve" in kinds and kinds[-1] == "permit.close"
 
 
-def consented_with_permit(client: Any, factory: Any, world: Any) -> dict[str, Any]:
+def consented_with_permit(client: Any, factory: Any, world: Any, **overrides: Any) -> dict[str, Any]:
     """A tank-cleaning job carrying one submitted permit, reported and consented; returns the permit."""
     job = file_job(client, factory, world)
-    permit = file_permit(client, factory, world)
+    permit = file_permit(client, factory, world, **overrides)
     attach(client, factory, world, job, permit)
     act(client, factory, world.people["applicant"], job, "report")
     assert act(client, factory, world.regulator, job, "consent").status_code == 200
