@@ -31,6 +31,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `POLICY_READING_MAX_AGE_HOURS` | `24` | oldest plant reading, position or alarm a push may carry; an older item refuses its batch. |
 | `POLICY_READING_MAX_AHEAD_SECONDS` | `120` | how far ahead of the service's clock a pushed timestamp may be (clock skew). |
 | `INGEST_BATCH_MAX` | `1000` | most items in one pushed batch (readings, snapshots, sightings, alarms). |
+| `INGEST_KEY_RETENTION_DAYS` | `7` | how long a pushed batch's `Idempotency-Key` is remembered (DC-05): a repeat within it is answered, not applied; after it the key is cleared (by the scheduler, or when reused) and the same key is a new batch. The batch's data stays. |
 | `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
 | `WEBHOOK_MAX_ATTEMPTS` | `12` | attempts before a delivery is marked failed (it can still be replayed). |
 | `WEBHOOK_BACKOFF_BASE_SECONDS` / `WEBHOOK_BACKOFF_MAX_SECONDS` | `30` / `21600` | retry delay: base x 2^(attempt-1), capped, with jitter. |
@@ -88,6 +89,7 @@ class Config:
     scheduler_tick_seconds: int = 30
     scheduler_outbox_seconds: int = 5
     ingest_batch_max: int = 1000
+    ingest_key_retention_days: int = 7
     webhook_timeout_seconds: int = 5
     webhook_max_attempts: int = 12
     webhook_backoff_base_seconds: int = 30
@@ -132,6 +134,7 @@ class Config:
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", base.scheduler_tick_seconds),
             scheduler_outbox_seconds=_int(env, "SCHEDULER_OUTBOX_SECONDS", base.scheduler_outbox_seconds),
             ingest_batch_max=_int(env, "INGEST_BATCH_MAX", base.ingest_batch_max),
+            ingest_key_retention_days=_int(env, "INGEST_KEY_RETENTION_DAYS", base.ingest_key_retention_days),
             webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", base.webhook_timeout_seconds),
             webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", base.webhook_max_attempts),
             webhook_backoff_base_seconds=_int(
@@ -172,6 +175,10 @@ class Config:
             raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
+        if self.ingest_key_retention_days < 1:
+            raise ConfigError(
+                "INGEST_KEY_RETENTION_DAYS must be at least 1 (a retried push must still be recognised)"
+            )
         if min(self.scheduler_tick_seconds, self.scheduler_outbox_seconds) < 1:
             raise ConfigError("SCHEDULER_TICK_SECONDS and SCHEDULER_OUTBOX_SECONDS must be at least 1")
 

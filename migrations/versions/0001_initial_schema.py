@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:35:23.845759
+Create Date: 2026-11-29 06:36:12.790590
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def upgrade() -> None:
         "ingest_batches",
         sa.Column("enterprise_id", sa.Uuid(), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
@@ -249,6 +249,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ingest_batches_enterprise_id"), ["enterprise_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ingest_batches_received_at"), ["received_at"], unique=False)
 
     op.create_table(
         "integration_clients",
@@ -1082,6 +1083,7 @@ def downgrade() -> None:
 
     op.drop_table("integration_clients")
     with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ingest_batches_received_at"))
         batch_op.drop_index(batch_op.f("ix_ingest_batches_enterprise_id"))
 
     op.drop_table("ingest_batches")

@@ -64,20 +64,25 @@ class Detector(UUIDPk, Base):
 
 
 class IngestBatch(UUIDPk, Base):
-    """An accepted push and its answer, under the caller's Idempotency-Key: a repeat is answered, not applied (DC-05)."""
+    """An accepted push and its answer, under the caller's Idempotency-Key: a repeat is answered, not applied (DC-05).
+
+    The row stays as the provenance of what the push stored; its key is cleared once the retention ends
+    (`INGEST_KEY_RETENTION_DAYS`), after which the same key is a new batch.
+    """
 
     __tablename__ = "ingest_batches"
 
     enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
     client_id: Mapped[str] = mapped_column(sa.String(64))
-    idempotency_key: Mapped[str] = mapped_column(sa.String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(16))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
     item_count: Mapped[int]
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the purge of expired keys scans by age
 
+    # NULL keys (expired) never collide: both PostgreSQL and SQLite treat NULLs as distinct here.
     __table_args__ = (sa.UniqueConstraint("client_id", "idempotency_key"),)
 
 

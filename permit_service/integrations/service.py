@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from permit_service import clock
@@ -83,6 +84,21 @@ def _own_enterprise(principal: Principal) -> uuid.UUID:
     return principal.enterprise_id
 
 
+def _add_once(session: Session, row: Feed | Detector, zh: str, en: str) -> None:
+    """Insert a row unique per (enterprise, code): a twin registered first, even concurrently, is a 409.
+
+    The unique constraint decides, not a prior SELECT: two registrations racing on PostgreSQL both pass a
+    SELECT, and the loser's INSERT waits for the winner's commit and then fails. The savepoint keeps that
+    failure from poisoning the transaction, so it can be answered as a conflict instead of a 500.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(zh, en) from None
+
+
 def register_feed(session: Session, *, principal: Principal, data: Mapping[str, Any]) -> Feed:
     """Register a gas-detection or positioning feed and the areas it covers (DC-03)."""
     enterprise_id = _own_enterprise(principal)
@@ -94,10 +110,6 @@ def register_feed(session: Session, *, principal: Principal, data: Mapping[str, 
     }
     if missing:
         raise ValidationProblem(missing)
-    if session.scalar(
-        sa.select(Feed.id).where(Feed.enterprise_id == enterprise_id, Feed.code == data["code"])
-    ):
-        raise Conflict("该数据源编号已登记", "A feed with this code is already registered")
     feed = Feed(
         id=uuid.uuid4(),
         enterprise_id=enterprise_id,
@@ -107,8 +119,7 @@ def register_feed(session: Session, *, principal: Principal, data: Mapping[str, 
         interval_minutes=data.get("interval_minutes"),
         created_at=clock.now(),
     )
-    session.add(feed)
-    session.flush()
+    _add_once(session, feed, "该数据源编号已登记", "A feed with this code is already registered")
     session.add_all(FeedArea(feed_id=feed.id, area_id=a.id) for a in areas.values())
     session.flush()
     audit.record(
@@ -162,10 +173,6 @@ def register_detector(session: Session, *, principal: Principal, data: Mapping[s
     if errors:
         raise ValidationProblem(errors)
     assert area is not None
-    if session.scalar(
-        sa.select(Detector.id).where(Detector.enterprise_id == enterprise_id, Detector.code == data["code"])
-    ):
-        raise Conflict("该探测器编号已登记", "A detector with this code is already registered")
     detector = Detector(
         id=uuid.uuid4(),
         enterprise_id=enterprise_id,
@@ -176,10 +183,11 @@ def register_detector(session: Session, *, principal: Principal, data: Mapping[s
         feed_id=feed.id if feed else None,
         created_at=clock.now(),
     )
-    session.add(detector)
-    if feed is not None and session.get(FeedArea, (feed.id, area.id)) is None:
-        session.add(FeedArea(feed_id=feed.id, area_id=area.id))  # the feed now covers the detector's area
-    session.flush()
+    _add_once(session, detector, "该探测器编号已登记", "A detector with this code is already registered")
+    if feed is not None:
+        # The feed now covers the detector's area; two detectors of one area registered at once add it once.
+        insert = pg_insert if is_postgres(session) else sqlite_insert
+        session.execute(insert(FeedArea).values(feed_id=feed.id, area_id=area.id).on_conflict_do_nothing())
     audit.record(
         session, kind="detector.registered", actor=principal, subject_type="detector", subject_id=detector.id,
         enterprise_id=enterprise_id,
@@ -213,6 +221,10 @@ def find_batch(session: Session, *, principal: Principal, key: str, request_hash
             IngestBatch.client_id == principal.id, IngestBatch.idempotency_key == key
         )
     )
+    if batch is not None and batch.received_at <= clock.now() - _key_retention():
+        batch.idempotency_key = None  # expired: forget the key now rather than wait for the purge
+        session.flush()
+        return None
     if batch is not None and batch.request_hash != request_hash:
         raise ValidationProblem(
             {"Idempotency-Key": ["该键已用于另一批数据 / this key was used for another batch"]},
@@ -220,6 +232,26 @@ def find_batch(session: Session, *, principal: Principal, key: str, request_hash
             "The Idempotency-Key was already used for a different batch",
         )
     return batch
+
+
+def _key_retention() -> timedelta:
+    return timedelta(days=settings().ingest_key_retention_days)
+
+
+def purge_expired_batch_keys(session: Session, *, now: datetime) -> int:
+    """Forget the Idempotency-Keys of batches older than the retention (DC-05); returns how many were cleared.
+
+    The batches stay: they are the provenance of the readings, positions and alarms they stored. Flushes,
+    never commits; safe to run in several processes (clearing a key twice is clearing it once).
+    """
+    result = session.execute(
+        sa.update(IngestBatch)
+        .where(IngestBatch.idempotency_key.is_not(None), IngestBatch.received_at <= now - _key_retention())
+        .values(idempotency_key=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return result.rowcount
 
 
 def open_batch(

@@ -9,6 +9,7 @@ from threading import Barrier
 import pytest
 import sqlalchemy as sa
 
+from permit_service.integrations import service
 from permit_service.integrations.models import (
     Alarm,
     CardLocation,
@@ -103,6 +104,59 @@ def test_detector_registration_is_checked(client, factory, plant):
     )
     assert_problem(staff, 403)
     assert _count(factory.session, Detector) == 2
+
+
+def _race_registrations(app, url, headers, body, n=8):
+    barrier = Barrier(n)
+
+    def post(_):
+        client = app.test_client()  # each thread its own client, request, session and connection
+        barrier.wait()
+        return client.post(url, json=body, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(post, range(n)))
+
+
+@pytest.mark.postgres_only
+def test_the_same_detector_registered_concurrently_is_one_201_and_409s(app, factory, plant):
+    world, gate = plant
+    body = {"code": "GD-RACE", "area_code": world.area.code, "gas": "CH4", "unit": "%LEL", "feed": "GDS"}
+    answers = _race_registrations(app, "/api/v1/integrations/detectors", gate.headers, body)
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+    # Every loser gets the service's own answer, not the generic "conflicts with existing data" of a bare race.
+    messages = {assert_problem(a, 409)["message_en"] for a in answers if a.status_code == 409}
+    assert messages == {"A detector with this code is already registered"}
+    assert _count(factory.session, Detector) == 3
+
+
+@pytest.mark.postgres_only
+def test_the_same_feed_registered_concurrently_is_one_201_and_409s(app, factory, plant):
+    world, gate = plant
+    body = {"code": "POS-RACE", "kind": "positioning", "area_codes": [world.area.code]}
+    answers = _race_registrations(app, "/api/v1/integrations/feeds", gate.headers, body)
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+    messages = {assert_problem(a, 409)["message_en"] for a in answers if a.status_code == 409}
+    assert messages == {"A feed with this code is already registered"}
+    assert _count(factory.session, Feed) == 2
+
+
+@pytest.mark.postgres_only
+def test_detectors_of_one_new_area_registered_concurrently_all_succeed(app, factory, plant):
+    world, gate = plant
+    area = factory.area(world.enterprise)
+    barrier = Barrier(6)
+
+    def post(i):
+        client = app.test_client()
+        barrier.wait()
+        body = {"code": f"GD-N{i}", "area_code": area.code, "gas": "H2S", "unit": "ppm", "feed": "GDS"}
+        return client.post("/api/v1/integrations/detectors", json=body, headers=gate.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(post, range(6))) == [201] * 6
+    feeds = app.test_client().get("/api/v1/integrations/feeds", headers=gate.headers).get_json()["items"]
+    assert [f["area_codes"] for f in feeds] == [sorted([world.area.code, area.code])]
 
 
 def test_feed_registration_is_checked(client, factory, plant):
@@ -209,6 +263,52 @@ def test_DC05_keys_belong_to_their_client(client, factory, plant):
     other = client.post("/api/v1/integrations/gas-readings", json=body, headers=second.push("same"))
     assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
     assert _count(factory.session, GasReadingRecord) == 2
+
+
+def test_DC05_a_key_is_remembered_for_the_retention_then_is_a_new_batch(client, factory, plant, clock):
+    _world, gate = plant
+    body = {"readings": [_reading()]}
+    first = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("weekly"))
+    assert first.status_code == 201
+    clock.advance(timedelta(days=7, seconds=-1))  # INGEST_KEY_RETENTION_DAYS defaults to 7
+    again = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("weekly"))
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    clock.advance(timedelta(seconds=1))
+    fresh = {"readings": [_reading(delta=timedelta(days=7))]}
+    later = client.post("/api/v1/integrations/gas-readings", json=fresh, headers=gate.push("weekly"))
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers
+    assert later.get_json()["batch_id"] != first.get_json()["batch_id"]
+    assert _count(factory.session, GasReadingRecord) == 2
+    assert _count(factory.session, IngestBatch) == 2  # the first batch stays as its readings' provenance
+
+
+def test_DC05_purge_forgets_expired_keys_and_keeps_the_batches_and_their_data(
+    app, client, factory, plant, clock
+):
+    _world, gate = plant
+    client.post(
+        "/api/v1/integrations/gas-readings", json={"readings": [_reading()]}, headers=gate.push("old")
+    )
+    clock.advance(timedelta(days=2))
+    client.post(
+        "/api/v1/integrations/gas-readings",
+        json={"readings": [_reading(delta=timedelta(days=2))]},
+        headers=gate.push("recent"),
+    )
+    purge_at = DEFAULT_NOW + timedelta(days=7)
+    with app.app_context(), app.extensions["db_sessionmaker"].begin() as session:
+        assert service.purge_expired_batch_keys(session, now=purge_at) == 1
+    with app.app_context(), app.extensions["db_sessionmaker"].begin() as session:
+        assert service.purge_expired_batch_keys(session, now=purge_at) == 0
+    keys = factory.session.scalars(sa.select(IngestBatch.idempotency_key).order_by(IngestBatch.received_at))
+    assert list(keys) == [None, "recent"]
+    assert _count(factory.session, GasReadingRecord) == 2
+    # The forgotten key is free again: the same key now opens a new batch.
+    clock.set(purge_at)
+    body = {"readings": [_reading(delta=timedelta(days=7))]}
+    reused = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("old"))
+    assert reused.status_code == 201 and "Idempotent-Replayed" not in reused.headers
+    assert _count(factory.session, GasReadingRecord) == 3
 
 
 # --- a refused batch lists every offending item and stores nothing ------------------------------
