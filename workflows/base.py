@@ -344,6 +344,7 @@ class Workflow:
                 ),
                 g.window_open,
                 upgrade.no_strict_freeze,
+                upgrade.consent_given,  # RG-02, FZ-03: work stopped for want of consent resumes only with it
             ),
             "accept": (g.site_restored,),
             "close": (self._acceptance_complete,),

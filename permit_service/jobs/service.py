@@ -37,10 +37,15 @@ from workflows.states import TERMINAL as PERMIT_TERMINAL
 from workflows.states import State as PermitState
 
 # A permit joins a Plan-27 job before anyone has approved it: the regulator consents to what it has seen
-# (HR-01). A consent report may also take a permit approved but not yet at work, e.g. of an enterprise graded
-# red after the approval: the workflow holds its activation until the consent (RG-02).
+# (HR-01). A consent report may also take a permit approved but not yet at work, or stopped, e.g. of an
+# enterprise graded red after the approval: the workflow holds its activation or resumption until the
+# consent (RG-02).
 ATTACHABLE_PERMIT_STATES = frozenset({PermitState.draft, PermitState.submitted, PermitState.countersigned})
-ATTACHABLE_TO_CONSENT_REPORT = ATTACHABLE_PERMIT_STATES | {PermitState.approved, PermitState.briefed}
+ATTACHABLE_TO_CONSENT_REPORT = ATTACHABLE_PERMIT_STATES | {
+    PermitState.approved,
+    PermitState.briefed,
+    PermitState.suspended,
+}
 EDITABLE = (
     "kind", "area_id", "title", "description", "risk_analysis", "planned_headcount", "crew", "starts_at",
     "ends_at",
@@ -71,6 +76,29 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.high_risk_kind is None),
         "enterprise_risk_grade": row.risk_grade,
     }
+
+
+def stop_unconsented_work(session: Session, *, enterprise_id: uuid.UUID, reason: str) -> list[str]:
+    """Suspend, as the system, every permit of the enterprise at work that no regulator's consent covers (RG-02).
+
+    Returns their numbers. Every open permit is locked, not only the active ones: on PostgreSQL a permit being
+    activated concurrently is then seen once its activation commits, and suspended too.
+    """
+    stopped = []
+    open_permits = session.scalars(
+        sa.select(Permit)
+        .where(Permit.enterprise_id == enterprise_id, Permit.state.not_in([str(s) for s in PERMIT_TERMINAL]))
+        .order_by(Permit.number)
+        .with_for_update(of=Permit)
+    )
+    for permit in list(open_permits):
+        if permit.state != PermitState.active or job_context(session, permit)["consented"]:
+            continue
+        permits.perform(
+            session, permit_id=permit.id, action="suspend", principal=SYSTEM, payload={"reason": reason}
+        )
+        stopped.append(permit.number)
+    return stopped
 
 
 # --- reading -------------------------------------------------------------------------------------

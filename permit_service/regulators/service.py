@@ -21,6 +21,7 @@ from permit_service.db import is_postgres
 from permit_service.directory.models import RISK_GRADES, Enterprise, Region
 from permit_service.errors import NotFound
 from permit_service.integrations.models import Alarm
+from permit_service.jobs import service as jobs
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import Permit
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
@@ -64,6 +65,18 @@ def set_risk_grade(
     enterprise.risk_grade = grade
     session.add(entry)
     session.flush()
+    # RG-02 red: the enterprise is ordered to stop. Work no regulator consented to is suspended now, in this
+    # transaction, and resumes only once a consent covers it (the workflow's resume guard).
+    stopped = (
+        jobs.stop_unconsented_work(
+            session,
+            enterprise_id=enterprise.id,
+            reason=f"企业被监管部门评为红色，责令停止作业：{reason} / "
+            f"the regulator graded the enterprise red and ordered it to stop (RG-02): {reason}",
+        )
+        if grade == "red"
+        else []
+    )
     audit.record(
         session,
         kind="enterprise.risk_grade_changed",
@@ -72,7 +85,12 @@ def set_risk_grade(
         subject_id=enterprise.id,
         enterprise_id=enterprise.id,
         region_id=enterprise.region_id,
-        data={"grade": grade, "previous_grade": entry.previous_grade, "reason": reason},
+        data={
+            "grade": grade,
+            "previous_grade": entry.previous_grade,
+            "reason": reason,
+            "suspended_permits": stopped,
+        },
     )
     return entry
 

@@ -318,6 +318,14 @@ def test_FZ_02_strict_freeze_blocks_approve_and_activate() -> None:
     assert "FZ-02" in check(permit(state=State.suspended), "resume", freezes=frozen)
 
 
+def test_RG_02_FZ_02_work_stopped_for_want_of_consent_resumes_only_with_it() -> None:
+    p = permit(state=State.suspended)
+    assert "HR-01" in check(p, "resume", enterprise_risk_grade="red")
+    assert "HR-01" in check(p, "resume", freezes=(freeze("upgrade", "hot_work"),))
+    assert check(replace(p, consented=True), "resume", enterprise_risk_grade="red") == set()
+    assert check(p, "resume", enterprise_risk_grade="yellow") == set()
+
+
 def test_FZ_02_strict_freeze_of_other_types_lets_pass() -> None:
     frozen = (freeze("strict", "lifting", "height"),)
     assert "FZ-02" not in check(permit(state=State.submitted), "approve", freezes=frozen)
