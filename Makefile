@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# A demo receiver on this machine is reachable (webhooks refuse loopback by default, DC-04).
+run: export WEBHOOK_ALLOWED_NETWORKS ?= 127.0.0.1,::1
 run: venv ## migrate, seed the demo data and serve gunicorn (with the scheduler when it exists)
 	$(BIN)/permit-service db upgrade
 	$(BIN)/permit-service seed-demo

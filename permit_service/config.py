@@ -35,10 +35,12 @@ Every setting is an environment variable; this table is the operator's reference
 | `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
 | `WEBHOOK_MAX_ATTEMPTS` | `12` | attempts before a delivery is marked failed (it can still be replayed). |
 | `WEBHOOK_BACKOFF_BASE_SECONDS` / `WEBHOOK_BACKOFF_MAX_SECONDS` | `30` / `21600` | retry delay: base x 2^(attempt-1), capped, with jitter. |
+| `WEBHOOK_ALLOWED_NETWORKS` | empty | comma-separated addresses or CIDR networks webhooks may reach although refused by default (e.g. `127.0.0.1,::1` for a receiver on the same machine in development or a demo). Private LAN ranges are always allowed; loopback, link-local (169.254.0.0/16, cloud metadata), multicast, unspecified and reserved addresses are refused, at subscription and again on every delivery (DC-04). |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +96,7 @@ class Config:
     webhook_max_attempts: int = 12
     webhook_backoff_base_seconds: int = 30
     webhook_backoff_max_seconds: int = 6 * 3600
+    webhook_allowed_networks: tuple[str, ...] = ()
     policy: dict[str, Any] = field(
         default_factory=lambda: {
             "night_start": "20:00",
@@ -143,6 +146,9 @@ class Config:
             webhook_backoff_max_seconds=_int(
                 env, "WEBHOOK_BACKOFF_MAX_SECONDS", base.webhook_backoff_max_seconds
             ),
+            webhook_allowed_networks=tuple(
+                n.strip() for n in env.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()
+            ),
         )
         cfg.policy.update(
             night_start=env.get("POLICY_NIGHT_START", cfg.policy["night_start"]),
@@ -175,6 +181,13 @@ class Config:
             raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
+        for network in self.webhook_allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"WEBHOOK_ALLOWED_NETWORKS: {network!r} is not an address or network"
+                ) from exc
         if self.ingest_key_retention_days < 1:
             raise ConfigError(
                 "INGEST_KEY_RETENTION_DAYS must be at least 1 (a retried push must still be recognised)"

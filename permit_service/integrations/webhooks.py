@@ -7,14 +7,23 @@ due, one row per short transaction, oldest event first, never event n+1 of a per
 still pending for that subscription; it retries with exponential back-off and jitter and marks a delivery
 failed after the last attempt (it can be replayed). Bodies are signed with HMAC-SHA256 over
 `timestamp + "." + body`, sent as `X-Permit-Signature: t=<unix seconds>,v1=<hex digest>`.
+
+Receivers are plant portals, usually on the plant's private LAN, so private ranges are reachable; loopback,
+link-local (169.254.0.0/16, where cloud metadata lives), multicast, unspecified and reserved addresses are
+refused unless `WEBHOOK_ALLOWED_NETWORKS` names them. The check runs when a subscription is made and again on
+every delivery, against the addresses the connection actually uses (a host name may resolve elsewhere later).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import random
+import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -22,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -33,7 +43,7 @@ from permit_service.auth.principal import Principal, enterprise_scope, region_su
 from permit_service.config import Config
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
-from permit_service.errors import Conflict, NotFound
+from permit_service.errors import Conflict, NotFound, ValidationProblem
 from permit_service.integrations.models import WebhookDelivery, WebhookSubscription
 from permit_service.integrations.service import settings
 
@@ -64,6 +74,131 @@ def verify(
     return hmac.compare_digest(sign(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1', '')}")
 
 
+# --- receiver addresses ----------------------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "this host on this network": connects locally on Linux
+
+
+class ReceiverRefused(OSError):
+    """A receiver address webhooks never reach unless allowed: the service's own host or the cloud's metadata."""
+
+
+def allowed_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
+    """The configured allow-list as networks (a bare address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+
+
+def refusal(address: IPAddress, allowed: Sequence[Network] = ()) -> str | None:
+    """Why a receiver at `address` is refused (loopback, link-local, multicast, unspecified, reserved), or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(address in network for network in allowed):
+        return None
+    for kind, refused in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified or address in _THIS_NETWORK),
+        ("reserved", address.is_reserved),
+    ):
+        if refused:
+            return f"{address} is a {kind} address"
+    return None
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # An IPv6 link-local address comes back with its zone ("fe80::1%eth0"); the zone is not part of the address.
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+def vetted_addresses(host: str, port: int, allowed: Sequence[Network]) -> list[IPAddress]:
+    """The addresses `host` resolves to, all acceptable; ReceiverRefused if any is not.
+
+    socket.gaierror if the name does not resolve (an OSError: at delivery, a failed attempt like any other).
+    """
+    addresses = _resolve(host, port)
+    for address in addresses:
+        reason = refusal(address, allowed)
+        if reason is not None:
+            raise ReceiverRefused(f"receiver {host} refused: {reason}")
+    return addresses
+
+
+def check_receiver_url(url: str, allowed: Sequence[Network]) -> None:
+    """At subscription: 422 if the URL's host resolves to a refused address.
+
+    A name that does not resolve from here yet is accepted: nothing can be sent to it, and every delivery
+    checks the addresses it connects to.
+    """
+    parts = urlsplit(url)
+    try:
+        vetted_addresses(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), allowed
+        )
+    except (socket.gaierror, UnicodeError):
+        return
+    except ReceiverRefused as exc:
+        raise ValidationProblem(
+            {
+                "url": [
+                    "接收地址不得为本机回环、链路本地（含云元数据）、组播、未指定或保留地址 / "
+                    f"the receiver must not be a loopback, link-local (cloud metadata), multicast, unspecified "
+                    f"or reserved address: {exc}"
+                ]
+            }
+        ) from None
+
+
+def _connect_vetted(
+    address: tuple[str, int], timeout: float | None, source_address: Any = None, *, allowed: Sequence[Network]
+) -> socket.socket:
+    """socket.create_connection to a vetted address: the address checked is the address connected to."""
+    host, port = address
+    last: OSError = ReceiverRefused(f"{host} has no address")
+    for ip in vetted_addresses(host, port, allowed):
+        try:
+            return socket.create_connection((str(ip), port), timeout, source_address)
+        except OSError as exc:
+            last = exc
+    raise last
+
+
+def _vetted_connection(
+    cls: type[http.client.HTTPConnection], allowed: Sequence[Network], host: str, **kwargs: Any
+) -> http.client.HTTPConnection:
+    connection = cls(host, **kwargs)
+    # http.client opens its socket through this attribute; HTTPS still verifies the certificate of `host`.
+    connection._create_connection = functools.partial(_connect_vetted, allowed=allowed)  # type: ignore[attr-defined]
+    return connection
+
+
+class _VettedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allowed: Sequence[Network]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(
+            functools.partial(_vetted_connection, http.client.HTTPConnection, self.allowed), req
+        )
+
+
+class _VettedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allowed: Sequence[Network]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(
+            functools.partial(_vetted_connection, http.client.HTTPSConnection, self.allowed),
+            req,
+            context=self._context,  # type: ignore[attr-defined]
+        )
+
+
 # --- subscriptions ---------------------------------------------------------------------------------
 
 
@@ -80,6 +215,7 @@ def create_subscription(
         raise Conflict(
             "只有企业或其接入账户可以订阅", "Only an enterprise or its integration account subscribes"
         )
+    check_receiver_url(data["url"], allowed_networks(settings().webhook_allowed_networks))
     sub = WebhookSubscription(
         id=uuid.uuid4(),
         enterprise_id=principal.enterprise_id,
@@ -218,6 +354,7 @@ class DeliveryPolicy:
     backoff_base_seconds: int = 30
     backoff_max_seconds: int = 6 * 3600
     lease_seconds: int = 120
+    allowed_networks: tuple[Network, ...] = ()  # refused ranges that may be reached anyway (dev, demo, tests)
 
     @classmethod
     def from_config(cls, cfg: Config) -> DeliveryPolicy:
@@ -228,6 +365,7 @@ class DeliveryPolicy:
             backoff_base_seconds=cfg.webhook_backoff_base_seconds,
             backoff_max_seconds=cfg.webhook_backoff_max_seconds,
             lease_seconds=max(cfg.webhook_timeout_seconds * 4, 60),
+            allowed_networks=allowed_networks(cfg.webhook_allowed_networks),
         )
 
     def backoff(self, attempts: int) -> timedelta:
@@ -266,11 +404,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer we do not follow: the subscription names the receiver
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: int) -> tuple[int | None, str | None]:
-    """POST the body; returns (status code, error) - no status when the receiver could not be reached."""
+def http_post(
+    url: str, body: bytes, headers: dict[str, str], timeout: int, allowed: Sequence[Network] = ()
+) -> tuple[int | None, str | None]:
+    """POST the body to a vetted address; returns (status code, error) - no status when it was not reached.
+
+    No proxy from the environment: a proxy would reach, on our behalf, the addresses refused here.
+    """
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _NoRedirect,
+        _VettedHTTPHandler(allowed),
+        _VettedHTTPSHandler(allowed),
+    )
     try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, None
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
@@ -358,7 +507,7 @@ def deliver_due(
     *,
     limit: int = 500,
     policy: DeliveryPolicy | None = None,
-    send: Sender = http_post,
+    send: Sender | None = None,
 ) -> DeliveryReport:
     """Deliver what is due at `now`, each row claimed and settled in its own short transaction (DC-04).
 
@@ -366,6 +515,7 @@ def deliver_due(
     and leased, and the receiver is called outside any transaction.
     """
     policy = policy or DeliveryPolicy.from_config(settings())
+    send = send or functools.partial(http_post, allowed=policy.allowed_networks)
     report = DeliveryReport()
     for _ in range(limit):
         attempt = _claim(session_factory, now, policy)

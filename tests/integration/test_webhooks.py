@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -17,12 +18,27 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM
 from permit_service.integrations import webhooks
 from permit_service.integrations.models import WebhookDelivery, WebhookSubscription
-from permit_service.integrations.webhooks import DeliveryPolicy, deliver_due, verify
+from permit_service.integrations.webhooks import DeliveryPolicy, allowed_networks, deliver_due, verify
 from tests.api.checks import assert_problem
 from tests.plant import at_work, portal
 
 SECRET = "receiver-shared-secret-0123456789"
-POLICY = DeliveryPolicy(timeout_seconds=2, max_attempts=3, backoff_base_seconds=30, backoff_max_seconds=600)
+LOOPBACK = (
+    "127.0.0.1",
+)  # the receiver runs on this machine: allowed explicitly, as WEBHOOK_ALLOWED_NETWORKS would
+POLICY = DeliveryPolicy(
+    timeout_seconds=2,
+    max_attempts=3,
+    backoff_base_seconds=30,
+    backoff_max_seconds=600,
+    allowed_networks=allowed_networks(LOOPBACK),
+)
+
+
+@pytest.fixture
+def config(config):
+    """The suite's configuration, with the loopback receiver allowed (refused by default)."""
+    return dataclasses.replace(config, webhook_allowed_networks=LOOPBACK)
 
 
 class Receiver:
@@ -334,6 +350,50 @@ def test_DC04_an_unsubscribed_receiver_gets_nothing_more(app, client, factory, c
     )
     _check_in(client, factory, world, permit, world.people["worker"])
     assert _deliver(app, clock).delivered == 0 and receiver.received == []
+
+
+def test_DC04_the_address_is_checked_again_at_delivery(app, client, factory, clock, receiver, scene):
+    world, _gate, _sub, permit = scene
+    _check_in(client, factory, world, permit, world.people["worker"])
+    # The allow-list was withdrawn after subscribing: the loopback receiver is no longer reached at all.
+    refused = dataclasses.replace(POLICY, allowed_networks=())
+    with app.app_context():
+        report = deliver_due(_sessions(app), clock.now(), policy=refused)
+    assert (report.delivered, report.retrying) == (0, 1)
+    assert receiver.received == []
+    [row] = _deliveries(factory.session)
+    assert row.status == "pending" and row.last_status_code is None and "loopback" in row.last_error
+    clock.advance(timedelta(minutes=1))
+    assert _deliver(app, clock).delivered == 1  # allowed again: the same delivery goes out
+    assert receiver.kinds() == ["presence.checked_in"]
+
+
+def test_DC04_a_host_that_now_resolves_to_cloud_metadata_is_not_reached(
+    app, client, factory, clock, monkeypatch
+):
+    world = factory.world()
+    gate = portal(factory, world)
+    answers = {"portal.plant.example": "10.20.30.40"}  # the plant LAN: a private address is fine
+    monkeypatch.setattr(
+        webhooks, "_resolve", lambda host, port: [webhooks.ipaddress.ip_address(answers[host])]
+    )
+    sub = client.post(
+        "/api/v1/webhooks/subscriptions",
+        json={"url": "http://portal.plant.example/hooks", "secret": SECRET, "event_kinds": ["presence.*"]},
+        headers=gate.headers,
+    )
+    assert sub.status_code == 201, sub.get_json()
+    answers["portal.plant.example"] = "169.254.169.254"  # DNS changed after the subscription was checked
+    _check_in(client, factory, world, at_work(factory, world), world.people["worker"])
+    connected = []
+    monkeypatch.setattr(webhooks.socket, "create_connection", lambda *a, **k: connected.append(a))
+    with app.app_context():
+        report = deliver_due(
+            _sessions(app), clock.now(), policy=dataclasses.replace(POLICY, allowed_networks=())
+        )
+    assert report.retrying == 1 and connected == []
+    [row] = _deliveries(factory.session)
+    assert "169.254.169.254 is a link-local address" in row.last_error
 
 
 def test_subscriptions_are_validated_and_scoped(client, factory):

@@ -1,0 +1,109 @@
+"""Webhook receivers: private LAN addresses are reachable, the service's own host and cloud metadata are not (DC-04)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+import sqlalchemy as sa
+
+from permit_service.config import Config, ConfigError
+from permit_service.integrations.models import WebhookSubscription
+from permit_service.integrations.webhooks import allowed_networks, refusal
+from tests.api.checks import assert_problem
+from tests.plant import portal
+
+SECRET = "receiver-shared-secret-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("0.1.2.3", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+    ],
+)
+def test_DC04_refused_receiver_addresses(address, kind):
+    assert refusal(ipaddress.ip_address(address)).endswith(f" is a {kind} address")
+
+
+@pytest.mark.parametrize(
+    "address", ["10.1.2.3", "172.16.5.4", "192.168.1.20", "100.64.0.7", "fd12::1", "203.0.113.9"]
+)
+def test_DC04_plant_lan_and_public_addresses_are_reachable(address):
+    assert refusal(ipaddress.ip_address(address)) is None
+
+
+def test_DC04_the_allow_list_opens_only_what_it_names():
+    allowed = allowed_networks(["127.0.0.1", " ::1 ", "169.254.10.0/24"])
+    assert refusal(ipaddress.ip_address("127.0.0.1"), allowed) is None
+    assert refusal(ipaddress.ip_address("::1"), allowed) is None
+    assert refusal(ipaddress.ip_address("169.254.10.9"), allowed) is None
+    assert refusal(ipaddress.ip_address("127.0.0.2"), allowed) == "127.0.0.2 is a loopback address"
+    assert (
+        refusal(ipaddress.ip_address("169.254.169.254"), allowed) == "169.254.169.254 is a link-local address"
+    )
+
+
+def test_webhook_allowed_networks_are_read_and_checked_at_start():
+    cfg = Config.from_env({"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1, ::1"})
+    assert cfg.webhook_allowed_networks == ("127.0.0.1", "::1")
+    assert Config.from_env({}).webhook_allowed_networks == ()
+    with pytest.raises(ConfigError, match="WEBHOOK_ALLOWED_NETWORKS"):
+        Config.from_env({"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1,localhost"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",  # a name is judged by what it resolves to
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://[fe80::1]/hooks",
+        "http://224.0.0.1/hooks",
+        "http://0.0.0.0:8080/hooks",
+    ],
+)
+def test_DC04_subscribing_a_refused_receiver_is_422_and_stores_nothing(client, factory, url):
+    world = factory.world()
+    gate = portal(factory, world)
+    resp = client.post(
+        "/api/v1/webhooks/subscriptions",
+        json={"url": url, "secret": SECRET, "event_kinds": ["*"]},
+        headers=gate.headers,
+    )
+    assert_problem(resp, 422, fields={"url"})
+    assert factory.session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscription)) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.20.30.40:8443/hooks",
+        "https://192.168.1.5/permit-events",
+        "https://portal.invalid/hooks",  # does not resolve from here (yet): each delivery checks it
+    ],
+)
+def test_DC04_a_receiver_on_the_plant_lan_is_accepted(client, factory, url):
+    world = factory.world()
+    gate = portal(factory, world)
+    resp = client.post(
+        "/api/v1/webhooks/subscriptions",
+        json={"url": url, "secret": SECRET, "event_kinds": ["permit.*"]},
+        headers=gate.headers,
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["url"] == url
