@@ -13,6 +13,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `JWT_ACCESS_MINUTES` | `15` | access-token lifetime. |
 | `JWT_REFRESH_DAYS` | `7` | refresh-token lifetime. |
 | `JWT_ISSUER` | `permit-service` | `iss` of issued tokens. |
+| `PASSWORD_MIN_LENGTH` | `12` | shortest password a person may set with `POST /api/v1/auth/password` (at least 8; passwords are hashed with Argon2id). |
 | `JWT_AUDIENCE` | `permit-service` | `aud` of issued tokens, checked on every token. |
 | `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted (`sub` = our username, `aud` must name `JWT_AUDIENCE`, `exp` required). Must differ from `JWT_ISSUER`; needs a key file below. |
 | `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM RSA public key of that provider. |
@@ -78,6 +79,7 @@ class Config:
     jwt_refresh_days: int = 7
     jwt_issuer: str = "permit-service"
     jwt_audience: str = "permit-service"
+    password_min_length: int = 12
     external_idp_issuer: str | None = None
     external_idp_public_key_file: str | None = None
     external_idp_jwks_file: str | None = None
@@ -122,6 +124,7 @@ class Config:
             jwt_algorithm=env.get("JWT_ALGORITHM", base.jwt_algorithm),
             jwt_access_minutes=_int(env, "JWT_ACCESS_MINUTES", base.jwt_access_minutes),
             jwt_refresh_days=_int(env, "JWT_REFRESH_DAYS", base.jwt_refresh_days),
+            password_min_length=_int(env, "PASSWORD_MIN_LENGTH", base.password_min_length),
             jwt_issuer=env.get("JWT_ISSUER", base.jwt_issuer),
             jwt_audience=env.get("JWT_AUDIENCE", base.jwt_audience),
             external_idp_issuer=env.get("EXTERNAL_IDP_ISSUER") or None,
@@ -179,6 +182,8 @@ class Config:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 characters")
         if self.jwt_algorithm not in {"HS256", "HS384", "HS512"}:
             raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
+        if not 8 <= self.password_min_length <= 128:
+            raise ConfigError("PASSWORD_MIN_LENGTH must be between 8 and 128")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
         for network in self.webhook_allowed_networks:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 06:36:12.790590
+Create Date: 2026-11-29 06:44:26.044271
 """
 
 from __future__ import annotations
@@ -286,6 +286,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("token_generation", sa.Integer(), server_default="0", nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint(
             "(enterprise_id IS NOT NULL AND region_id IS NULL) OR (enterprise_id IS NULL AND region_id IS NOT NULL)",

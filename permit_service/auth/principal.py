@@ -41,6 +41,7 @@ class Principal:
     roles: frozenset[str]
     enterprise_id: uuid.UUID | None = None
     region_id: uuid.UUID | None = None
+    token_generation: int = 0  # a person's: tokens name it and are refused once the password changes
 
     @property
     def is_regulator(self) -> bool:

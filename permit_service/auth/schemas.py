@@ -14,6 +14,18 @@ class LoginSchema(StrictSchema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
 
 
+class PasswordChangeSchema(StrictSchema):
+    """Change one's own password: the current one proves it is the person, not just someone holding a token."""
+
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+    new_password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "at least PASSWORD_MIN_LENGTH characters (default 12), not the username"},
+    )
+
+
 class ClientCredentialsSchema(StrictSchema):
     """Client-credentials grant for plant integration accounts."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,12 +12,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from permit_service import clock
+from permit_service.audit import service as audit
 from permit_service.auth.models import IntegrationClient, RevokedToken
 from permit_service.auth.passwords import hash_secret, needs_rehash, verify_secret
+from permit_service.auth.principal import Principal
 from permit_service.auth.tokens import is_external, token_key
 from permit_service.db import is_postgres
 from permit_service.directory.models import Person
-from permit_service.errors import Unauthorized
+from permit_service.errors import Forbidden, Unauthorized, ValidationProblem
 
 # Latest instant a revocation must be kept (datetime's own limit is year 9999; real tokens end far sooner).
 _FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
@@ -31,6 +34,38 @@ def authenticate_person(session: Session, *, username: str, password: str) -> Pe
     if stored is not None and needs_rehash(stored):
         person.password_hash = hash_secret(password)
         session.flush()
+    return person
+
+
+def change_password(
+    session: Session, *, principal: Principal, current_password: str, new_password: str, min_length: int
+) -> Person:
+    """Set a person's new password (Argon2id) after checking the current one; raising the token generation
+    refuses every token issued before, on every device (the caller gets new ones)."""
+    person = session.get(Person, uuid.UUID(principal.id))
+    if person is None or not verify_secret(person.password_hash, current_password):
+        raise Forbidden("当前密码错误", "The current password is wrong")
+    problems = []
+    if len(new_password) < min_length:
+        problems.append(f"至少{min_length}个字符 / at least {min_length} characters")
+    if new_password.casefold() == person.username.casefold():
+        problems.append("不得与用户名相同 / must not be the username")
+    if new_password == current_password:
+        problems.append("须与当前密码不同 / must differ from the current password")
+    if problems:
+        raise ValidationProblem({"new_password": problems})
+    person.password_hash = hash_secret(new_password)
+    person.token_generation += 1
+    session.flush()
+    audit.record(  # AU-01: who changed which account's password, when (never the password itself)
+        session,
+        kind="person.password_changed",
+        actor=principal,
+        subject_type="person",
+        subject_id=person.id,
+        enterprise_id=person.enterprise_id,
+        region_id=person.region_id,
+    )
     return person
 
 

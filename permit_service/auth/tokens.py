@@ -169,6 +169,7 @@ def _claims(principal: Principal) -> dict[str, Any]:
         "roles": sorted(principal.roles),
         "enterprise_id": str(principal.enterprise_id) if principal.enterprise_id else None,
         "region_id": str(principal.region_id) if principal.region_id else None,
+        "gen": principal.token_generation,
     }
 
 
@@ -181,6 +182,7 @@ def principal_of_person(person: Person) -> Principal:
         roles=frozenset(person.roles),
         enterprise_id=person.enterprise_id,
         region_id=person.region_id,
+        token_generation=person.token_generation,
     )
 
 
@@ -229,10 +231,24 @@ def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | Non
     return principal_of_person(person) if person and person.active else None
 
 
+def _older_generation(payload: dict[str, Any]) -> bool:
+    # A password change raises the person's generation: every token issued before it, on any device, is dead.
+    if is_external(payload) or payload.get("kind") != "person":
+        return False
+    try:
+        person = get_session().get(Person, uuid.UUID(str(payload.get("sub"))))
+    except ValueError:
+        return False  # not ours to judge here: the user lookup refuses it
+    generation = payload.get("gen", 0)
+    return person is not None and generation != person.token_generation
+
+
 @jwt.token_in_blocklist_loader
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     key = token_key(payload)
-    return key is not None and get_session().get(RevokedToken, key) is not None
+    if key is not None and get_session().get(RevokedToken, key) is not None:
+        return True
+    return _older_generation(payload)
 
 
 @jwt.unauthorized_loader

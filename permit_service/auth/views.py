@@ -17,11 +17,12 @@ from permit_service.auth.schemas import (
     LoginSchema,
     LogoutSchema,
     MeSchema,
+    PasswordChangeSchema,
     TokenSchema,
 )
 from permit_service.auth.tokens import issue_tokens, principal_of_client, principal_of_person
 from permit_service.db import transaction
-from permit_service.errors import ValidationProblem
+from permit_service.errors import Forbidden, ValidationProblem
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="登录与令牌 / Login and tokens")
 
@@ -88,6 +89,25 @@ def logout(body: dict[str, Any]) -> None:
         service.revoke_tokens(
             session, payloads=payloads, refresh_lifetime=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
         )
+
+
+@blp.post("/password")
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, TokenSchema)
+def change_password(body: dict[str, Any]) -> dict[str, Any]:
+    """Change one's own password (current one required); earlier tokens stop working, new ones are returned."""
+    principal = current_principal()
+    if principal.kind != "person":
+        raise Forbidden("只有人员账户有密码", "Only a person's account has a password")
+    with transaction() as session:
+        person = service.change_password(
+            session,
+            principal=principal,
+            current_password=body["current_password"],
+            new_password=body["new_password"],
+            min_length=current_app.config["PERMIT_CONFIG"].password_min_length,
+        )
+        return issue_tokens(principal_of_person(person))
 
 
 @blp.get("/me")

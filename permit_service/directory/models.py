@@ -94,6 +94,8 @@ class Person(UUIDPk, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # Raised when the password changes: tokens issued for an older generation are refused (every device).
+    token_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     certificates: Mapped[list[Certificate]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
