@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from permit_service import clock
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
-from permit_service.auth.principal import current_principal
+from permit_service.auth.principal import Principal, current_principal
 from permit_service.db import UTCDateTime, is_postgres, transaction
 from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
 
@@ -57,6 +57,39 @@ def if_match_version() -> int | None:
         return int(header.strip().removeprefix("W/").strip('"'))
     except ValueError:
         return -1  # never matches: answered 412 like any stale tag
+
+
+class Annotated:
+    """A resource read through, plus what its output schema adds (e.g. the caller's allowed_actions)."""
+
+    def __init__(self, resource: Any, **extra: Any) -> None:
+        self._resource = resource
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resource, name)
+
+
+def answer(
+    resource: Any, status: int = 200, *, location: str | None = None, **extra: Any
+) -> tuple[Any, int, dict[str, str]]:
+    """What a view returns for a versioned resource: the resource with `extra` for its schema, its ETag, and the
+    Location of a created one."""
+    headers = {"ETag": etag_of(resource.version)}
+    if location is not None:
+        headers["Location"] = location
+    return Annotated(resource, **extra), status, headers
+
+
+def act_and_answer(
+    use_case: Callable[..., Any], respond: Callable[[Session, Any, Principal], Any], /, **kwargs: Any
+) -> Any:
+    """Run a service use case in one transaction with the caller and the optional If-Match version, and answer
+    with `respond(session, resource, caller)` inside that transaction (the answer reads what the action wrote)."""
+    principal = current_principal()
+    with transaction() as session:
+        resource = use_case(session, principal=principal, expected_version=if_match_version(), **kwargs)
+        return respond(session, resource, principal)
 
 
 def with_etag(response: Response, version: int) -> Response:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
+from permit_service.api.conventions import act_and_answer, answer, check_if_match, idempotent, paginate
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
 from permit_service.jobs import schemas as s
@@ -25,35 +25,19 @@ blp = Blueprint(
 )
 
 
-class JobView:
-    """A job with its permits and the actions its reader may take next (what JobOut dumps)."""
-
-    def __init__(self, job: HighRiskJob, permits: list[dict[str, Any]], allowed_actions: list[str]) -> None:
-        self._job = job
-        self.permits = permits
-        self.allowed_actions = allowed_actions
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._job, name)
-
-
-def _answer(
-    session: Session, job: HighRiskJob, principal: Principal, status: int = 200
-) -> tuple[Any, int, dict]:
-    view = JobView(job, service.job_permits(session, job), service.actions_for(job, principal))
-    headers = {"ETag": etag_of(job.version)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return view, status, headers
+def _answer(session: Session, job: HighRiskJob, principal: Principal, status: int = 200) -> Any:
+    """The job with its permits and the caller's next actions (what JobOut dumps)."""
+    return answer(
+        job,
+        status,
+        location=f"/api/v1/jobs/{job.id}" if status == 201 else None,
+        permits=service.job_permits(session, job),
+        allowed_actions=service.actions_for(job, principal),
+    )
 
 
-def _act(action: Callable[..., HighRiskJob], job_id: uuid.UUID, **kwargs: Any) -> tuple[Any, int, dict]:
-    principal = current_principal()
-    with transaction() as session:
-        job = action(
-            session, principal=principal, job_id=job_id, expected_version=if_match_version(), **kwargs
-        )
-        return _answer(session, job, principal)
+def _act(action: Callable[..., HighRiskJob], job_id: uuid.UUID, **kwargs: Any) -> Any:
+    return act_and_answer(action, _answer, job_id=job_id, **kwargs)
 
 
 @blp.route("")

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
+from permit_service.api.conventions import act_and_answer, answer, check_if_match, idempotent, paginate
 from permit_service.api.fields import StrictSchema
 from permit_service.audit.models import Event
 from permit_service.auth import Principal, current_principal
@@ -24,25 +24,14 @@ from permit_service.permits.models import Permit
 blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业票 / Permits")
 
 
-class PermitView:
-    """A permit with the actions its reader may take next (what PermitOut dumps)."""
-
-    def __init__(self, permit: Permit, allowed_actions: list[str]) -> None:
-        self._permit = permit
-        self.allowed_actions = allowed_actions
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._permit, name)
-
-
-def _answer(
-    session: Session, permit: Permit, principal: Principal, status: int = 200
-) -> tuple[Any, int, dict]:
-    view = PermitView(permit, service.allowed_actions(session, permit, principal))
-    headers = {"ETag": etag_of(permit.version)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/permits/{permit.id}"
-    return view, status, headers
+def _answer(session: Session, permit: Permit, principal: Principal, status: int = 200) -> Any:
+    """The permit with the caller's next actions (what PermitOut dumps)."""
+    return answer(
+        permit,
+        status,
+        location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
+        allowed_actions=service.allowed_actions(session, permit, principal),
+    )
 
 
 def _payload(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,17 +165,9 @@ def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -
         summary=summary, description=f"Fires the workflow event `{event}`. An optional If-Match is checked."
     )
     def view(body: dict[str, Any], permit_id: uuid.UUID) -> Any:
-        principal = current_principal()
-        with transaction() as session:
-            permit = service.perform(
-                session,
-                permit_id=permit_id,
-                action=event,
-                principal=principal,
-                payload=_payload(body),
-                expected_version=if_match_version(),
-            )
-            return _answer(session, permit, principal)
+        return act_and_answer(
+            service.perform, _answer, permit_id=permit_id, action=event, payload=_payload(body)
+        )
 
     view.__name__ = f"permit_{event}"
     blp.route(f"/<uuid:permit_id>/{segment}", methods=["POST"], endpoint=f"permit_{event}")(view)
@@ -216,17 +197,9 @@ class PermitGasTests(MethodView):
     @blp.response(200, s.PermitOut)
     def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
         """Record a gas analysis (analyst); pass or fail is computed from the readings (HW-05, CS-02)."""
-        principal = current_principal()
-        with transaction() as session:
-            permit = service.perform(
-                session,
-                permit_id=permit_id,
-                action="record_gas_test",
-                principal=principal,
-                payload=_payload(body),
-                expected_version=if_match_version(),
-            )
-            return _answer(session, permit, principal)
+        return act_and_answer(
+            service.perform, _answer, permit_id=permit_id, action="record_gas_test", payload=_payload(body)
+        )
 
 
 class ReissueBody(StrictSchema):
