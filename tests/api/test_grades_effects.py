@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -222,6 +223,7 @@ def test_AU_01_DC_04_report_consent_refusal_and_grade_events_reach_the_outbox(ap
         headers=gate.headers,
     )
     assert sub.status_code == 201, sub.get_json()
+    sub_id = uuid.UUID(sub.get_json()["id"])
     consented = file_job(client, factory, world)
     act(client, factory, world.people["applicant"], consented, "report")
     act(client, factory, world.regulator, consented, "consent", {"reason": "同意"})
@@ -233,7 +235,7 @@ def test_AU_01_DC_04_report_consent_refusal_and_grade_events_reach_the_outbox(ap
     with peek(app) as session:
         rows = session.execute(
             sa.select(WebhookDelivery.event_kind, WebhookDelivery.ordering_key, WebhookDelivery.body)
-            .where(WebhookDelivery.subscription_id == sub.get_json()["id"])
+            .where(WebhookDelivery.subscription_id == sub_id)
             .order_by(WebhookDelivery.event_id)
         ).all()
     assert [(kind, key) for kind, key, _ in rows] == [
@@ -252,6 +254,6 @@ def test_AU_01_DC_04_report_consent_refusal_and_grade_events_reach_the_outbox(ap
         count = session.scalar(
             sa.select(sa.func.count())
             .select_from(WebhookDelivery)
-            .where(WebhookDelivery.subscription_id == sub.get_json()["id"])
+            .where(WebhookDelivery.subscription_id == sub_id)
         )
     assert count == 5  # another enterprise's report is not this portal's
