@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -161,3 +161,6 @@ class Context:
     nearby: tuple[LinkedPermit, ...] = ()
     freezes: tuple[Freeze, ...] = ()
     enterprise_risk_grade: str | None = None  # red / orange / yellow / blue (RG-01/02)
+    # G-06: positioning cards last seen in the permit's area within the evidence window (the shell may look
+    # each card up when asked: only the approval's on-site check reads it).
+    cards_on_site: Container[str] = frozenset()

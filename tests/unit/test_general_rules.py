@@ -107,7 +107,8 @@ def test_G_06_blocks_approval_off_site() -> None:
     p = permit(state=State.submitted)
     assert "G-06" in check(p, "approve", payload={})
     assert "G-06" in check(p, "approve", payload={"area_id": "elsewhere"})
-    assert "G-06" in check(p, "approve", payload={"card_id": "C1", "card_area_id": "elsewhere"})
+    assert "G-06" in check(p, "approve", payload={"card_id": "C1"})
+    assert "G-06" in check(p, "approve", payload={"card_id": "C1"}, cards_on_site=frozenset({"C2"}))
 
 
 @pytest.mark.parametrize(
@@ -115,12 +116,12 @@ def test_G_06_blocks_approval_off_site() -> None:
     [
         {"area_id": "area-1"},
         {"position": {"x": 10.0, "y": 20.5}},
-        {"card_id": "C1", "card_area_id": "area-1"},
+        {"card_id": "C1"},
     ],
 )
 def test_G_06_passes_with_on_site_evidence_recorded(evidence: dict) -> None:
     p = permit(state=State.submitted)
-    out = HW.fire(p, "approve", ctx(actor("unit_leader")), evidence)
+    out = HW.fire(p, "approve", ctx(actor("unit_leader"), cards_on_site=frozenset({"C1"})), evidence)
     assert out.state == State.approved
     assert out.signature is not None and dict(out.signature.evidence) == evidence
     assert out.signature.at == NOW and out.signature.person_id == "p-unit_leader"

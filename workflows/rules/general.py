@@ -126,8 +126,15 @@ def approved_on_site(permit: PermitData, ctx: Context, payload: Mapping[str, Any
     """G-06: the approval carries on-site evidence: the area, a position fix, or a card seen in the area."""
     if payload.get("area_id") == permit.area.id or _finite_numbers(payload.get("position")):
         return None
-    if filled(payload.get("card_id")) and payload.get("card_area_id") == permit.area.id:
-        return None
+    card = payload.get("card_id")
+    if filled(card):
+        if card in ctx.cards_on_site:
+            return None
+        return Violation(
+            "G-06",
+            f"定位卡{card}近期未在作业区域出现，不能作为现场审批的证据",
+            f"positioning card {card} has not been seen in the permit's area recently: it is no on-site evidence",
+        )
     return Violation(
         "G-06",
         "须在现场审批：提供作业区域、定位坐标或在该区域出现的定位卡",
