@@ -419,6 +419,24 @@ def test_a_body_that_is_not_json_is_400_and_stores_nothing(client, factory, plan
     assert _nothing_stored(factory.session)
 
 
+@pytest.mark.parametrize("url", ["gas-readings", "positions", "card-sightings", "alarms"])
+def test_a_body_that_is_not_declared_json_or_too_large_is_4xx_and_stores_nothing(client, factory, plant, url):
+    _world, gate = plant
+    as_text = client.post(
+        f"/api/v1/integrations/{url}",
+        data='{"readings": []}',
+        headers={**gate.push("t"), "Content-Type": "text/plain"},
+    )
+    assert_problem(as_text, 415)
+    huge = client.post(
+        f"/api/v1/integrations/{url}",
+        data='{"x": "' + "a" * (1024 * 1024) + '"}',
+        headers={**gate.push("h"), "Content-Type": "application/json"},
+    )
+    assert_problem(huge, 413)
+    assert _nothing_stored(factory.session)
+
+
 def test_an_area_of_another_enterprise_is_unknown(client, factory, plant):
     world, gate = plant
     body = {"snapshots": [{"area_code": world.other_area.code, "observed_at": iso(), "card_ids": []}]}

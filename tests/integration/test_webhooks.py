@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,8 +66,8 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                receiver.received.append({"headers": dict(self.headers), "body": body})
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append({"headers": dict(self.headers), "body": raw.decode(), "raw": raw})
                 self.send_response(receiver.answer)
                 self.end_headers()
 
@@ -152,6 +157,10 @@ def test_DC04_an_event_reaches_the_receiver_signed(app, client, factory, clock, 
     header = got["headers"]["X-Permit-Signature"]
     assert header.startswith(f"t={int(clock.now().timestamp())},v1=")
     assert verify(SECRET, header, got["body"], clock.now())
+    # What the README tells receivers to compute, independently of the service's own verify().
+    timestamp, digest = (part.split("=", 1)[1] for part in header.split(","))
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + got["raw"], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(expected, digest)
     assert not verify("another-secret-0123456789", header, got["body"], clock.now())
     assert not verify(SECRET, header, got["body"].replace("presence", "absence"), clock.now())
     assert not verify(
@@ -233,17 +242,56 @@ def test_DC04_a_failing_receiver_is_retried_with_growing_delays_then_marked_fail
     assert len(receiver.received) == 3
 
 
+# A delivery run in a process of its own that is SIGKILLed once its claim has committed, mid-send.
+_KILLED_WHILE_SENDING = """
+import os, signal, sys
+from datetime import datetime
+
+from permit_service import create_app
+from permit_service.config import Config
+from permit_service.integrations.webhooks import DeliveryPolicy, deliver_due
+
+url, jwt_secret, now = sys.argv[1:4]
+app = create_app(Config(env="test", database_url=url, jwt_secret_key=jwt_secret))
+
+
+def killed(*_args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+with app.app_context():
+    deliver_due(app.extensions["db_sessionmaker"], datetime.fromisoformat(now), policy=DeliveryPolicy(), send=killed)
+"""
+
+
 def test_DC04_a_delivery_process_killed_after_commit_delivers_on_the_next_run(
     app, client, factory, clock, receiver, scene
 ):
     world, _gate, _sub, permit = scene
-    # The request committed its event and outbox row; the process "dies" before any delivery ran.
+    # The request committed its event and outbox row; nothing is delivered until a delivery run comes.
     _check_in(client, factory, world, permit, world.people["worker"])
     assert [d.status for d in _deliveries(factory.session)] == ["pending"]
     assert receiver.received == []
-    # A delivery run that claimed the row and died before settling it: the lease runs out, the next run sends.
-    with app.app_context():
-        assert webhooks._claim(_sessions(app), clock.now(), POLICY) is not None
+    # A delivery process claims the row, commits the claim and is killed before the receiver is reached.
+    cfg = app.config["PERMIT_CONFIG"]
+    died = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_WHILE_SENDING,
+            cfg.database_url,
+            cfg.jwt_secret_key,
+            clock.now().isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    [row] = _deliveries(factory.session)
+    assert row.status == "pending" and row.attempts == 1 and receiver.received == []
+    # After the restart the row is leased until the dead run's lease ends; then the next run sends it.
     assert _deliver(app, clock).delivered == 0
     clock.advance(timedelta(seconds=POLICY.lease_seconds + 1))
     assert _deliver(app, clock).delivered == 1
