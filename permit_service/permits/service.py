@@ -457,7 +457,10 @@ def perform(
 def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
     if signature is None:
         return None
-    return {"kind": signature.kind, "role": signature.role, "person_id": signature.person_id}
+    summary = {"kind": signature.kind, "role": signature.role, "person_id": signature.person_id}
+    if "weather" in signature.evidence:
+        summary["weather"] = signature.evidence["weather"]  # AU-01: the weather the signer saw on site
+    return summary
 
 
 def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]) -> None:

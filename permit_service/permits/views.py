@@ -138,8 +138,8 @@ ACTIONS: tuple[tuple[str, str, type[Schema], str], ...] = (
     (
         "activate",
         "activate",
-        s.ActionBody,
-        "Start the work: approvals, guardian, briefing, fresh gas test (SD-01).",
+        s.ActivateBody,
+        "Start the work: approvals, guardian, briefing, fresh gas test (SD-01), weather on site (WH-02, LF-03).",
     ),
     ("suspend", "suspend", s.ReasonBody, "Suspend the work on an abnormal condition (G-08, EX-03)."),
     (

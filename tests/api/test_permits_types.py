@@ -411,6 +411,70 @@ def test_WH_02_no_work_at_height_in_strong_wind_or_dense_fog(flow, facts, rule):
         assert flow.approve().state == "approved"
 
 
+def seen(wind_level: int, *conditions: str) -> dict:
+    """The weather the signer observes on site."""
+    return {"wind_level": wind_level, "conditions": list(conditions)}
+
+
+def test_WH_02_the_approver_judges_the_wind_observed_on_site(flow):
+    flow.file("height", facts={"height_m": 4, "wind_level": 2}).submit()
+    windy = {"evidence": flow.evidence(), "weather": seen(5)}
+    problem = flow.refused("approve", "WH-02", windy, by="unit_leader")
+    assert "wind level ≥ 5" in problem["message_en"] and flow.reload().state == "submitted"
+    calm = {"evidence": flow.evidence(), "weather": seen(3)}
+    assert flow.do("approve", calm, by="unit_leader").state == "approved"
+    approval = next(s for s in flow.permit["signatures"] if s["kind"] == "approval")
+    assert approval["evidence"]["weather"] == seen(3)
+    events = flow.client.get(f"{flow.url}/events", headers=flow.headers("applicant")).get_json()["items"]
+    approved = next(e for e in events if e["kind"] == "permit.approve")
+    assert approved["data"]["signature"]["weather"] == seen(3)
+
+
+def test_WH_02_a_forecast_of_wind_gives_way_to_calm_weather_seen_at_the_start(flow):
+    flow.file("height", facts={"height_m": 4}).to_briefed()
+    flow.refused("activate", "WH-02", {"weather": seen(0, "dense_fog")}, by="work_leader")
+    assert flow.do("activate", {"weather": seen(4, "heavy_fog")}, by="work_leader").state == "active"
+    activation = next(s for s in flow.permit["signatures"] if s["kind"] == "activation")
+    assert activation["evidence"]["weather"] == seen(4, "heavy_fog")
+
+
+def test_LF_03_outdoor_lifting_stops_for_the_weather_seen_at_the_start(flow):
+    flow.file("lifting").to_briefed()
+    for weather in (seen(6), seen(2, "heavy_fog"), seen(2, "rainstorm"), seen(2, "heavy_snow")):
+        flow.refused("activate", "LF-03", {"weather": weather}, by="work_leader")
+    assert flow.do("activate", {"weather": seen(5, "rain")}, by="work_leader").state == "active"
+
+
+def test_HW_03_outdoor_hot_work_in_a_level_5_wind_is_approved_one_grade_up(flow):
+    flow.file("hot_work", facts={"outdoor": True, "wind_level": 1, **CROSS_OPERATION}).submit()
+    assert flow.permit["grade"] == "level1"
+    windy = {"evidence": flow.evidence(), "weather": seen(5)}
+    flow.refused("approve", "G-10", windy, by="safety_dept")
+    assert flow.do("approve", windy, by="leader_in_charge").permit["grade"] == "special"
+
+
+@pytest.mark.parametrize(
+    ("weather", "field"),
+    [
+        ({"wind_level": 18}, "weather.wind_level"),
+        ({"wind_level": -1}, "weather.wind_level"),
+        ({"wind_level": "5"}, "weather.wind_level"),
+        ({"conditions": []}, "weather.wind_level"),
+        ({"wind_level": 3, "conditions": ["hail"]}, "weather.conditions.0"),
+        ({"wind_level": 3, "dense_fog": True}, "weather.dense_fog"),
+    ],
+)
+def test_an_observation_that_is_no_weather_is_a_422(flow, weather, field):
+    flow.file("height", facts={"height_m": 4}).submit()
+    resp = flow.attempt("approve", {"evidence": flow.evidence(), "weather": weather}, by="unit_leader")
+    assert_problem(resp, 422, fields={field})
+
+
+def test_weather_is_refused_on_actions_that_do_not_observe_it(flow):
+    flow.file("height", facts={"height_m": 4})
+    assert_problem(flow.attempt("submit", {"weather": seen(3)}, by="applicant"), 422, fields={"weather"})
+
+
 def test_WH_01_level_from_height_band_and_hazards(flow):
     assert flow.file("height", facts={"height_m": 4}).submit().permit["grade"] == "I"
     assert (

@@ -101,6 +101,34 @@ def test_HW_03_wind_level_5_outdoors_upgrades() -> None:
     assert grade({"outdoor": False, "wind_level": 7}) == "level2"
 
 
+def test_HW_03_wind_observed_on_site_upgrades_at_approval() -> None:
+    """HW-03: filed for a calm day, approved in a level-5 wind outdoors: the grade and its approver go up."""
+    p = permit(state=State.submitted, facts={"outdoor": True, "wind_level": 2})
+    assert p.grade == "level2"
+    windy = {"area_id": p.area.id, "weather": {"wind_level": 5, "conditions": []}}
+    assert "G-10" in check(p, "approve", actor("unit_leader"), payload=windy)
+    out = HW.fire(p, "approve", ctx(actor("safety_dept")), windy)
+    assert out.grade == "level1" and out.signature.evidence["weather"] == windy["weather"]
+    calm = {"area_id": p.area.id, "weather": {"wind_level": 4, "conditions": []}}
+    assert check(p, "approve", actor("unit_leader"), payload=calm) == set()
+
+
+def test_HW_03_a_calm_observation_keeps_a_grade_declared_for_wind() -> None:
+    p = permit(state=State.submitted, facts={"outdoor": True, "wind_level": 6})
+    assert p.grade == "level1"
+    calm = {"area_id": p.area.id, "weather": {"wind_level": 1, "conditions": []}}
+    assert "G-10" in check(p, "approve", actor("unit_leader"), payload=calm)
+    assert HW.fire(p, "approve", ctx(actor("safety_dept")), calm).grade is None  # stays level1
+
+
+def test_HW_03_wind_observed_at_activation_beyond_the_approved_grade_stops_the_start() -> None:
+    p = fire(permit(state=State.approved, facts={"outdoor": True}), "record_gas_test")
+    p = fire(fire(fire(p, "brief"), "brief"), "shift_check")
+    assert p.state == State.briefed and p.grade == "level2"
+    assert "SD-01" in check(p, "activate", payload={"weather": {"wind_level": 5, "conditions": []}})
+    assert check(p, "activate", payload={"weather": {"wind_level": 4, "conditions": ["rain"]}}) == set()
+
+
 def test_HW_03_special_upgraded_needs_principal() -> None:
     facts = {**SPECIAL, "outdoor": True, "wind_level": 6}
     p = permit(state=State.submitted, facts=facts, valid_until=NOW + timedelta(hours=7))

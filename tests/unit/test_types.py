@@ -228,15 +228,49 @@ def test_WH_01_passes_with_matching_grade() -> None:
     assert check(permit("height", grade="II", facts={"height_m": 10}), "submit") == set()
 
 
+def weather(wind_level: int = 0, *conditions: str) -> dict:
+    """An observation on site as the approve and activate bodies carry it."""
+    return {"weather": {"wind_level": wind_level, "conditions": list(conditions)}}
+
+
 def test_WH_02_blocks_wind_5_or_dense_fog() -> None:
     assert "WH-02" in check(permit("height", State.submitted, facts={"wind_level": 5}), "approve")
-    assert "WH-02" in check(
-        permit("height", State.briefed), "activate", payload={"weather": {"dense_fog": True}}
-    )
+    assert "WH-02" in check(permit("height", State.briefed), "activate", payload=weather(0, "dense_fog"))
 
 
 def test_WH_02_passes_in_calm_weather() -> None:
     assert "WH-02" not in check(permit("height", State.briefed, facts={"wind_level": 4}), "activate")
+    assert "WH-02" not in check(permit("height", State.briefed), "activate", payload=weather(4, "heavy_fog"))
+
+
+def test_WH_02_judges_the_weather_observed_on_site_over_the_forecast_declared() -> None:
+    calm_forecast = permit("height", State.submitted, facts={"wind_level": 2})
+    windy = {"area_id": "area-1", **weather(5)}
+    assert "WH-02" in check(calm_forecast, "approve", payload=windy)
+    briefed = permit("height", State.briefed)
+    windy_forecast = replace(briefed, facts={**briefed.facts, "wind_level": 6, "dense_fog": True})
+    assert "WH-02" in check(windy_forecast, "activate")
+    assert "WH-02" not in check(windy_forecast, "activate", payload=weather(3))
+
+
+def test_WH_02_the_observation_is_kept_on_the_signature() -> None:
+    rain = {"area_id": "area-1", **weather(3, "rain")}
+    p = fire(permit("height", State.submitted), "approve", actor("plant_manager"), payload=rain)
+    approval = [s for s in p.signatures if s.kind == "approval"][-1]
+    assert approval.evidence["weather"] == {"wind_level": 3, "conditions": ["rain"]}
+    assert p.grade == "IV"  # WH-01: rain seen on site sets the floor at level IV
+
+
+def test_WH_01_rain_or_snow_observed_at_approval_needs_the_level_IV_approver() -> None:
+    p = permit("height", State.submitted)
+    assert p.grade == "I"
+    assert "G-10" in check(
+        p, "approve", actor("unit_leader"), payload={"area_id": "area-1", **weather(2, "snow")}
+    )
+    assert (
+        check(p, "approve", actor("plant_manager"), payload={"area_id": "area-1", **weather(2, "snow")})
+        == set()
+    )
 
 
 def test_WH_03_blocks_above_30_m_without_communication() -> None:
@@ -290,14 +324,19 @@ def test_LF_02_passes_with_plan_or_level3() -> None:
 
 def test_LF_03_blocks_weather_and_overloaded_cranes() -> None:
     p = permit("lifting", State.briefed, facts={"outdoor": True})
-    assert "LF-03" in check(p, "activate", payload={"weather": {"wind_level": 6}})
-    assert "LF-03" in check(p, "activate", payload={"weather": {"heavy_fog": True}})
+    for seen in (weather(6), *(weather(0, c) for c in ("heavy_snow", "rainstorm", "heavy_fog", "dense_fog"))):
+        assert "LF-03" in check(p, "activate", payload=seen), seen
+    assert "LF-03" not in check(p, "activate", payload=weather(5, "rain", "snow"))
+    forecast_storm = replace(p, facts={**p.facts, "wind_level": 7, "rainstorm": True})
+    assert "LF-03" in check(forecast_storm, "activate")
+    assert "LF-03" not in check(forecast_storm, "activate", payload=weather(3))
     cranes = [{"rated_t": 20, "load_t": 17}, {"rated_t": 20, "load_t": 10}]
     assert "LF-03" in check(permit("lifting", State.submitted, facts={"cranes": cranes}), "approve")
 
 
 def test_LF_03_passes_indoors_and_within_80_percent() -> None:
     assert "LF-03" not in check(permit("lifting", State.briefed, facts={"wind_level": 7}), "activate")
+    assert "LF-03" not in check(permit("lifting", State.briefed), "activate", payload=weather(8, "rainstorm"))
     cranes = [{"rated_t": 20, "load_t": 16}, {"rated_t": 20, "load_t": 10}]
     assert "LF-03" not in check(permit("lifting", State.submitted, facts={"cranes": cranes}), "approve")
 

@@ -248,8 +248,3 @@ def has_signed(kind: str, rule: str, zh: str, en: str) -> Guard:
         return None if signed(permit, kind) else Violation(rule, zh, en)
 
     return guard
-
-
-def conditions(permit: PermitData, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The permit's facts with the weather reported in the payload (`weather`) laid over them."""
-    return {**permit.facts, **(payload.get("weather") or {})}
