@@ -107,8 +107,10 @@ def runner(url: str, barrier: Any) -> dict[str, Any]:
     """One scheduler process running the expiry job once."""
     app = app_for(url)
     barrier.wait(timeout=120)
+    cpu = time.process_time()
     with app.app_context():
         report = run_expire_permits(app.extensions["db_sessionmaker"], NOW).as_dict()
+    report["cpu_s"] = time.process_time() - cpu
     app.extensions["db_engine"].dispose()
     return report
 
@@ -135,9 +137,13 @@ def measure(permits: int, enterprises: int, runners: int) -> None:
     engine.dispose()
     once = len(events) == expired and all(n == 1 for _, n in events)
     done = [r["done"] for r in reports]
+    # The runners' own CPU per item does not move with the shared machine's load the way wall time does.
+    cpu_ms = 1000 * sum(r["cpu_s"] for r in reports) / max(expired, 1)
     print(
-        f"{runners} runner(s): {expired} expired in {elapsed:.1f} s = {expired / elapsed:.0f}/s, "
-        f"per runner {done}, failed {sum(r['failed'] for r in reports)}, each exactly once: {once}"
+        f"{runners} runner(s): {expired} expired in {elapsed:.1f} s = {expired / elapsed:.0f}/s "
+        f"({1000 * elapsed / max(expired, 1):.1f} ms/item wall, {cpu_ms:.1f} ms/item runner CPU), "
+        f"per runner {done}, failed {sum(r['failed'] for r in reports)}, each exactly once: {once}, "
+        f"load {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -158,7 +158,7 @@ class Context:
     actor: Actor
     calendar: HolidayCalendar
     policy: Mapping[str, Any] = field(default_factory=dict)
-    nearby: tuple[LinkedPermit, ...] = ()
+    nearby: Sequence[LinkedPermit] = ()  # the shell may load it on first use: only conflict guards read it
     freezes: tuple[Freeze, ...] = ()
     enterprise_risk_grade: str | None = None  # red / orange / yellow / blue (RG-01/02)
     # G-06: positioning cards last seen in the permit's area within the evidence window (the shell may look

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
 from datetime import datetime
 from typing import Any
@@ -95,7 +95,7 @@ def _area(area: PlantArea) -> wf.Area:
     )
 
 
-def _linked(permit: Permit) -> wf.LinkedPermit:
+def _linked(permit: Permit | sa.Row[Any]) -> wf.LinkedPermit:
     return wf.LinkedPermit(
         id=str(permit.id),
         number=permit.number,
@@ -168,16 +168,54 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
     return wf.PermitData(**fields)
 
 
+class LazyNearby(Sequence[wf.LinkedPermit]):
+    """The permits around this one, queried on first use.
+
+    Only the conflict guards of `approve` and `activate` read them (G-04, HW-10, BP-02, CS-06): every other
+    action, the scheduler's expiry among them, and allowed_actions outside those states never pay for the query.
+    """
+
+    def __init__(self, session: Session, permit: Permit) -> None:
+        self._session, self._permit = session, permit
+        self._loaded: tuple[wf.LinkedPermit, ...] | None = None
+
+    def _items(self) -> tuple[wf.LinkedPermit, ...]:
+        if self._loaded is None:
+            self._loaded = _nearby(self._session, self._permit)
+        return self._loaded
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Iterator[wf.LinkedPermit]:
+        return iter(self._items())
+
+
+_NEARBY_COLUMNS = (
+    Permit.id, Permit.number, Permit.type, Permit.state, Permit.area_id, Permit.facts, Permit.valid_from,
+    Permit.valid_until,
+)  # fmt: skip
+
+
 def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
-    """Live permits of the same enterprise whose window overlaps: the core judges conflicts (G-04, HW-10, ...)."""
-    stmt = sa.select(Permit).where(
-        Permit.enterprise_id == permit.enterprise_id,
-        Permit.id != permit.id,
-        Permit.state.in_([str(s) for s in LIVE]),
-        Permit.valid_from < permit.valid_until,
-        permit.valid_from < Permit.valid_until,
+    """Live permits of the same enterprise whose window overlaps: the core judges conflicts (G-04, HW-10, ...).
+
+    Not narrowed to the area: HW-10 measures distance on the plant grid across areas, and BP-02 and CS-06 match
+    a pipeline or a space wherever it is. Only the columns the core reads are fetched, not whole permits.
+    """
+    rows = session.execute(
+        sa.select(*_NEARBY_COLUMNS).where(
+            Permit.enterprise_id == permit.enterprise_id,
+            Permit.id != permit.id,
+            Permit.state.in_([str(s) for s in LIVE]),
+            Permit.valid_from < permit.valid_until,
+            permit.valid_from < Permit.valid_until,
+        )
     )
-    return tuple(_linked(p) for p in session.scalars(stmt))
+    return tuple(_linked(row) for row in rows)
 
 
 def build_context(
@@ -192,7 +230,7 @@ def build_context(
         actor=principal.actor(),
         calendar=get_calendar(session, enterprise.region_id if enterprise else None),
         policy=current_app.config["PERMIT_CONFIG"].policy,
-        nearby=_nearby(session, permit),
+        nearby=LazyNearby(session, permit),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _CONTEXT_FIELDS})

@@ -1,0 +1,56 @@
+"""The core's view of a permit: the permits around it are read only when a conflict guard needs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from permit_service.auth.principal import SYSTEM
+from permit_service.permits import service as permits
+from permit_service.scheduling.jobs import run_expire_permits
+from tests.integration.scheduler_helpers import NOW, arrange, run, states
+
+
+@contextmanager
+def nearby_queries(app) -> Iterator[list[str]]:
+    """Collect the statements that look for the permits around another one (G-04, HW-10, BP-02, CS-06)."""
+    found: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM permits" in statement and "permits.id !=" in statement:
+            found.append(statement)
+
+    engine = app.extensions["db_engine"]
+    sa.event.listen(engine, "before_cursor_execute", spy)
+    try:
+        yield found
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spy)
+
+
+def test_expiry_does_not_read_the_permits_around(app, factory, db_session):
+    world = factory.world()
+    due = arrange(db_session, world, n=3, valid_until=NOW)
+    arrange(db_session, world, n=5)  # live neighbours the expiry has no use for
+    with nearby_queries(app) as found:
+        assert run(app, run_expire_permits, NOW).done == 3
+    assert found == []
+    assert states(db_session, due) == {"expired": 3}
+
+
+def test_G_04_the_allowed_actions_of_a_briefed_permit_read_the_permits_around(app, factory, db_session):
+    world = factory.world()
+    (briefed,) = arrange(db_session, world, state="briefed", valid_from=NOW - timedelta(minutes=5))
+    (active,) = arrange(db_session, world)
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session:
+        with nearby_queries(app) as found:
+            permit = permits.get_permit(session, principal=SYSTEM, permit_id=active)
+            permits.allowed_actions(session, permit, SYSTEM)
+        assert found == []  # nothing an active permit may do next looks at its neighbours
+        with nearby_queries(app) as found:
+            permit = permits.get_permit(session, principal=SYSTEM, permit_id=briefed)
+            permits.allowed_actions(session, permit, SYSTEM)
+        assert len(found) == 1  # `activate` checks for conflicts, once however many guards ask
