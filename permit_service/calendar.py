@@ -1,7 +1,8 @@
 """China's statutory holidays and make-up working days (`chinese_calendar`), corrected per region by regulators.
 
 The workflow core asks `is_rest_day(day)` for the hot-work upgrade (HW-03); the holiday periods become
-proposed freezes (FZ-04). Years the library does not cover fall back to weekends and are flagged.
+proposed freezes (FZ-04). Years the library does not cover fall back to weekends, and every answer that
+depends on such a year says so (`coverage_gap`): the CLI refuses, the API carries a bilingual notice.
 """
 
 from __future__ import annotations
@@ -97,6 +98,40 @@ class ChinaHolidayCalendar:
     def covers(year: int) -> bool:
         """Whether the statutory calendar knows this year (otherwise only weekends are rest days)."""
         return _statutory(date(year, 6, 1)) is not None
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    """Years the statutory calendar has no data for: their holidays and make-up days are unknown (FZ-04, HW-03)."""
+
+    years: tuple[int, ...]
+
+    @property
+    def message_zh(self) -> str:
+        """The notice in Chinese."""
+        years = "、".join(map(str, self.years))
+        return (
+            f"节假日日历（chinese-calendar {chinese_calendar.__version__}）没有{years}年的数据："
+            "该年法定节假日及调休未知，动火升级（HW-03）仅按周末计算，也不会据此建议冻结；"
+            "请升级日历库，或由监管部门逐日调整日历"
+        )
+
+    @property
+    def message_en(self) -> str:
+        """The notice in English."""
+        years = ", ".join(map(str, self.years))
+        return (
+            f"the holiday calendar (chinese-calendar {chinese_calendar.__version__}) has no data for {years}: "
+            "its statutory holidays and make-up working days are unknown, the hot-work upgrade (HW-03) counts "
+            "weekends only and no holiday freeze is proposed; upgrade chinese-calendar or have a regulator "
+            "correct the calendar day by day"
+        )
+
+
+def coverage_gap(first: date, last: date) -> CoverageGap | None:
+    """The years of [first, last] the statutory calendar does not cover, or None when it covers them all."""
+    missing = tuple(y for y in range(first.year, last.year + 1) if not ChinaHolidayCalendar.covers(y))
+    return CoverageGap(missing) if missing else None
 
 
 def _resting(day: date) -> bool:

@@ -83,16 +83,24 @@ def holidays() -> None:
     """The statutory holiday calendar and the freezes it proposes (FZ-04)."""
 
 
+def _refuse_uncovered(year: int) -> None:
+    from datetime import date
+
+    from permit_service.calendar import coverage_gap
+
+    if gap := coverage_gap(date(year, 1, 1), date(year, 12, 31)):
+        raise click.ClickException(f"{gap.message_en}\n{gap.message_zh}")
+
+
 @holidays.command("list")
 @click.option("--year", type=int, required=True)
 def holidays_list(year: int) -> None:
     """Print the statutory holiday periods of a year (Asia/Shanghai dates)."""
     from datetime import date
 
-    from permit_service.calendar import ChinaHolidayCalendar, holidays_between
+    from permit_service.calendar import holidays_between
 
-    if not ChinaHolidayCalendar.covers(year):
-        raise click.ClickException(f"the holiday calendar has no data for {year}: upgrade chinese-calendar")
+    _refuse_uncovered(year)
     for period in holidays_between(date(year, 1, 1), date(year, 12, 31)):
         click.echo(f"{period.first} .. {period.last}  {period.name_zh} / {period.name_en}")
 
@@ -102,11 +110,9 @@ def holidays_list(year: int) -> None:
 def holidays_propose(year: int) -> None:
     """Propose city-wide freezes (mode upgrade, every special type) for the year's holidays; idempotent."""
     from permit_service import clock
-    from permit_service.calendar import ChinaHolidayCalendar
     from permit_service.scheduling.jobs import run_holiday_proposals
 
-    if not ChinaHolidayCalendar.covers(year):
-        raise click.ClickException(f"the holiday calendar has no data for {year}: upgrade chinese-calendar")
+    _refuse_uncovered(year)
     app = _app()
     with app.app_context():
         report = run_holiday_proposals(app.extensions["db_sessionmaker"], clock.now(), years=(year,))

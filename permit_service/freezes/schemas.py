@@ -137,6 +137,14 @@ class Requirement(StrictSchema):
     message_en = fields.String()
 
 
+class CalendarGap(StrictSchema):
+    """Years the statutory holiday calendar has no data for: only weekends count as rest days there (FZ-04, HW-03)."""
+
+    years = fields.List(fields.Integer())
+    message_zh = fields.String()
+    message_en = fields.String()
+
+
 class FreezeCheckOut(StrictSchema):
     """Whether the window is frozen for the area and type, by which freezes, and what that means."""
 
@@ -148,6 +156,11 @@ class FreezeCheckOut(StrictSchema):
     requirements = fields.List(fields.Nested(Requirement))
     message_zh = fields.String()
     message_en = fields.String()
+    calendar_gap = fields.Nested(
+        CalendarGap,
+        allow_none=True,
+        metadata={"description": "set when the window reaches a year the holiday calendar does not cover"},
+    )
 
 
 class OverrideIn(StrictSchema):
@@ -202,4 +215,7 @@ class HolidayList(StrictSchema):
 
     year = fields.Integer()
     covered = fields.Boolean(metadata={"description": "false: the library has no data; only weekends count"})
+    calendar_gap = fields.Nested(
+        CalendarGap, allow_none=True, metadata={"description": "set when not covered"}
+    )
     items = fields.List(fields.Nested(HolidayOut))

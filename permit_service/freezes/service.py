@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal, enterprise_scope, region_subtree
-from permit_service.calendar import holidays_between, region_lineage
+from permit_service.calendar import SHANGHAI, coverage_gap, holidays_between, region_lineage
 from permit_service.directory.models import Enterprise, PlantArea, Region
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.freezes.models import CalendarOverride, Freeze
@@ -175,10 +175,11 @@ def as_core(freeze: Freeze) -> wf.Freeze:
 @register_provider
 def freeze_context(session: Session, permit: Permit) -> dict[str, Any]:
     """Context provider: the declared freezes overlapping the permit's window in its enterprise's region (FZ-02/04)."""
-    region_id = session.scalar(sa.select(Enterprise.region_id).where(Enterprise.id == permit.enterprise_id))
+    # session.get: build_context reads the same enterprise, and finds it in the identity map.
+    enterprise = session.get(Enterprise, permit.enterprise_id)
     found = covering_freezes(
         session,
-        region_id=region_id,
+        region_id=enterprise.region_id if enterprise else None,
         valid_from=permit.valid_from,
         valid_until=permit.valid_until,
         permit_type=permit.type,
@@ -254,6 +255,10 @@ def check_window(
         "requirements": requirements(mode, permit_type),
         "message_zh": zh,
         "message_en": en,
+        # No holiday freeze is proposed for a year the calendar lacks, and HW-03 counts only weekends there.
+        "calendar_gap": coverage_gap(
+            valid_from.astimezone(SHANGHAI).date(), valid_until.astimezone(SHANGHAI).date()
+        ),
     }
 
 

@@ -6,15 +6,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
-from sqlalchemy.orm import Session
 
 from permit_service import clock
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
-from permit_service.auth import Principal, current_principal, require_roles
-from permit_service.calendar import ChinaHolidayCalendar, holidays_between
+from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
+from permit_service.auth import current_principal, require_roles
+from permit_service.calendar import coverage_gap, holidays_between
 from permit_service.db import get_session, transaction
 from permit_service.errors import ValidationProblem
 from permit_service.freezes import schemas as s
@@ -42,15 +40,6 @@ def _answer(freeze: Freeze, status: int = 200) -> tuple[Freeze, int, dict[str, s
     if status == 201:
         headers["Location"] = f"/api/v1/freezes/{freeze.id}"
     return freeze, status, headers
-
-
-def _expected_version(session: Session, principal: Principal, freeze_id: uuid.UUID) -> int | None:
-    """The version an optional If-Match on an action names, checked against the freeze as read (412 if stale)."""
-    if not request.headers.get("If-Match"):
-        return None
-    current = service.get_freeze(session, principal=principal, freeze_id=freeze_id)
-    check_if_match(current.version)
-    return current.version
 
 
 @blp.route("")
@@ -141,7 +130,7 @@ class FreezeDeclare(MethodView):
                 session,
                 principal=principal,
                 freeze_id=freeze_id,
-                expected_version=_expected_version(session, principal, freeze_id),
+                expected_version=if_match_version(),
                 now=clock.now(),
             )
             return _answer(freeze)
@@ -163,7 +152,7 @@ class FreezeCancel(MethodView):
                 principal=principal,
                 freeze_id=freeze_id,
                 reason=body["reason"],
-                expected_version=_expected_version(session, principal, freeze_id),
+                expected_version=if_match_version(),
                 now=clock.now(),
             )
             return _answer(freeze)
@@ -179,8 +168,14 @@ class Holidays(MethodView):
         """The statutory holiday periods of a year from the holiday calendar (FZ-04, HW-03)."""
         current_principal()
         year = args["year"]
-        periods = holidays_between(date(year, 1, 1), date(year, 12, 31))
-        return {"year": year, "covered": ChinaHolidayCalendar.covers(year), "items": periods}
+        first, last = date(year, 1, 1), date(year, 12, 31)
+        gap = coverage_gap(first, last)
+        return {
+            "year": year,
+            "covered": gap is None,
+            "calendar_gap": gap,
+            "items": holidays_between(first, last),
+        }
 
 
 @calendar_blp.route("/overrides")

@@ -98,6 +98,25 @@ def test_the_holidays_of_a_year_are_listed(client, factory):
         "/api/v1/calendar/holidays?year=2099", headers=factory.headers(world.regulator)
     ).get_json()
     assert (uncovered["covered"], uncovered["items"]) == (False, [])
+    assert uncovered["calendar_gap"]["years"] == [2099]
+    assert "no data for 2099" in uncovered["calendar_gap"]["message_en"]
+    assert "2099" in uncovered["calendar_gap"]["message_zh"]
+    assert body["calendar_gap"] is None
+
+
+def test_FZ_04_a_window_in_a_year_the_calendar_does_not_cover_is_answered_with_a_notice(client, factory):
+    world = factory.world()
+    who = world.people["applicant"]
+    answer = check(
+        client, factory, who, world.area, "hot_work", "2099-12-31T20:00:00+08:00", "2100-01-01T04:00:00+08:00"
+    ).get_json()
+    assert answer["frozen"] is False
+    assert answer["calendar_gap"]["years"] == [2099, 2100]
+    assert "weekends only" in answer["calendar_gap"]["message_en"]
+    covered = check(
+        client, factory, who, world.area, "hot_work", "2026-06-10T10:00:00+08:00", "2026-06-10T16:00:00+08:00"
+    ).get_json()
+    assert covered["calendar_gap"] is None
 
 
 def test_FZ_04_regulators_correct_the_calendar_for_their_region(app, client, factory, db_session):
