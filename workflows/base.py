@@ -445,6 +445,19 @@ class Workflow:
             return []
         return [v for guard in self._watches if (v := guard(permit, ctx, {}))]
 
+    def upgrade_lacking(self, permit: PermitData, ctx: Context) -> list[Violation]:
+        """FZ-02 / FZ-03: the parts of the upgraded management the freezes in `ctx` call for that this permit lacks.
+
+        The regulator's consent (HR-01), every approval including the principal's (HR-02) and, for hot work,
+        the grade raised (HW-03), as approval would have asked for them; empty when the permit has them all.
+        """
+        found = (
+            upgrade.consent_given(permit, ctx, {}),
+            self._approvals_complete(permit, ctx, {}),
+            self._grade_valid(permit, ctx, {}),
+        )
+        return [v for v in found if v is not None]
+
     def grade_def(self, code: str | None) -> Grade:
         """The grade declaration for a code (the first grade when the code is unknown or the type is ungraded)."""
         return next((gr for gr in self.grades if gr.code == code), self.grades[0])

@@ -17,8 +17,8 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,10 +27,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from permit_service.api.conventions import purge_expired_idempotency_records
 from permit_service.audit import service as audit
 from permit_service.auth import service as auth_service
 from permit_service.auth.principal import SYSTEM, region_subtree
-from permit_service.calendar import SHANGHAI, ChinaHolidayCalendar
+from permit_service.calendar import SHANGHAI, CoverageGap, coverage_gap
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.freezes import service as freezes
@@ -41,6 +42,7 @@ from permit_service.permits import service as permits
 from permit_service.permits.models import GasTest, Permit
 from permit_service.scheduling.models import JobMark
 from workflows import get_workflow
+from workflows.rules import Violation
 from workflows.states import SIGNED_OPEN, State
 
 log = logging.getLogger(__name__)
@@ -203,16 +205,40 @@ def _running_under(session: Session, freeze: Freeze) -> sa.Select:
     )
 
 
+def _upgrade_lacking(session: Session, freeze: Freeze, permit_id: uuid.UUID) -> list[Violation]:
+    """FZ-02: what of this upgrade freeze's management the running permit lacks, as the workflow judges it."""
+    permit = permits.get_permit(session, principal=SYSTEM, permit_id=permit_id)
+    data, ctx = permits.core_view(session, permit, SYSTEM)
+    return get_workflow(permit.type).upgrade_lacking(data, replace(ctx, freezes=(freezes.as_core(freeze),)))
+
+
 def _suspend_for(session: Session, freeze: Freeze, permit_id: uuid.UUID, now: datetime) -> bool:
     if session.scalar(sa.select(Freeze.state).where(Freeze.id == freeze.id)) != "declared":
         return False  # cancelled meanwhile
     if take(session, _running_under(session, freeze).where(Permit.id == permit_id)) is None:
         return False
+    lacking: list[Violation] = []
+    if freeze.mode == "upgrade":
+        # FZ-04 put the freeze in view of every approval whose window overlaps it: work that went the upgraded
+        # way (consent, the principal, a grade up) runs on; what was approved before the freeze stops.
+        lacking = _upgrade_lacking(session, freeze, permit_id)
+        if not lacking:
+            claim(
+                session,
+                job=FREEZE_START,
+                subject_id=permit_id,
+                key=str(freeze.id),
+                now=now,
+                outcome="upgraded",
+            )
+            return False
     if not claim(
         session, job=FREEZE_START, subject_id=permit_id, key=str(freeze.id), now=now, outcome="suspended"
     ):
         return False
-    reason = f"冻结期开始：{freeze.reason} / freeze started: {freeze.reason} (FZ-03)"
+    why_zh = "".join(f"；{v.rule_id}：{v.zh}" for v in lacking)
+    why_en = "".join(f"; {v.rule_id}: {v.en}" for v in lacking)
+    reason = f"冻结期开始：{freeze.reason}{why_zh} / freeze started: {freeze.reason}{why_en} (FZ-03)"
     permit = permits.perform(
         session,
         permit_id=permit_id,
@@ -228,7 +254,12 @@ def _suspend_for(session: Session, freeze: Freeze, permit_id: uuid.UUID, now: da
         subject_type="permit",
         subject_id=permit.id,
         enterprise_id=permit.enterprise_id,
-        data={"freeze_id": str(freeze.id), "number": permit.number, **freezes.summary(freeze)},
+        data={
+            "freeze_id": str(freeze.id),
+            "number": permit.number,
+            "lacking": [v.as_dict() for v in lacking],
+            **freezes.summary(freeze),
+        },
     )
     return True
 
@@ -249,8 +280,12 @@ def _finish_start(
         left = {str(i) for i in session.scalars(_running_under(session, freeze))}
         if left - failed:
             return False
-        suspended = session.scalar(
-            sa.select(sa.func.count()).where(JobMark.job == FREEZE_START, JobMark.key == str(freeze.id))
+        outcomes = dict(
+            session.execute(
+                sa.select(JobMark.outcome, sa.func.count())
+                .where(JobMark.job == FREEZE_START, JobMark.key == str(freeze.id))
+                .group_by(JobMark.outcome)
+            ).all()
         )
         freeze.applied_at = now
         session.flush()
@@ -261,13 +296,21 @@ def _finish_start(
             subject_type="freeze",
             subject_id=freeze.id,
             region_id=freeze.region_id,
-            data={**freezes.summary(freeze), "suspended": suspended, "not_suspended": sorted(left)},
+            data={
+                **freezes.summary(freeze),
+                "suspended": outcomes.get("suspended", 0),
+                "running_upgraded": outcomes.get("upgraded", 0),
+                "not_suspended": sorted(left),
+            },
         )
         return True
 
 
 def run_freeze_starts(session_factory: SessionFactory, now: datetime) -> RunReport:
-    """FZ-03: at a freeze's start, suspend the active permits of its types in its region and notify, once."""
+    """FZ-03: at a freeze's start, suspend the active permits of its types in its region and notify, once.
+
+    A strict freeze suspends them all; an upgrade freeze those without its upgraded management (FZ-02).
+    """
     report = RunReport("freeze_starts")
     with session_factory() as session:
         starting = _starting_freezes(session, now)
@@ -364,21 +407,18 @@ def run_hot_work_retests(session_factory: SessionFactory, now: datetime) -> RunR
         permit = permits.get_permit(session, principal=SYSTEM, permit_id=permit_id)
         if not claim(session, job=HW04_ALARM, subject_id=permit_id, key=today.isoformat(), now=now):
             return False
-        audit.record(
+        # An alarm like the plant's and the silent feeds' (GET /alarms, the webhooks), not only an event.
+        integrations.raise_alarm(
             session,
-            kind="permit.alarm",
-            actor=SYSTEM,
-            subject_type="permit",
-            subject_id=permit.id,
             enterprise_id=permit.enterprise_id,
-            data={
-                "alarm": "gas_retest_due",
-                "rule": violation.rule_id,
-                "message_zh": violation.zh,
-                "message_en": violation.en,
-                "number": permit.number,
-                "day": today.isoformat(),
-            },
+            kind="gas_retest_due",
+            rule=violation.rule_id,
+            zh=f"作业票{permit.number}：{violation.zh}",
+            en=f"Permit {permit.number}: {violation.en}",
+            permit=permit,
+            area_id=permit.area_id,
+            raised_at=now,
+            data={"day": today.isoformat()},
         )
         return True
 
@@ -396,7 +436,7 @@ def run_holiday_proposals(
     report = RunReport("holiday_proposals")
     uncovered = []
     for year in years or (this_year, this_year + 1):
-        if not ChinaHolidayCalendar.covers(year):
+        if coverage_gap(date(year, 1, 1), date(year, 12, 31)):
             uncovered.append(year)
             continue
         with session_factory() as session, session.begin():
@@ -405,9 +445,7 @@ def run_holiday_proposals(
                 continue
             report.done += len(freezes.propose_holiday_freezes(session, principal=SYSTEM, year=year, now=now))
     if uncovered:
-        report.note = (
-            f"holiday calendar has no data for {', '.join(map(str, uncovered))}: upgrade chinese-calendar"
-        )
+        report.note = CoverageGap(tuple(uncovered)).message_en
     return report
 
 
@@ -431,12 +469,36 @@ def run_outbox(session_factory: SessionFactory, now: datetime) -> RunReport:
     return RunReport("outbox", done=delivery.delivered, skipped=delivery.retrying, failed=delivery.failed)
 
 
-def run_purge_revocations(session_factory: SessionFactory, now: datetime) -> RunReport:
-    """Forget revocations of tokens that have expired anyway (once per cluster)."""
-    report = RunReport("purge_revocations")
+def _purge(session_factory: SessionFactory, job: str, purge: Callable[[Session], int]) -> RunReport:
+    """Housekeeping: one runner of the cluster deletes what has expired, in one transaction."""
+    report = RunReport(job)
     with session_factory() as session, session.begin():
-        if not cluster_lock(session, "purge_revocations"):
+        if not cluster_lock(session, job):
             report.skipped += 1
             return report
-        report.done += auth_service.purge_expired_revocations(session, now)
+        report.done += purge(session)
     return report
+
+
+def run_purge_revocations(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """Forget revocations of tokens that have expired anyway (once per cluster)."""
+    return _purge(
+        session_factory, "purge_revocations", lambda s: auth_service.purge_expired_revocations(s, now)
+    )
+
+
+def run_purge_idempotency_records(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """Delete stored Idempotency-Key answers past their TTL (a retry after it is a new request anyway)."""
+    ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    return _purge(
+        session_factory,
+        "purge_idempotency_records",
+        lambda s: purge_expired_idempotency_records(s, now, ttl),
+    )
+
+
+def run_purge_batch_keys(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """DC-05: forget the Idempotency-Keys of plant batches past their retention (the batches stay)."""
+    return _purge(
+        session_factory, "purge_batch_keys", lambda s: integrations.purge_expired_batch_keys(s, now=now)
+    )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from permit_service.api.models import IdempotencyRecord
+from permit_service.audit.models import Event
 from permit_service.freezes.models import Freeze
+from permit_service.integrations.models import Alarm, IngestBatch
 from permit_service.permits import context
 from permit_service.permits.models import GasTest, Permit
 from permit_service.scheduling import jobs
@@ -17,7 +21,9 @@ from permit_service.scheduling.jobs import (
     run_expire_permits,
     run_freeze_starts,
     run_hot_work_retests,
+    run_purge_idempotency_records,
 )
+from tests.api.test_freezes import freeze_body
 from tests.integration.scheduler_helpers import NOW, arrange, event_counts, run, states
 
 
@@ -58,8 +64,6 @@ def test_G_12_every_signed_unfinished_state_expires_but_drafts_and_ends_do_not(a
 
 
 def test_G_12_the_expiry_event_is_by_the_system(app, factory, db_session):
-    from permit_service.audit.models import Event
-
     world = factory.world()
     (permit_id,) = arrange(db_session, world, valid_until=NOW)
     run(app, run_expire_permits, NOW)
@@ -195,6 +199,24 @@ def test_FZ_03_at_its_end_nothing_resumes_by_itself(app, factory, db_session):
     assert states(db_session, [permit_id]) == {"suspended": 1}
 
 
+@pytest.mark.parametrize(
+    ("at", "acts"),
+    [
+        (timedelta(seconds=-1), False),  # the second before its start
+        (timedelta(0), True),  # its first second
+        (timedelta(hours=3, seconds=-1), True),  # its last second: a scheduler back from downtime still acts
+        (timedelta(hours=3), False),  # its (exclusive) end
+    ],
+)
+def test_FZ_03_a_freeze_acts_from_its_first_to_its_last_second(app, factory, db_session, at, acts):
+    world = factory.world()
+    start = NOW + timedelta(hours=1)
+    add_freeze(db_session, world.district, starts_at=start, ends_at=start + timedelta(hours=3))
+    (permit_id,) = arrange(db_session, world, valid_until=NOW + timedelta(hours=7))
+    assert run(app, run_freeze_starts, start + at).done == int(acts)
+    assert states(db_session, [permit_id]) == {"suspended" if acts else "active": 1}
+
+
 @pytest.mark.parametrize("case", ["cancelled", "proposed", "over"])
 def test_FZ_03_cancelled_proposed_or_ended_freezes_do_not_act(app, factory, db_session, case):
     world = factory.world()
@@ -286,6 +308,13 @@ def test_CS_03_nobody_inside_means_no_suspension(app, factory, db_session):
     assert states(db_session, [permit_id]) == {"active": 1}
 
 
+def alarms_by_permit(db_session, kind: str = "gas_retest_due") -> Counter[str]:
+    """How many alarms of `kind` each permit has."""
+    found = Counter(str(i) for i in db_session.scalars(sa.select(Alarm.permit_id).where(Alarm.kind == kind)))
+    db_session.commit()
+    return found
+
+
 def test_HW_04_hot_work_without_todays_gas_test_raises_an_alarm_once_a_day(app, factory, db_session):
     world = factory.world()
     (yesterday,) = arrange(db_session, world, valid_from=NOW - timedelta(hours=20))
@@ -294,24 +323,83 @@ def test_HW_04_hot_work_without_todays_gas_test_raises_an_alarm_once_a_day(app, 
     gas_test(db_session, world, today, datetime(2026, 6, 9, 16, 1, tzinfo=UTC))  # 00:01 on 06-10 Shanghai
     assert run(app, run_hot_work_retests, NOW).done == 1
     assert run(app, run_hot_work_retests, NOW + timedelta(hours=1)).done == 0
-    assert event_counts(db_session, "permit.alarm") == {str(yesterday): 1}
+    assert alarms_by_permit(db_session) == {str(yesterday): 1}
     assert states(db_session, [yesterday, today]) == {"active": 2}  # HW-04 asks for a test, not a suspension
     # The next Shanghai day (from 16:00 UTC) both are due once more.
     assert run(app, run_hot_work_retests, datetime(2026, 6, 10, 16, 0, tzinfo=UTC)).done == 2
-    assert event_counts(db_session, "permit.alarm") == {str(yesterday): 2, str(today): 1}
+    assert alarms_by_permit(db_session) == {str(yesterday): 2, str(today): 1}
 
 
-def test_HW_04_the_alarm_names_its_rule(app, factory, db_session):
-    from permit_service.audit.models import Event
+def test_HW_04_the_day_ends_at_23_59_59_asia_shanghai(app, factory, db_session):
+    world = factory.world()
+    last_second = datetime(2026, 6, 10, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on 06-10 in Shanghai
+    (permit_id,) = arrange(db_session, world, valid_until=last_second + timedelta(hours=4))
+    gas_test(db_session, world, permit_id, datetime(2026, 6, 9, 15, 59, 59, tzinfo=UTC))  # 23:59:59 on 06-09
+    assert run(app, run_hot_work_retests, NOW).done == 1  # yesterday's last-second test does not count today
+    gas_test(db_session, world, permit_id, NOW)
+    assert run(app, run_hot_work_retests, last_second).done == 0  # still 06-10: alarmed once, tested since
+    assert run(app, run_hot_work_retests, last_second + timedelta(seconds=1)).done == 1  # 06-11 00:00:00
+    assert alarms_by_permit(db_session) == {str(permit_id): 2}
 
+
+def test_HW_04_the_alarm_shows_in_the_alarm_list_with_its_rule(app, client, factory, db_session):
     world = factory.world()
     (permit_id,) = arrange(db_session, world)
     run(app, run_hot_work_retests, NOW)
-    event = db_session.scalar(sa.select(Event).where(Event.kind == "permit.alarm"))
-    db_session.commit()
-    assert (event.actor_id, event.subject_id) == ("system", str(permit_id))
-    assert (event.data["rule"], event.data["alarm"], event.data["day"]) == (
-        "HW-04",
-        "gas_retest_due",
-        "2026-06-10",
+    for who in (world.people["applicant"], world.regulator):
+        listed = client.get(f"/api/v1/alarms?permit_id={permit_id}", headers=factory.headers(who))
+        assert listed.status_code == 200, listed.get_json()
+        (alarm,) = listed.get_json()["items"]
+        assert (alarm["kind"], alarm["rule"], alarm["source"]) == ("gas_retest_due", "HW-04", "service")
+        assert alarm["data"]["day"] == "2026-06-10"
+    other = client.get(
+        f"/api/v1/alarms?permit_id={permit_id}", headers=factory.headers(world.other_people["applicant"])
     )
+    assert other.get_json()["items"] == []
+    raised = db_session.scalar(sa.select(Event).where(Event.kind == "alarm.raised"))
+    db_session.commit()
+    assert (raised.actor_id, raised.data["rule"], raised.data["permit_id"]) == (
+        "system",
+        "HW-04",
+        str(permit_id),
+    )
+
+
+# --- housekeeping ---------------------------------------------------------------------------------
+
+
+def test_the_scheduler_purges_idempotency_answers_past_their_ttl_and_the_key_is_free_again(
+    app, client, factory, db_session
+):
+    world = factory.world()
+    headers = factory.headers(world.regulator, **{"Idempotency-Key": "national-day-2026"})
+    first = client.post("/api/v1/freezes", json=freeze_body(world.district), headers=headers)
+    assert first.status_code == 201
+    ttl = timedelta(hours=app.config["IDEMPOTENCY_TTL_HOURS"])
+    assert run(app, run_purge_idempotency_records, NOW + ttl - timedelta(seconds=1)).done == 0
+    assert run(app, run_purge_idempotency_records, NOW + ttl).done == 1
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(IdempotencyRecord)) == 0
+    db_session.commit()
+    # The same key now files a new freeze instead of replaying the first answer.
+    again = client.post("/api/v1/freezes", json=freeze_body(world.district), headers=headers)
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] != first.get_json()["id"]
+
+
+def test_DC_05_the_scheduler_forgets_plant_batch_keys_past_their_retention(app, factory, db_session):
+    world = factory.world()
+    retention = timedelta(days=app.config["PERMIT_CONFIG"].ingest_key_retention_days)
+    for key, age in (("old", retention), ("recent", retention - timedelta(seconds=1))):
+        db_session.add(
+            IngestBatch(
+                enterprise_id=world.enterprise.id, client_id="plant-portal", idempotency_key=key, kind="gas",
+                request_hash="0" * 64, item_count=1, status_code=201, received_at=NOW - age,
+            )
+        )  # fmt: skip
+    db_session.commit()
+    assert run(app, jobs.run_purge_batch_keys, NOW).done == 1
+    assert run(app, jobs.run_purge_batch_keys, NOW).done == 0
+    keys = set(db_session.scalars(sa.select(IngestBatch.idempotency_key)))
+    db_session.commit()
+    assert keys == {None, "recent"}  # the batches stay as provenance; only the old key is forgotten
