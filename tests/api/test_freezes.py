@@ -272,6 +272,27 @@ def test_FZ_01_a_freeze_changes_before_its_start_with_if_match(client, factory, 
     assert bad.status_code == 422
 
 
+def test_cancel_checks_an_optional_if_match_and_a_strangers_tag_still_answers_404(client, factory):
+    world = factory.world()
+    freeze = declared(client, factory, world.regulator, world.district)
+    url = f"/api/v1/freezes/{freeze['id']}/cancel"
+    for tag in ('"7"', "not-a-tag"):
+        stale = client.post(
+            url, json={"reason": "x"}, headers=factory.headers(world.regulator, **{"If-Match": tag})
+        )
+        assert stale.status_code == 412, stale.get_json()
+        assert stale.content_type == "application/problem+json"
+    stranger = client.post(
+        url, json={"reason": "x"}, headers=factory.headers(world.other_regulator, **{"If-Match": '"7"'})
+    )
+    assert stranger.status_code == 404  # not yours: no hint that it exists, whatever the tag
+    resp = client.post(
+        url, json={"reason": "活动取消"}, headers=factory.headers(world.regulator, **{"If-Match": '"1"'})
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert (resp.get_json()["state"], resp.headers["ETag"]) == ("cancelled", '"2"')
+
+
 def test_FZ_03_a_started_freeze_cannot_be_changed_only_cancelled(client, factory, clock, db_session):
     world = factory.world()
     freeze = declared(
