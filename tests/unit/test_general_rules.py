@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from workflows import get_workflow
-from workflows.model import Area, CrewMember, LinkedPermit, Measure
+from workflows.model import Area, CrewMember, LinkedPermit, Measure, Signature
 from workflows.rules import RuleViolation
 from workflows.states import State
 
@@ -331,6 +331,27 @@ def test_FZ_02_strict_freeze_of_other_types_lets_pass() -> None:
     frozen = (freeze("strict", "lifting", "height"),)
     assert "FZ-02" not in check(permit(state=State.submitted), "approve", freezes=frozen)
     assert "FZ-02" not in check(permit(state=State.briefed), "activate", freezes=frozen)
+
+
+def test_FZ_03_upgrade_lacking_names_what_work_approved_before_an_upgrade_freeze_misses() -> None:
+    under = ctx(freezes=(freeze("upgrade", "hot_work"),))
+    before = permit(state=State.active)  # approved with no freeze in view
+    assert {v.rule_id for v in HW.upgrade_lacking(before, under)} == {"HR-01", "SD-01", HW.grade_rule}
+    assert HW.upgrade_lacking(before, ctx()) == []  # no freeze, nothing lacking
+    grade = HW.effective_grade(before, under)
+    (approvers, _rule), _principal = HW.approval_slots(replace(before, grade=grade), under)
+    approvals = (
+        Signature("approval", approvers[0], LEADER, NOW),
+        Signature("approval", "principal", LEADER, NOW),
+    )
+    others = tuple(s for s in before.signatures if s.kind != "approval")
+    upgraded = replace(before, consented=True, grade=grade, signatures=(*others, *approvals))
+    assert HW.upgrade_lacking(upgraded, under) == []
+    # Approved by the lower grade's approver only: the raised grade's approval is missing.
+    assert {
+        v.rule_id for v in HW.upgrade_lacking(replace(upgraded, signatures=before.signatures), under)
+    } >= {"SD-01"}
+    assert {v.rule_id for v in HW.upgrade_lacking(replace(upgraded, consented=False), under)} == {"HR-01"}
 
 
 def test_RG_02_orange_special_and_level1_notify_the_regulator() -> None:
