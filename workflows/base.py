@@ -275,7 +275,7 @@ class Workflow:
                 (s.suspended,),
                 s.active,
                 "resumption",
-                ("conditions_confirmed", "found_object_disposal"),
+                ("conditions_confirmed", "found_object_disposal", "weather"),
             ),
             _Step("complete", (s.active,), s.completed, "completion"),
             _Step("accept", (s.completed,), None, "acceptance", ("site_restored", "traffic_restored")),

@@ -125,5 +125,6 @@ WORKFLOW = Workflow(
         "submit": (communication_recorded,),
         "approve": (weather_allows,),
         "activate": (weather_allows,),
+        "resume": (weather_allows,),  # G-08: wind or fog that stopped the work must have passed
     },
 )

@@ -119,5 +119,6 @@ WORKFLOW = Workflow(
         ),
         "approve": (weather_and_cranes,),
         "activate": (weather_and_cranes,),
+        "resume": (weather_and_cranes,),  # G-08: wind or fog that stopped the work must have passed
     },
 )

@@ -1,7 +1,7 @@
 """Weather observed on site (WH-02, LF-03, HW-03): what the approver or the work leader sees is judged, not the
 forecast declared at filing.
 
-An approval or an activation may carry `weather: {wind_level, conditions}`. For that event the observation
+An approval, an activation or a resumption may carry `weather: {wind_level, conditions}`. For that event the observation
 replaces every weather fact the permit declared (a calm day clears a windy forecast, a storm overrides a calm
 one), so the weather guards, the grade (HW-03 wind upgrade, WH-01 rain or snow floor) and the approvers follow
 what is really there. The signature keeps the observation.

@@ -178,9 +178,12 @@ class BriefBody(ActionBody):
 
 
 class ResumeBody(ActionBody):
-    """Resume after a suspension: the conditions are re-confirmed (G-08)."""
+    """Resume after a suspension: the conditions are re-confirmed (G-08), with the weather seen on site (WH-02, LF-03)."""
 
     conditions_confirmed = fields.Boolean(required=True)
+    weather = fields.Nested(
+        Weather, metadata={"description": "the weather on site now; stored with the resumption"}
+    )
     found_object_disposal = fields.String(
         load_default=None,
         validate=validate.Length(max=2000),

@@ -146,7 +146,7 @@ ACTIONS: tuple[tuple[str, str, type[Schema], str], ...] = (
         "resume",
         "resume",
         s.ResumeBody,
-        "Resume after re-confirming the conditions and re-testing gas (G-08, HW-06, CS-01).",
+        "Resume after re-confirming the conditions and re-testing gas (G-08, HW-06, CS-01); weather on site (WH-02, LF-03).",
     ),
     ("complete", "complete", s.ActionBody, "Finish the work (CS-05: nobody registered inside)."),
     ("accept", "accept", s.AcceptBody, "Sign the completion acceptance (G-11, BP-04, RC-02)."),

@@ -445,6 +445,15 @@ def test_LF_03_outdoor_lifting_stops_for_the_weather_seen_at_the_start(flow):
     assert flow.do("activate", {"weather": seen(5, "rain")}, by="work_leader").state == "active"
 
 
+def test_WH_02_work_at_height_stopped_by_the_wind_resumes_only_in_calm_weather(flow):
+    flow.file("height", facts={"height_m": 4}).to_active().suspend("五级大风 / wind level 5")
+    flow.refused("resume", "WH-02", {"conditions_confirmed": True, "weather": seen(5)}, by="work_leader")
+    assert flow.reload().state == "suspended"
+    assert flow.resume(weather=seen(3)).state == "active"
+    resumption = next(s for s in flow.permit["signatures"] if s["kind"] == "resumption")
+    assert resumption["evidence"]["weather"] == seen(3)
+
+
 def test_HW_03_outdoor_hot_work_in_a_level_5_wind_is_approved_one_grade_up(flow):
     flow.file("hot_work", facts={"outdoor": True, "wind_level": 1, **CROSS_OPERATION}).submit()
     assert flow.permit["grade"] == "level1"

@@ -253,6 +253,16 @@ def test_WH_02_judges_the_weather_observed_on_site_over_the_forecast_declared() 
     assert "WH-02" not in check(windy_forecast, "activate", payload=weather(3))
 
 
+def test_WH_02_LF_03_resuming_judges_the_weather_seen_on_site() -> None:
+    """G-08: work stopped for the wind resumes only once the wind has dropped."""
+    height = permit("height", State.suspended)
+    assert "WH-02" in check(height, "resume", payload={"conditions_confirmed": True, **weather(5)})
+    assert "WH-02" not in check(height, "resume", payload={"conditions_confirmed": True, **weather(3)})
+    lifting = replace(permit("lifting", State.suspended), facts={**permit("lifting").facts, "outdoor": True})
+    assert "LF-03" in check(lifting, "resume", payload={"conditions_confirmed": True, **weather(6)})
+    assert "LF-03" not in check(lifting, "resume", payload={"conditions_confirmed": True, **weather(5)})
+
+
 def test_WH_02_the_observation_is_kept_on_the_signature() -> None:
     rain = {"area_id": "area-1", **weather(3, "rain")}
     p = fire(permit("height", State.submitted), "approve", actor("plant_manager"), payload=rain)
