@@ -255,7 +255,7 @@ class Workflow:
                 review[-1:],
                 s.approved,
                 "approval",
-                ("area_id", "position", "card_id", "card_area_id", "weather"),
+                ("area_id", "position", "card_id", "weather"),
                 True,
             ),
         ]
@@ -346,6 +346,8 @@ class Workflow:
                 g.window_open,
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,  # RG-02, FZ-03: work stopped for want of consent resumes only with it
+                self._approvals_complete,  # HW-03, FZ-02: wind seen now or an upgrade freeze may raise the grade
+                self._upgraded_grade,
             ),
             "accept": (g.site_restored,),
             "close": (self._acceptance_complete,),
@@ -665,7 +667,25 @@ class Workflow:
         if not missing:
             return None
         names = "; ".join(", ".join(roles) for roles, _ in missing)
+        if permit.state in (State.briefed, State.suspended):
+            # Past approval a missing signature cannot be added: the grade was raised after approval (HW-03
+            # wind, an upgrade freeze), so the permit's content changed and it must be re-issued (G-07).
+            return Violation(
+                "SD-01",
+                f"当前等级所需审批缺少：{names}；审批后不能补签，须作废并重新办理作业票（G-07）",
+                f"the grade now required lacks approval by: {names}; approvals cannot be added after approval, "
+                "void the permit and re-issue it (G-07)",
+            )
         return Violation("SD-01", f"未审批不得作业，缺少：{names}", f"no approval, no work; missing: {names}")
+
+    def _upgraded_grade(
+        self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]
+    ) -> Violation | None:
+        # FZ-02/FZ-03: work an upgrade freeze stopped resumes only under the whole upgraded management, the grade
+        # raised included (consent and approvals are guarded beside this), as upgrade_lacking() judged it.
+        if not upgrade.freezes(ctx, permit.type, "upgrade"):
+            return None
+        return self._grade_valid(permit, ctx, payload)
 
     def _guardian_assigned(
         self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]

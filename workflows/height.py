@@ -9,6 +9,7 @@ from workflows.base import Fact, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
 from workflows.rules import general as g
+from workflows.weather import observation_required
 
 LEVELS = ("I", "II", "III", "IV")
 BAND_TOPS_M = (5.0, 15.0, 30.0)  # WH-01: 2-5, 5-15, 15-30, >30 m
@@ -124,7 +125,7 @@ WORKFLOW = Workflow(
     guards={
         "submit": (communication_recorded,),
         "approve": (weather_allows,),
-        "activate": (weather_allows,),
-        "resume": (weather_allows,),  # G-08: wind or fog that stopped the work must have passed
+        "activate": (observation_required("WH-02"), weather_allows),
+        "resume": (observation_required("WH-02"), weather_allows),  # G-08: the wind or fog must have passed
     },
 )

@@ -9,6 +9,7 @@ from workflows.base import Fact, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
 from workflows.rules import general as g
+from workflows.weather import observation_required
 
 NO_PERMIT_BELOW_T = 10.0
 STOP_WIND_LEVEL = 6  # LF-03
@@ -65,6 +66,8 @@ def weather_and_cranes(permit: PermitData, ctx: Context, payload: Mapping[str, A
     return None
 
 
+_weather_reported = observation_required("LF-03", lambda permit: bool(permit.facts.get("outdoor")))
+
 WORKFLOW = Workflow(
     type="lifting",
     prefix="DZ",
@@ -118,7 +121,10 @@ WORKFLOW = Workflow(
             plan_attached,
         ),
         "approve": (weather_and_cranes,),
-        "activate": (weather_and_cranes,),
-        "resume": (weather_and_cranes,),  # G-08: wind or fog that stopped the work must have passed
+        "activate": (_weather_reported, weather_and_cranes),
+        "resume": (
+            _weather_reported,
+            weather_and_cranes,
+        ),  # G-08: the wind, snow, rain or fog must have passed
     },
 )

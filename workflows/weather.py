@@ -9,11 +9,12 @@ what is really there. The signature keeps the observation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from workflows.model import PermitData
+from workflows.model import Context, PermitData
+from workflows.rules import Guard, Violation
 
 MAX_WIND_LEVEL = 17  # the Beaufort scale as China's weather service extends it (GB/T 28591)
 # condition -> the permit facts it makes true (the rest are false while the observation stands)
@@ -44,3 +45,19 @@ def as_observed(permit: PermitData, payload: Mapping[str, Any]) -> PermitData:
     if not weather:
         return permit
     return replace(permit, facts={**permit.facts, **observed_facts(weather)})
+
+
+def observation_required(rule: str, applies: Callable[[PermitData], bool] = lambda permit: True) -> Guard:
+    """A guard: starting or resuming weather-bound work needs the weather seen on site now, because a forecast
+    declared at filing or an earlier observation may no longer hold (the wind that stopped the work, G-08)."""
+
+    def weather_reported(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+        if payload.get("weather") or not applies(permit):
+            return None
+        return Violation(
+            rule,
+            "开始或恢复作业须填报现场观测的天气（风力、雾、雨雪）",
+            "report the weather observed on site (wind level, fog, rain or snow) to start or resume the work",
+        )
+
+    return weather_reported

@@ -308,14 +308,21 @@ class PermitFlow:
     def shift_check(self) -> PermitFlow:
         return self.do("shift_check", by="shift_leader")
 
-    def activate(self, by: str | Person = "work_leader") -> PermitFlow:
-        return self.do("activate", by=by)
+    def activate(self, by: str | Person = "work_leader", **extra: Any) -> PermitFlow:
+        return self.do("activate", {**self._weather_seen(), **extra}, by=by)
 
     def suspend(self, reason: str = "现场异常", by: str | Person = "guardian", **extra: Any) -> PermitFlow:
         return self.do("suspend", {"reason": reason, **extra}, by=by)
 
     def resume(self, by: str | Person = "work_leader", **extra: Any) -> PermitFlow:
-        return self.do("resume", {"conditions_confirmed": True, **extra}, by=by)
+        return self.do("resume", {"conditions_confirmed": True, **self._weather_seen(), **extra}, by=by)
+
+    def _weather_seen(self) -> dict[str, Any]:
+        """Weather-bound work starts and resumes with the weather reported (WH-02, LF-03): a calm day here."""
+        bound = self.permit["type"] == "height" or (
+            self.permit["type"] == "lifting" and self.permit["facts"].get("outdoor")
+        )
+        return {"weather": {"wind_level": 2, "conditions": []}} if bound else {}
 
     def complete(self, by: str | Person = "work_leader") -> PermitFlow:
         return self.do("complete", by=by)

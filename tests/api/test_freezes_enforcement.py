@@ -148,6 +148,26 @@ def test_FZ_03_an_upgrade_freeze_suspends_only_running_work_without_its_upgraded
     assert (applied["suspended"], applied["running_upgraded"]) == (1, 1)
 
 
+def test_FZ_03_work_an_upgrade_freeze_stopped_resumes_only_under_the_whole_upgraded_management(
+    app, client, factory, flow, clock
+):
+    """Consent alone is not enough: the principal's approval and the raised grade are missing (FZ-02, HR-02)."""
+    world = flow.world
+    flow.file("hot_work").to_active()  # approved before the freeze: level 2, no principal
+    declared(client, factory, world.regulator, world.district, types=["hot_work"], mode="upgrade", **EVENT)
+    assert run(app, run_freeze_starts, datetime.fromisoformat(EVENT["starts_at"])).done == 1
+    assert flow.reload().state == "suspended"
+    window = {"starts_at": flow.permit["valid_from"], "ends_at": flow.permit["valid_until"]}
+    job = file_job(client, factory, world, kind="consent_report", title="冻结期动火报备", **window)
+    attach(client, factory, world, job, flow.permit)
+    act(client, factory, world.people["applicant"], job, "report")
+    assert act(client, factory, world.regulator, job, "consent", {"reason": "同意"}).status_code == 200
+    problem = flow.refused("resume", "SD-01", {"conditions_confirmed": True}, by="work_leader")
+    assert "principal" in problem["message_en"] and "re-issue" in problem["message_en"]
+    assert {v["rule"] for v in problem["violations"]} >= {"SD-01", "HW-01"}
+    assert flow.reload().state == "suspended"
+
+
 def test_FZ_03_a_strict_freeze_suspends_even_upgraded_work(app, client, factory, flow, clock):
     world = flow.world
     declared(client, factory, world.regulator, world.district, types=["hot_work"], mode="upgrade", **EVENT)

@@ -447,6 +447,7 @@ def test_LF_03_outdoor_lifting_stops_for_the_weather_seen_at_the_start(flow):
 
 def test_WH_02_work_at_height_stopped_by_the_wind_resumes_only_in_calm_weather(flow):
     flow.file("height", facts={"height_m": 4}).to_active().suspend("五级大风 / wind level 5")
+    flow.refused("resume", "WH-02", {"conditions_confirmed": True}, by="work_leader")  # the weather unsaid
     flow.refused("resume", "WH-02", {"conditions_confirmed": True, "weather": seen(5)}, by="work_leader")
     assert flow.reload().state == "suspended"
     assert flow.resume(weather=seen(3)).state == "active"

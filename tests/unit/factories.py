@@ -210,6 +210,12 @@ def actor_for(wf: Workflow, p: PermitData, event: str) -> Actor:
     return fixed[event]
 
 
+CALM = {
+    "wind_level": 2,
+    "conditions": [],
+}  # the weather seen on site when work starts or resumes (WH-02, LF-03)
+
+
 def payload_for(wf: Workflow, p: PermitData, event: str) -> dict[str, Any]:
     """A payload that satisfies the event's payload rules."""
     if event == "countersign":
@@ -218,7 +224,8 @@ def payload_for(wf: Workflow, p: PermitData, event: str) -> dict[str, Any]:
         "approve": {"area_id": p.area.id},
         "record_gas_test": {"readings": list(GOOD_AIR), "point": "manhole"},
         "suspend": {"reason": "lunch break", "reason_code": "abnormal"},
-        "resume": {"conditions_confirmed": True},
+        "activate": {"weather": CALM},
+        "resume": {"conditions_confirmed": True, "weather": CALM},
         "accept": {"site_restored": True, "traffic_restored": True},
         "void": {"reason": "scope changed"},
         "reject": {"reason": "incomplete"},

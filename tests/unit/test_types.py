@@ -249,7 +249,7 @@ def test_WH_02_judges_the_weather_observed_on_site_over_the_forecast_declared() 
     assert "WH-02" in check(calm_forecast, "approve", payload=windy)
     briefed = permit("height", State.briefed)
     windy_forecast = replace(briefed, facts={**briefed.facts, "wind_level": 6, "dense_fog": True})
-    assert "WH-02" in check(windy_forecast, "activate")
+    assert "WH-02" in check(windy_forecast, "activate", payload={})
     assert "WH-02" not in check(windy_forecast, "activate", payload=weather(3))
 
 
@@ -261,6 +261,22 @@ def test_WH_02_LF_03_resuming_judges_the_weather_seen_on_site() -> None:
     lifting = replace(permit("lifting", State.suspended), facts={**permit("lifting").facts, "outdoor": True})
     assert "LF-03" in check(lifting, "resume", payload={"conditions_confirmed": True, **weather(6)})
     assert "LF-03" not in check(lifting, "resume", payload={"conditions_confirmed": True, **weather(5)})
+
+
+def test_WH_02_LF_03_weather_bound_work_starts_and_resumes_only_with_the_weather_reported() -> None:
+    """A calm forecast at filing or a calm approval yesterday says nothing of the wind now."""
+    for state, event, payload in (
+        (State.briefed, "activate", {}),
+        (State.suspended, "resume", {"conditions_confirmed": True}),
+    ):
+        height = permit("height", state)
+        assert check(height, event, payload=payload) == {"WH-02"}
+        assert check(height, event, payload={**payload, **weather(2)}) == set()
+        outdoor = permit("lifting", state, facts={"outdoor": True})
+        assert check(outdoor, event, payload=payload) == {"LF-03"}
+        assert (
+            check(permit("lifting", state), event, payload=payload) == set()
+        )  # indoors: the weather is no matter
 
 
 def test_WH_02_the_observation_is_kept_on_the_signature() -> None:
@@ -338,7 +354,7 @@ def test_LF_03_blocks_weather_and_overloaded_cranes() -> None:
         assert "LF-03" in check(p, "activate", payload=seen), seen
     assert "LF-03" not in check(p, "activate", payload=weather(5, "rain", "snow"))
     forecast_storm = replace(p, facts={**p.facts, "wind_level": 7, "rainstorm": True})
-    assert "LF-03" in check(forecast_storm, "activate")
+    assert "LF-03" in check(forecast_storm, "activate", payload={})
     assert "LF-03" not in check(forecast_storm, "activate", payload=weather(3))
     cranes = [{"rated_t": 20, "load_t": 17}, {"rated_t": 20, "load_t": 10}]
     assert "LF-03" in check(permit("lifting", State.submitted, facts={"cranes": cranes}), "approve")
