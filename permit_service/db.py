@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,3 +140,18 @@ def transaction() -> Iterator[Session]:
 def is_postgres(session: Session) -> bool:
     """Whether the session talks to PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def advisory_xact_lock(session: Session, name: str, *, wait: bool = True) -> bool:
+    """Take the transaction-scoped PostgreSQL advisory lock called `name` (released at commit or rollback).
+
+    With `wait=False` it answers False at once when another transaction holds it. On SQLite it is always True:
+    BEGIN IMMEDIATE already made this transaction the only writer.
+    """
+    if not is_postgres(session):
+        return True
+    key = int.from_bytes(hashlib.sha256(f"permit-service:{name}".encode()).digest()[:8], "big", signed=True)
+    if wait:
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))

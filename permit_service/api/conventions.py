@@ -21,7 +21,7 @@ from permit_service import clock
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
-from permit_service.db import UTCDateTime, is_postgres, transaction
+from permit_service.db import UTCDateTime, advisory_xact_lock, transaction
 from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,11 +114,7 @@ def _request_fingerprint() -> str:
 
 def _lock_key(session: Session, principal: str, key: str) -> None:
     # Two concurrent requests with one key: the second waits, then sees the first one's answer.
-    if is_postgres(session):
-        digest = hashlib.sha256(f"idem:{principal}:{key}".encode()).digest()
-        session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True)))
-        )
+    advisory_xact_lock(session, f"idem:{principal}:{key}")
 
 
 def idempotent(view: F) -> F:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
+from permit_service.db import advisory_xact_lock
 from permit_service.directory.models import Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.permits.context import provided_fields
@@ -181,6 +183,9 @@ class LazyNearby(Sequence[wf.LinkedPermit]):
 
     def _items(self) -> tuple[wf.LinkedPermit, ...]:
         if self._loaded is None:
+            # Two approvals judged at once would each miss the other (BP-02, HW-10, CS-06 on PostgreSQL's read
+            # committed): readers of one enterprise's neighbours queue here, so each sees what the last committed.
+            advisory_xact_lock(self._session, f"nearby:{self._permit.enterprise_id}")
             self._loaded = _nearby(self._session, self._permit)
         return self._loaded
 
@@ -218,6 +223,16 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     return tuple(_linked(row) for row in rows)
 
 
+def _actor(session: Session, principal: Principal) -> wf.Actor:
+    """The caller as the core sees it, with the positioning card a person carries (G-06 takes only their own)."""
+    actor = principal.actor()
+    if principal.kind != "person":
+        return actor
+    # The request's user lookup loaded this person: at most a refresh of the row, once per transaction.
+    person = session.get(Person, uuid.UUID(principal.id))
+    return replace(actor, card_id=person.positioning_card_id if person else None)
+
+
 def build_context(
     session: Session, permit: Permit, principal: Principal, extra: Mapping[str, Any] | None = None
 ) -> wf.Context:
@@ -227,7 +242,7 @@ def build_context(
     enterprise = session.get(Enterprise, permit.enterprise_id)
     fields: dict[str, Any] = dict(
         now=clock.now(),
-        actor=principal.actor(),
+        actor=_actor(session, principal),
         calendar=get_calendar(session, enterprise.region_id if enterprise else None),
         policy=current_app.config["PERMIT_CONFIG"].policy,
         nearby=LazyNearby(session, permit),

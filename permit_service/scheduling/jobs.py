@@ -13,7 +13,6 @@ after downtime catches up and a run killed half-way leaves the rest to the next 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from permit_service.audit import service as audit
 from permit_service.auth import service as auth_service
 from permit_service.auth.principal import SYSTEM, region_subtree
 from permit_service.calendar import SHANGHAI, CoverageGap, coverage_gap
-from permit_service.db import is_postgres
+from permit_service.db import advisory_xact_lock, is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.freezes import service as freezes
 from permit_service.freezes.models import Freeze
@@ -117,12 +116,7 @@ def take(session: Session, stmt: sa.Select) -> Any:
 
 def cluster_lock(session: Session, name: str) -> bool:
     """Take the transaction-scoped advisory lock of a one-per-cluster job; False when another runner holds it."""
-    if not is_postgres(session):
-        return True  # SQLite: BEGIN IMMEDIATE already made this transaction the only writer
-    key = int.from_bytes(
-        hashlib.sha256(f"permit-service:job:{name}".encode()).digest()[:8], "big", signed=True
-    )
-    return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+    return advisory_xact_lock(session, f"job:{name}", wait=False)
 
 
 def claim(
