@@ -16,6 +16,8 @@ class Actor:
     roles: frozenset[str]
     enterprise_id: str | None = None
     name: str = ""
+    # The positioning card the person carries (HC-03): a card cited as G-06 evidence must be this one.
+    card_id: str | None = None
 
     SYSTEM_ID = "system"
 

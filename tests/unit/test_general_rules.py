@@ -111,6 +111,17 @@ def test_G_06_blocks_approval_off_site() -> None:
     assert "G-06" in check(p, "approve", payload={"card_id": "C1"}, cards_on_site=frozenset({"C2"}))
 
 
+def test_G_06_blocks_approval_on_a_card_that_is_not_the_approvers_own() -> None:
+    p = permit(state=State.submitted)
+    approver = replace(actor("unit_leader"), card_id="C-approver")
+    seen = frozenset({"C-worker", "C-approver"})
+    assert "G-06" in check(
+        p, "approve", replace(approver, card_id=None), {"card_id": "C-worker"}, cards_on_site=seen
+    )
+    assert "G-06" in check(p, "approve", approver, {"card_id": "C-worker"}, cards_on_site=seen)
+    assert "G-06" not in check(p, "approve", approver, {"card_id": "C-approver"}, cards_on_site=seen)
+
+
 @pytest.mark.parametrize(
     "evidence",
     [
@@ -121,7 +132,8 @@ def test_G_06_blocks_approval_off_site() -> None:
 )
 def test_G_06_passes_with_on_site_evidence_recorded(evidence: dict) -> None:
     p = permit(state=State.submitted)
-    out = HW.fire(p, "approve", ctx(actor("unit_leader"), cards_on_site=frozenset({"C1"})), evidence)
+    approver = replace(actor("unit_leader"), card_id="C1")
+    out = HW.fire(p, "approve", ctx(approver, cards_on_site=frozenset({"C1"})), evidence)
     assert out.state == State.approved
     assert out.signature is not None and dict(out.signature.evidence) == evidence
     assert out.signature.at == NOW and out.signature.person_id == "p-unit_leader"

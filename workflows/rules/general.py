@@ -123,11 +123,20 @@ def _finite_numbers(value: Any) -> bool:
 
 @reads_payload
 def approved_on_site(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """G-06: the approval carries on-site evidence: the area, a position fix, or a card seen in the area."""
+    """G-06: the approval carries on-site evidence: the area, a position fix, or the approver's own card in the area.
+
+    Someone else's card seen there says nothing about where the approver is.
+    """
     if payload.get("area_id") == permit.area.id or _finite_numbers(payload.get("position")):
         return None
     card = payload.get("card_id")
     if filled(card):
+        if card != ctx.actor.card_id:
+            return Violation(
+                "G-06",
+                f"定位卡{card}不是审批人本人的定位卡，不能证明审批人在现场",
+                f"positioning card {card} is not the approver's own: it is no evidence that the approver is on site",
+            )
         if card in ctx.cards_on_site:
             return None
         return Violation(
@@ -137,8 +146,8 @@ def approved_on_site(permit: PermitData, ctx: Context, payload: Mapping[str, Any
         )
     return Violation(
         "G-06",
-        "须在现场审批：提供作业区域、定位坐标或在该区域出现的定位卡",
-        "approve on site: give the area, a position fix, or a positioning card seen in the area",
+        "须在现场审批：提供作业区域、定位坐标或本人在该区域出现的定位卡",
+        "approve on site: give the area, a position fix, or your own positioning card seen in the area",
     )
 
 
