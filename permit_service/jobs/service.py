@@ -258,12 +258,7 @@ def attach_permit(
             f"permit {permit.number} is {permit.state}: only permits not yet approved can join a high-risk job",
             rule="HR-01",
         )
-    if job.kind not in PLAN27_KINDS and permit.high_risk_kind is not None:
-        raise Conflict(
-            f"作业票 {permit.number} 申报为高风险作业，须纳入相应类别的高风险作业报备，不能纳入一般报备",
-            f"permit {permit.number} is declared Plan-27 work: it joins a high-risk job, not a consent report",
-            rule="HR-01",
-        )
+    _check_declared_kind(job, permit)
     if permit.state not in ATTACHABLE_TO_CONSENT_REPORT:
         raise Conflict(
             f"作业票 {permit.number} 处于“{permit.state}”状态，已开始或已结束的作业票不能纳入报备",
@@ -323,6 +318,8 @@ def report(
     job = _locked(session, principal, job_id, "report", expected_version)
     _check_complete(job)
     _check_permit_window(job, [link.permit for link in job.permit_links])
+    for link in job.permit_links:  # the draft job's kind, or a draft permit's declaration, may have changed
+        _check_declared_kind(job, link.permit)
     job.grounds = _grounds(session, job)
     _move(session, job, principal, "report", reported_at=clock.now(), reported_by_id=uuid.UUID(principal.id))
     _record(
@@ -574,6 +571,26 @@ def _check_permit_window(job: HighRiskJob, carried: Sequence[Permit]) -> None:
                 ]
             }
         )
+
+
+def _check_declared_kind(job: HighRiskJob, permit: Permit) -> None:
+    """HR-01: a permit declaring Plan-27 work joins only a job of that kind: the consent is to the work it declares."""
+    declared = permit.high_risk_kind
+    if declared is None or declared == job.kind:
+        return
+    if job.kind not in PLAN27_KINDS:
+        raise Conflict(
+            f"作业票 {permit.number} 申报为高风险作业，须纳入相应类别的高风险作业报备，不能纳入一般报备",
+            f"permit {permit.number} is declared Plan-27 work: it joins a high-risk job, not a consent report",
+            rule="HR-01",
+        )
+    (declared_zh, declared_en), (job_zh, job_en) = PLAN27_KINDS[declared], PLAN27_KINDS[job.kind]
+    raise Conflict(
+        f"作业票 {permit.number} 申报为{declared_zh}作业，不能纳入{job_zh}作业：监管部门同意的须是作业票申报的作业",
+        f"permit {permit.number} is declared {declared_en} work: it cannot join a {job_en} job, whose consent "
+        "would be to other work than the permit declares",
+        rule="HR-01",
+    )
 
 
 def _grounds(session: Session, job: HighRiskJob) -> list[str]:

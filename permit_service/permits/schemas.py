@@ -34,6 +34,17 @@ class CrewIn(StrictSchema):
     certificate_number = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
+def _high_risk_kind(**kwargs: object) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(sorted(PLAN27_KINDS)),
+        metadata={
+            "description": "the Plan-27 kind of the work (HR-01); the permit is then approved only under a "
+            "high-risk job of that kind the regulator consented to"
+        },
+        **kwargs,
+    )
+
+
 class PermitCreate(StrictSchema):
     """File a permit as a draft with its facts, area, window, crew, hazard analysis and measures."""
 
@@ -58,14 +69,7 @@ class PermitCreate(StrictSchema):
     measures = fields.List(fields.Nested(MeasureIn), load_default=list, validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
-    high_risk_kind = fields.String(
-        load_default=None,
-        validate=validate.OneOf(sorted(PLAN27_KINDS)),
-        metadata={
-            "description": "the Plan-27 kind of the work (HR-01); the permit is then approved only under a "
-            "high-risk job of a Plan-27 kind the regulator consented to"
-        },
-    )
+    high_risk_kind = _high_risk_kind(load_default=None)
 
     @validates_schema
     def _window(self, data: dict, **_kw: object) -> None:
@@ -87,6 +91,7 @@ class PermitUpdate(StrictSchema):
     measures = fields.List(fields.Nested(MeasureIn), validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
+    high_risk_kind = _high_risk_kind(allow_none=True)
 
 
 class Evidence(StrictSchema):

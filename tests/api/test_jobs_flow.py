@@ -118,6 +118,88 @@ def test_HR_01_declared_plan_27_work_does_not_hide_in_a_consent_report(client, f
     assert "consent report" in resp.get_json()["message_en"]
 
 
+def test_HR_01_declared_plan_27_work_joins_only_a_job_of_its_own_kind(client, factory):
+    world = factory.world()
+    job = file_job(client, factory, world)  # tank cleaning
+    leak = file_permit(client, factory, world, high_risk_kind="leak_plugging")
+    resp = client.post(
+        f"/api/v1/jobs/{job['id']}/permits",
+        json={"permit_id": leak["id"]},
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert resp.status_code == 409, resp.get_json()
+    problem = resp.get_json()
+    assert problem["rule"] == "HR-01"
+    assert "leak plugging" in problem["message_en"] and "tank cleaning" in problem["message_en"]
+    assert "堵漏" in problem["message_zh"] and "清罐" in problem["message_zh"]
+    attach(client, factory, world, job, file_permit(client, factory, world, high_risk_kind="tank_cleaning"))
+
+
+def test_HR_01_a_job_whose_kind_changed_after_its_permits_joined_is_not_reported(client, factory):
+    world = factory.world()
+    job = file_job(client, factory, world)
+    attach(client, factory, world, job, file_permit(client, factory, world, high_risk_kind="tank_cleaning"))
+    headers = factory.headers(world.people["applicant"])
+    job = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).get_json()
+    changed = client.patch(
+        f"/api/v1/jobs/{job['id']}",
+        json={"kind": "leak_plugging"},
+        headers={**headers, "If-Match": f'"{job["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.get_json()
+    resp = act(client, factory, world.people["applicant"], job, "report")
+    assert resp.status_code == 409, resp.get_json()
+    assert resp.get_json()["rule"] == "HR-01"
+    assert "leak plugging job" in resp.get_json()["message_en"]
+
+
+def file_draft(client: Any, factory: Any, world: Any, **overrides: Any) -> dict[str, Any]:
+    """File a confined-space permit as a draft (not submitted)."""
+    resp = client.post(
+        "/api/v1/permits",
+        json=entry_permit_body(world, **overrides),
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def edit(client: Any, factory: Any, world: Any, permit: dict[str, Any], changes: dict[str, Any]) -> Any:
+    """PATCH a permit as its applicant, naming the version last read."""
+    headers = {**factory.headers(world.people["applicant"]), "If-Match": f'"{permit["version"]}"'}
+    return client.patch(f"/api/v1/permits/{permit['id']}", json=changes, headers=headers)
+
+
+def test_HR_01_a_drafts_declaration_is_corrected_before_submission_only(client, factory):
+    world = factory.world()
+    draft = file_draft(client, factory, world, high_risk_kind="leak_plugging")
+    corrected = edit(client, factory, world, draft, {"high_risk_kind": "tank_cleaning"})
+    assert corrected.status_code == 200, corrected.get_json()
+    assert corrected.get_json()["high_risk_kind"] == "tank_cleaning"
+    cleared = edit(client, factory, world, corrected.get_json(), {"high_risk_kind": None})
+    assert cleared.status_code == 200, cleared.get_json()
+    assert cleared.get_json()["high_risk_kind"] is None
+    bad = edit(client, factory, world, cleared.get_json(), {"high_risk_kind": "consent_report"})
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"high_risk_kind"}
+
+    submitted = file_permit(client, factory, world, high_risk_kind="leak_plugging")
+    signed = edit(client, factory, world, submitted, {"high_risk_kind": "tank_cleaning"})
+    assert signed.status_code == 409 and signed.get_json()["rule"] == "G-07"
+
+
+def test_HR_01_a_draft_in_a_job_keeps_declaring_the_jobs_kind(client, factory):
+    world = factory.world()
+    job = file_job(client, factory, world)  # tank cleaning
+    draft = file_draft(client, factory, world, high_risk_kind="tank_cleaning")
+    attach(client, factory, world, job, draft)
+    resp = edit(client, factory, world, draft, {"high_risk_kind": "leak_plugging"})
+    assert resp.status_code == 409, resp.get_json()
+    assert resp.get_json()["rule"] == "HR-01"
+    assert "tank cleaning job" in resp.get_json()["message_en"] and "堵漏" in resp.get_json()["message_zh"]
+    cleared = edit(client, factory, world, draft, {"high_risk_kind": None})  # still Plan-27 work: in the job
+    assert cleared.status_code == 200, cleared.get_json()
+
+
 def test_HR_01_declared_plan_27_work_is_approved_by_the_principal_under_a_consented_job(client, factory):
     world = factory.world()
     job = file_job(client, factory, world, kind="water_draining", title="V-201 切水")
