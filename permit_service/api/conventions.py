@@ -59,7 +59,7 @@ def if_match_version() -> int | None:
         return -1  # never matches: answered 412 like any stale tag
 
 
-class Annotated:
+class WithExtras:
     """A resource read through, plus what its output schema adds (e.g. the caller's allowed_actions)."""
 
     def __init__(self, resource: Any, **extra: Any) -> None:
@@ -78,7 +78,7 @@ def answer(
     headers = {"ETag": etag_of(resource.version)}
     if location is not None:
         headers["Location"] = location
-    return Annotated(resource, **extra), status, headers
+    return WithExtras(resource, **extra), status, headers
 
 
 def act_and_answer(

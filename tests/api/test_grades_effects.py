@@ -136,7 +136,7 @@ def test_RG_02_red_stops_unconsented_work_at_once_and_it_resumes_only_with_conse
     assert resumed.get_json()["state"] == "active"
 
 
-def test_RG_02_lifting_red_resumes_nothing_by_itself(client, factory, clock):
+def test_RG_02_red_withdrawn_nothing_resumes_by_itself_but_the_work_may_resume(client, factory, clock):
     world = factory.world()
     permit = file_permit(client, factory, world)
     clock.advance(timedelta(hours=1, minutes=5))

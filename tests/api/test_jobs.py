@@ -11,9 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from permit_service.audit.models import Event
+from permit_service.auth.principal import SYSTEM
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.jobs.service import job_context
+from permit_service.permits import service as permits
 from permit_service.permits.models import Permit
+from workflows import get_workflow
+from workflows.high_risk_job import JobState
 
 STARTS = "2026-06-10T11:00:00+08:00"  # the test clock stands at 10:00 +08:00
 ENDS = "2026-06-10T17:00:00+08:00"
@@ -633,6 +637,33 @@ def test_provider_tells_the_core_kind_consent_and_grade(app, client, factory, db
     assert context_of(permit)["consented"] is True
     act(client, factory, world.people["principal"], job, "confirm-on-site", on_site(world))
     assert context_of(permit)["consented"] is True
+
+
+# Written out by hand from HR-01/03: the job states in which the regulator's consent covers the job's permits.
+CONSENT_COVERS = {"consented", "principal_confirmed", "in_progress"}
+
+
+@pytest.mark.parametrize("state", [s.value for s in JobState])
+def test_HR_01_a_jobs_permit_is_approved_only_while_the_consent_holds(
+    app, client, factory, db_session, state
+):
+    world = factory.world()
+    job = file_job(client, factory, world)
+    permit = add_permit(db_session, world, state="submitted")
+    attached = client.post(
+        f"/api/v1/jobs/{job['id']}/permits",
+        json={"permit_id": str(permit.id)},
+        headers=factory.headers(world.people["applicant"]),
+    )
+    assert attached.status_code == 200, attached.get_json()
+    # Arranged directly: how a job reaches each state is the job lifecycle's own test.
+    db_session.get(HighRiskJob, uuid.UUID(job["id"])).state = state
+    db_session.commit()
+    with app.app_context():
+        data, ctx = permits.core_view(db_session, db_session.get(Permit, permit.id), SYSTEM)
+        blocking = {v.rule_id for v in get_workflow(data.type).check(data, "approve", ctx)}
+    db_session.commit()  # SQLite: release the read transaction
+    assert ("HR-01" in blocking) is (state not in CONSENT_COVERS)
 
 
 def test_provider_gives_no_job_kind_for_a_consent_report(client, factory, db_session):

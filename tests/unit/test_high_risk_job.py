@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from workflows.high_risk_job import (
-    CONSENT_HOLDS,
     KINDS,
     PLAN27_KINDS,
     TERMINAL,
@@ -122,11 +121,6 @@ def test_the_enterprise_sees_its_next_steps() -> None:
     assert allowed_actions(S.consented, {"applicant"}) == ["cancel"]
     assert allowed_actions(S.principal_confirmed, {"work_leader"}) == ["start"]
     assert allowed_actions(S.in_progress, {"work_leader"}) == ["close"]
-
-
-def test_HR_01_consent_holds_only_between_consent_and_the_end() -> None:
-    assert {S.consented, S.principal_confirmed, S.in_progress} == CONSENT_HOLDS
-    assert not CONSENT_HOLDS & TERMINAL
 
 
 def test_HR_01_the_four_plan_27_kinds_and_the_consent_report() -> None:
