@@ -42,7 +42,9 @@ def change_password(
 ) -> Person:
     """Set a person's new password (Argon2id) after checking the current one; raising the token generation
     refuses every token issued before, on every device (the caller gets new ones)."""
-    person = session.get(Person, uuid.UUID(principal.id))
+    # Locked, so that of two changes at once the second is judged against the password the first set (403),
+    # not failed by the version check (a 412 the caller never asked for: it sent no If-Match).
+    person = session.get(Person, uuid.UUID(principal.id), with_for_update=True, populate_existing=True)
     if person is None or not verify_secret(person.password_hash, current_password):
         raise Forbidden("当前密码错误", "The current password is wrong")
     problems = []
