@@ -14,6 +14,8 @@ Every setting is an environment variable; this table is the operator's reference
 | `JWT_REFRESH_DAYS` | `7` | refresh-token lifetime. |
 | `JWT_ISSUER` | `permit-service` | `iss` of issued tokens. |
 | `PASSWORD_MIN_LENGTH` | `12` | shortest password a person may set with `POST /api/v1/auth/password` (at least 8; passwords are hashed with Argon2id). |
+| `AUTH_MAX_FAILED_ATTEMPTS` | `5` | failed password attempts on one account (login and password change together) after which further attempts are refused with 429 and a `Retry-After`, without the password being checked, until the window below ends. A success clears the count. Counted per username, existing or not, in the database (every worker and instance shares it). At least 1. |
+| `AUTH_FAILURE_WINDOW_MINUTES` | `15` | the window those failures are counted in, from the first failure. At least 1. |
 | `JWT_AUDIENCE` | `permit-service` | `aud` of issued tokens, checked on every token. |
 | `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted (`sub` = our username, `aud` must name `JWT_AUDIENCE`, `exp` required). Must differ from `JWT_ISSUER`; needs a key file below. |
 | `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM RSA public key of that provider. |
@@ -81,6 +83,8 @@ class Config:
     jwt_issuer: str = "permit-service"
     jwt_audience: str = "permit-service"
     password_min_length: int = 12
+    auth_max_failed_attempts: int = 5
+    auth_failure_window_minutes: int = 15
     external_idp_issuer: str | None = None
     external_idp_public_key_file: str | None = None
     external_idp_jwks_file: str | None = None
@@ -127,6 +131,10 @@ class Config:
             jwt_access_minutes=_int(env, "JWT_ACCESS_MINUTES", base.jwt_access_minutes),
             jwt_refresh_days=_int(env, "JWT_REFRESH_DAYS", base.jwt_refresh_days),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", base.password_min_length),
+            auth_max_failed_attempts=_int(env, "AUTH_MAX_FAILED_ATTEMPTS", base.auth_max_failed_attempts),
+            auth_failure_window_minutes=_int(
+                env, "AUTH_FAILURE_WINDOW_MINUTES", base.auth_failure_window_minutes
+            ),
             jwt_issuer=env.get("JWT_ISSUER", base.jwt_issuer),
             jwt_audience=env.get("JWT_AUDIENCE", base.jwt_audience),
             external_idp_issuer=env.get("EXTERNAL_IDP_ISSUER") or None,
@@ -189,6 +197,8 @@ class Config:
             raise ConfigError("JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens this service signs)")
         if not 8 <= self.password_min_length <= 128:
             raise ConfigError("PASSWORD_MIN_LENGTH must be between 8 and 128")
+        if min(self.auth_max_failed_attempts, self.auth_failure_window_minutes) < 1:
+            raise ConfigError("AUTH_MAX_FAILED_ATTEMPTS and AUTH_FAILURE_WINDOW_MINUTES must be at least 1")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
         for network in self.webhook_allowed_networks:

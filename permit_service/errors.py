@@ -105,6 +105,13 @@ class PreconditionFailed(Problem):
     slug = "stale-version"
 
 
+class TooManyRequests(Problem):
+    """429: too many attempts; the `Retry-After` header says when to try again."""
+
+    status = 429
+    slug = "too-many-requests"
+
+
 class PreconditionRequired(Problem):
     """428: a change without If-Match."""
 

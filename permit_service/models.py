@@ -2,7 +2,7 @@
 
 from permit_service.api.models import IdempotencyRecord
 from permit_service.audit.models import ChainHead, Event
-from permit_service.auth.models import IntegrationClient, RevokedToken
+from permit_service.auth.models import IntegrationClient, PasswordAttempts, RevokedToken
 from permit_service.db import Base
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
 from permit_service.freezes.models import CalendarOverride, Freeze
@@ -57,6 +57,7 @@ __all__ = [
     "IngestBatch",
     "IntegrationClient",
     "JobMark",
+    "PasswordAttempts",
     "Permit",
     "PermitCrewMember",
     "PermitLink",

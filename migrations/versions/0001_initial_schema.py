@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 06:44:26.044271
+Create Date: 2026-11-29 07:47:08.785752
 """
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ def upgrade() -> None:
         sa.Column("at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("job", "subject_id", "key", name=op.f("pk_job_marks")),
+    )
+    op.create_table(
+        "password_attempts",
+        sa.Column("account", sa.String(length=100), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("window_started_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("account", name=op.f("pk_password_attempts")),
     )
     op.create_table(
         "regions",
@@ -1131,6 +1138,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_regions_parent_id"))
 
     op.drop_table("regions")
+    op.drop_table("password_attempts")
     op.drop_table("job_marks")
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_records_created_at"))

@@ -1,4 +1,4 @@
-"""ORM models of authentication: revoked tokens and plant integration clients."""
+"""ORM models of authentication: revoked tokens, password attempts and plant integration clients."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ class RevokedToken(Base):
     jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PasswordAttempts(Base):
+    """Password attempts on one account (a username, whether or not anyone has it) since its window opened.
+
+    Counted before the password is checked and cleared by a success, so `attempts` is the number of failures
+    (and of checks still running) in the window; login and password change share it.
+    """
+
+    __tablename__ = "password_attempts"
+
+    account: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    attempts: Mapped[int]
+    window_started_at: Mapped[datetime]
 
 
 class IntegrationClient(UUIDPk, Base):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import decode_token, get_jwt
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import ExpiredSignatureError, InvalidTokenError
+from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.auth import service
@@ -27,12 +29,26 @@ from permit_service.errors import Forbidden, ValidationProblem
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="登录与令牌 / Login and tokens")
 
 
+def _count_password_attempt(session: Session, account: str) -> None:
+    """Count a password attempt on `account` under the configured limit (429 past it)."""
+    cfg = current_app.config["PERMIT_CONFIG"]
+    window = timedelta(minutes=cfg.auth_failure_window_minutes)
+    service.count_password_attempt(
+        session, account=account, limit=cfg.auth_max_failed_attempts, window=window
+    )
+
+
 @blp.post("/login")
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @blp.doc(security=[])
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Log in with username and password; returns access and refresh tokens."""
+    # The attempt is counted and committed first, so a wrong password's 401 cannot roll it back. Unknown
+    # usernames are counted like known ones: the 429 says nothing about whether the account exists.
+    with transaction() as session:
+        _count_password_attempt(session, body["username"])
     with transaction() as session:
         person = service.authenticate_person(session, username=body["username"], password=body["password"])
         return issue_tokens(principal_of_person(person))
@@ -94,18 +110,29 @@ def logout(body: dict[str, Any]) -> None:
 @blp.post("/password")
 @blp.arguments(PasswordChangeSchema)
 @blp.response(200, TokenSchema)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def change_password(body: dict[str, Any]) -> dict[str, Any]:
     """Change one's own password (current one required); earlier tokens stop working, new ones are returned."""
     principal = current_principal()
     if principal.kind != "person":
         raise Forbidden("只有人员账户有密码", "Only a person's account has a password")
+    # A stolen token must not buy unlimited guesses: the attempt counts against the account, as a login's does,
+    # committed before the current password is checked (its 403 rolls the second transaction back).
+    with transaction() as session:
+        account = service.username_of(session, principal)
+        service.check_new_password(
+            username=account,
+            current_password=body["current_password"],
+            new_password=body["new_password"],
+            min_length=current_app.config["PERMIT_CONFIG"].password_min_length,
+        )
+        _count_password_attempt(session, account)
     with transaction() as session:
         person = service.change_password(
             session,
             principal=principal,
             current_password=body["current_password"],
             new_password=body["new_password"],
-            min_length=current_app.config["PERMIT_CONFIG"].password_min_length,
         )
         return issue_tokens(principal_of_person(person))
 
