@@ -180,6 +180,14 @@ def revoke_tokens(
     return len(rows)
 
 
+def purge_ended_password_attempts(session: Session, now: datetime, window: timedelta) -> int:
+    """Delete the attempt counts whose window has ended by `now` (the next attempt opens a new one anyway)."""
+    result = session.execute(
+        sa.delete(PasswordAttempts).where(PasswordAttempts.window_started_at <= now - window)
+    )
+    return result.rowcount or 0
+
+
 def purge_expired_revocations(session: Session, now: datetime) -> int:
     """Delete revocations of tokens that have expired by `now` (they are refused as expired); returns how many."""
     result = session.execute(sa.delete(RevokedToken).where(RevokedToken.expires_at <= now))

@@ -481,6 +481,16 @@ def run_purge_revocations(session_factory: SessionFactory, now: datetime) -> Run
     )
 
 
+def run_purge_password_attempts(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """Forget password-attempt counts whose window has ended (one row per username ever tried otherwise)."""
+    window = timedelta(minutes=current_app.config["PERMIT_CONFIG"].auth_failure_window_minutes)
+    return _purge(
+        session_factory,
+        "purge_password_attempts",
+        lambda s: auth_service.purge_ended_password_attempts(s, now, window),
+    )
+
+
 def run_purge_idempotency_records(session_factory: SessionFactory, now: datetime) -> RunReport:
     """Delete stored Idempotency-Key answers past their TTL (a retry after it is a new request anyway)."""
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])

@@ -46,6 +46,7 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03"),
         JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04"),
         JobSpec("purge_revocations", jobs.run_purge_revocations, 3600, "tokens"),
+        JobSpec("purge_password_attempts", jobs.run_purge_password_attempts, 3600, "password attempts"),
         JobSpec("purge_idempotency_records", jobs.run_purge_idempotency_records, 3600, "Idempotency-Key"),
         JobSpec("purge_batch_keys", jobs.run_purge_batch_keys, 3600, "DC-05"),
         JobSpec("holiday_proposals", jobs.run_holiday_proposals, 6 * 3600, "FZ-04"),

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from permit_service.api.models import IdempotencyRecord
 from permit_service.audit.models import Event
+from permit_service.auth.models import PasswordAttempts
 from permit_service.freezes.models import Freeze
 from permit_service.integrations.models import Alarm, IngestBatch
 from permit_service.permits import context
@@ -22,6 +23,7 @@ from permit_service.scheduling.jobs import (
     run_freeze_starts,
     run_hot_work_retests,
     run_purge_idempotency_records,
+    run_purge_password_attempts,
 )
 from tests.api.test_freezes import freeze_body
 from tests.integration.scheduler_helpers import NOW, arrange, event_counts, run, states
@@ -385,6 +387,19 @@ def test_the_scheduler_purges_idempotency_answers_past_their_ttl_and_the_key_is_
     assert again.status_code == 201
     assert "Idempotent-Replayed" not in again.headers
     assert again.get_json()["id"] != first.get_json()["id"]
+
+
+def test_the_scheduler_forgets_password_attempt_counts_once_their_window_has_ended(
+    app, client, factory, db_session
+):
+    world = factory.world()
+    for account in (world.people["applicant"].username, "nobody-at-all"):
+        resp = client.post("/api/v1/auth/login", json={"username": account, "password": "wrong-password-1"})
+        assert resp.status_code == 401
+    window = timedelta(minutes=app.config["PERMIT_CONFIG"].auth_failure_window_minutes)
+    assert run(app, run_purge_password_attempts, NOW + window - timedelta(seconds=1)).done == 0
+    assert run(app, run_purge_password_attempts, NOW + window).done == 2
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(PasswordAttempts)) == 0
 
 
 def test_DC_05_the_scheduler_forgets_plant_batch_keys_past_their_retention(app, factory, db_session):
