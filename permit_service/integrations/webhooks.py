@@ -9,9 +9,11 @@ failed after the last attempt (it can be replayed). Bodies are signed with HMAC-
 `timestamp + "." + body`, sent as `X-Permit-Signature: t=<unix seconds>,v1=<hex digest>`.
 
 Receivers are plant portals, usually on the plant's private LAN, so private ranges are reachable; loopback,
-link-local (169.254.0.0/16, where cloud metadata lives), multicast, unspecified and reserved addresses are
-refused unless `WEBHOOK_ALLOWED_NETWORKS` names them. The check runs when a subscription is made and again on
-every delivery, against the addresses the connection actually uses (a host name may resolve elsewhere later).
+link-local, multicast, unspecified and reserved addresses are refused unless `WEBHOOK_ALLOWED_NETWORKS` names
+them. Cloud metadata services are refused always, the allow-list notwithstanding: not all of them are link-local
+(Alibaba Cloud answers on 100.100.100.200, AWS on fd00:ec2::254 over IPv6). An IPv6 address that carries an IPv4
+one (IPv4-mapped, 6to4, Teredo) is judged by the IPv4 address. The check runs when a subscription is made and again
+on every delivery, against the addresses the connection actually uses (a host name may resolve elsewhere later).
 """
 
 from __future__ import annotations
@@ -80,9 +82,27 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "this host on this network": connects locally on Linux
 
+# Cloud instance metadata and platform endpoints: they hand out credentials to whoever asks from the instance,
+# so no allow-list opens them. Several are outside link-local (100.64/10 shared space, ULA, public addresses).
+CLOUD_METADATA: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, Azure, GCP, Huawei Cloud, Oracle, OpenStack, DigitalOcean, Baidu
+        "169.254.170.2",  # AWS ECS task credentials
+        "169.254.170.23",  # AWS EKS Pod Identity
+        "169.254.0.23",  # Tencent Cloud
+        "100.100.100.200",  # Alibaba Cloud ECS (100.64.0.0/10, otherwise reachable)
+        "168.63.129.16",  # Azure WireServer (a public address)
+        "192.0.0.192",  # Oracle Cloud Classic
+        "fd00:ec2::254",  # AWS, over IPv6 (a unique local address, otherwise reachable)
+        "fd00:ec2::23",  # AWS EKS Pod Identity, over IPv6
+        "fd20:ce::254",  # GCP, over IPv6
+    )
+)
+
 
 class ReceiverRefused(OSError):
-    """A receiver address webhooks never reach unless allowed: the service's own host or the cloud's metadata."""
+    """A receiver address webhooks do not reach: the cloud's metadata, or the service's own host unless allowed."""
 
 
 def allowed_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
@@ -90,21 +110,35 @@ def allowed_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
 
 
+def _carried_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries and leads to (IPv4-mapped, 6to4, Teredo client), else itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        if address.sixtofour is not None:
+            return address.sixtofour  # 2002:a9fe:a9fe::1 is routed to 169.254.169.254
+        if address.teredo is not None:
+            return address.teredo[1]  # (server, client): the client is where the packets end up
+    return address
+
+
 def refusal(address: IPAddress, allowed: Sequence[Network] = ()) -> str | None:
-    """Why a receiver at `address` is refused (loopback, link-local, multicast, unspecified, reserved), or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    if any(address in network for network in allowed):
+    """Why a receiver at `address` is refused, or None; cloud metadata is refused whatever the allow-list says."""
+    carried = _carried_ipv4(address)
+    shown = str(carried) if carried == address else f"{address} (carrying {carried})"
+    if carried in CLOUD_METADATA or address in CLOUD_METADATA:
+        return f"{shown} is a cloud metadata address"
+    if any(carried in network for network in allowed):
         return None
     for kind, refused in (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unspecified", address.is_unspecified or address in _THIS_NETWORK),
-        ("reserved", address.is_reserved),
+        ("loopback", carried.is_loopback),
+        ("link-local", carried.is_link_local),
+        ("multicast", carried.is_multicast),
+        ("unspecified", carried.is_unspecified or carried in _THIS_NETWORK),
+        ("reserved", carried.is_reserved),
     ):
         if refused:
-            return f"{address} is a {kind} address"
+            return f"{shown} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
     return None
 
 
@@ -144,8 +178,8 @@ def check_receiver_url(url: str, allowed: Sequence[Network]) -> None:
         raise ValidationProblem(
             {
                 "url": [
-                    "接收地址不得为本机回环、链路本地（含云元数据）、组播、未指定或保留地址 / "
-                    f"the receiver must not be a loopback, link-local (cloud metadata), multicast, unspecified "
+                    "接收地址不得为云元数据服务、本机回环、链路本地、组播、未指定或保留地址 / "
+                    f"the receiver must not be a cloud metadata, loopback, link-local, multicast, unspecified "
                     f"or reserved address: {exc}"
                 ]
             }

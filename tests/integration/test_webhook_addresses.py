@@ -23,7 +23,7 @@ SECRET = "receiver-shared-secret-0123456789"
         ("127.8.9.10", "loopback"),
         ("::1", "loopback"),
         ("::ffff:127.0.0.1", "loopback"),
-        ("169.254.169.254", "link-local"),
+        ("169.254.1.1", "link-local"),
         ("fe80::1", "link-local"),
         ("224.0.0.251", "multicast"),
         ("ff02::1", "multicast"),
@@ -32,14 +32,45 @@ SECRET = "receiver-shared-secret-0123456789"
         ("::", "unspecified"),
         ("240.0.0.1", "reserved"),
         ("255.255.255.255", "reserved"),
+        ("169.254.169.254", "cloud metadata"),  # AWS, Azure, GCP, Huawei, Oracle...
+        ("100.100.100.200", "cloud metadata"),  # Alibaba Cloud ECS, inside otherwise reachable 100.64/10
+        ("169.254.0.23", "cloud metadata"),  # Tencent Cloud
+        ("168.63.129.16", "cloud metadata"),  # Azure WireServer, a public address
+        ("fd00:ec2::254", "cloud metadata"),  # AWS over IPv6, inside otherwise reachable fc00::/7
+        ("fd20:ce::254", "cloud metadata"),  # GCP over IPv6
+        ("::ffff:100.100.100.200", "cloud metadata"),
+        ("2002:a9fe:a9fe::1", "cloud metadata"),  # 6to4 carrying 169.254.169.254
+        ("2002:7f00:1::1", "loopback"),  # 6to4 carrying 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo, client 127.0.0.1 (stored inverted)
+        ("2001:0:4136:e378:8000:63bf:5601:5601", "cloud metadata"),  # Teredo, client 169.254.169.254
     ],
 )
 def test_DC04_refused_receiver_addresses(address, kind):
-    assert refusal(ipaddress.ip_address(address)).endswith(f" is a {kind} address")
+    article = "an" if kind[0] in "aeiou" else "a"
+    assert refusal(ipaddress.ip_address(address)).endswith(f" is {article} {kind} address")
 
 
 @pytest.mark.parametrize(
-    "address", ["10.1.2.3", "172.16.5.4", "192.168.1.20", "100.64.0.7", "fd12::1", "203.0.113.9"]
+    ("address", "carried"),
+    [("2002:a9fe:a9fe::1", "169.254.169.254"), ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1")],
+)
+def test_DC04_a_refusal_names_the_ipv4_address_an_ipv6_one_carries(address, carried):
+    assert refusal(ipaddress.ip_address(address)).startswith(f"{address} (carrying {carried}) is ")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.1.2.3",
+        "172.16.5.4",
+        "192.168.1.20",
+        "100.64.0.7",
+        "100.100.100.201",
+        "fd12::1",
+        "fd00:ec2::255",
+        "203.0.113.9",
+        "2002:cb00:7109::1",  # 6to4 carrying 203.0.113.9
+    ],
 )
 def test_DC04_plant_lan_and_public_addresses_are_reachable(address):
     assert refusal(ipaddress.ip_address(address)) is None
@@ -51,9 +82,14 @@ def test_DC04_the_allow_list_opens_only_what_it_names():
     assert refusal(ipaddress.ip_address("::1"), allowed) is None
     assert refusal(ipaddress.ip_address("169.254.10.9"), allowed) is None
     assert refusal(ipaddress.ip_address("127.0.0.2"), allowed) == "127.0.0.2 is a loopback address"
-    assert (
-        refusal(ipaddress.ip_address("169.254.169.254"), allowed) == "169.254.169.254 is a link-local address"
-    )
+    assert refusal(ipaddress.ip_address("169.254.169.1"), allowed) == "169.254.169.1 is a link-local address"
+
+
+def test_DC04_no_allow_list_opens_cloud_metadata():
+    allowed = allowed_networks(["169.254.0.0/16", "100.64.0.0/10", "fd00::/8", "0.0.0.0/0", "::/0"])
+    assert refusal(ipaddress.ip_address("100.100.100.7"), allowed) is None
+    for address in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254", "2002:a9fe:a9fe::1"):
+        assert refusal(ipaddress.ip_address(address), allowed).endswith(" is a cloud metadata address")
 
 
 def test_webhook_allowed_networks_are_read_and_checked_at_start():
@@ -75,6 +111,9 @@ def test_webhook_allowed_networks_are_read_and_checked_at_start():
         "http://[fe80::1]/hooks",
         "http://224.0.0.1/hooks",
         "http://0.0.0.0:8080/hooks",
+        "http://100.100.100.200/latest/meta-data/",  # Alibaba Cloud ECS metadata
+        "http://[fd00:ec2::254]/latest/meta-data/",  # AWS metadata over IPv6
+        "http://[2002:a9fe:a9fe::1]/latest/meta-data/",  # 6to4 carrying 169.254.169.254
     ],
 )
 def test_DC04_subscribing_a_refused_receiver_is_422_and_stores_nothing(client, factory, url):

@@ -441,7 +441,7 @@ def test_DC04_a_host_that_now_resolves_to_cloud_metadata_is_not_reached(
         )
     assert report.retrying == 1 and connected == []
     [row] = _deliveries(factory.session)
-    assert "169.254.169.254 is a link-local address" in row.last_error
+    assert "169.254.169.254 is a cloud metadata address" in row.last_error
 
 
 def test_subscriptions_are_validated_and_scoped(client, factory):
