@@ -215,9 +215,17 @@ class AlarmPage(PageSchema):
 
 
 def _http_url(value: str) -> None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # urlsplit parses the port lazily: ":99999" or ":abc" raise only here
+    except ValueError:  # also an unclosed IPv6 bracket, "http://[::1/"
+        raise ValidationError(
+            "须为 http(s) 地址，端口为 1-65535 / must be an http(s) URL, port 1-65535"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("须为 http(s) 地址 / must be an http(s) URL")
+    if port == 0:
+        raise ValidationError("端口须为 1-65535 / the port must be from 1 to 65535")
 
 
 class SubscriptionIn(StrictSchema):

@@ -444,6 +444,26 @@ def test_DC04_a_host_that_now_resolves_to_cloud_metadata_is_not_reached(
     assert "169.254.169.254 is a cloud metadata address" in row.last_error
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com:99999/hooks",
+        "http://example.com:abc/hooks",
+        "http://example.com:0/",
+        "http://[::1/",
+    ],
+)
+def test_DC04_a_subscription_url_with_a_bad_port_is_422_on_url(client, factory, url):
+    world = factory.world()
+    resp = client.post(
+        "/api/v1/webhooks/subscriptions",
+        json={"url": url, "secret": SECRET, "event_kinds": ["*"]},
+        headers=factory.headers(world.people["enterprise_admin"]),
+    )
+    assert_problem(resp, 422, fields={"url"})
+    assert factory.session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscription)) == 0
+
+
 def test_subscriptions_are_validated_and_scoped(client, factory):
     world = factory.world()
     admin = factory.headers(world.people["enterprise_admin"])
