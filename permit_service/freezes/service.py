@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -256,8 +256,11 @@ def check_window(
         "message_zh": zh,
         "message_en": en,
         # No holiday freeze is proposed for a year the calendar lacks, and HW-03 counts only weekends there.
+        # The window is [valid_from, valid_until), as the core's days of a window: ending at midnight on
+        # 1 January touches no day of the new year.
         "calendar_gap": coverage_gap(
-            valid_from.astimezone(SHANGHAI).date(), valid_until.astimezone(SHANGHAI).date()
+            valid_from.astimezone(SHANGHAI).date(),
+            (valid_until - timedelta(microseconds=1)).astimezone(SHANGHAI).date(),
         ),
     }
 

@@ -119,6 +119,20 @@ def test_FZ_04_a_window_in_a_year_the_calendar_does_not_cover_is_answered_with_a
     assert covered["calendar_gap"] is None
 
 
+def test_FZ_04_a_window_ending_at_midnight_does_not_reach_into_the_next_year(client, factory):
+    world = factory.world()
+    who = world.people["applicant"]
+    # The window is [from, until): ending at 2027-01-01 00:00 it has no minute in 2027, which the calendar lacks.
+    to_midnight = check(
+        client, factory, who, world.area, "hot_work", "2026-12-31T08:00:00+08:00", "2027-01-01T00:00:00+08:00"
+    ).get_json()
+    assert to_midnight["calendar_gap"] is None
+    past_midnight = check(
+        client, factory, who, world.area, "hot_work", "2026-12-31T08:00:00+08:00", "2027-01-01T00:01:00+08:00"
+    ).get_json()
+    assert past_midnight["calendar_gap"]["years"] == [2027]
+
+
 def test_FZ_04_regulators_correct_the_calendar_for_their_region(app, client, factory, db_session):
     world = factory.world()
     city_day = "/api/v1/calendar/overrides/{region}/{day}"
