@@ -15,12 +15,12 @@ from tests.integration.scheduler_helpers import NOW, arrange, run, states
 
 
 @contextmanager
-def nearby_queries(app) -> Iterator[list[str]]:
-    """Collect the statements that look for the permits around another one (G-04, HW-10, BP-02, CS-06)."""
+def queries(app, *fragments: str) -> Iterator[list[str]]:
+    """Collect the statements that contain every one of `fragments`."""
     found: list[str] = []
 
     def spy(conn, cursor, statement, parameters, context, executemany) -> None:
-        if "FROM permits" in statement and "permits.id !=" in statement:
+        if all(f in statement for f in fragments):
             found.append(statement)
 
     engine = app.extensions["db_engine"]
@@ -29,6 +29,11 @@ def nearby_queries(app) -> Iterator[list[str]]:
         yield found
     finally:
         sa.event.remove(engine, "before_cursor_execute", spy)
+
+
+def nearby_queries(app):
+    """The statements that look for the permits around another one (G-04, HW-10, BP-02, CS-06)."""
+    return queries(app, "FROM permits", "permits.id !=")
 
 
 def test_expiry_does_not_read_the_permits_around(app, factory, db_session):
@@ -54,3 +59,12 @@ def test_G_04_the_allowed_actions_of_a_briefed_permit_read_the_permits_around(ap
             permit = permits.get_permit(session, principal=SYSTEM, permit_id=briefed)
             permits.allowed_actions(session, permit, SYSTEM)
         assert len(found) == 1  # `activate` checks for conflicts, once however many guards ask
+
+
+def test_CS_05_expiry_reads_each_permits_presence_register_once(app, factory, db_session):
+    world = factory.world()
+    due = arrange(db_session, world, n=3, valid_until=NOW)
+    with queries(app, "FROM presence_entries", "presence_entries.permit_id =") as found:
+        assert run(app, run_expire_permits, NOW).done == 3
+    assert len(found) == 3  # people and tools inside, counted together for each permit loaded
+    assert states(db_session, due) == {"expired": 3}
