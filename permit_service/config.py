@@ -33,7 +33,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `POLICY_GAS_TEST_MAX_AGE_MINUTES` | `30` | freshness of the gas test before ignition or entry (HW-04, CS-01). |
 | `POLICY_READING_MAX_AGE_HOURS` | `24` | oldest plant reading, position or alarm a push may carry; an older item refuses its batch. |
 | `POLICY_READING_MAX_AHEAD_SECONDS` | `120` | how far ahead of the service's clock a pushed timestamp may be (clock skew). |
-| `POLICY_CARD_EVIDENCE_MINUTES` | `10` | how recently positioning must have placed the approver's own card in the permit's area for that card id to count as on-site evidence of the approval (G-06); anyone else's card never counts. |
+| `POLICY_CARD_EVIDENCE_MINUTES` | `10` | how recently positioning must have placed the approver's own card in the permit's area for that card id to count as on-site evidence of the approval (G-06); anyone else's card never counts. At least 1. |
 | `INGEST_BATCH_MAX` | `1000` | most items in one pushed batch (readings, snapshots, sightings, alarms). |
 | `INGEST_KEY_RETENTION_DAYS` | `7` | how long a pushed batch's `Idempotency-Key` is remembered (DC-05): a repeat within it is answered, not applied; after it the key is cleared (by the scheduler, or when reused) and the same key is a new batch. The batch's data stays. |
 | `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
@@ -214,6 +214,10 @@ class Config:
             )
         if min(self.scheduler_tick_seconds, self.scheduler_outbox_seconds) < 1:
             raise ConfigError("SCHEDULER_TICK_SECONDS and SCHEDULER_OUTBOX_SECONDS must be at least 1")
+        if self.policy["card_evidence_minutes"] < 1:
+            raise ConfigError(
+                "POLICY_CARD_EVIDENCE_MINUTES must be at least 1 (0 or less would refuse every card as evidence)"
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -110,3 +110,10 @@ def test_production_refuses_to_start_with_the_development_secret(monkeypatch, tm
         monkeypatch.setenv("JWT_SECRET_KEY", secret)
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
         create_app()
+
+
+@pytest.mark.parametrize("minutes", ["0", "-5"])
+def test_G_06_a_card_evidence_window_under_a_minute_is_refused_at_start(minutes):
+    assert Config.from_env({"POLICY_CARD_EVIDENCE_MINUTES": "1"}).policy["card_evidence_minutes"] == 1
+    with pytest.raises(ConfigError, match="POLICY_CARD_EVIDENCE_MINUTES"):
+        Config.from_env({"POLICY_CARD_EVIDENCE_MINUTES": minutes})
