@@ -303,6 +303,7 @@ class Workflow:
             "approve": (
                 g.duties_separated,
                 g.measures_confirmed,
+                g.checklists_confirmed,
                 g.cross_operations_covered,
                 g.approved_on_site,
                 self._window_valid,

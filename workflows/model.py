@@ -53,12 +53,21 @@ class CrewMember:
 
 @dataclass(frozen=True)
 class Measure:
-    """A safety measure line of the form: whether it applies and who confirmed it (G-02, SD-02)."""
+    """A safety measure line of the form: whether it applies and who confirmed it (G-02)."""
 
     code: str
     text: str
     involved: bool = True
     confirmed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ChecklistConfirmation:
+    """An item of one of the enterprise's checklists (SD-02) and the named person who confirmed it."""
+
+    checklist: str  # "site" (十个要素) | "outsourcing" (外包作业八个必查)
+    code: str
+    confirmed_by: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,8 @@ class PermitData:
     tools_inside: int = 0  # tools registered into the space and not yet out (CS-05)
     job_kind: str | None = None  # set when the permit belongs to a high-risk job (HR-01)
     consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
+    contractor: bool = False  # the work unit is a contractor: outsourced work (SD-02)
+    checklist_confirmations: tuple[ChecklistConfirmation, ...] = ()  # SD-02
 
 
 class HolidayCalendar(Protocol):
@@ -166,3 +177,6 @@ class Context:
     # G-06: positioning cards last seen in the permit's area within the evidence window (the shell may look
     # each card up when asked: only the approval's on-site check reads it).
     cards_on_site: Container[str] = frozenset()
+    # SD-02: the item codes of the enterprise's checklists, in order, by kind ("site", "outsourcing"); a kind the
+    # enterprise has not configured is absent and has nothing to confirm.
+    checklists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

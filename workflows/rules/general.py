@@ -82,6 +82,32 @@ def measures_confirmed(permit: PermitData, ctx: Context, payload: Mapping[str, A
     )
 
 
+# SD-02: the enterprise-configured checklists of Plan 28 (their items are not published: rules.md §11).
+CHECKLISTS: Mapping[str, tuple[str, str]] = {
+    "site": ("现场十个要素", "site checklist"),
+    "outsourcing": ("外包作业八个必查", "outsourcing checklist"),
+}
+
+
+def checklists_confirmed(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
+    """SD-02: every item of the site checklist, and of the outsourcing checklist for contractor work, has a named
+    confirmer before approval; a checklist the enterprise has not configured has nothing to confirm."""
+    confirmed = {(c.checklist, c.code) for c in permit.checklist_confirmations if filled(c.confirmed_by)}
+    due = ("site", "outsourcing") if permit.contractor else ("site",)
+    missing = {
+        kind: codes
+        for kind in due
+        if (codes := [code for code in ctx.checklists.get(kind, ()) if (kind, code) not in confirmed])
+    }
+    if not missing:
+        return None
+    zh = "；".join(f"{CHECKLISTS[kind][0]} {', '.join(codes)}" for kind, codes in missing.items())
+    en = "; ".join(f"{CHECKLISTS[kind][1]} {', '.join(codes)}" for kind, codes in missing.items())
+    return Violation(
+        "SD-02", f"检查项未经确认人确认：{zh}", f"checklist items not confirmed by a named person: {en}"
+    )
+
+
 def linked_types_present(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
     """G-03: every other special operation the job involves has its own linked permit."""
     missing = [t for t in permit.facts.get("also_involves") or () if not has_linked(permit, t)]
