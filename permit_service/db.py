@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -60,6 +61,22 @@ class UUIDPk:
     """A random UUID primary key: object ids reveal nothing about volume or order."""
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+
+
+def unique_violated(exc: IntegrityError, table: sa.Table, *columns: str) -> bool:
+    """Whether `exc` is a breach of `table`'s unique constraint on `columns`, not any other integrity error.
+
+    PostgreSQL names the constraint (named by NAMING_CONVENTION); SQLite names only its columns.
+    """
+    constraint = next(
+        c
+        for c in table.constraints
+        if isinstance(c, sa.UniqueConstraint) and tuple(col.name for col in c.columns) == columns
+    )
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return diag.constraint_name == constraint.name
+    return str(exc.orig) == "UNIQUE constraint failed: " + ", ".join(f"{table.name}.{c}" for c in columns)
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:

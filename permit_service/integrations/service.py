@@ -29,7 +29,7 @@ from permit_service import clock
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.config import Config
-from permit_service.db import is_postgres
+from permit_service.db import is_postgres, unique_violated
 from permit_service.directory.models import Person, PlantArea
 from permit_service.errors import Conflict, NotFound, ValidationProblem
 from permit_service.integrations.models import (
@@ -90,14 +90,17 @@ def _add_once(session: Session, row: Feed | Detector, zh: str, en: str) -> None:
 
     The unique constraint decides, not a prior SELECT: two registrations racing on PostgreSQL both pass a
     SELECT, and the loser's INSERT waits for the winner's commit and then fails. The savepoint keeps that
-    failure from poisoning the transaction, so it can be answered as a conflict instead of a 500.
+    failure from poisoning the transaction, so it can be answered as a conflict instead of a 500. Only that
+    constraint means "already registered": any other integrity error is raised as it is.
     """
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
-    except IntegrityError:
-        raise Conflict(zh, en) from None
+    except IntegrityError as exc:
+        if unique_violated(exc, type(row).__table__, "enterprise_id", "code"):
+            raise Conflict(zh, en) from None
+        raise
 
 
 def register_feed(session: Session, *, principal: Principal, data: Mapping[str, Any]) -> Feed:
