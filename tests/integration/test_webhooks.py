@@ -52,6 +52,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.answer = 204
+        self.location: str | None = None  # sent as Location (with a 3xx answer: a redirect)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -66,10 +67,17 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": raw.decode(), "raw": raw})
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append(
+                    {"method": self.command, "headers": dict(self.headers), "body": raw.decode(), "raw": raw}
+                )
                 self.send_response(receiver.answer)
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
+
+            def do_GET(self) -> None:
+                self.do_POST()  # a followed redirect may come as a GET: it is recorded all the same
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -240,6 +248,25 @@ def test_DC04_a_failing_receiver_is_retried_with_growing_delays_then_marked_fail
     assert timedelta(seconds=15) <= delays[0] <= timedelta(seconds=30)
     assert timedelta(seconds=30) <= delays[1] <= timedelta(seconds=60)
     assert len(receiver.received) == 3
+
+
+def test_DC04_a_redirect_is_a_failed_attempt_and_its_target_is_never_contacted(
+    app, client, factory, clock, receiver, scene
+):
+    world, _gate, _sub, permit = scene
+    target = Receiver()  # also on loopback, so the allow-list would not stop a followed redirect
+    target.start()
+    try:
+        receiver.answer, receiver.location = 302, target.url
+        _check_in(client, factory, world, permit, world.people["worker"])
+        report = _deliver(app, clock)
+        [row] = _deliveries(factory.session)
+        assert report.delivered == 0 and report.retrying == 1
+        assert row.status == "pending" and row.attempts == 1
+        assert row.last_status_code == 302 and row.last_error == "HTTP 302"
+        assert len(receiver.received) == 1 and target.received == []
+    finally:
+        target.stop()
 
 
 # A delivery run in a process of its own that is SIGKILLed once its claim has committed, mid-send.
