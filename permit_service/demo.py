@@ -22,6 +22,9 @@ run creates nothing; existing rows are never changed):
   kind + number); a few in the second enterprise; a regulator for each district and zone and the city
   regulator. Enterprise staff carry positioning cards (HC-03).
 - One integration client per enterprise (natural key: client_id) for its DCS / gas / positioning portal.
+- A site checklist (SD-02, natural key: enterprise + kind) for the first enterprise, so that its permits show
+  items to confirm before approval. The plan does not publish the "十个要素" (rules.md §11): these ten items
+  are our illustration, not the plan's. The second enterprise configures none: it has nothing to confirm.
 
 Every account's password (and every client secret) is `DEMO_PASSWORD`: acceptable only because this is demo
 data. The command refuses to run with PERMIT_ENV=production. Each created object is an audit event by the system.
@@ -51,6 +54,7 @@ from permit_service.audit import service as audit
 from permit_service.auth.models import IntegrationClient
 from permit_service.auth.passwords import hash_secret
 from permit_service.auth.principal import SYSTEM
+from permit_service.checklists.models import EnterpriseChecklist
 from permit_service.db import transaction
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
 
@@ -229,6 +233,21 @@ REGULATORS = (
 )
 
 
+# SD-02: an illustrative site checklist ("十个要素" are not published, rules.md §11) of the first enterprise.
+SITE_CHECKLIST = (
+    ("S01", "作业票已审批且在有效期内", "the permit is approved and within its validity"),
+    ("S02", "作业负责人、监护人在岗", "the work leader and the guardian are on post"),
+    ("S03", "作业人员持证上岗并已接受安全交底", "workers hold their certificates and were briefed"),
+    ("S04", "风险辨识结果和安全措施已落实", "the hazards are identified and the measures in place"),
+    ("S05", "能量已隔离，盲板、置换合格", "energy is isolated, blinds are in, purging passed"),
+    ("S06", "气体分析合格（涉及时）", "the gas test passed (where one is needed)"),
+    ("S07", "个体防护装备齐全完好", "personal protective equipment is complete and sound"),
+    ("S08", "消防和应急救援器材到位", "fire-fighting and rescue equipment is in place"),
+    ("S09", "作业区域已警戒隔离、标识清楚", "the work area is cordoned off and signposted"),
+    ("S10", "视频监控或人员定位覆盖作业点", "video or positioning covers the work point"),
+)
+
+
 # --- creating what is missing ---------------------------------------------------------------------
 
 
@@ -377,8 +396,20 @@ def _regulators(seeder: Seeder) -> None:
         _person(seeder, spec, enterprise=None, region=seeder.regions[region_code])
 
 
+def _checklists(seeder: Seeder) -> None:
+    enterprise = seeder.enterprises[ENTERPRISES[0].credit_code]
+    seeder.ensure(
+        "checklist",
+        EnterpriseChecklist,
+        {"enterprise_id": enterprise.id, "kind": "site"},
+        scope={"enterprise_id": enterprise.id, "region_id": enterprise.region_id},
+        items=[{"code": code, "text_zh": zh, "text_en": en} for code, zh, en in SITE_CHECKLIST],
+        updated_at=clock.now(),
+    )
+
+
 # Run in order inside one transaction; append a step to seed more (see the module docstring).
-STEPS: tuple[Callable[[Seeder], None], ...] = (_regions, _enterprises, _regulators)
+STEPS: tuple[Callable[[Seeder], None], ...] = (_regions, _enterprises, _regulators, _checklists)
 
 
 # --- what it prints -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from permit_service.api.models import IdempotencyRecord
 from permit_service.audit.models import ChainHead, Event
 from permit_service.auth.models import IntegrationClient, PasswordAttempts, RevokedToken
+from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
 from permit_service.db import Base
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
 from permit_service.freezes.models import CalendarOverride, Freeze
@@ -40,9 +41,11 @@ __all__ = [
     "CardSighting",
     "Certificate",
     "ChainHead",
+    "ChecklistConfirmation",
     "ChemicalPark",
     "Detector",
     "Enterprise",
+    "EnterpriseChecklist",
     "EnterpriseRiskGrade",
     "Event",
     "Feed",

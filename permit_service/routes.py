@@ -10,6 +10,7 @@ def register(app: Flask, api: Api) -> None:
     """Register the blueprints of every API area and the operational endpoints."""
     from permit_service import docs, observability
     from permit_service.auth.views import blp as auth_blp
+    from permit_service.checklists.views import blp as checklists_blp
     from permit_service.directory.views import blp as directory_blp
     from permit_service.freezes.views import blp as freezes_blp
     from permit_service.freezes.views import calendar_blp
@@ -26,6 +27,7 @@ def register(app: Flask, api: Api) -> None:
     for blp in (
         auth_blp,
         directory_blp,
+        checklists_blp,
         permits_blp,
         catalogue_blp,
         jobs_blp,

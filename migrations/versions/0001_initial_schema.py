@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 07:47:08.785752
+Create Date: 2026-11-29 08:06:55.614447
 """
 
 from __future__ import annotations
@@ -181,6 +181,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_enterprises_park_id"), ["park_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_enterprises_region_id"), ["region_id"], unique=False)
 
+    op.create_table(
+        "enterprise_checklists",
+        sa.Column("enterprise_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint("kind IN ('site', 'outsourcing')", name=op.f("ck_enterprise_checklists_kind")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_enterprise_checklists_enterprise_id_enterprises"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprise_checklists")),
+        sa.UniqueConstraint(
+            "enterprise_id", "kind", name=op.f("uq_enterprise_checklists_enterprise_id_kind")
+        ),
+    )
     op.create_table(
         "events",
         sa.Column(
@@ -584,6 +603,8 @@ def upgrade() -> None:
         sa.Column("risk_analysis", sa.Text(), nullable=False),
         sa.Column("high_risk_kind", sa.String(length=32), nullable=True),
         sa.Column("measures", sa.JSON(), nullable=False),
+        sa.Column("work_unit", sa.String(length=200), nullable=False),
+        sa.Column("contractor", sa.Boolean(), nullable=False),
         sa.Column("applicant_id", sa.Uuid(), nullable=False),
         sa.Column("reissued_from_id", sa.Uuid(), nullable=True),
         sa.Column("status_reason", sa.Text(), nullable=True),
@@ -839,6 +860,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_high_risk_job_permits_job_id"), ["job_id"], unique=False)
 
     op.create_table(
+        "permit_checklist_confirmations",
+        sa.Column("permit_id", sa.Uuid(), nullable=False),
+        sa.Column("checklist", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=50), nullable=False),
+        sa.Column("confirmed_by", sa.Uuid(), nullable=False),
+        sa.Column("recorded_at", permit_service.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["confirmed_by"],
+            ["people.id"],
+            name=op.f("fk_permit_checklist_confirmations_confirmed_by_people"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["permit_id"], ["permits.id"], name=op.f("fk_permit_checklist_confirmations_permit_id_permits")
+        ),
+        sa.PrimaryKeyConstraint(
+            "permit_id", "checklist", "code", name=op.f("pk_permit_checklist_confirmations")
+        ),
+    )
+    op.create_table(
         "permit_crew",
         sa.Column("permit_id", sa.Uuid(), nullable=False),
         sa.Column("person_id", sa.Uuid(), nullable=False),
@@ -986,6 +1026,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_permit_crew_permit_id"))
 
     op.drop_table("permit_crew")
+    op.drop_table("permit_checklist_confirmations")
     with op.batch_alter_table("high_risk_job_permits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_high_risk_job_permits_job_id"))
 
@@ -1108,6 +1149,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_events_at"))
 
     op.drop_table("events")
+    op.drop_table("enterprise_checklists")
     with op.batch_alter_table("enterprises", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enterprises_region_id"))
         batch_op.drop_index(batch_op.f("ix_enterprises_park_id"))

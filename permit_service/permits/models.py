@@ -36,6 +36,8 @@ class Permit(UUIDPk, Base):
     # Plan-27 job the regulator consented to, whether or not anyone attaches it to one.
     high_risk_kind: Mapped[str | None] = mapped_column(sa.String(32))
     measures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    work_unit: Mapped[str] = mapped_column(sa.String(200), default="")  # 作业单位
+    contractor: Mapped[bool] = mapped_column(default=False)  # outsourced work (SD-02)
     applicant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))
     reissued_from_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("permits.id"))
     status_reason: Mapped[str | None] = mapped_column(sa.Text)

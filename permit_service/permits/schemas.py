@@ -6,7 +6,7 @@ from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
 from permit_service.api.conventions import PageArgs, PageSchema
-from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
+from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean, StrictSchema
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
 from workflows.weather import CONDITIONS, MAX_WIND_LEVEL
@@ -17,7 +17,7 @@ _text = validate.Length(max=4000)
 
 
 class MeasureIn(StrictSchema):
-    """A safety measure line: whether it applies and who confirmed it (G-02, SD-02)."""
+    """A safety measure line: whether it applies and who confirmed it (G-02)."""
 
     code = fields.String(required=True, validate=validate.Length(min=1, max=50))
     text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
@@ -40,6 +40,24 @@ def _high_risk_kind(**kwargs: object) -> fields.String:
         metadata={
             "description": "the Plan-27 kind of the work (HR-01); the permit is then approved only under a "
             "high-risk job of that kind the regulator consented to"
+        },
+        **kwargs,
+    )
+
+
+def _work_unit(**kwargs: object) -> fields.String:
+    return fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "作业单位: the unit doing the work"},
+        **kwargs,
+    )
+
+
+def _contractor(**kwargs: object) -> StrictBoolean:
+    return StrictBoolean(
+        metadata={
+            "description": "the work unit is a contractor (outsourced work): the enterprise's outsourcing "
+            "checklist is confirmed before approval as well as its site checklist (SD-02)"
         },
         **kwargs,
     )
@@ -70,6 +88,8 @@ class PermitCreate(StrictSchema):
     crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
     high_risk_kind = _high_risk_kind(load_default=None)
+    work_unit = _work_unit(load_default="")
+    contractor = _contractor(load_default=False)
 
     @validates_schema
     def _window(self, data: dict, **_kw: object) -> None:
@@ -92,6 +112,8 @@ class PermitUpdate(StrictSchema):
     crew = fields.List(fields.Nested(CrewIn), validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     high_risk_kind = _high_risk_kind(allow_none=True)
+    work_unit = _work_unit()
+    contractor = _contractor()
 
 
 class Evidence(StrictSchema):
@@ -311,6 +333,8 @@ class PermitOut(StrictSchema):
     facts = fields.Dict()
     risk_analysis = fields.String()
     high_risk_kind = fields.String(allow_none=True)
+    work_unit = fields.String()
+    contractor = fields.Boolean()
     measures = fields.List(fields.Nested(MeasureOut))
     crew = fields.List(fields.Nested(CrewOut))
     signatures = fields.List(fields.Nested(SignatureOut))

@@ -42,7 +42,7 @@ _PERMIT_DATA_FIELDS = {f.name for f in dc_fields(wf.PermitData)}
 _CONTEXT_FIELDS = {f.name for f in dc_fields(wf.Context)}
 EDITABLE = (
     "title", "location", "work_content", "valid_from", "valid_until", "grade", "facts", "risk_analysis",
-    "high_risk_kind",
+    "high_risk_kind", "work_unit", "contractor",
 )  # fmt: skip
 
 
@@ -167,6 +167,7 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         linked=tuple(_linked(link.linked) for link in permit.links),
         suspended_at=permit.suspended_at,
         activated_at=permit.activated_at,
+        contractor=permit.contractor,
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _PERMIT_DATA_FIELDS})
     return wf.PermitData(**fields)
@@ -416,6 +417,8 @@ def create_permit(
         risk_analysis=data.get("risk_analysis", ""),
         high_risk_kind=data.get("high_risk_kind"),
         measures=_measures(data.get("measures") or []),
+        work_unit=data.get("work_unit", ""),
+        contractor=data.get("contractor", False),
         applicant_id=uuid.UUID(principal.id),
         reissued_from_id=reissued_from.id if reissued_from else None,
         created_at=clock.now(),
@@ -651,6 +654,8 @@ def reissue(
         "facts": old.facts,
         "risk_analysis": old.risk_analysis,
         "high_risk_kind": old.high_risk_kind,  # HR-01: a re-issued permit is still the same Plan-27 work
+        "work_unit": old.work_unit,
+        "contractor": old.contractor,
         "measures": [
             {**m, "confirmed_by": uuid.UUID(m["confirmed_by"]) if m.get("confirmed_by") else None}
             for m in old.measures

@@ -1,0 +1,1 @@
+"""Enterprise checklists of Plan 28 (SD-02) and their confirmation on permits."""

@@ -1,0 +1,226 @@
+"""Checklist use cases (SD-02): keep an enterprise's checklists, confirm their items on a permit, tell the core.
+
+They flush, never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from permit_service import clock
+from permit_service.audit import service as audit
+from permit_service.auth.principal import Principal
+from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
+from permit_service.db import advisory_xact_lock
+from permit_service.directory.models import Enterprise, Person
+from permit_service.errors import Forbidden, ValidationProblem
+from permit_service.permits import service as permits
+from permit_service.permits.context import register_provider
+from permit_service.permits.models import Permit
+from workflows import model as wf
+from workflows.rules import RuleViolation, Violation
+from workflows.rules.general import CHECKLISTS
+from workflows.states import State
+
+# Approval fires from these states only: the core reads the checklists nowhere else.
+_APPROVABLE = frozenset({State.submitted, State.countersigned})
+# Items are confirmed before approval; from approval on they are part of the signed permit (G-07).
+_CONFIRMABLE = _APPROVABLE | {State.draft}
+
+
+# --- the enterprise's checklists -------------------------------------------------------------------
+
+
+def get_checklist(
+    session: Session, *, enterprise: Enterprise, kind: str, for_update: bool = False
+) -> EnterpriseChecklist:
+    """The enterprise's checklist of `kind`; never configured, an empty unsaved one at version 0 (its ETag "0").
+
+    `for_update` serialises the writers of this list, also while it does not exist yet (no row to lock then).
+    """
+    if for_update:
+        advisory_xact_lock(session, f"checklist:{enterprise.id}:{kind}")
+    found = session.scalar(
+        sa.select(EnterpriseChecklist).where(
+            EnterpriseChecklist.enterprise_id == enterprise.id, EnterpriseChecklist.kind == kind
+        )
+    )
+    return found or EnterpriseChecklist(enterprise_id=enterprise.id, kind=kind, items=[], version=0)
+
+
+def replace_checklist(
+    session: Session,
+    *,
+    principal: Principal,
+    enterprise: Enterprise,
+    checklist: EnterpriseChecklist,
+    items: Sequence[Mapping[str, Any]],
+) -> EnterpriseChecklist:
+    """Make the list `items` (If-Match already checked); the change is an audit event, a no-op records nothing."""
+    wanted = [dict(item) for item in items]
+    if checklist.version and checklist.items == wanted:
+        return checklist
+    before = list(checklist.items)
+    checklist.items, checklist.updated_at = wanted, clock.now()
+    if not checklist.version:
+        checklist.version = None  # type: ignore[assignment] - a new row: the version counter starts it at 1
+        session.add(checklist)
+    session.flush()
+    audit.record(
+        session,
+        kind="checklist.updated",
+        actor=principal,
+        subject_type="checklist",
+        subject_id=checklist.id,
+        enterprise_id=enterprise.id,
+        region_id=enterprise.region_id,
+        data={"kind": checklist.kind, "from": before, "to": wanted},
+    )
+    return checklist
+
+
+def _items_by_kind(session: Session, enterprise_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    rows = session.execute(
+        sa.select(EnterpriseChecklist.kind, EnterpriseChecklist.items).where(
+            EnterpriseChecklist.enterprise_id == enterprise_id
+        )
+    )
+    return {kind: items for kind, items in rows}
+
+
+# --- a permit's confirmations ----------------------------------------------------------------------
+
+
+def _confirmations(session: Session, permit: Permit) -> list[ChecklistConfirmation]:
+    return list(
+        session.scalars(
+            sa.select(ChecklistConfirmation)
+            .where(ChecklistConfirmation.permit_id == permit.id)
+            .order_by(ChecklistConfirmation.checklist, ChecklistConfirmation.code)
+        )
+    )
+
+
+def _due(permit: Permit) -> tuple[str, ...]:
+    return ("site", "outsourcing") if permit.contractor else ("site",)
+
+
+@register_provider
+def checklist_context(session: Session, permit: Permit) -> dict[str, Any]:
+    """Context provider (SD-02): the enterprise's item codes and the permit's confirmations, where approval reads them.
+
+    Every load of every permit comes here (the scheduler's expiries too): outside the approvable states nothing
+    reads them, and nothing is queried.
+    """
+    if permit.state not in _APPROVABLE:
+        return {}
+    lists = _items_by_kind(session, permit.enterprise_id)
+    return {
+        "checklists": {kind: tuple(item["code"] for item in items) for kind, items in lists.items()},
+        "checklist_confirmations": tuple(
+            wf.ChecklistConfirmation(c.checklist, c.code, str(c.confirmed_by))
+            for c in _confirmations(session, permit)
+        ),
+    }
+
+
+def confirmations_view(session: Session, permit: Permit) -> dict[str, Any]:
+    """The permit's confirmations and the items still open: site items, and outsourcing ones for contractor work."""
+    confirmations = _confirmations(session, permit)
+    confirmed = {(c.checklist, c.code) for c in confirmations}
+    lists = _items_by_kind(session, permit.enterprise_id)
+    open_items = [
+        {"checklist": kind, **item}
+        for kind in _due(permit)
+        for item in lists.get(kind, ())
+        if (kind, item["code"]) not in confirmed
+    ]
+    return {"items": confirmations, "open": open_items}
+
+
+def set_confirmations(
+    session: Session, *, principal: Principal, permit: Permit, items: Sequence[Mapping[str, Any]]
+) -> Permit:
+    """Replace the permit's confirmations (loaded for update, If-Match checked): the applicant records who
+    confirmed each item, before approval (SD-02). Each item is one of the enterprise's; each confirmer one of its
+    active people."""
+    if permit.state not in _CONFIRMABLE:
+        raise RuleViolation(
+            Violation(
+                "SD-02",
+                "检查项须在审批前确认，审批后不能更改",
+                "checklist items are confirmed before approval and cannot change afterwards",
+            ),
+            allowed_actions=permits.allowed_actions(session, permit, principal),
+        )
+    if str(permit.applicant_id) != principal.id:
+        raise Forbidden(
+            "只有申请人可以登记检查项的确认人", "Only the applicant records who confirmed the checklist items"
+        )
+    _refuse_unknown(session, permit, items)
+    session.execute(sa.delete(ChecklistConfirmation).where(ChecklistConfirmation.permit_id == permit.id))
+    now = clock.now()
+    for item in items:
+        session.add(
+            ChecklistConfirmation(
+                permit_id=permit.id,
+                checklist=item["checklist"],
+                code=item["code"],
+                confirmed_by=item["confirmed_by"],
+                recorded_at=now,
+            )
+        )
+    # The confirmations are rows of their own: touching the permit moves its version (the ETag) with them.
+    permit.updated_at = now
+    flag_modified(permit, "updated_at")
+    session.flush()
+    audit.record(
+        session,
+        kind="permit.checklists_confirmed",
+        actor=principal,
+        subject_type="permit",
+        subject_id=permit.id,
+        enterprise_id=permit.enterprise_id,
+        data={
+            "permit_type": permit.type,
+            "number": permit.number,
+            "items": [{**item, "confirmed_by": str(item["confirmed_by"])} for item in items],
+        },
+    )
+    return permit
+
+
+def _refuse_unknown(session: Session, permit: Permit, items: Sequence[Mapping[str, Any]]) -> None:
+    """422 naming every item the enterprise's lists lack and every confirmer who is not its active staff."""
+    codes = {
+        kind: {item["code"] for item in entries}
+        for kind, entries in _items_by_kind(session, permit.enterprise_id).items()
+    }
+    people = set(
+        session.scalars(
+            sa.select(Person.id).where(
+                Person.id.in_({item["confirmed_by"] for item in items}),
+                Person.enterprise_id == permit.enterprise_id,
+                Person.active.is_(True),
+            )
+        )
+    )
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        if item["code"] not in codes.get(item["checklist"], ()):
+            zh, en = CHECKLISTS[item["checklist"]]
+            errors[f"items.{index}.code"] = [
+                f"本企业的{zh}没有该检查项 / no such item in the enterprise's {en}"
+            ]
+        if item["confirmed_by"] not in people:
+            errors[f"items.{index}.confirmed_by"] = [
+                "人员不存在或不属于本企业 / no such active person in your enterprise"
+            ]
+    if errors:
+        raise ValidationProblem(errors)
