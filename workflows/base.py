@@ -84,6 +84,15 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class Form:
+    """The type's form in GB 30871-2022 Appendix A: its number there (A.1 ... A.8) and its title (AU-04)."""
+
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
 class Item:
     """A safety-measure line of the type's Appendix A form."""
 
@@ -172,6 +181,7 @@ class Workflow:
         prefix: str,
         zh: str,
         en: str,
+        form: Form,
         grades: tuple[Grade, ...],
         facts: tuple[Fact, ...] = (),
         checklist: tuple[Item, ...] = (),
@@ -200,7 +210,7 @@ class Workflow:
         | None = None,
         ends_linked_power: bool = False,
     ) -> None:
-        self.type, self.prefix, self.zh, self.en = type, prefix, zh, en
+        self.type, self.prefix, self.zh, self.en, self.form = type, prefix, zh, en, form
         self.grades, self.facts, self.checklist = grades, facts + COMMON_FACTS, checklist
         self._base_grade, self.grade_rule, self._approvers, self._upgrade = (
             base_grade,

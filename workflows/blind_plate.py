@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.base import Fact, Grade, Item, Workflow
+from workflows.base import Fact, Form, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules import general as g
@@ -48,6 +48,7 @@ WORKFLOW = Workflow(
     prefix="MB",
     zh="盲板抽堵作业",
     en="Blind plate insertion/removal",
+    form=Form("A.3", "盲板抽堵安全作业票", "Blind plate insertion/removal safety permit"),
     grades=(Grade(None, "—", "—", ("unit_leader",), 24),),
     validity_policy=True,
     facts=(

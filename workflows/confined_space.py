@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import gas
-from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules.conflicts import painting_near_hot_work
@@ -30,6 +30,7 @@ WORKFLOW = Workflow(
     prefix="SX",
     zh="受限空间作业",
     en="Confined space entry",
+    form=Form("A.2", "受限空间安全作业票", "Confined space entry safety permit"),
     grades=(Grade(None, "—", "—", ("unit_leader",), 24),),
     facts=(
         Fact("space_id", "text", "受限空间名称/编号", "confined space name or number", rule="CS-06"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.base import Fact, Grade, Item, Workflow
+from workflows.base import Fact, Form, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation, reads_payload
 from workflows.rules import general as g
@@ -97,6 +97,7 @@ WORKFLOW = Workflow(
     prefix="DT",
     zh="动土作业",
     en="Excavation",
+    form=Form("A.7", "动土安全作业票", "Excavation safety permit"),
     grades=(Grade(None, "—", "—", ("specialist_dept",), 72),),
     validity_policy=True,
     facts=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.base import Fact, Grade, Item, Workflow
+from workflows.base import Fact, Form, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
 from workflows.rules import general as g
@@ -88,6 +88,7 @@ WORKFLOW = Workflow(
     prefix="GC",
     zh="高处作业",
     en="Work at height",
+    form=Form("A.4", "高处安全作业票", "Work at height safety permit"),
     grades=(
         Grade("I", "Ⅰ级", "level I", ("unit_leader",), 168),
         Grade("II", "Ⅱ级", "level II", ("specialist_dept",), 168),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import gas
-from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules import general as g
@@ -68,6 +68,7 @@ WORKFLOW = Workflow(
     prefix="DH",
     zh="动火作业",
     en="Hot work",
+    form=Form("A.1", "动火安全作业票", "Hot work safety permit"),
     grades=GRADES,
     facts=(
         Fact(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.base import Fact, Grade, Item, Workflow
+from workflows.base import Fact, Form, Grade, Item, Workflow
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
 from workflows.rules import general as g
@@ -73,6 +73,7 @@ WORKFLOW = Workflow(
     prefix="DZ",
     zh="吊装作业",
     en="Lifting",
+    form=Form("A.5", "吊装安全作业票", "Lifting safety permit"),
     grades=(
         Grade("level3", "三级", "level 3", ("specialist_dept",), 72),
         Grade("level2", "二级", "level 2", ("specialist_dept",), 72),

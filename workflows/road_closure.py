@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.base import Fact, Grade, Item, Workflow
+from workflows.base import Fact, Form, Grade, Item, Workflow
 from workflows.rules import general as g
 
 WORKFLOW = Workflow(
@@ -10,6 +10,7 @@ WORKFLOW = Workflow(
     prefix="DL",
     zh="断路作业",
     en="Road closure",
+    form=Form("A.8", "断路安全作业票", "Road closure safety permit"),
     grades=(Grade(None, "—", "—", ("specialist_dept",), 72),),
     validity_policy=True,
     facts=(

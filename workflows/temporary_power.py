@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflows import gas
-from workflows.base import Fact, GasPlan, Grade, Item, Workflow
+from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
 from workflows.model import PermitData
 
 
@@ -18,6 +18,7 @@ WORKFLOW = Workflow(
     prefix="LD",
     zh="临时用电作业",
     en="Temporary electricity",
+    form=Form("A.6", "临时用电安全作业票", "Temporary electricity safety permit"),
     grades=(Grade(None, "—", "—", ("power_supplier",), 15 * 24),),
     validity_rule="TE-01",
     extended_validity_hours=30 * 24,

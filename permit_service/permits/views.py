@@ -1,4 +1,4 @@
-"""Permit endpoints: file, list, read, edit a draft, act on it, record gas tests, re-issue, read its events."""
+"""Permit endpoints: file, list, read, edit a draft, act on it, record gas tests, re-issue, read its events, print."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import act_and_answer, answer, check_if_match, idempotent, paginate
+from permit_service.api.conventions import (
+    act_and_answer,
+    answer,
+    check_if_match,
+    etag_of,
+    idempotent,
+    paginate,
+)
 from permit_service.api.fields import StrictSchema
 from permit_service.audit.models import Event
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
+from permit_service.permits import printing, service
 from permit_service.permits import schemas as s
-from permit_service.permits import service
 from permit_service.permits.models import Permit
 
 blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业票 / Permits")
@@ -245,3 +253,28 @@ class PermitEvents(MethodView):
             .order_by(Event.id)
         )
         return {"items": list(events)}
+
+
+@blp.route("/<uuid:permit_id>/form")
+class PermitForm(MethodView):
+    """The permit printed as its GB 30871 Appendix A form."""
+
+    @blp.response(
+        200,
+        {"type": "string"},
+        content_type="text/html",
+        description="a self-contained HTML page (UTF-8) in three copies, one per printed page",
+    )
+    def get(self, permit_id: uuid.UUID) -> Response:
+        """Print the permit as its GB 30871 Appendix A form: three labelled copies, grade marked (AU-04)."""
+        session = get_session()
+        permit = service.get_permit(session, principal=current_principal(), permit_id=permit_id)
+        return Response(
+            printing.render_form(session, permit),
+            mimetype="text/html",
+            headers={
+                "ETag": etag_of(permit.version),
+                # The page needs nothing but its own inline style: no script, image or request may run from it.
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            },
+        )

@@ -1,0 +1,259 @@
+"""A permit printed as its GB 30871-2022 Appendix A form, in three labelled copies (AU-04).
+
+The form is built from the permit as recorded and from its type's declarations in the workflow registry (form
+number and title, grades, facts, the Appendix A checklist): nothing here restates what a type declares.
+Every value reaches the page through Jinja2 autoescaping, so text a user typed never becomes markup.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import render_template
+from sqlalchemy.orm import Session
+
+from permit_service import clock
+from permit_service.api.fields import display_tz
+from permit_service.directory.models import Enterprise, Person
+from permit_service.permits.models import Permit
+from workflows import WORKFLOWS, get_workflow
+from workflows.high_risk_job import PLAN27_KINDS
+
+# Policy (AU-04): GB 30871-2022 asks for the form of Appendix A but, as far as we found, does not name who
+# keeps which copy. Our default follows the common practice of the 2014 edition: the work unit holds the first
+# copy at the work point, the guardian the second, the safety department files the third (kept 1 year, AU-03).
+COPIES: tuple[tuple[str, str], ...] = (
+    ("第一联 作业单位", "Copy 1: work unit"),
+    ("第二联 监护人", "Copy 2: guardian"),
+    ("第三联 安全管理部门", "Copy 3: safety department"),
+)
+
+# The enterprise roles of rules.md §0 as the forms name them.
+ROLES: Mapping[str, tuple[str, str]] = {
+    "applicant": ("作业申请人", "applicant"),
+    "work_leader": ("作业负责人", "work leader"),
+    "worker": ("作业人", "worker"),
+    "guardian": ("监护人", "guardian"),
+    "analyst": ("分析人", "analyst"),
+    "signaller": ("指挥人员", "signaller"),
+    "briefer": ("安全交底人", "briefer"),
+    "electrician": ("电工", "electrician"),
+    "other": ("其他", "other"),
+    "shift_leader": ("岗位当班班长", "shift leader"),
+    "unit_leader": ("所在基层单位", "unit leader"),
+    "specialist_dept": ("所在单位专业部门", "specialist department"),
+    "safety_dept": ("安全管理部门", "safety department"),
+    "plant_manager": ("主管厂长或总工程师", "plant manager or chief engineer"),
+    "leader_in_charge": ("主管领导", "leader in charge"),
+    "principal": ("主要负责人", "principal leader"),
+    "power_supplier": ("配送电单位", "power supplier"),
+    "countersigner": ("会签部门", "countersigning department"),
+    "enterprise_admin": ("企业管理员", "enterprise administrator"),
+    "system": ("系统", "system"),
+}
+# The signature kinds the workflow records (the steps of workflows.base; gas tests have their own table).
+SIGNATURES: Mapping[str, tuple[str, str]] = {
+    "application": ("作业申请", "application"),
+    "countersign": ("会签", "countersignature"),
+    "rejection": ("退回", "rejection"),
+    "approval": ("审批", "approval"),
+    "briefing": ("安全交底", "safety briefing"),
+    "shift_check": ("当班班长验票", "shift leader's check"),
+    "activation": ("作业开始", "work started"),
+    "suspension": ("作业暂停", "work suspended"),
+    "resumption": ("作业恢复", "work resumed"),
+    "completion": ("作业完成", "work completed"),
+    "acceptance": ("完工验收", "completion acceptance"),
+    "closure": ("关闭", "closure"),
+    "cancellation": ("取消", "cancellation"),
+    "voiding": ("作废", "voided"),
+    "expiry": ("过期失效", "expired"),
+}
+# What a signature records beside who and when (the evidence keys of those steps).
+EVIDENCE: Mapping[str, tuple[str, str]] = {
+    "area_id": ("现场区域", "area on site"),
+    "position": ("定位", "position"),
+    "card_id": ("定位卡", "positioning card"),
+    "weather": ("现场天气", "weather on site"),
+    "department": ("会签部门", "department"),
+    "content": ("交底内容", "briefing content"),
+    "remarks": ("验票意见", "remarks"),
+    "reason": ("原因", "reason"),
+    "reason_code": ("原因类别", "reason kind"),
+    "found_object": ("发现物", "object found"),
+    "conditions_confirmed": ("条件已确认", "conditions confirmed"),
+    "found_object_disposal": ("发现物处置", "disposal of the object found"),
+    "site_restored": ("现场已恢复", "site restored"),
+    "traffic_restored": ("交通已恢复", "traffic restored"),
+}
+RELATIONS: Mapping[str, tuple[str, str]] = {
+    "related": ("关联", "related"),
+    "parent": ("所服务的作业", "parent"),
+    "child": ("附属作业", "child"),
+}
+
+
+def render_form(session: Session, permit: Permit) -> str:
+    """The permit's Appendix A form as a self-contained HTML page, three copies (AU-04)."""
+    return render_template("permits/form.html", form=form_of(session, permit), copies=COPIES)
+
+
+def form_of(session: Session, permit: Permit) -> dict[str, Any]:
+    """What the printed form shows, in print order, with every person named and every time local."""
+    workflow = get_workflow(permit.type)
+    names = _names(session, _person_ids(permit))
+    enterprise = session.get(Enterprise, permit.enterprise_id)
+    grade = next((g for g in workflow.grades if g.code == permit.grade), None)
+    return {
+        "form": workflow.form,
+        "type": (workflow.zh, workflow.en),
+        "number": permit.number,
+        "grade": (grade.zh, grade.en) if grade and grade.code else None,
+        "state": permit.state,
+        "version": permit.version,
+        "enterprise": enterprise.name if enterprise else "",
+        "area": f"{permit.area.name} ({permit.area.code})",
+        "location": permit.location,
+        "work_unit": permit.work_unit,
+        "contractor": permit.contractor,
+        "title": permit.title,
+        "work_content": permit.work_content,
+        "risk_analysis": permit.risk_analysis,
+        "high_risk_kind": PLAN27_KINDS.get(permit.high_risk_kind or ""),
+        "applicant": names.get(permit.applicant_id, ""),
+        "valid_from": _local(permit.valid_from),
+        "valid_until": _local(permit.valid_until),
+        "facts": [
+            (f.zh, f.en, _text(permit.facts[f.name], permit))
+            for f in workflow.facts
+            if permit.facts.get(f.name) not in (None, "", [], {})
+        ],
+        "crew": [
+            {
+                "name": names.get(c.person_id, ""),
+                "role": _label(ROLES, c.role),
+                "certificate": " ".join(x for x in (c.certificate_kind, c.certificate_number) if x),
+            }
+            for c in permit.crew
+        ],
+        "measures": _measures(permit, workflow.checklist, names),
+        "gas_tests": [
+            {
+                "at": _local(t.sampled_at),
+                "point": t.point,
+                "readings": [_reading(r) for r in t.readings],
+                "passed": t.passed,
+                "analyst": names.get(t.analyst_id, ""),
+            }
+            for t in permit.gas_tests
+        ],
+        "signatures": [
+            {
+                "kind": _label(SIGNATURES, s.kind),
+                "role": _label(ROLES, s.role),
+                "name": names.get(s.person_id, "") if s.person_id else "系统 / system",
+                "at": _local(s.at),
+                "evidence": [
+                    (*_label(EVIDENCE, key), _text(value, permit)) for key, value in s.evidence.items()
+                ],
+            }
+            for s in permit.signatures
+        ],
+        "links": [
+            {
+                "number": link.linked.number,
+                "type": (WORKFLOWS[link.linked.type].zh, WORKFLOWS[link.linked.type].en),
+                "relation": _label(RELATIONS, link.relation),
+                "state": link.linked.state,
+            }
+            for link in permit.links
+        ],
+        "status_reason": permit.status_reason,
+        "printed_at": _local(clock.now()),
+        "timezone": display_tz().key,
+    }
+
+
+def _measures(permit: Permit, checklist: Iterable[Any], names: Mapping[Any, str]) -> list[dict[str, Any]]:
+    """The type's Appendix A checklist, each line with what the permit records for it (是否涉及 / 确认人, G-02),
+    then the permit's own further measures."""
+    recorded = {m.get("code"): m for m in permit.measures}
+    rows = []
+    for item in checklist:
+        m = recorded.pop(item.code, None)
+        rows.append(_measure_row(item.code, item.zh, item.en, m, names))
+    rows += [_measure_row(code, m.get("text", ""), "", m, names) for code, m in recorded.items()]
+    return rows
+
+
+def _measure_row(
+    code: str, zh: str, en: str, measure: Mapping[str, Any] | None, names: Mapping[Any, str]
+) -> dict[str, Any]:
+    confirmer = (measure or {}).get("confirmed_by")
+    return {
+        "code": code,
+        "zh": zh,
+        "en": en,
+        "text": (measure or {}).get("text") if measure and measure.get("text") != zh else None,
+        "involved": None if measure is None else bool(measure.get("involved", True)),
+        "confirmed_by": names.get(uuid.UUID(confirmer), "") if confirmer else "",
+    }
+
+
+def _person_ids(permit: Permit) -> set[uuid.UUID]:
+    ids = {
+        permit.applicant_id,
+        *(c.person_id for c in permit.crew),
+        *(t.analyst_id for t in permit.gas_tests),
+    }
+    ids |= {s.person_id for s in permit.signatures if s.person_id}
+    ids |= {uuid.UUID(m["confirmed_by"]) for m in permit.measures if m.get("confirmed_by")}
+    return ids
+
+
+def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each person's name, in one query."""
+    if not ids:
+        return {}
+    return {
+        pid: name
+        for pid, name in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids)))
+    }
+
+
+def _label(table: Mapping[str, tuple[str, str]], code: str) -> tuple[str, str]:
+    """The zh and en label of a code; an unlisted code shows as itself."""
+    return table.get(code, (code, code))
+
+
+def _local(at: datetime) -> str:
+    """A stored UTC time as the reader's local time (Asia/Shanghai by default)."""
+    return at.astimezone(display_tz()).strftime("%Y-%m-%d %H:%M")
+
+
+def _reading(reading: Mapping[str, Any]) -> str:
+    """A reading as stored, and as measured when the instrument read another unit (%LEL)."""
+    text = f"{reading.get('gas')} {reading.get('value'):g} {reading.get('unit')}"
+    measured = reading.get("measured") or {}
+    if measured and measured.get("unit") != reading.get("unit"):
+        text += f" ({measured.get('value'):g} {measured.get('unit')})"
+    return text
+
+
+def _text(value: Any, permit: Permit) -> str:
+    """A fact or evidence value as text: the permit's area by name, a mapping as key=value pairs."""
+    if value is True:
+        return "是 / yes"
+    if value is False:
+        return "否 / no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_text(v, permit)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v, permit) for v in value)
+    if value == str(permit.area_id):
+        return permit.area.name
+    return str(value)

@@ -1,0 +1,166 @@
+"""AU-04: each permit prints as its GB 30871 Appendix A form, in three labelled copies with the grade marked."""
+
+from __future__ import annotations
+
+import html as markup
+import re
+
+import pytest
+
+from tests.api.checks import assert_problem
+from tests.api.permit_flows import PermitFlow
+from workflows import WORKFLOWS
+
+# The form of each type in GB 30871-2022 Appendix A, written out here rather than read from the registry.
+FORMS = {
+    "hot_work": ("A.1", "动火安全作业票"),
+    "confined_space": ("A.2", "受限空间安全作业票"),
+    "blind_plate": ("A.3", "盲板抽堵安全作业票"),
+    "height": ("A.4", "高处安全作业票"),
+    "lifting": ("A.5", "吊装安全作业票"),
+    "temporary_power": ("A.6", "临时用电安全作业票"),
+    "excavation": ("A.7", "动土安全作业票"),
+    "road_closure": ("A.8", "断路安全作业票"),
+}
+GRADE_MARKS = {
+    "special": "特级", "level1": "一级", "level2": "二级", "level3": "三级",
+    "I": "Ⅰ级", "II": "Ⅱ级", "III": "Ⅲ级", "IV": "Ⅳ级",
+}  # fmt: skip
+COPY_LABELS = ("第一联 作业单位", "第二联 监护人", "第三联 安全管理部门")
+
+
+@pytest.fixture
+def flow(client, factory):
+    return PermitFlow(client, factory, factory.world())
+
+
+def printed(flow: PermitFlow, by="applicant", permit_id: str | None = None):
+    return flow.client.get(f"/api/v1/permits/{permit_id or flow.id}/form", headers=flow.headers(by))
+
+
+def copies(html: str) -> list[str]:
+    """The copies of the form, each the HTML of its own section."""
+    return re.findall(r'<section class="copy".*?</section>', html, flags=re.S)
+
+
+def text(html: str) -> str:
+    """The page's text as a reader sees it: no tags, entities resolved, spaces squeezed."""
+    return markup.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+
+
+def test_AU_04_form_is_a_self_contained_html_page_of_three_labelled_copies_one_per_printed_page(flow):
+    flow.file("hot_work")
+
+    resp = printed(flow)
+
+    assert resp.status_code == 200
+    assert resp.content_type == "text/html; charset=utf-8"
+    assert resp.headers["ETag"] == f'"{flow.permit["version"]}"'
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    html = resp.get_data(as_text=True)
+    assert html.startswith("<!DOCTYPE html>")
+    # no external assets: no script, no link, no source of anything
+    assert not re.search(r"<script|<link|<img|src=|href=|url\(|@import", html, flags=re.I)
+    assert "@media print" in html and "page-break-after: always" in html
+    sheets = copies(html)
+    assert len(sheets) == 3
+    for sheet, label in zip(sheets, COPY_LABELS, strict=True):
+        assert label in text(sheet)
+        assert flow.number in sheet
+
+
+def test_AU_04_hot_work_form_shows_title_grade_window_crew_measures_gas_signatures_and_links(flow, factory):
+    world = flow.world
+    power = flow.another().file("temporary_power", facts={"voltage_v": 380, "connection_point": "2# 柜"})
+    flow.file("hot_work", work_content="更换法兰并补焊", linked_permit_ids=[power.id]).to_active()
+    grade = GRADE_MARKS[flow.permit["grade"]]
+
+    html = printed(flow).get_data(as_text=True)
+    sheet = text(copies(html)[0])
+
+    assert "动火安全作业票" in sheet and "GB 30871-2022 附录 A.1" in sheet
+    assert len(re.findall(rf'<span class="grade">{grade} ', html)) == 3  # marked on every copy
+    assert world.enterprise.name in sheet and world.area.name in sheet
+    assert "自 2026-06-10 10:00 至 2026-06-10 16:00" in sheet  # the window in Asia/Shanghai (UTC 02:00-08:00)
+    assert "更换法兰并补焊" in sheet and "可燃气体泄漏、火花飞溅" in sheet
+    worker = world.people["worker"]
+    assert f"{worker.name} 作业人 worker welder {worker.certificates[0].number}" in sheet  # G-13
+    assert f"{world.people['guardian'].name} 监护人 guardian" in sheet
+    # A1-01 as the permit records it (是否涉及 / 确认人); every other line of A.1 is printed, not recorded yet
+    assert f"置换合格 是 yes {world.people['unit_leader'].name}" in sheet
+    for item in WORKFLOWS["hot_work"].checklist:
+        assert f"{item.code} {item.zh} {item.en}" in sheet
+    assert "作业点 CH4 0.1 %vol 合格 pass " + world.people["analyst"].name in sheet
+    assert flow.approver() == "safety_dept"  # level 1 in the scene's fire-explosion area (GB B.1)
+    approver = world.people["safety_dept"]
+    assert (
+        f"审批 approval 安全管理部门 safety department {approver.name} 2026-06-10 10:00 "
+        f"现场区域 area on site : {world.area.name} 定位 position : lat=35.38, lon=119.52"  # G-06
+    ) in sheet
+    assert f"安全交底 safety briefing 作业人 worker {worker.name}" in sheet
+    assert (
+        f"当班班长验票 shift leader's check 岗位当班班长 shift leader {world.people['shift_leader'].name}"
+        in sheet
+    )
+    assert f"关联作业票编号 Linked permits {power.number} (临时用电作业 Temporary electricity" in sheet
+
+
+@pytest.mark.parametrize("permit_type", sorted(FORMS))
+def test_AU_04_every_type_prints_its_own_appendix_a_form_with_its_checklist_and_grade(flow, permit_type):
+    flow.file(permit_type)
+    code, title = FORMS[permit_type]
+
+    sheet = text(copies(printed(flow).get_data(as_text=True))[0])
+
+    assert f"{title} " in sheet and f"附录 {code} " in sheet
+    checklist = WORKFLOWS[permit_type].checklist
+    assert checklist
+    for item in checklist:
+        assert f"{item.code} {item.zh}" in sheet
+    grade = flow.permit["grade"]
+    assert (f"作业级别 Grade {GRADE_MARKS[grade]}" if grade else "作业级别 Grade 不分级 not graded") in sheet
+
+
+def test_AU_04_user_text_and_names_are_escaped_never_markup(flow, factory):
+    guardian = flow.world.people["guardian"]
+    guardian.name = '李<img src=x onerror="alert(1)">四'
+    factory.session.commit()
+    flow.file(
+        "hot_work",
+        title="<script>alert('动火')</script>补焊",
+        work_content='法兰 & "垫片" </td></tr></table>',
+    )
+
+    html = printed(flow).get_data(as_text=True)
+
+    assert "<script" not in html and "<img" not in html and "</td></tr></table>" not in html
+    assert "&lt;script&gt;alert(&#39;动火&#39;)&lt;/script&gt;补焊" in html
+    assert "李&lt;img src=x onerror=&#34;alert(1)&#34;&gt;四" in html
+    assert "法兰 &amp; &#34;垫片&#34; &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;" in html
+    assert len(copies(html)) == 3  # the page's structure survives the text
+
+
+def test_AU_04_another_enterprise_cannot_print_the_permit_404(flow):
+    flow.file("hot_work")
+
+    resp = printed(flow, by=flow.world.other_people["applicant"])
+
+    assert_problem(resp, 404)
+
+
+def test_AU_04_the_regulator_of_the_district_and_the_city_print_it_another_district_gets_404(flow):
+    flow.file("hot_work").to_approved()
+
+    for regulator in (flow.world.regulator, flow.world.city_regulator):
+        resp = printed(flow, by=regulator)
+        assert resp.status_code == 200
+        assert flow.number in resp.get_data(as_text=True)
+    assert_problem(printed(flow, by=flow.world.other_regulator), 404)
+
+
+def test_AU_04_openapi_documents_the_form_as_html(client):
+    spec = client.get("/openapi.json").get_json()
+
+    answer = spec["paths"]["/api/v1/permits/{permit_id}/form"]["get"]["responses"]["200"]
+
+    assert set(answer["content"]) == {"text/html"}
