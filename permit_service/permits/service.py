@@ -178,17 +178,20 @@ class LazyNearby(Sequence[wf.LinkedPermit]):
 
     Only the conflict guards of `approve` and `activate` read them (G-04, HW-10, BP-02, CS-06): every other
     action, the scheduler's expiry among them, and allowed_actions outside those states never pay for the query.
+    With `lock`, for an action about to change the permit, the reader first queues behind the other changes
+    of the enterprise that read their neighbours; plain reads (allowed_actions of a GET) never wait.
     """
 
-    def __init__(self, session: Session, permit: Permit) -> None:
-        self._session, self._permit = session, permit
+    def __init__(self, session: Session, permit: Permit, *, lock: bool) -> None:
+        self._session, self._permit, self._lock = session, permit, lock
         self._loaded: tuple[wf.LinkedPermit, ...] | None = None
 
     def _items(self) -> tuple[wf.LinkedPermit, ...]:
         if self._loaded is None:
-            # Two approvals judged at once would each miss the other (BP-02, HW-10, CS-06 on PostgreSQL's read
-            # committed): readers of one enterprise's neighbours queue here, so each sees what the last committed.
-            advisory_xact_lock(self._session, f"nearby:{self._permit.enterprise_id}")
+            if self._lock:
+                # Two approvals judged at once would each miss the other (BP-02, HW-10, CS-06 on PostgreSQL's
+                # read committed): they queue here, so each sees what the one before it committed.
+                advisory_xact_lock(self._session, f"nearby:{self._permit.enterprise_id}")
             self._loaded = _nearby(self._session, self._permit)
         return self._loaded
 
@@ -237,9 +240,14 @@ def _actor(session: Session, principal: Principal) -> wf.Actor:
 
 
 def build_context(
-    session: Session, permit: Permit, principal: Principal, extra: Mapping[str, Any] | None = None
+    session: Session,
+    permit: Permit,
+    principal: Principal,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    for_change: bool = False,
 ) -> wf.Context:
-    """The world at the moment of an action, as the core sees it."""
+    """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied)."""
     from permit_service.calendar import get_calendar  # the calendar area registers region overrides
 
     enterprise = session.get(Enterprise, permit.enterprise_id)
@@ -248,17 +256,20 @@ def build_context(
         actor=_actor(session, principal),
         calendar=get_calendar(session, enterprise.region_id if enterprise else None),
         policy=current_app.config["PERMIT_CONFIG"].policy,
-        nearby=LazyNearby(session, permit),
+        nearby=LazyNearby(session, permit, lock=for_change),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _CONTEXT_FIELDS})
     return wf.Context(**fields)
 
 
-def core_view(session: Session, permit: Permit, principal: Principal) -> tuple[wf.PermitData, wf.Context]:
-    """The permit and its context for the core, including what other areas provide."""
+def core_view(
+    session: Session, permit: Permit, principal: Principal, *, for_change: bool = False
+) -> tuple[wf.PermitData, wf.Context]:
+    """The permit and its context for the core, including what other areas provide (`for_change`: see
+    build_context)."""
     extra = provided_fields(session, permit)
-    return permit_data(permit, extra), build_context(session, permit, principal, extra)
+    return permit_data(permit, extra), build_context(session, permit, principal, extra, for_change=for_change)
 
 
 def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:
@@ -503,7 +514,7 @@ def perform(
     if expected_version is not None and permit.version != expected_version:
         raise PreconditionFailed(current_etag=f'"{permit.version}"')
     workflow = get_workflow(permit.type)
-    data, ctx = core_view(session, permit, principal)
+    data, ctx = core_view(session, permit, principal, for_change=True)
     try:
         outcome = workflow.fire(data, action, ctx, dict(payload or {}))
     except RuleViolation as exc:
