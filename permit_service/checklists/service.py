@@ -18,7 +18,8 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal
 from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
 from permit_service.db import advisory_xact_lock
-from permit_service.directory.models import Enterprise, Person
+from permit_service.directory.models import Enterprise
+from permit_service.directory.service import NOT_ACTIVE_STAFF, active_staff
 from permit_service.errors import Forbidden, ValidationProblem
 from permit_service.permits import service as permits
 from permit_service.permits.context import register_provider
@@ -202,15 +203,7 @@ def _refuse_unknown(session: Session, permit: Permit, items: Sequence[Mapping[st
         kind: {item["code"] for item in entries}
         for kind, entries in _items_by_kind(session, permit.enterprise_id).items()
     }
-    people = set(
-        session.scalars(
-            sa.select(Person.id).where(
-                Person.id.in_({item["confirmed_by"] for item in items}),
-                Person.enterprise_id == permit.enterprise_id,
-                Person.active.is_(True),
-            )
-        )
-    )
+    people = active_staff(session, permit.enterprise_id, (item["confirmed_by"] for item in items))
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(items):
         if item["code"] not in codes.get(item["checklist"], ()):
@@ -219,8 +212,6 @@ def _refuse_unknown(session: Session, permit: Permit, items: Sequence[Mapping[st
                 f"本企业的{zh}没有该检查项 / no such item in the enterprise's {en}"
             ]
         if item["confirmed_by"] not in people:
-            errors[f"items.{index}.confirmed_by"] = [
-                "人员不存在或不属于本企业 / no such active person in your enterprise"
-            ]
+            errors[f"items.{index}.confirmed_by"] = [NOT_ACTIVE_STAFF]
     if errors:
         raise ValidationProblem(errors)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,6 +144,20 @@ def people_of(enterprise: Enterprise, *, active: bool | None = None) -> sa.Selec
         .options(selectinload(Person.certificates))
     )
     return stmt if active is None else stmt.where(Person.active.is_(active))
+
+
+NOT_ACTIVE_STAFF = "人员不存在或不属于本企业 / no such active person in your enterprise"
+
+
+def active_staff(session: Session, enterprise_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` who are active people of the enterprise: the only people its records may name."""
+    return set(
+        session.scalars(
+            sa.select(Person.id).where(
+                Person.id.in_(set(ids)), Person.enterprise_id == enterprise_id, Person.active.is_(True)
+            )
+        )
+    )
 
 
 def get_person(
