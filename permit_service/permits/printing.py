@@ -105,7 +105,7 @@ def render_form(session: Session, permit: Permit) -> str:
 def form_of(session: Session, permit: Permit) -> dict[str, Any]:
     """What the printed form shows, in print order, with every person named and every time local."""
     workflow = get_workflow(permit.type)
-    names = _names(session, _person_ids(permit))
+    names = _names(session, permit.enterprise_id, _person_ids(permit))
     enterprise = session.get(Enterprise, permit.enterprise_id)
     grade = next((g for g in workflow.grades if g.code == permit.grade), None)
     return {
@@ -215,13 +215,15 @@ def _person_ids(permit: Permit) -> set[uuid.UUID]:
     return ids
 
 
-def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Each person's name, in one query."""
+def _names(session: Session, enterprise_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each person's name, in one query: only the permit's enterprise's people are named on its form (G-02)."""
     if not ids:
         return {}
     return {
         pid: name
-        for pid, name in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids)))
+        for pid, name in session.execute(
+            sa.select(Person.id, Person.name).where(Person.id.in_(ids), Person.enterprise_id == enterprise_id)
+        )
     }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html as markup
 import re
+import uuid
 
 import pytest
 
+from permit_service.permits.models import Permit
 from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
 from workflows import WORKFLOWS
@@ -138,6 +140,21 @@ def test_AU_04_user_text_and_names_are_escaped_never_markup(flow, factory):
     assert "李&lt;img src=x onerror=&#34;alert(1)&#34;&gt;四" in html
     assert "法兰 &amp; &#34;垫片&#34; &lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;" in html
     assert len(copies(html)) == 3  # the page's structure survives the text
+
+
+def test_G_02_AU_04_form_names_only_people_of_the_permits_enterprise(flow, factory):
+    # A confirmer of another enterprise stored before G-02 was checked at filing: the form leaves it unnamed.
+    foreign = flow.world.other_people["unit_leader"]
+    foreign.name = "外企确认人"
+    flow.file("hot_work")
+    permit = factory.session.get(Permit, uuid.UUID(flow.id))
+    permit.measures = [{**m, "confirmed_by": str(foreign.id)} for m in permit.measures]
+    factory.session.commit()
+
+    sheet = text(copies(printed(flow).get_data(as_text=True))[0])
+
+    assert "置换合格 是 yes" in sheet
+    assert foreign.name not in sheet
 
 
 def test_AU_04_another_enterprise_cannot_print_the_permit_404(flow):
