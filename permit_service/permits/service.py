@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
 from dataclasses import replace
 from datetime import datetime
@@ -22,6 +22,7 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.db import advisory_xact_lock
 from permit_service.directory.models import Enterprise, Person, PlantArea
+from permit_service.directory.service import NOT_ACTIVE_STAFF, active_staff
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.permits.context import provided_fields
 from permit_service.permits.models import (
@@ -345,7 +346,20 @@ def _crew(
     ]
 
 
-def _measures(measures: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _measures(
+    session: Session, enterprise_id: uuid.UUID, measures: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The measure lines as stored; each confirmer is an active person of the permit's enterprise (G-02)."""
+    people = active_staff(
+        session, enterprise_id, (m["confirmed_by"] for m in measures if m.get("confirmed_by"))
+    )
+    errors = {
+        f"measures.{i}.confirmed_by": [NOT_ACTIVE_STAFF]
+        for i, m in enumerate(measures)
+        if m.get("confirmed_by") and m["confirmed_by"] not in people
+    }
+    if errors:
+        raise ValidationProblem(errors)
     return [
         {**m, "confirmed_by": str(m["confirmed_by"]) if m.get("confirmed_by") else None} for m in measures
     ]
@@ -427,7 +441,7 @@ def create_permit(
         facts=dict(data.get("facts") or {}),
         risk_analysis=data.get("risk_analysis", ""),
         high_risk_kind=data.get("high_risk_kind"),
-        measures=_measures(data.get("measures") or []),
+        measures=_measures(session, area.enterprise_id, data.get("measures") or []),
         work_unit=data.get("work_unit", ""),
         contractor=data.get("contractor", False),
         applicant_id=uuid.UUID(principal.id),
@@ -483,7 +497,7 @@ def update_draft(
     if permit.valid_until <= permit.valid_from:
         raise ValidationProblem({"valid_until": ["须晚于开始时间 / must be after valid_from"]})
     if "measures" in changes:
-        permit.measures = _measures(changes["measures"])
+        permit.measures = _measures(session, permit.enterprise_id, changes["measures"])
     if "crew" in changes:
         permit.crew = _crew(session, permit.enterprise_id, changes["crew"])
     if "linked_permit_ids" in changes:
