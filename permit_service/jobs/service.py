@@ -258,7 +258,7 @@ def attach_permit(
             f"permit {permit.number} is {permit.state}: only permits not yet approved can join a high-risk job",
             rule="HR-01",
         )
-    _check_declared_kind(job, permit)
+    check_declared_kind(job, permit)
     if permit.state not in ATTACHABLE_TO_CONSENT_REPORT:
         raise Conflict(
             f"作业票 {permit.number} 处于“{permit.state}”状态，已开始或已结束的作业票不能纳入报备",
@@ -319,7 +319,7 @@ def report(
     _check_complete(job)
     _check_permit_window(job, [link.permit for link in job.permit_links])
     for link in job.permit_links:  # the draft job's kind, or a draft permit's declaration, may have changed
-        _check_declared_kind(job, link.permit)
+        check_declared_kind(job, link.permit)
     job.grounds = _grounds(session, job)
     _move(session, job, principal, "report", reported_at=clock.now(), reported_by_id=uuid.UUID(principal.id))
     _record(
@@ -573,24 +573,36 @@ def _check_permit_window(job: HighRiskJob, carried: Sequence[Permit]) -> None:
         )
 
 
-def _check_declared_kind(job: HighRiskJob, permit: Permit) -> None:
-    """HR-01: a permit declaring Plan-27 work joins only a job of that kind: the consent is to the work it declares."""
+def check_declared_kind(job: HighRiskJob, permit: Permit) -> None:
+    """HR-01: a permit declaring Plan-27 work is carried only by a job of that kind: the consent is to the work it
+    declares. One rule for attaching, reporting and editing a carried draft's declaration."""
     declared = permit.high_risk_kind
     if declared is None or declared == job.kind:
         return
     if job.kind not in PLAN27_KINDS:
         raise Conflict(
-            f"作业票 {permit.number} 申报为高风险作业，须纳入相应类别的高风险作业报备，不能纳入一般报备",
-            f"permit {permit.number} is declared Plan-27 work: it joins a high-risk job, not a consent report",
+            f"作业票 {permit.number} 申报为高风险作业，须由相应类别的高风险作业报备承载，不能由一般报备承载",
+            f"permit {permit.number} is declared Plan-27 work: a high-risk job carries it, not a consent report",
             rule="HR-01",
         )
     (declared_zh, declared_en), (job_zh, job_en) = PLAN27_KINDS[declared], PLAN27_KINDS[job.kind]
     raise Conflict(
-        f"作业票 {permit.number} 申报为{declared_zh}作业，不能纳入{job_zh}作业：监管部门同意的须是作业票申报的作业",
-        f"permit {permit.number} is declared {declared_en} work: it cannot join a {job_en} job, whose consent "
+        f"作业票 {permit.number} 申报为{declared_zh}作业，不能由{job_zh}作业承载：监管部门同意的须是作业票申报的作业",
+        f"permit {permit.number} is declared {declared_en} work: a {job_en} job cannot carry it, its consent "
         "would be to other work than the permit declares",
         rule="HR-01",
     )
+
+
+def check_carrying_job(session: Session, permit: Permit) -> None:
+    """HR-01 when a draft's declaration changes: the job carrying the permit, if any, must still fit it."""
+    job = session.scalar(
+        sa.select(HighRiskJob)
+        .join(HighRiskJobPermit, HighRiskJobPermit.job_id == HighRiskJob.id)
+        .where(HighRiskJobPermit.permit_id == permit.id)
+    )
+    if job is not None:
+        check_declared_kind(job, permit)
 
 
 def _grounds(session: Session, job: HighRiskJob) -> list[str]:

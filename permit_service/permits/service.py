@@ -35,7 +35,6 @@ from permit_service.permits.models import (
 )
 from workflows import get_workflow
 from workflows import model as wf
-from workflows.high_risk_job import PLAN27_KINDS
 from workflows.rules import RuleViolation, Violation
 from workflows.states import LIVE, State
 
@@ -400,23 +399,6 @@ def _check_window(session: Session, permit: Permit, principal: Principal) -> Non
         raise RuleViolation(violation)
 
 
-def _check_declared_kind(session: Session, permit: Permit) -> None:
-    """HR-01: a draft in a Plan-27 job keeps declaring that job's kind, the work the regulator is asked about."""
-    job_kind = provided_fields(session, permit).get(
-        "job_kind"
-    )  # the job's kind when a Plan-27 job carries it
-    declared = permit.high_risk_kind
-    if declared is None or job_kind in (None, declared):
-        return
-    (declared_zh, declared_en), (job_zh, job_en) = PLAN27_KINDS[declared], PLAN27_KINDS[job_kind]
-    raise Conflict(
-        f"作业票 {permit.number} 属于{job_zh}作业，不能申报为{declared_zh}：监管部门同意的须是作业票申报的作业",
-        f"permit {permit.number} belongs to a {job_en} job: it cannot declare {declared_en} work, the consent "
-        "must be to the work the permit declares",
-        rule="HR-01",
-    )
-
-
 def create_permit(
     session: Session, *, principal: Principal, data: Mapping[str, Any], reissued_from: Permit | None = None
 ) -> Permit:
@@ -503,7 +485,11 @@ def update_draft(
     if "linked_permit_ids" in changes:
         _links(session, permit, changes["linked_permit_ids"])
     if "high_risk_kind" in changes:
-        _check_declared_kind(session, permit)
+        # HR-01: the job carrying the draft judges its new declaration by the rule attach and report use
+        # (imported here: the jobs area builds on this module).
+        from permit_service.jobs.service import check_carrying_job
+
+        check_carrying_job(session, permit)
     _check_window(session, permit, principal)
     permit.updated_at = clock.now()
     _record(session, permit, principal, "permit.edited", {"fields": sorted(changes)})

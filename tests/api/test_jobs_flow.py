@@ -200,6 +200,22 @@ def test_HR_01_a_draft_in_a_job_keeps_declaring_the_jobs_kind(client, factory):
     assert cleared.status_code == 200, cleared.get_json()
 
 
+def test_HR_01_a_draft_in_a_consent_report_cannot_declare_plan_27_work(client, factory):
+    world = factory.world()
+    grade_enterprise(client, factory, world, "red")
+    draft = file_draft(client, factory, world)
+    job = consent_report(client, factory, world, draft)
+    assert act(client, factory, world.regulator, job, "consent").status_code == 200
+    resp = edit(client, factory, world, draft, {"high_risk_kind": "leak_plugging"})
+    assert resp.status_code == 409, resp.get_json()
+    assert resp.get_json()["rule"] == "HR-01"
+    assert "consent report" in resp.get_json()["message_en"] and resp.get_json()["message_zh"]
+    unchanged = client.get(
+        f"/api/v1/permits/{draft['id']}", headers=factory.headers(world.people["applicant"])
+    ).get_json()
+    assert unchanged["high_risk_kind"] is None and unchanged["version"] == draft["version"]
+
+
 def test_HR_01_declared_plan_27_work_is_approved_by_the_principal_under_a_consented_job(client, factory):
     world = factory.world()
     job = file_job(client, factory, world, kind="water_draining", title="V-201 切水")
