@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, paginate
+from permit_service.api.conventions import answer, check_if_match, idempotent, paginate
 from permit_service.auth import (
     current_principal,
     enterprise_scope,
@@ -44,13 +44,6 @@ blp = Blueprint(
 
 ADMIN = "enterprise_admin"
 Answer = tuple[Any, int, dict[str, str]]
-
-
-def _answer(obj: PlantArea | Person, status: int = 200, location: str | None = None) -> Answer:
-    headers = {"ETag": etag_of(obj.version)}
-    if location is not None:
-        headers["Location"] = location
-    return obj, status, headers
 
 
 @blp.route("/regions")
@@ -123,7 +116,7 @@ class EnterpriseAreas(MethodView):
         with transaction() as session:
             enterprise = get_enterprise_for(session, principal, enterprise_id)
             area = service.create_area(session, principal=principal, enterprise=enterprise, data=data)
-        return _answer(area, 201, f"/api/v1/areas/{area.id}")
+        return answer(area, 201, location=f"/api/v1/areas/{area.id}")
 
 
 @blp.route("/areas/<uuid:area_id>")
@@ -134,7 +127,7 @@ class AreaById(MethodView):
     def get(self, area_id: uuid.UUID) -> Answer:
         """Read a plant area; its ETag is what a change sends back in If-Match."""
         area = service.get_area(get_session(), principal=current_principal(), area_id=area_id)
-        return _answer(area)
+        return answer(area)
 
     @require_roles(ADMIN)
     @blp.arguments(PlantAreaUpdateSchema)
@@ -146,7 +139,7 @@ class AreaById(MethodView):
             area = service.get_area(session, principal=principal, area_id=area_id, for_update=True)
             check_if_match(area.version)
             service.update_area(session, principal=principal, area=area, changes=changes)
-        return _answer(area)
+        return answer(area)
 
 
 @blp.route("/enterprises/<uuid:enterprise_id>/people")
@@ -173,7 +166,7 @@ class EnterprisePeople(MethodView):
         with transaction() as session:
             enterprise = get_enterprise_for(session, principal, enterprise_id)
             person = service.create_person(session, principal=principal, enterprise=enterprise, data=data)
-        return _answer(person, 201, f"/api/v1/people/{person.id}")
+        return answer(person, 201, location=f"/api/v1/people/{person.id}")
 
 
 @blp.route("/people/<uuid:person_id>")
@@ -184,7 +177,7 @@ class PersonById(MethodView):
     def get(self, person_id: uuid.UUID) -> Answer:
         """Read a person; its ETag is what a change sends back in If-Match."""
         person = service.get_person(get_session(), principal=current_principal(), person_id=person_id)
-        return _answer(person)
+        return answer(person)
 
     @require_roles(ADMIN)
     @blp.arguments(PersonUpdateSchema)
@@ -196,4 +189,4 @@ class PersonById(MethodView):
             person = service.get_person(session, principal=principal, person_id=person_id, for_update=True)
             check_if_match(person.version)
             service.update_person(session, principal=principal, person=person, changes=changes)
-        return _answer(person)
+        return answer(person)

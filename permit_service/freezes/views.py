@@ -10,7 +10,7 @@ from flask.views import MethodView
 
 from permit_service import clock
 from permit_service.api.blueprint import Blueprint
-from permit_service.api.conventions import check_if_match, etag_of, idempotent, if_match_version, paginate
+from permit_service.api.conventions import answer, check_if_match, idempotent, if_match_version, paginate
 from permit_service.auth import current_principal, require_roles
 from permit_service.calendar import coverage_gap, holidays_between
 from permit_service.db import get_session, transaction
@@ -35,13 +35,6 @@ calendar_blp = Blueprint(
 )
 
 
-def _answer(freeze: Freeze, status: int = 200) -> tuple[Freeze, int, dict[str, str]]:
-    headers = {"ETag": etag_of(freeze.version)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/freezes/{freeze.id}"
-    return freeze, status, headers
-
-
 @blp.route("")
 class Freezes(MethodView):
     """Freezes covering the caller's region."""
@@ -64,9 +57,8 @@ class Freezes(MethodView):
         """Declare a freeze for your district, or as the city regulator for any region of the city (FZ-01/02)."""
         principal = current_principal()
         with transaction() as session:
-            return _answer(
-                service.declare_freeze(session, principal=principal, data=body, now=clock.now()), 201
-            )
+            freeze = service.declare_freeze(session, principal=principal, data=body, now=clock.now())
+            return answer(freeze, 201, location=f"/api/v1/freezes/{freeze.id}")
 
 
 @blp.route("/check")
@@ -94,7 +86,7 @@ class FreezeById(MethodView):
     @blp.response(200, s.FreezeOut)
     def get(self, freeze_id: uuid.UUID) -> Any:
         """Read a freeze; the ETag is its version."""
-        return _answer(service.get_freeze(get_session(), principal=current_principal(), freeze_id=freeze_id))
+        return answer(service.get_freeze(get_session(), principal=current_principal(), freeze_id=freeze_id))
 
     @require_roles(*REGULATORS)
     @blp.arguments(s.FreezeUpdate)
@@ -113,7 +105,7 @@ class FreezeById(MethodView):
                 expected_version=current.version,
                 now=clock.now(),
             )
-            return _answer(freeze)
+            return answer(freeze)
 
 
 @blp.route("/<uuid:freeze_id>/declare")
@@ -133,7 +125,7 @@ class FreezeDeclare(MethodView):
                 expected_version=if_match_version(),
                 now=clock.now(),
             )
-            return _answer(freeze)
+            return answer(freeze)
 
 
 @blp.route("/<uuid:freeze_id>/cancel")
@@ -155,7 +147,7 @@ class FreezeCancel(MethodView):
                 expected_version=if_match_version(),
                 now=clock.now(),
             )
-            return _answer(freeze)
+            return answer(freeze)
 
 
 @calendar_blp.route("/holidays")
