@@ -181,15 +181,12 @@ def set_confirmations(
     permit.updated_at = now
     flag_modified(permit, "updated_at")
     session.flush()
-    audit.record(
+    permits.record_event(
         session,
-        kind="permit.checklists_confirmed",
-        actor=principal,
-        subject_type="permit",
-        subject_id=permit.id,
-        enterprise_id=permit.enterprise_id,
-        data={
-            "permit_type": permit.type,
+        permit,
+        principal,
+        "permit.checklists_confirmed",
+        {
             "number": permit.number,
             "items": [{**item, "confirmed_by": str(item["confirmed_by"])} for item in items],
         },

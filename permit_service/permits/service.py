@@ -440,7 +440,7 @@ def create_permit(
     session.flush()
     if data.get("linked_permit_ids"):
         _links(session, permit, data["linked_permit_ids"])
-    _record(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
+    record_event(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
     session.flush()
     session.refresh(permit)
     return permit
@@ -492,7 +492,7 @@ def update_draft(
         check_carrying_job(session, permit)
     _check_window(session, permit, principal)
     permit.updated_at = clock.now()
-    _record(session, permit, principal, "permit.edited", {"fields": sorted(changes)})
+    record_event(session, permit, principal, "permit.edited", {"fields": sorted(changes)})
     session.flush()
     return permit
 
@@ -522,7 +522,7 @@ def perform(
         raise
     previous = permit.state
     _apply(session, permit, outcome, ctx.now, payload or {})
-    _record(
+    record_event(
         session,
         permit,
         principal,
@@ -686,7 +686,10 @@ def reissue(
     return old, new
 
 
-def _record(session: Session, permit: Permit, principal: Principal, kind: str, data: dict[str, Any]) -> None:
+def record_event(
+    session: Session, permit: Permit, principal: Principal, kind: str, data: dict[str, Any]
+) -> None:
+    """Append an event about the permit to its enterprise's chain (AU-01), naming the permit's type."""
     audit.record(
         session,
         kind=kind,
