@@ -72,6 +72,8 @@ class PlantArea(UUIDPk, Base):
     toxic: Mapped[bool] = mapped_column(default=False)
     fire_explosion_area: Mapped[bool] = mapped_column(default=False)
     max_headcount: Mapped[int | None] = mapped_column(sa.Integer)
+    # G-06: the area's outline as GeoJSON in the positioning platform's coordinates (directory.geometry).
+    boundary: Mapped[dict | None] = mapped_column(sa.JSON)
     version: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (sa.UniqueConstraint("enterprise_id", "code"),)

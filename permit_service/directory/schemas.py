@@ -10,6 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictBoolean, StrictSchema
 from permit_service.auth.principal import ENTERPRISE_ROLES
+from permit_service.directory.geometry import BoundaryError, as_geojson, parse_boundary
 from permit_service.directory.models import RISK_GRADES
 
 MAX_HEADCOUNT_LIMIT = 1000
@@ -43,6 +44,28 @@ def _roles(**kw: Any) -> fields.List:
         metadata={"description": "enterprise roles (rules.md §0)"},
         **kw,
     )
+
+
+_BOUNDARY_DOC = (
+    "区域边界：GeoJSON Polygon 或 MultiPolygon，坐标系与本企业定位平台上报的一致（经纬度或厂区平面坐标，x/经度在前）；"
+    "null 表示未划定 / the area's outline as a GeoJSON Polygon or MultiPolygon in the coordinates the enterprise's "
+    "positioning platform reports (lon/lat or a plant grid, x first); null: none drawn. A position fix is on-site "
+    "evidence only inside it (G-06)."
+)
+
+
+class Boundary(fields.Field):
+    """A GeoJSON Polygon/MultiPolygon checked with shapely (valid, finite, non-empty); loads as plain GeoJSON."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return as_geojson(parse_boundary(value))
+        except BoundaryError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _boundary(**kw: Any) -> Boundary:
+    return Boundary(allow_none=True, metadata={"description": _BOUNDARY_DOC, "type": "object"}, **kw)
 
 
 # --- regions and enterprises -------------------------------------------------------------------
@@ -100,6 +123,7 @@ class PlantAreaSchema(StrictSchema):
     toxic = fields.Boolean()
     fire_explosion_area = fields.Boolean()
     max_headcount = fields.Integer(allow_none=True)
+    boundary = fields.Dict(allow_none=True, metadata={"description": _BOUNDARY_DOC})
     version = fields.Integer()
 
 
@@ -122,6 +146,7 @@ class PlantAreaCreateSchema(StrictSchema):
     toxic = StrictBoolean(load_default=False)
     fire_explosion_area = StrictBoolean(load_default=False, metadata={"description": "动火区域"})
     max_headcount = _headcount(load_default=None)
+    boundary = _boundary(load_default=None)
 
 
 class PlantAreaUpdateSchema(StrictSchema):
@@ -135,6 +160,7 @@ class PlantAreaUpdateSchema(StrictSchema):
     toxic = StrictBoolean()
     fire_explosion_area = StrictBoolean(metadata={"description": "动火区域"})
     max_headcount = _headcount()
+    boundary = _boundary()
 
 
 # --- people ------------------------------------------------------------------------------------

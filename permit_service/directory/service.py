@@ -26,6 +26,7 @@ AREA_FIELDS = (
     "toxic",
     "fire_explosion_area",
     "max_headcount",
+    "boundary",
 )
 PERSON_FIELDS = ("name", "active", "positioning_card_id", "phone")
 
