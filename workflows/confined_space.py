@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import gas
-from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
+from workflows.base import Workflow
+from workflows.facts import Fact
+from workflows.forms import Form, Item
+from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules.conflicts import painting_near_hot_work
@@ -58,7 +61,7 @@ WORKFLOW = Workflow(
         ),
         Item("A2-09", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
     ),
-    gas_plan=GasPlan(
+    gas_plan=gas.GasPlan(
         limits=gas.CONFINED_SPACE,
         fresh_rule="CS-01",
         resume_rule="CS-01",

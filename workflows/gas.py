@@ -1,13 +1,14 @@
-"""Gas catalogue, unit conversion and the pass/fail limits of HW-05 and CS-02 (GB 30871 5.3.2, 6.4; GBZ 2.1)."""
+"""Gas catalogue, unit conversion, the pass/fail limits of HW-05 and CS-02 (GB 30871 5.3.2, 6.4; GBZ 2.1) and the
+gas plan each testing type follows."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from workflows.model import GasReading
+from workflows.model import GasReading, PermitData
 from workflows.rules import Violation
 
 MOLAR_VOLUME_L = 24.0  # L/mol at 20 °C, 101.3 kPa: the basis of ppm <-> mg/m3
@@ -243,3 +244,20 @@ def evaluate(
     if rule.require_oxygen and "O2" not in seen:
         findings.append(_finding(rule, "未分析氧含量", "oxygen was not measured"))
     return not findings, findings
+
+
+@dataclass(frozen=True)
+class GasPlan:
+    """How a type tests gas: limits, the freshness rule before work, and when resuming needs a re-test."""
+
+    limits: GasRule
+    fresh_rule: str
+    resume_rule: str
+    breach_rule: str
+    resume_after_minutes: Mapping[str | None, int]
+    applies: Callable[[PermitData], bool] = lambda permit: True
+    breach_effects: tuple[str, ...] = ("suspend_permit",)
+
+    def catalogue(self) -> dict[str, str]:
+        """The plan as the catalogue publishes it."""
+        return {**self.limits.summary(), "fresh_rule": self.fresh_rule}

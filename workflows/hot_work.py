@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import gas
-from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
+from workflows.base import Workflow
+from workflows.facts import Fact, recorded
+from workflows.forms import Form, Item
+from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules import general as g
@@ -35,7 +38,7 @@ def base_grade(facts: Mapping[str, Any]) -> str:
 
 def approvers(permit: PermitData, ctx: Context, grade: str | None) -> tuple[tuple[str, ...], str] | None:
     """HW-02 and HW-03 approver exceptions to the B.1 table."""
-    facts = WORKFLOW.facts_of(permit)
+    facts = recorded(permit)
     if (
         grade == "special"
         and base_grade(facts) == "special"
@@ -172,7 +175,7 @@ WORKFLOW = Workflow(
     grade_rule="HW-01",
     approvers=approvers,
     upgrade=hot_work_upgrade,
-    gas_plan=GasPlan(
+    gas_plan=gas.GasPlan(
         limits=gas.HOT_WORK,
         fresh_rule="HW-04",
         resume_rule="HW-06",

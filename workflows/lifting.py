@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.base import Fact, Form, Grade, Item, Workflow
+from workflows.base import Workflow
+from workflows.facts import Fact
+from workflows.forms import Form, Item
+from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
 from workflows.rules import general as g

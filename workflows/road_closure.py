@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from workflows.base import Fact, Form, Grade, Item, Workflow
+from workflows.base import Workflow
+from workflows.facts import Fact
+from workflows.forms import Form, Item
+from workflows.grading import Grade
 from workflows.rules import general as g
 
 WORKFLOW = Workflow(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from workflows import gas
-from workflows.base import Fact, Form, GasPlan, Grade, Item, Workflow
+from workflows.base import Workflow
+from workflows.facts import Fact
+from workflows.forms import Form, Item
+from workflows.grading import Grade
 from workflows.model import PermitData
 
 
@@ -64,7 +67,7 @@ WORKFLOW = Workflow(
         Item("A6-08", "安装漏电保护器，一机一闸一保护", "residual-current protection, one breaker per tool"),
         Item("A6-09", "用电设备、线路容量和负荷符合要求", "load within the circuit's capacity"),
     ),
-    gas_plan=GasPlan(
+    gas_plan=gas.GasPlan(
         limits=gas.HOT_WORK,
         fresh_rule="TE-02",
         resume_rule="G-08",

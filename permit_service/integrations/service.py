@@ -49,6 +49,7 @@ from permit_service.permits.models import Permit, PermitCrewMember, PermitLink
 from permit_service.presence import service as presence
 from permit_service.presence.models import PresenceEntry
 from workflows import gas, get_workflow
+from workflows.facts import recorded
 from workflows.rules import RuleViolation, Violation
 from workflows.states import State
 
@@ -454,9 +455,7 @@ def _gas_breach(
         return None
     # A feed reading is judged on its own: the completeness a sample needs (oxygen measured) does not apply.
     limits = replace(plan.limits, require_oxygen=False)
-    passed, findings = gas.evaluate(
-        limits, [r.normalised for r in worst], workflow.facts_of(data), settings().policy
-    )
+    passed, findings = gas.evaluate(limits, [r.normalised for r in worst], recorded(data), settings().policy)
     if passed:
         return None
     return plan.breach_rule, findings, worst

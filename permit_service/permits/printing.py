@@ -55,7 +55,7 @@ ROLES: Mapping[str, tuple[str, str]] = {
     "enterprise_admin": ("企业管理员", "enterprise administrator"),
     "system": ("系统", "system"),
 }
-# The signature kinds the workflow records (the steps of workflows.base; gas tests have their own table).
+# The signature kinds the workflow records (the steps of workflows.steps; gas tests have their own table).
 SIGNATURES: Mapping[str, tuple[str, str]] = {
     "application": ("作业申请", "application"),
     "countersign": ("会签", "countersignature"),

@@ -388,10 +388,10 @@ def _check_window(session: Session, permit: Permit, principal: Principal) -> Non
     """G-12 at filing and editing: the window fits the grade the facts call for, not only the declared one."""
     workflow = get_workflow(permit.type)
     data, ctx = core_view(session, permit, principal)
-    violation = workflow.validate_window(
+    violation = workflow.grading.validate_window(
         permit.valid_from,
         permit.valid_until,
-        workflow.effective_grade(data, ctx),
+        workflow.grading.effective(data, ctx),
         permit.facts or {},
         ctx.policy,
     )

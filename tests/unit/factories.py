@@ -181,21 +181,23 @@ def actor_for(wf: Workflow, p: PermitData, event: str) -> Actor:
     """The person who naturally performs an event on this permit."""
     if event == "approve":
         given = {s.role for s in p.signatures if s.kind == "approval"}
-        slots = [r for r, _ in wf.approval_slots(p, ctx())]
+        slots = [r for r, _ in wf.grading.approval_slots(p, ctx())]
         roles = next((r for r in slots if not given & set(r)), slots[0])
         return actor(roles[0])
     if event == "brief":
-        due = wf._briefing_due(p)
+        due = wf.signatures.briefing_due(p)
         member = due[0] if due else p.crew[0]
         return actor(member.role, person_id=member.person_id)
     if event == "accept":
         given = {s.role for s in p.signatures if s.kind == "acceptance"}
-        group = next((gr for gr in wf.acceptance if not given & set(gr)), wf.acceptance[0])
+        group = next(
+            (gr for gr in wf.signatures.acceptance if not given & set(gr)), wf.signatures.acceptance[0]
+        )
         return actor(group[0])
     fixed = {
         "submit": actor("applicant", person_id=APPLICANT),
         "countersign": actor("countersigner"),
-        "reject": actor(wf.approval_slots(p, ctx())[0][0][0]),
+        "reject": actor(wf.grading.approval_slots(p, ctx())[0][0][0]),
         "record_gas_test": actor("analyst"),
         "shift_check": actor("shift_leader"),
         "activate": actor("work_leader", person_id=LEADER),
@@ -219,7 +221,11 @@ CALM = {
 def payload_for(wf: Workflow, p: PermitData, event: str) -> dict[str, Any]:
     """A payload that satisfies the event's payload rules."""
     if event == "countersign":
-        return {"department": sorted(wf._departments_missing(p))[0] if wf._departments_missing(p) else "none"}
+        return {
+            "department": sorted(wf.signatures.departments_missing(p))[0]
+            if wf.signatures.departments_missing(p)
+            else "none"
+        }
     return {
         "approve": {"area_id": p.area.id},
         "record_gas_test": {"readings": list(GOOD_AIR), "point": "manhole"},

@@ -234,17 +234,17 @@ def test_G_11_passes_after_acceptance() -> None:
 def test_G_12_blocks_window_longer_than_max_validity() -> None:
     p = permit(valid_until=NOW + timedelta(hours=80))
     assert "G-12" in check(p, "submit")
-    v = HW.validate_window(NOW, NOW + timedelta(hours=9), "level1", {})
+    v = HW.grading.validate_window(NOW, NOW + timedelta(hours=9), "level1", {})
     assert v is not None and v.rule_id == "G-12"
-    assert HW.validate_window(NOW, NOW - timedelta(hours=1), "level2", {}) is not None
+    assert HW.grading.validate_window(NOW, NOW - timedelta(hours=1), "level2", {}) is not None
 
 
 def test_G_12_passes_within_max_validity_and_policy_override() -> None:
-    assert HW.validate_window(NOW, NOW + timedelta(hours=72), "level2", {}) is None
+    assert HW.grading.validate_window(NOW, NOW + timedelta(hours=72), "level2", {}) is None
     bp = get_workflow("blind_plate")
-    assert bp.validate_window(NOW, NOW + timedelta(hours=30), None, {}) is not None
+    assert bp.grading.validate_window(NOW, NOW + timedelta(hours=30), None, {}) is not None
     assert (
-        bp.validate_window(
+        bp.grading.validate_window(
             NOW, NOW + timedelta(hours=30), None, {}, {"max_validity_hours": {"blind_plate": 48}}
         )
         is None
@@ -348,10 +348,10 @@ def test_FZ_02_strict_freeze_of_other_types_lets_pass() -> None:
 def test_FZ_03_upgrade_lacking_names_what_work_approved_before_an_upgrade_freeze_misses() -> None:
     under = ctx(freezes=(freeze("upgrade", "hot_work"),))
     before = permit(state=State.active)  # approved with no freeze in view
-    assert {v.rule_id for v in HW.upgrade_lacking(before, under)} == {"HR-01", "SD-01", HW.grade_rule}
+    assert {v.rule_id for v in HW.upgrade_lacking(before, under)} == {"HR-01", "SD-01", HW.grading.rule}
     assert HW.upgrade_lacking(before, ctx()) == []  # no freeze, nothing lacking
-    grade = HW.effective_grade(before, under)
-    (approvers, _rule), _principal = HW.approval_slots(replace(before, grade=grade), under)
+    grade = HW.grading.effective(before, under)
+    (approvers, _rule), _principal = HW.grading.approval_slots(replace(before, grade=grade), under)
     approvals = (
         Signature("approval", approvers[0], LEADER, NOW),
         Signature("approval", "principal", LEADER, NOW),

@@ -20,7 +20,7 @@ SPECIAL = {"fire_explosion_area": True, "on_running_equipment": True}
 
 def grade(facts: dict, **kw) -> str | None:
     window = kw.pop("window", DAY)
-    return HW.derive_grade(facts, ctx(**kw), window["valid_from"], window["valid_until"])
+    return HW.grading.derive(facts, ctx(**kw), window["valid_from"], window["valid_until"])
 
 
 @pytest.mark.parametrize(

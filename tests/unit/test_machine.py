@@ -12,9 +12,9 @@ import pytest
 import transitions
 
 from workflows import WORKFLOWS, get_workflow
-from workflows.base import EVENTS
 from workflows.rules import RuleViolation
 from workflows.states import TERMINAL, State
+from workflows.steps import EVENTS
 
 from .factories import TYPES, actor, actor_for, apply, ctx, payload_for, permit
 

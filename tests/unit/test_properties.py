@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workflows import get_workflow
-from workflows.base import EVENTS
 from workflows.model import Actor
 from workflows.rules import RuleViolation
 from workflows.rules.gas_tests import latest_gas_test
 from workflows.states import State
+from workflows.steps import EVENTS
 
 from .factories import (
     BAD_AIR,
@@ -79,10 +79,10 @@ def _payload(wf, p, event: str, kind: str) -> dict:
 
 def _assert_safe_start(wf, p, c, first: bool) -> None:
     approvals = [s for s in p.signatures if s.kind == "approval"]
-    assert approvals and not wf._missing_approvals(p, c)
+    assert approvals and not wf.signatures.missing_approvals(p, c)
     assert any(m.role == "guardian" for m in p.crew)
     signed = {s.person_id for s in p.signatures if s.kind == "briefing"}
-    assert all(m.person_id in signed for m in p.crew if m.role in wf.briefing_order)
+    assert all(m.person_id in signed for m in p.crew if m.role in wf.signatures.briefing_order)
     if wf.gas_plan and wf.gas_plan.applies(p):
         test = latest_gas_test(p)
         assert test is not None and test.passed

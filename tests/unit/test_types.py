@@ -193,7 +193,7 @@ HEIGHT = get_workflow("height")
 )
 def test_WH_01_full_band_table(height: float, hazards: bool, expected: str) -> None:
     facts = {"height_m": height, "objective_hazards": ["strong_wind"] if hazards else []}
-    assert HEIGHT.derive_grade(facts, ctx()) == expected
+    assert HEIGHT.grading.derive(facts, ctx()) == expected
 
 
 @pytest.mark.parametrize(
@@ -210,12 +210,12 @@ def test_WH_01_full_band_table(height: float, hazards: bool, expected: str) -> N
     ],
 )
 def test_WH_01_floors(floor: str, expected: str) -> None:
-    assert HEIGHT.derive_grade({"height_m": 3, floor: True}, ctx()) == expected
+    assert HEIGHT.grading.derive({"height_m": 3, floor: True}, ctx()) == expected
 
 
 def test_WH_01_below_2_m_needs_no_permit_and_lower_grade_refused() -> None:
     with pytest.raises(RuleViolation) as exc:
-        HEIGHT.derive_grade({"height_m": 1.5}, ctx())
+        HEIGHT.grading.derive({"height_m": 1.5}, ctx())
     assert exc.value.rule == "WH-01" and "2 m" in exc.value.violations[0].en
     assert "WH-01" in check(permit("height", facts={"height_m": 1.5}), "submit")
     assert "WH-01" in check(permit("height", grade="I", facts={"height_m": 10}), "submit")
@@ -319,12 +319,12 @@ LIFT = get_workflow("lifting")
     [(10, "level3"), (39.9, "level3"), (40, "level2"), (100, "level2"), (100.5, "level1")],
 )
 def test_LF_01_grade_by_load(load: float, expected: str) -> None:
-    assert LIFT.derive_grade({"load_t": load}, ctx()) == expected
+    assert LIFT.grading.derive({"load_t": load}, ctx()) == expected
 
 
 def test_LF_01_below_10_t_needs_no_permit() -> None:
     with pytest.raises(RuleViolation) as exc:
-        LIFT.derive_grade({"load_t": 9.5}, ctx())
+        LIFT.grading.derive({"load_t": 9.5}, ctx())
     assert exc.value.rule == "LF-01" and "no lifting permit is needed" in exc.value.violations[0].en
     assert "LF-01" in check(permit("lifting", facts={"load_t": 9.5}), "submit")
     assert "LF-01" in check(permit("lifting", facts={"load_t": None}), "submit")
@@ -387,17 +387,19 @@ TE = get_workflow("temporary_power")
 
 
 def test_TE_01_blocks_over_15_days_without_reason() -> None:
-    v = TE.validate_window(NOW, NOW + timedelta(days=16), None, {})
+    v = TE.grading.validate_window(NOW, NOW + timedelta(days=16), None, {})
     assert v is not None and v.rule_id == "TE-01"
-    assert TE.validate_window(
+    assert TE.grading.validate_window(
         NOW, NOW + timedelta(days=31), None, {"extended_validity_reason": "long outage"}
     )
 
 
 def test_TE_01_passes_30_days_with_stated_reason() -> None:
-    assert TE.validate_window(NOW, NOW + timedelta(days=15), None, {}) is None
+    assert TE.grading.validate_window(NOW, NOW + timedelta(days=15), None, {}) is None
     assert (
-        TE.validate_window(NOW, NOW + timedelta(days=30), None, {"extended_validity_reason": "turnaround"})
+        TE.grading.validate_window(
+            NOW, NOW + timedelta(days=30), None, {"extended_validity_reason": "turnaround"}
+        )
         is None
     )
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workflows import gas
-from workflows.model import Context, GasTest, PermitData
+from workflows.model import Context, GasReading, GasTest, PermitData
 from workflows.rules import Guard, Violation, reads_payload
 from workflows.rules.general import aware, signed
 from workflows.rules.upgrade import SHANGHAI
@@ -160,3 +160,48 @@ def monitoring_gap(rule: str) -> Guard:
         )
 
     return guard
+
+
+def plan_guards(plan: gas.GasPlan) -> dict[str, tuple[Guard, ...]]:
+    """The guards a gas plan adds: valid samples, a fresh pass before work, a re-test on resuming."""
+    return {
+        "record_gas_test": (readings_valid(plan.limits.rule),),
+        "activate": (gas_test_fresh(plan.fresh_rule, plan.applies),),
+        "resume": (
+            retest_on_resume(plan.resume_rule, plan.breach_rule, plan.resume_after_minutes, plan.applies),
+        ),
+    }
+
+
+def findings(
+    plan: gas.GasPlan, facts: Mapping[str, Any], readings: tuple[GasReading, ...], ctx: Context
+) -> list[Violation]:
+    """What a sample breaks under the plan's limits (empty when it passes)."""
+    return gas.evaluate(plan.limits, readings, facts, ctx.policy)[1]
+
+
+def new_test(
+    plan: gas.GasPlan, facts: Mapping[str, Any], ctx: Context, payload: Mapping[str, Any]
+) -> GasTest:
+    """The gas test a record_gas_test payload stands for, judged by the core (never by the client)."""
+    readings = tuple(
+        gas.normalise(str(r["gas"]), r["value"], str(r["unit"]), ctx.policy) for r in payload["readings"]
+    )
+    return GasTest(
+        sampled_at(payload, ctx),
+        ctx.actor.person_id,
+        not findings(plan, facts, readings, ctx),
+        readings,
+        str(payload.get("point", "")),
+    )
+
+
+def evidence(plan: gas.GasPlan, facts: Mapping[str, Any], ctx: Context, test: GasTest) -> dict[str, Any]:
+    """What the gas-test signature keeps: the verdict, its findings, the readings, when and where."""
+    return {
+        "passed": test.passed,
+        "findings": [v.as_dict() for v in findings(plan, facts, test.readings, ctx)],
+        "readings": [{"gas": r.gas, "value": r.value, "unit": r.unit} for r in test.readings],
+        "sampled_at": test.sampled_at.isoformat(),
+        "point": test.point,
+    }
