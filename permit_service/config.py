@@ -5,7 +5,7 @@ Every setting is an environment variable; this table is the operator's reference
 | variable | default | meaning |
 |---|---|---|
 | `PERMIT_ENV` | `development` | `development`, `test` or `production`. Outside development the service refuses to start with the development JWT secret. |
-| `DATABASE_URL` | `sqlite:///<instance>/permit_service.db` | SQLAlchemy URL. PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`. SQLite runs with WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions. |
+| `DATABASE_URL` | `sqlite:///<instance>/permit_service.db` | SQLAlchemy URL; required when `PERMIT_ENV=production` (the service refuses to start on the default SQLite file). PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`. SQLite runs with WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions. |
 | `DATABASE_POOL_SIZE` | `5` | connections per process (PostgreSQL). |
 | `SQLITE_BUSY_TIMEOUT_MS` | `5000` | how long a SQLite writer waits for the lock. |
 | `JWT_SECRET_KEY` | development secret | HMAC key for HS256 tokens issued by this service. Required outside development. |
@@ -120,6 +120,8 @@ class Config:
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
         """Read every setting from the environment (see the module docstring)."""
         env = dict(os.environ if environ is None else environ)
+        if env.get("PERMIT_ENV") == "production" and not env.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL must be set in production; the default SQLite file is refused")
         base = cls()
         cfg = cls(
             env=env.get("PERMIT_ENV", base.env),

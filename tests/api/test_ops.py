@@ -112,6 +112,15 @@ def test_production_refuses_to_start_with_the_development_secret(monkeypatch, tm
         create_app()
 
 
+def test_production_refuses_to_start_without_a_database_url():
+    secret = {"PERMIT_ENV": "production", "JWT_SECRET_KEY": "s" * 40}
+    assert Config.from_env({**secret, "DATABASE_URL": "postgresql+psycopg://db/permit"}).env == "production"
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Config.from_env(secret)
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Config.from_env({**secret, "DATABASE_URL": ""})
+
+
 @pytest.mark.parametrize("minutes", ["0", "-5"])
 def test_G_06_a_card_evidence_window_under_a_minute_is_refused_at_start(minutes):
     assert Config.from_env({"POLICY_CARD_EVIDENCE_MINUTES": "1"}).policy["card_evidence_minutes"] == 1
