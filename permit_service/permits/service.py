@@ -345,6 +345,24 @@ def _crew(
     ]
 
 
+def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
+    """Give a draft its new crew, keeping the row of each (person, role) that stays.
+
+    permit_crew is unique per person and role, and the unit of work inserts new rows before it deletes old
+    ones: a member who stays must be updated in place, not deleted and inserted again.
+    """
+    staying = {(m.person_id, m.role): m for m in permit.crew}
+    crew = []
+    for member in members:
+        row = staying.pop((member.person_id, member.role), None)
+        if row is not None:
+            row.position = member.position
+            row.certificate_kind = member.certificate_kind
+            row.certificate_number = member.certificate_number
+        crew.append(row or member)
+    permit.crew = crew
+
+
 def _measures(
     session: Session, enterprise_id: uuid.UUID, measures: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -481,7 +499,7 @@ def update_draft(
     if "measures" in changes:
         permit.measures = _measures(session, permit.enterprise_id, changes["measures"])
     if "crew" in changes:
-        permit.crew = _crew(session, permit.enterprise_id, changes["crew"])
+        _replace_crew(permit, _crew(session, permit.enterprise_id, changes["crew"]))
     if "linked_permit_ids" in changes:
         _links(session, permit, changes["linked_permit_ids"])
     if "high_risk_kind" in changes:

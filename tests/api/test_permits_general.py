@@ -190,6 +190,24 @@ def test_G_07_a_submitted_permit_is_never_edited_but_voided_and_reissued(flow):
     assert flow.reload().state == "voided"
 
 
+def test_G_07_a_drafts_crew_is_replaced_keeping_members_that_stay(flow):
+    flow.file("hot_work")
+    work_leader, worker, guardian = flow.permit["crew"]
+    new_guardian = flow.extra("second_guardian", "guardian")
+    crew = [
+        {"person_id": str(new_guardian.id), "role": "guardian"},
+        {k: worker[k] for k in ("person_id", "role", "certificate_kind", "certificate_number")},
+        {"person_id": work_leader["person_id"], "role": "work_leader"},
+    ]
+    edited = flow.client.patch(
+        flow.url, json={"crew": crew}, headers=flow.headers("applicant", **{"If-Match": '"1"'})
+    )
+    assert edited.status_code == 200, edited.get_json()
+    stored = [(c["person_id"], c["role"]) for c in flow.reload().permit["crew"]]
+    assert stored == [(c["person_id"], c["role"]) for c in crew]
+    assert guardian["person_id"] not in {person for person, _ in stored}
+
+
 def test_G_07_void_needs_a_reason(flow):
     flow.file("hot_work").submit().refused("void", "G-07", {"reason": "   "}, by="applicant")
     assert flow.do("void", {"reason": "作业内容变更"}, by="applicant").state == "voided"
