@@ -39,7 +39,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
 | `WEBHOOK_MAX_ATTEMPTS` | `12` | attempts before a delivery is marked failed (it can still be replayed). |
 | `WEBHOOK_BACKOFF_BASE_SECONDS` / `WEBHOOK_BACKOFF_MAX_SECONDS` | `30` / `21600` | retry delay: base x 2^(attempt-1), capped, with jitter. |
-| `WEBHOOK_ALLOWED_NETWORKS` | empty | comma-separated addresses or CIDR networks webhooks may reach although refused by default (e.g. `127.0.0.1,::1` for a receiver on the same machine in development or a demo). Private LAN ranges are always allowed; loopback, link-local, multicast, unspecified and reserved addresses are refused, at subscription and again on every delivery (DC-04). Cloud metadata addresses (169.254.169.254, Alibaba Cloud 100.100.100.200, AWS fd00:ec2::254 and the like) are refused even if listed here; an IPv6 address carrying an IPv4 one (IPv4-mapped, 6to4, Teredo) is judged by the IPv4 address. |
+| `WEBHOOK_ALLOWED_NETWORKS` | empty | comma-separated addresses or CIDR networks webhooks may reach although refused by default (e.g. `127.0.0.1,::1` for a receiver on the same machine in development or a demo). Private LAN ranges are always allowed; loopback, link-local, multicast, unspecified, the service host's own and reserved (other non-global: documentation, benchmarking) addresses are refused, at subscription and again on every delivery (DC-04). Cloud metadata addresses (169.254.169.254, Alibaba Cloud 100.100.100.200, AWS fd00:ec2::254 and the like) are refused even if listed here; an IPv6 address carrying an IPv4 one (IPv4-mapped, 6to4, Teredo) is judged by the IPv4 address. |
 """
 
 from __future__ import annotations

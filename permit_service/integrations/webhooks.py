@@ -9,8 +9,9 @@ failed after the last attempt (it can be replayed). Bodies are signed with HMAC-
 `timestamp + "." + body`, sent as `X-Permit-Signature: t=<unix seconds>,v1=<hex digest>`.
 
 Receivers are plant portals, usually on the plant's private LAN, so private ranges are reachable; loopback,
-link-local, multicast, unspecified and reserved addresses are refused unless `WEBHOOK_ALLOWED_NETWORKS` names
-them. Cloud metadata services are refused always, the allow-list notwithstanding: not all of them are link-local
+link-local, multicast, unspecified, the service host's own and reserved addresses (every other range that is not
+global: documentation, benchmarking, 240/4) are refused unless `WEBHOOK_ALLOWED_NETWORKS`
+names them. Cloud metadata services are refused always, the allow-list notwithstanding: not all of them are link-local
 (Alibaba Cloud answers on 100.100.100.200, AWS on fd00:ec2::254 over IPv6). An IPv6 address that carries an IPv4
 one (IPv4-mapped, 6to4, Teredo) is judged by the IPv4 address. The check runs when a subscription is made and again
 on every delivery, against the addresses the connection actually uses (a host name may resolve elsewhere later).
@@ -35,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -81,6 +83,11 @@ def verify(
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "this host on this network": connects locally on Linux
+# The ranges that are not global but where plant portals live (RFC 1918, shared address space, unique local);
+# any other non-global address (documentation, benchmarking, 240/4) is reserved.
+_PLANT_NETWORKS: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 
 # Cloud instance metadata and platform endpoints: they hand out credentials to whoever asks from the instance,
 # so no allow-list opens them. Several are outside link-local (100.64/10 shared space, ULA, public addresses).
@@ -128,18 +135,33 @@ def refusal(address: IPAddress, allowed: Sequence[Network] = ()) -> str | None:
     shown = str(carried) if carried == address else f"{address} (carrying {carried})"
     if carried in CLOUD_METADATA or address in CLOUD_METADATA:
         return f"{shown} is a cloud metadata address"
-    if any(carried in network for network in allowed):
+    if _in_any(carried, allowed):
         return None
-    for kind, refused in (
-        ("loopback", carried.is_loopback),
-        ("link-local", carried.is_link_local),
-        ("multicast", carried.is_multicast),
-        ("unspecified", carried.is_unspecified or carried in _THIS_NETWORK),
-        ("reserved", carried.is_reserved),
+    for reason, refused in (
+        ("a loopback address", carried.is_loopback),
+        ("a link-local address", carried.is_link_local),
+        ("a multicast address", carried.is_multicast),
+        ("an unspecified address", carried.is_unspecified or carried in _THIS_NETWORK),
+        ("an address of the service's own host", bool({address, carried} & host_addresses())),
+        ("a reserved address", not carried.is_global and not _in_any(carried, _PLANT_NETWORKS)),
     ):
         if refused:
-            return f"{shown} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+            return f"{shown} is {reason}"
     return None
+
+
+def _in_any(address: IPAddress, networks: Sequence[Network]) -> bool:
+    return any(address in network for network in networks)
+
+
+def host_addresses() -> frozenset[IPAddress]:
+    """The addresses of this host's network interfaces, read on each check (interfaces come and go)."""
+    return frozenset(
+        ipaddress.ip_address(entry.address.split("%")[0])
+        for entries in psutil.net_if_addrs().values()
+        for entry in entries
+        if entry.family in (socket.AF_INET, socket.AF_INET6)
+    )
 
 
 def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -178,9 +200,9 @@ def check_receiver_url(url: str, allowed: Sequence[Network]) -> None:
         raise ValidationProblem(
             {
                 "url": [
-                    "接收地址不得为云元数据服务、本机回环、链路本地、组播、未指定或保留地址 / "
-                    f"the receiver must not be a cloud metadata, loopback, link-local, multicast, unspecified "
-                    f"or reserved address: {exc}"
+                    "接收地址不得为云元数据服务、本机回环、链路本地、组播、未指定、本服务主机或保留地址 / "
+                    f"the receiver must not be a cloud metadata, loopback, link-local, multicast, unspecified, "
+                    f"own-host or reserved address: {exc}"
                 ]
             }
         ) from None

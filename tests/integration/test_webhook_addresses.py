@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from permit_service.config import Config, ConfigError
 from permit_service.integrations.models import WebhookSubscription
+from permit_service.integrations import webhooks
 from permit_service.integrations.webhooks import allowed_networks, refusal
 from tests.api.checks import assert_problem
 from tests.plant import portal
@@ -32,6 +33,12 @@ SECRET = "receiver-shared-secret-0123456789"
         ("::", "unspecified"),
         ("240.0.0.1", "reserved"),
         ("255.255.255.255", "reserved"),
+        ("192.0.2.10", "reserved"),  # documentation (TEST-NET-1..3, 2001:db8::/32)
+        ("198.51.100.7", "reserved"),
+        ("203.0.113.9", "reserved"),
+        ("2001:db8::1", "reserved"),
+        ("2002:cb00:7109::1", "reserved"),  # 6to4 carrying 203.0.113.9
+        ("198.18.0.1", "reserved"),  # benchmarking
         ("169.254.169.254", "cloud metadata"),  # AWS, Azure, GCP, Huawei, Oracle...
         ("100.100.100.200", "cloud metadata"),  # Alibaba Cloud ECS, inside otherwise reachable 100.64/10
         ("169.254.0.23", "cloud metadata"),  # Tencent Cloud
@@ -68,12 +75,30 @@ def test_DC04_a_refusal_names_the_ipv4_address_an_ipv6_one_carries(address, carr
         "100.100.100.201",
         "fd12::1",
         "fd00:ec2::255",
-        "203.0.113.9",
-        "2002:cb00:7109::1",  # 6to4 carrying 203.0.113.9
+        "114.114.114.114",
+        "2002:7272:7272::1",  # 6to4 carrying 114.114.114.114
+        "240e:1::1",
     ],
 )
 def test_DC04_plant_lan_and_public_addresses_are_reachable(address):
     assert refusal(ipaddress.ip_address(address)) is None
+
+
+def test_DC04_the_service_hosts_own_addresses_are_refused_unless_allowed(monkeypatch):
+    own = {ipaddress.ip_address("10.20.0.5"), ipaddress.ip_address("fd12::5")}
+    monkeypatch.setattr(webhooks, "host_addresses", lambda: frozenset(own))
+    for address in ("10.20.0.5", "fd12::5", "::ffff:10.20.0.5"):
+        assert refusal(ipaddress.ip_address(address)).endswith(" is an address of the service's own host")
+    assert refusal(ipaddress.ip_address("10.20.0.6")) is None
+    assert refusal(ipaddress.ip_address("10.20.0.5"), allowed_networks(["10.20.0.5"])) is None
+
+
+def test_DC04_this_machines_interface_addresses_are_refused():
+    mine = [a for a in webhooks.host_addresses() if not (a.is_loopback or a.is_link_local)]
+    if not mine:
+        pytest.skip("this machine has no address beside loopback and link-local")
+    for address in mine:
+        assert refusal(address) == f"{address} is an address of the service's own host"
 
 
 def test_DC04_the_allow_list_opens_only_what_it_names():
