@@ -86,7 +86,8 @@ _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "this host on this network"
 # The ranges that are not global but where plant portals live (RFC 1918, shared address space, unique local);
 # any other non-global address (documentation, benchmarking, 240/4) is reserved.
 _PLANT_NETWORKS: tuple[Network, ...] = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 
 # Cloud instance metadata and platform endpoints: they hand out credentials to whoever asks from the instance,

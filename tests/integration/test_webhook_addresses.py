@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from permit_service.config import Config, ConfigError
-from permit_service.integrations.models import WebhookSubscription
 from permit_service.integrations import webhooks
+from permit_service.integrations.models import WebhookSubscription
 from permit_service.integrations.webhooks import allowed_networks, refusal
 from tests.api.checks import assert_problem
 from tests.plant import portal
