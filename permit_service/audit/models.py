@@ -1,4 +1,4 @@
-"""ORM model of events: append-only and hash-chained per enterprise or region (AU-01, AU-02)."""
+"""ORM models of events, hash-chained per subject, their chain heads and the sealed checkpoints (AU-01, AU-02)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class Event(Base):
-    """Who did what, when and where. Rows are only ever inserted."""
+    """Who did what, when and where. Rows are only ever inserted (a database trigger refuses the rest)."""
 
     __tablename__ = "events"
 
@@ -30,17 +30,28 @@ class Event(Base):
     subject_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     chain: Mapped[str] = mapped_column(sa.String(64))
+    # Position in the chain, from 1. The server default exists only so that 0.1.0's rows could get the column
+    # (SQLite adds a NOT NULL column only with a default); the migration numbers them and no event keeps 0.
+    seq: Mapped[int] = mapped_column(server_default=sa.text("0"))
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
-    __table_args__ = (sa.Index("ix_events_chain_id", "chain", "id"),)
+    __table_args__ = (
+        sa.Index("ix_events_chain_id", "chain", "id"),
+        sa.Index("ix_events_chain_seq", "chain", "seq", unique=True),
+    )
 
 
 class ChainHead(Base):
-    """The latest hash of each chain; locking its row serialises appends to that chain."""
+    """The latest hash of each chain; its row lock serialises appends to that one chain (one subject)."""
 
     __tablename__ = "event_chain_heads"
 
     chain: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     last_hash: Mapped[str] = mapped_column(sa.String(64))
     length: Mapped[int] = mapped_column(default=0)
+    # The tenant of the chain's events (no foreign key: events carry it; heads are bookkeeping).
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    region_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    # How far the latest sealed checkpoint covers this chain; the sealer picks the heads that moved past it.
+    sealed_length: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))

@@ -1,12 +1,10 @@
-"""Append events to their hash chain in the caller's transaction, and verify chains (AU-01, AU-02)."""
+"""Append events to their subject's hash chain in the caller's transaction (AU-01, AU-02)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +14,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from permit_service import clock
+from permit_service.audit.hashing import GENESIS, chain_of, event_hash
 from permit_service.audit.models import ChainHead, Event
+from permit_service.audit.verify import ChainReport, verify  # 0.1.0 callers use audit.verify
 from permit_service.auth.principal import Principal
+from permit_service.db import is_postgres
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "ChainReport", "chain_of", "event_hash", "on_event", "record", "verify"]
+
 # Called with (session, event) inside the same transaction, e.g. to write webhook outbox rows (DC-04).
 EventListener = Callable[[Session, Event], None]
 _listeners: list[EventListener] = []
@@ -30,32 +32,6 @@ def on_event(listener: EventListener) -> EventListener:
     if listener not in _listeners:
         _listeners.append(listener)
     return listener
-
-
-def _canonical(event: Event) -> bytes:
-    body = {
-        "at": event.at.isoformat(),
-        "kind": event.kind,
-        "actor_id": event.actor_id,
-        "actor_roles": sorted(event.actor_roles),
-        "enterprise_id": str(event.enterprise_id) if event.enterprise_id else None,
-        "region_id": str(event.region_id) if event.region_id else None,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "data": event.data,
-        "chain": event.chain,
-        "prev_hash": event.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-
-def chain_of(enterprise_id: uuid.UUID | None, region_id: uuid.UUID | None) -> str:
-    """Events chain per enterprise (or per region for regulator acts without an enterprise)."""
-    if enterprise_id is not None:
-        return f"enterprise:{enterprise_id}"
-    if region_id is not None:
-        return f"region:{region_id}"
-    return "system"
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
@@ -80,19 +56,18 @@ def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Event:
-    """Append one event to its chain; runs the listeners; flushes, never commits."""
-    chain = chain_of(enterprise_id, region_id)
-    # Locking the chain head serialises appends to one chain (per enterprise), not the whole service.
-    # Create the head if missing without racing a concurrent first event, then lock it.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(ChainHead).values(chain=chain, last_hash=GENESIS, length=0).on_conflict_do_nothing()
+    """Append one event to its subject's chain; runs the listeners; flushes, never commits."""
+    chain = chain_of(subject_type, subject_id)
+    # One statement creates or advances the subject's head and locks that row until commit: appends to one
+    # subject queue (they would anyway, on the subject's own row), other subjects of the enterprise never do.
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    upsert = insert(ChainHead).values(
+        chain=chain, last_hash=GENESIS, length=1, enterprise_id=enterprise_id, region_id=region_id
     )
-    head = session.scalars(
-        sa.select(ChainHead)
-        .where(ChainHead.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    prev_hash, seq = session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[ChainHead.chain], set_={"length": ChainHead.__table__.c.length + 1}
+        ).returning(ChainHead.last_hash, ChainHead.length)
     ).one()
     event = Event(
         at=at or clock.now(),
@@ -105,53 +80,17 @@ def record(
         subject_id=str(subject_id),
         data=_json_safe(data or {}),
         chain=chain,
-        prev_hash=head.last_hash,
+        seq=seq,
+        prev_hash=prev_hash,
         hash="",
     )
-    event.hash = hashlib.sha256(_canonical(event)).hexdigest()
-    head.last_hash = event.hash
-    head.length += 1
+    event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    session.execute(
+        sa.update(ChainHead).where(ChainHead.chain == chain).values(last_hash=event.hash),
+        execution_options={"synchronize_session": False},
+    )
     for listener in _listeners:
         listener(session, event)
     return event
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """The result of verifying one chain."""
-
-    chain: str
-    events: int
-    ok: bool
-    first_bad_event_id: int | None = None
-    reason: str = ""
-
-
-def _events(session: Session, chain: str) -> Iterator[Event]:
-    stmt = sa.select(Event).where(Event.chain == chain).order_by(Event.id).execution_options(yield_per=500)
-    yield from session.scalars(stmt)
-
-
-def verify(session: Session) -> list[ChainReport]:
-    """Recompute every chain: an edited, deleted or inserted event breaks it (AU-02)."""
-    reports = []
-    for head in session.scalars(sa.select(ChainHead).order_by(ChainHead.chain)):
-        prev, count, bad, reason = GENESIS, 0, None, ""
-        for event in _events(session, head.chain):
-            count += 1
-            if event.prev_hash != prev:
-                bad, reason = (
-                    event.id,
-                    "prev_hash does not match the previous event (deleted or inserted event)",
-                )
-                break
-            if hashlib.sha256(_canonical(event)).hexdigest() != event.hash:
-                bad, reason = event.id, "content does not match its hash (edited event)"
-                break
-            prev = event.hash
-        if bad is None and (prev != head.last_hash or count != head.length):
-            reason = "chain head does not match the last event (events deleted at the end)"
-        reports.append(ChainReport(head.chain, count, bad is None and not reason, bad, reason))
-    return reports

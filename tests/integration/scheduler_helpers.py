@@ -12,10 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from permit_service.audit import service as audit
-from permit_service.audit.models import ChainHead, Event
-from permit_service.audit.service import chain_of
-from permit_service.auth.principal import SYSTEM
+from permit_service.audit.models import Event
 from permit_service.clock import FixedClock
 from permit_service.permits.models import Permit
 from permit_service.scheduling.jobs import RunReport, SessionFactory
@@ -58,14 +55,6 @@ def arrange(db_session: Any, world: Any, n: int = 1, **overrides: Any) -> list[u
     """Insert `n` permits in one statement and return their ids."""
     rows = [permit_row(world, **overrides) for _ in range(n)]
     db_session.execute(sa.insert(Permit), rows)
-    # Real enterprises have events before anything expires; an enterprise's very first event racing from
-    # two runners would trip over the creation of its audit chain head, which these tests are not about.
-    for enterprise_id in {r["enterprise_id"] for r in rows}:
-        if db_session.get(ChainHead, chain_of(enterprise_id, None)) is None:
-            audit.record(
-                db_session, kind="test.arranged", actor=SYSTEM, subject_type="enterprise",
-                subject_id=enterprise_id, enterprise_id=enterprise_id,
-            )  # fmt: skip
     db_session.commit()
     return [r["id"] for r in rows]
 

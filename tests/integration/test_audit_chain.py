@@ -1,62 +1,184 @@
-"""The hash chain of events (AU-01, AU-02): concurrent appends, verification, tampering."""
+"""The hash chains of events (AU-01, AU-02): one per subject, appended concurrently, verified, tampering named."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
+from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from permit_service.audit import service as audit
-from permit_service.audit.models import Event
+from permit_service.audit.models import ChainHead, Event
+from permit_service.audit.verify import verify
 from permit_service.auth import SYSTEM
+from permit_service.cli import main
+
+
+def _record(
+    session: Session, enterprise_id: uuid.UUID, subject_id: uuid.UUID, kind: str = "test.event"
+) -> Event:
+    return audit.record(
+        session,
+        kind=kind,
+        actor=SYSTEM,
+        subject_type="permit",
+        subject_id=subject_id,
+        enterprise_id=enterprise_id,
+    )
+
+
+def test_AU_02_each_subject_has_its_own_chain_numbered_from_one(app, factory, db_session):
+    world = factory.world()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    with app.app_context():
+        events = [_record(db_session, world.enterprise.id, subject) for subject in (first, second, first)]
+        db_session.commit()
+        assert [(e.chain, e.seq) for e in events] == [
+            (f"permit/{first}", 1),
+            (f"permit/{second}", 1),
+            (f"permit/{first}", 2),
+        ]
+        assert events[2].prev_hash == events[0].hash and events[1].prev_hash == audit.GENESIS
+        head = db_session.get(ChainHead, f"permit/{first}")
+        assert (head.last_hash, head.length, head.enterprise_id) == (events[2].hash, 2, world.enterprise.id)
+        assert [r.ok for r in verify(db_session)] == [True, True]
 
 
 @pytest.mark.postgres_only
-def test_AU_02_first_events_of_a_chain_written_at_once_all_land_in_one_chain(app, factory):
+def test_AU_02_writes_to_two_permits_of_one_enterprise_do_not_wait_on_one_row(app, factory):
     world = factory.world()
+    make_session = sessionmaker(bind=app.extensions["db_engine"])
+    busy, other = uuid.uuid4(), uuid.uuid4()
+    with app.app_context(), make_session() as holding, holding.begin():
+        _record(holding, world.enterprise.id, busy)  # this transaction keeps its locks until the block ends
+        with make_session() as session, session.begin():
+            session.execute(sa.text("SET LOCAL lock_timeout = '1s'"))
+            _record(session, world.enterprise.id, other)  # another permit of the enterprise: no wait
+        with make_session() as session, session.begin():
+            session.execute(sa.text("SET LOCAL lock_timeout = '1s'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                _record(session, world.enterprise.id, busy)  # the same permit's chain does wait: one order
+    with make_session() as session:
+        assert all(r.ok for r in verify(session))
+
+
+@pytest.mark.postgres_only
+def test_AU_02_concurrent_events_of_one_permit_form_one_valid_chain(app, factory):
+    world = factory.world()
+    permit_id = uuid.uuid4()
     make_session = sessionmaker(bind=app.extensions["db_engine"])
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
 
-    def append(n: int) -> None:
+    def append() -> None:
         try:
             with app.app_context(), make_session() as session, session.begin():
                 barrier.wait()
-                audit.record(
-                    session,
-                    kind="test.concurrent",
-                    actor=SYSTEM,
-                    subject_type="test",
-                    subject_id=str(n),
-                    enterprise_id=world.enterprise.id,
-                )
+                _record(session, world.enterprise.id, permit_id)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=append, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=append) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
     with make_session() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == 8
-        assert all(report.ok for report in audit.verify(session))
+        rows = session.execute(sa.select(Event.seq, Event.prev_hash, Event.hash).order_by(Event.seq)).all()
+        assert [r.seq for r in rows] == list(range(1, 9))
+        assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(rows))
+        assert [(r.events, r.ok) for r in verify(session)] == [(8, True)]
 
 
-def test_AU_02_an_edited_event_breaks_its_chain(app, factory, db_session):
+# --- tampering, caught by `permit-service audit verify` ----------------------------------------------------
+
+
+@pytest.fixture
+def trail(app, factory, db_session, config, monkeypatch):
+    """Five events of one permit (and one of another, left alone); the CLI pointed at the test database."""
     world = factory.world()
+    permit_id = uuid.uuid4()
     with app.app_context():
-        for n in range(3):
-            audit.record(
-                db_session, kind="test.edit", actor=SYSTEM, subject_type="test", subject_id=str(n),
-                enterprise_id=world.enterprise.id,
-            )  # fmt: skip
+        events = [_record(db_session, world.enterprise.id, permit_id, f"test.step{n}") for n in range(1, 6)]
+        _record(db_session, world.enterprise.id, uuid.uuid4())
         db_session.commit()
-        assert all(r.ok for r in audit.verify(db_session))
-        db_session.execute(sa.update(Event).where(Event.subject_id == "1").values(kind="test.tampered"))
-        db_session.commit()
-        broken = [r for r in audit.verify(db_session) if not r.ok]
-    assert len(broken) == 1 and "edited" in broken[0].reason
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("JWT_SECRET_KEY", config.jwt_secret_key)
+    return [e.id for e in events]
+
+
+def tamper(db_session: Session, *statements: str) -> None:
+    """Change the events table behind the service's back, as someone with the database's keys could."""
+    for statement in statements:
+        db_session.execute(sa.text(statement))
+    db_session.commit()
+
+
+def audit_verify(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["audit", "verify", *args])
+    return result.exit_code, result.output
+
+
+def test_AU_02_an_intact_history_verifies(trail):
+    code, output = audit_verify()
+    assert code == 0 and "2 chains, 6 events intact" in output
+
+
+def test_AU_02_an_edited_field_is_named_at_the_edited_event(trail, db_session):
+    tamper(db_session, f"UPDATE events SET kind = 'test.forged' WHERE id = {trail[2]}")
+    code, output = audit_verify()
+    assert code == 1 and f"event {trail[2]} edited" in output and "1 of 2 chains broken" in output
+
+
+def test_AU_02_a_deleted_event_is_named_at_the_event_after_the_gap(trail, db_session):
+    tamper(db_session, f"DELETE FROM events WHERE id = {trail[2]}")
+    code, output = audit_verify()
+    assert code == 1 and f"event {trail[3]} deleted" in output
+
+
+def test_AU_02_a_deleted_last_event_is_named_after_the_event_before_it(trail, db_session):
+    tamper(db_session, f"DELETE FROM events WHERE id = {trail[4]}")
+    code, output = audit_verify()
+    assert code == 1 and f"event {trail[3]} deleted: 1 event(s) after it are missing" in output
+
+
+def test_AU_02_two_swapped_events_are_named_as_reordered(trail, db_session):
+    tamper(
+        db_session,
+        f"UPDATE events SET seq = 100 WHERE id = {trail[1]}",
+        f"UPDATE events SET seq = 2 WHERE id = {trail[2]}",
+        f"UPDATE events SET seq = 3 WHERE id = {trail[1]}",
+    )
+    code, output = audit_verify()
+    assert code == 1 and f"event {trail[2]} reordered" in output
+
+
+def test_AU_02_an_inserted_event_is_named_even_with_a_valid_hash_of_its_own(app, trail, db_session):
+    # make room at position 3, then insert a forged event there that links correctly to event 2
+    for event_id in reversed(trail[2:]):
+        tamper(db_session, f"UPDATE events SET seq = seq + 1 WHERE id = {event_id}")
+    second = db_session.get(Event, trail[1])
+    forged = Event(
+        at=second.at, kind="test.forged", actor_id=second.actor_id, actor_roles=second.actor_roles,
+        enterprise_id=second.enterprise_id, region_id=None, subject_type="permit", subject_id=second.subject_id,
+        data={}, chain=second.chain, seq=3, prev_hash=second.hash, hash="",
+    )  # fmt: skip
+    forged.hash = audit.event_hash(forged)
+    db_session.add(forged)
+    db_session.commit()
+    code, output = audit_verify()
+    assert code == 1 and f"event {forged.id} inserted" in output
+
+
+def test_AU_02_verify_can_be_limited_to_one_enterprise(trail, factory, db_session):
+    tamper(db_session, f"UPDATE events SET kind = 'test.forged' WHERE id = {trail[0]}")
+    other = factory.world().enterprise.id  # a world of its own: no events
+    assert audit_verify("--enterprise", str(other)) == (0, "0 chains, 0 events intact / 审计链完整\n")
+    assert audit_verify("--since", "2026-06-10T10:00:00")[0] == 1
+    assert audit_verify("--since", "2026-06-11T10:00:00+08:00")[0] == 0  # no chain has events that late

@@ -1,0 +1,39 @@
+"""How events are hashed and which chain a subject's events form (AU-02)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from permit_service.audit.models import Event
+
+GENESIS = "0" * 64
+CHAIN_KEY_LENGTH = 64
+
+
+def event_hash(event: Event) -> str:
+    """The SHA-256 of the event's canonical form: everything but its id, position and own hash."""
+    body = {
+        "at": event.at.isoformat(),
+        "kind": event.kind,
+        "actor_id": event.actor_id,
+        "actor_roles": sorted(event.actor_roles),
+        "enterprise_id": str(event.enterprise_id) if event.enterprise_id else None,
+        "region_id": str(event.region_id) if event.region_id else None,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "data": event.data,
+        "chain": event.chain,
+        "prev_hash": event.prev_hash,
+    }
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_of(subject_type: str, subject_id: uuid.UUID | str) -> str:
+    """The chain of a subject: one per permit, job, area, person... so that subjects never wait on each other."""
+    key = f"{subject_type}/{subject_id}"
+    if len(key) <= CHAIN_KEY_LENGTH:
+        return key
+    return "subject/" + hashlib.sha256(key.encode()).hexdigest()[: CHAIN_KEY_LENGTH - len("subject/")]
