@@ -6,6 +6,7 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -148,8 +149,19 @@ def _aware(value: datetime | None) -> datetime | None:
     help="Only chains with events at or after this ISO 8601 time (Asia/Shanghai unless it has an offset), "
     "each walked whole.",
 )
-def audit_verify(enterprise_id: uuid.UUID | None, since: datetime | None) -> None:
+@click.option(
+    "--checkpoint",
+    "kept",
+    type=click.File(encoding="utf-8"),
+    default=None,
+    help="A checkpoint kept from GET /api/v1/regulator/checkpoints (JSON): the history must still lead to it.",
+)
+def audit_verify(enterprise_id: uuid.UUID | None, since: datetime | None, kept: TextIO | None) -> None:
     """Walk every hash chain and name the first broken link of each; exits 1 when any is broken (AU-02)."""
+    import json
+    from itertools import chain
+
+    from permit_service.audit.checkpoints import KeptCheckpoint, check_against
     from permit_service.audit.verify import verify
 
     def progress(events: int, chains: int) -> None:
@@ -158,7 +170,10 @@ def audit_verify(enterprise_id: uuid.UUID | None, since: datetime | None) -> Non
     app = _app()
     broken = chains = events = 0
     with app.app_context(), app.extensions["db_sessionmaker"]() as session:
-        for report in verify(session, enterprise_id=enterprise_id, since=_aware(since), progress=progress):
+        reports = verify(session, enterprise_id=enterprise_id, since=_aware(since), progress=progress)
+        if kept is not None:
+            reports = chain(reports, check_against(session, KeptCheckpoint.from_json(json.load(kept))))
+        for report in reports:
             chains += 1
             events += report.events
             if not report.ok:

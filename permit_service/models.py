@@ -1,7 +1,7 @@
 """Every ORM model, imported once so that Alembic and the app see the whole schema."""
 
 from permit_service.api.models import IdempotencyRecord
-from permit_service.audit.models import ChainHead, Event
+from permit_service.audit.models import ChainHead, Checkpoint, CheckpointHead, Event
 from permit_service.auth.models import IntegrationClient, PasswordAttempts, RevokedToken
 from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
 from permit_service.db import Base
@@ -42,6 +42,8 @@ __all__ = [
     "Certificate",
     "ChainHead",
     "ChecklistConfirmation",
+    "Checkpoint",
+    "CheckpointHead",
     "ChemicalPark",
     "Detector",
     "Enterprise",

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from permit_service.db import Base, utcnow
+from permit_service.db import Base, UUIDPk, utcnow
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -55,3 +55,35 @@ class ChainHead(Base):
     region_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     # How far the latest sealed checkpoint covers this chain; the sealer picks the heads that moved past it.
     sealed_length: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+
+
+class Checkpoint(UUIDPk, Base):
+    """A sealed checkpoint of one scope (an enterprise, a region, or the system): the chains that moved since
+    the scope's previous checkpoint, at their heads, hashed together with the previous checkpoint's hash, so
+    that each checkpoint vouches for every head of its scope (AU-02)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    scope: Mapped[str] = mapped_column(sa.String(64))
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    region_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    seq: Mapped[int]
+    created_at: Mapped[datetime]  # when it was sealed
+    heads_root: Mapped[str] = mapped_column(sa.String(64))
+    chains: Mapped[int]
+    events: Mapped[int]
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    __table_args__ = (sa.UniqueConstraint("scope", "seq"),)
+
+
+class CheckpointHead(Base):
+    """One chain head a checkpoint seals: the chain had `length` events, the last one hashing to `hash`."""
+
+    __tablename__ = "audit_checkpoint_heads"
+
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("audit_checkpoints.id"), primary_key=True)
+    chain: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    length: Mapped[int]
+    hash: Mapped[str] = mapped_column(sa.String(64))

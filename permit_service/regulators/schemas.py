@@ -73,6 +73,37 @@ class NotificationPage(PageSchema):
     items = fields.List(fields.Nested(NotificationOut))
 
 
+class CheckpointQueryArgs(PageArgs):
+    """Narrow the checkpoints to one enterprise of the caller's region."""
+
+    enterprise_id = fields.UUID(load_default=None)
+
+
+class CheckpointOut(StrictSchema):
+    """A sealed checkpoint: keep it (scope, seq and hash suffice) and check the history against it later with
+    `permit-service audit verify --checkpoint FILE` (AU-02)."""
+
+    id = fields.UUID()
+    scope = fields.String(metadata={"description": "enterprise:<id>, region:<id> or system"})
+    enterprise_id = fields.UUID(allow_none=True)
+    region_id = fields.UUID(allow_none=True)
+    seq = fields.Integer(metadata={"description": "1, 2, 3... within the scope"})
+    sealed_at = AwareDateTime(attribute="created_at")
+    heads_root = fields.String(
+        metadata={"description": "SHA-256 over the sealed chain heads, in chain order"}
+    )
+    chains = fields.Integer(metadata={"description": "chains that moved since the previous checkpoint"})
+    events = fields.Integer(metadata={"description": "events of the scope up to this checkpoint"})
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class CheckpointPage(PageSchema):
+    """A page of checkpoints, newest first."""
+
+    items = fields.List(fields.Nested(CheckpointOut))
+
+
 class OverviewArgs(StrictSchema):
     """Narrow the overview to one district or zone of the caller's region."""
 

@@ -1,4 +1,4 @@
-"""Regulator endpoints: the report queue, the overview, notifications, and enterprise risk grades."""
+"""Regulator endpoints: the report queue, the overview, notifications, audit checkpoints, enterprise risk grades."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, paginate
+from permit_service.audit import checkpoints
+from permit_service.audit.models import Checkpoint
 from permit_service.auth import current_principal, get_enterprise_for, require_roles
 from permit_service.db import get_session, transaction
 from permit_service.jobs import schemas as job_schemas
@@ -60,6 +62,18 @@ def notifications(args: dict[str, Any]) -> dict[str, Any]:
     session = get_session()
     stmt = service.notifications(session, principal=current_principal(), filters=args)
     items, cursor = paginate(session, stmt, RegulatorNotification.created_at, RegulatorNotification.id, args)
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.get("/regulator/checkpoints")
+@require_roles(*REGULATOR_ROLES)
+@blp.arguments(s.CheckpointQueryArgs, location="query")
+@blp.response(200, s.CheckpointPage)
+def audit_checkpoints(args: dict[str, Any]) -> dict[str, Any]:
+    """Sealed audit checkpoints of the caller's enterprises, newest first, for the regulator to keep (AU-02)."""
+    session = get_session()
+    stmt = checkpoints.visible(session, current_principal(), args["enterprise_id"])
+    items, cursor = paginate(session, stmt, Checkpoint.created_at, Checkpoint.id, args)
     return {"items": items, "next_cursor": cursor}
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from permit_service.api.conventions import purge_expired_idempotency_records
+from permit_service.audit import checkpoints
 from permit_service.audit import service as audit
 from permit_service.auth import service as auth_service
 from permit_service.auth.principal import SYSTEM, region_subtree
@@ -444,6 +445,18 @@ def run_holiday_proposals(
 
 
 # --- other areas' timed work ---------------------------------------------------------------------
+
+
+def run_seal_checkpoints(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """AU-02: seal each scope's moved chains into its next checkpoint, each scope in its own transaction."""
+
+    def act(session: Session, scope: str) -> bool:
+        return (
+            cluster_lock(session, f"seal:{scope}")
+            and checkpoints.seal(session, scope=scope, now=now) is not None
+        )
+
+    return each_item(session_factory, RunReport("seal_checkpoints"), checkpoints.moved_scopes, act)
 
 
 def run_silent_feeds(session_factory: SessionFactory, now: datetime) -> RunReport:

@@ -45,6 +45,7 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec("hot_work_retests", jobs.run_hot_work_retests, 5 * tick, "HW-04"),
         JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03"),
         JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04"),
+        JobSpec("seal_checkpoints", jobs.run_seal_checkpoints, tick, "AU-02"),
         JobSpec("purge_revocations", jobs.run_purge_revocations, 3600, "tokens"),
         JobSpec("purge_password_attempts", jobs.run_purge_password_attempts, 3600, "password attempts"),
         JobSpec("purge_idempotency_records", jobs.run_purge_idempotency_records, 3600, "Idempotency-Key"),

@@ -100,16 +100,14 @@ def test_AU_02_concurrent_events_of_one_permit_form_one_valid_chain(app, factory
 
 
 @pytest.fixture
-def trail(app, factory, db_session, config, monkeypatch):
-    """Five events of one permit (and one of another, left alone); the CLI pointed at the test database."""
+def trail(app, factory, db_session, cli_env):
+    """Five events of one permit (and one of another, left alone), and the CLI pointed at the test database."""
     world = factory.world()
     permit_id = uuid.uuid4()
     with app.app_context():
         events = [_record(db_session, world.enterprise.id, permit_id, f"test.step{n}") for n in range(1, 6)]
         _record(db_session, world.enterprise.id, uuid.uuid4())
         db_session.commit()
-    monkeypatch.setenv("DATABASE_URL", config.database_url)
-    monkeypatch.setenv("JWT_SECRET_KEY", config.jwt_secret_key)
     return [e.id for e in events]
 
 
