@@ -17,6 +17,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service.integrations.views import blp as integrations_blp
     from permit_service.integrations.views import webhooks_blp
     from permit_service.jobs.views import blp as jobs_blp
+    from permit_service.measures.views import blp as measures_blp
     from permit_service.permits.catalogue import blp as catalogue_blp
     from permit_service.permits.views import blp as permits_blp
     from permit_service.presence.views import blp as presence_blp
@@ -29,6 +30,7 @@ def register(app: Flask, api: Api) -> None:
         directory_blp,
         checklists_blp,
         permits_blp,
+        measures_blp,
         catalogue_blp,
         jobs_blp,
         regulators_blp,

@@ -14,6 +14,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from workflows import facts as f
+from workflows import measures
 from workflows import steps as st
 from workflows.facts import COMMON_FACTS, Fact
 from workflows.forms import Form, Item
@@ -158,6 +159,7 @@ class Workflow:
         shared: dict[str, tuple[Guard, ...]] = {
             "submit": (
                 g.hazard_analysis_recorded,
+                measures.measures_answered,
                 g.certificates_recorded,
                 g.linked_types_present,
                 f.required_given(self.facts),
@@ -167,7 +169,7 @@ class Workflow:
             "countersign": (sig.countersign_guard,),
             "approve": (
                 g.duties_separated,
-                g.measures_confirmed,
+                measures.measures_confirmed,
                 g.checklists_confirmed,
                 g.cross_operations_covered,
                 g.approved_on_site,

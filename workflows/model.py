@@ -53,12 +53,14 @@ class CrewMember:
 
 @dataclass(frozen=True)
 class Measure:
-    """A safety measure line of the form: whether it applies and who confirmed it (G-02)."""
+    """A safety measure line of the permit: whether it applies (None: not answered yet), the counts its blanks
+    record, and who confirmed it (G-02). `text` is the applicant's own wording (added and legacy lines)."""
 
     code: str
-    text: str
-    involved: bool = True
+    text: str = ""
+    involved: bool | None = True
     confirmed_by: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class PermitData:
     number: str = ""
     risk_analysis: str = ""
     measures: tuple[Measure, ...] = ()
+    # G-02: the version of the type's Appendix A list it was filed under (0: before the lists).
+    measure_list: int = 0
     crew: tuple[CrewMember, ...] = ()
     signatures: tuple[Signature, ...] = ()
     gas_tests: tuple[GasTest, ...] = ()

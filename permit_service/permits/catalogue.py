@@ -11,7 +11,7 @@ from permit_service.api.blueprint import Blueprint
 from permit_service.api.fields import StrictSchema
 from permit_service.auth import current_principal
 from permit_service.errors import NotFound
-from workflows import WORKFLOWS
+from workflows import WORKFLOWS, measures
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/permit-types", description="作业类型目录 / Permit-type catalogue"
@@ -38,16 +38,39 @@ class FactOut(StrictSchema):
     required = fields.Boolean()
 
 
-class ChecklistItemOut(StrictSchema):
-    """A safety-measure line of the type's Appendix A form."""
+class MeasureCountOut(StrictSchema):
+    """A blank of a line that records a count (灭火器（ ）台)."""
+
+    name = fields.String(metadata={"description": "its key in a measure answer's `counts`"})
+    zh = fields.String()
+    en = fields.String()
+    unit = fields.String()
+    minimum = fields.Integer()
+
+
+class MeasureLineOut(StrictSchema):
+    """A safety-measure line of the type's Appendix A form, in the standard's wording."""
 
     code = fields.String()
     zh = fields.String()
     en = fields.String()
+    counts = fields.List(fields.Nested(MeasureCountOut))
+    clauses = fields.List(
+        fields.String(), metadata={"description": "the GB 30871-2022 clauses the line carries"}
+    )
+    other = fields.Boolean(metadata={"description": "其他安全措施: answered by the lines the applicant adds"})
+
+
+class MeasureListOut(StrictSchema):
+    """The measure list a permit of the type is filed under today (G-02); a permit keeps its version."""
+
+    version = fields.Integer()
+    source = fields.String()
+    lines = fields.List(fields.Nested(MeasureLineOut))
 
 
 class PermitTypeOut(StrictSchema):
-    """One permit type: grades, approvers, validities, facts, checklist, signature order, gas rule, diagram."""
+    """One permit type: grades, approvers, validities, facts, measure list, signature order, gas rule, diagram."""
 
     type = fields.String()
     prefix = fields.String()
@@ -55,7 +78,7 @@ class PermitTypeOut(StrictSchema):
     en = fields.String()
     grades = fields.List(fields.Nested(GradeOut))
     facts = fields.List(fields.Nested(FactOut))
-    checklist = fields.List(fields.Nested(ChecklistItemOut))
+    measures = fields.Nested(MeasureListOut)
     signature_order = fields.List(fields.Raw())
     gas = fields.Dict(allow_none=True)
     events = fields.List(fields.String())
@@ -68,15 +91,20 @@ class PermitTypeList(StrictSchema):
     items = fields.List(fields.Nested(PermitTypeOut))
 
 
+def _entry(permit_type: str) -> dict[str, Any]:
+    """A type as the catalogue shows it: the workflow's declarations and its current Appendix A list (G-02)."""
+    return {**WORKFLOWS[permit_type].catalogue(), "measures": measures.current(permit_type).catalogue()}
+
+
 @blp.route("")
 class PermitTypes(MethodView):
     """The catalogue."""
 
     @blp.response(200, PermitTypeList)
     def get(self) -> dict[str, Any]:
-        """List every permit type with its grades, approvers, validities, facts, checklist and state diagram."""
+        """List every permit type with its grades, approvers, validities, facts, measure list and state diagram."""
         current_principal()
-        return {"items": [wf.catalogue() for wf in WORKFLOWS.values()]}
+        return {"items": [_entry(permit_type) for permit_type in WORKFLOWS]}
 
 
 @blp.route("/<string:permit_type>")
@@ -89,4 +117,4 @@ class PermitTypeByName(MethodView):
         current_principal()
         if permit_type not in WORKFLOWS:
             raise NotFound("没有这种作业类型", f"No permit type {permit_type!r}")
-        return WORKFLOWS[permit_type].catalogue()
+        return _entry(permit_type)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from permit_service.db import Base, UUIDPk, utcnow
 from permit_service.directory.models import PlantArea
+from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 
 
 class Permit(UUIDPk, Base):
@@ -36,6 +37,9 @@ class Permit(UUIDPk, Base):
     # Plan-27 job the regulator consented to, whether or not anyone attaches it to one.
     high_risk_kind: Mapped[str | None] = mapped_column(sa.String(32))
     measures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # G-02: the version of the type's Appendix A measure list the permit was filed under: 0 for the rows filed
+    # before the lists (free-text lines confirmed at filing), the current list for every permit filed since.
+    measure_list_version: Mapped[int] = mapped_column(default=CURRENT_MEASURE_LIST, server_default="0")
     work_unit: Mapped[str] = mapped_column(sa.String(200), default="")  # 作业单位
     contractor: Mapped[bool] = mapped_column(default=False)  # outsourced work (SD-02)
     applicant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("people.id"))

@@ -1,14 +1,14 @@
 """A permit printed as its GB 30871-2022 Appendix A form, in three labelled copies (AU-04).
 
-The form is built from the permit as recorded and from its type's declarations in the workflow registry (form
-number and title, grades, facts, the Appendix A checklist): nothing here restates what a type declares.
+The form is built from the permit as recorded, from its type's declarations in the workflow registry (form number
+and title, grades, facts) and from the Appendix A measure list it was filed under: nothing here restates them.
 Every value reaches the page through Jinja2 autoescaping, so text a user typed never becomes markup.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.directory.models import Enterprise, Person
+from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits.models import Permit
 from workflows import WORKFLOWS, get_workflow
 from workflows.high_risk_job import PLAN27_KINDS
@@ -140,7 +141,8 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
             }
             for c in permit.crew
         ],
-        "measures": _measures(permit, workflow.checklist, names),
+        "measures": _measures(permit, names),
+        "measure_list": permit.measure_list_version,
         "gas_tests": [
             {
                 "at": _local(t.sampled_at),
@@ -178,30 +180,30 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
     }
 
 
-def _measures(permit: Permit, checklist: Iterable[Any], names: Mapping[Any, str]) -> list[dict[str, Any]]:
-    """The type's Appendix A checklist, each line with what the permit records for it (是否涉及 / 确认人, G-02),
-    then the permit's own further measures."""
-    recorded = {m.get("code"): m for m in permit.measures}
+def _measures(permit: Permit, names: Mapping[Any, str]) -> list[dict[str, Any]]:
+    """Every line of the list the permit was filed under, with its answer 是否涉及, the counts its blanks record and
+    its confirmer 确认人 (G-02); a permit filed before the lists prints the free-text lines it recorded."""
     rows = []
-    for item in checklist:
-        m = recorded.pop(item.code, None)
-        rows.append(_measure_row(item.code, item.zh, item.en, m, names))
-    rows += [_measure_row(code, m.get("text", ""), "", m, names) for code, m in recorded.items()]
+    for line in measure_lines(permit.type, permit.measure_list_version, permit.measures):
+        counts = {c["name"]: c for c in line["asks"]}
+        confirmer = line["confirmed_by"]
+        rows.append(
+            {
+                "code": line["code"],
+                "zh": line["zh"],
+                "en": line["en"],
+                "involved": line["involved"],
+                "counts": [
+                    f"{counts[name]['zh']} {value} {counts[name]['unit']}"
+                    if name in counts
+                    else f"{name} {value}"
+                    for name, value in line["counts"].items()
+                ],
+                "confirmed_by": names.get(uuid.UUID(confirmer), "") if confirmer else "",
+                "confirmed_at": _local(line["confirmed_at"]) if line["confirmed_at"] else "",
+            }
+        )
     return rows
-
-
-def _measure_row(
-    code: str, zh: str, en: str, measure: Mapping[str, Any] | None, names: Mapping[Any, str]
-) -> dict[str, Any]:
-    confirmer = (measure or {}).get("confirmed_by")
-    return {
-        "code": code,
-        "zh": zh,
-        "en": en,
-        "text": (measure or {}).get("text") if measure and measure.get("text") != zh else None,
-        "involved": None if measure is None else bool(measure.get("involved", True)),
-        "confirmed_by": names.get(uuid.UUID(confirmer), "") if confirmer else "",
-    }
 
 
 def _person_ids(permit: Permit) -> set[uuid.UUID]:

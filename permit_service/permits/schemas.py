@@ -17,12 +17,30 @@ _text = validate.Length(max=4000)
 
 
 class MeasureIn(StrictSchema):
-    """A safety measure line: whether it applies and who confirmed it (G-02)."""
+    """An answer to a line of the type's Appendix A list, or a line the applicant adds (G-02).
 
-    code = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-    involved = fields.Boolean(load_default=True)
-    confirmed_by = fields.UUID(load_default=None, metadata={"description": "person who confirmed it"})
+    With `code`: the listed line answered involved / not involved (是否涉及), with the `counts` its blanks ask for
+    (see GET /permit-types). Without `code`: a further measure in the applicant's own `text`, printed under
+    "其他安全措施". Who confirmed a line is recorded after submission, line by line (PUT .../confirmation).
+    """
+
+    code = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "the listed line, e.g. A1-02; none for an added line"},
+    )
+    involved = StrictBoolean(load_default=None, metadata={"description": "是否涉及: the line applies"})
+    counts = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=32)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=10_000)),
+        load_default=dict,
+        metadata={"description": 'the counts the line asks for, e.g. {"blinds": 2}'},
+    )
+    text = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "an added line's measure, in the applicant's words"},
+    )
 
 
 class CrewIn(StrictSchema):
@@ -255,13 +273,33 @@ class PermitQueryArgs(PageArgs):
     number = fields.String(load_default=None, validate=validate.Length(max=32))
 
 
+class MeasureAskOut(StrictSchema):
+    """A blank of a line that records a count."""
+
+    name = fields.String()
+    zh = fields.String()
+    en = fields.String()
+    unit = fields.String()
+
+
 class MeasureOut(StrictSchema):
-    """A safety measure line."""
+    """A safety-measure line of the permit's list with its answer, counts and confirmer (G-02)."""
 
     code = fields.String()
-    text = fields.String()
-    involved = fields.Boolean()
-    confirmed_by = fields.String(allow_none=True)
+    zh = fields.String(
+        metadata={"description": "the standard's wording (an added or legacy line: the applicant's)"}
+    )
+    en = fields.String()
+    involved = fields.Boolean(allow_none=True, metadata={"description": "是否涉及; null: not answered yet"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    asks = fields.List(
+        fields.Nested(MeasureAskOut), metadata={"description": "the counts the line asks for"}
+    )
+    confirmed_by = fields.String(
+        allow_none=True, metadata={"description": "确认人: the person who confirmed it"}
+    )
+    confirmed_at = AwareDateTime(allow_none=True)
+    added = fields.Boolean(metadata={"description": "a line the applicant added under 其他安全措施"})
 
 
 class CrewOut(StrictSchema):
@@ -335,7 +373,12 @@ class PermitOut(StrictSchema):
     high_risk_kind = fields.String(allow_none=True)
     work_unit = fields.String()
     contractor = fields.Boolean()
-    measures = fields.List(fields.Nested(MeasureOut))
+    measure_list_version = fields.Integer(
+        metadata={
+            "description": "the Appendix A list version the permit was filed under (0: before the lists)"
+        }
+    )
+    measures = fields.List(fields.Nested(MeasureOut), metadata={"description": "every line of that list"})
     crew = fields.List(fields.Nested(CrewOut))
     signatures = fields.List(fields.Nested(SignatureOut))
     gas_tests = fields.List(fields.Nested(GasTestOut))

@@ -22,8 +22,9 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.db import advisory_xact_lock
 from permit_service.directory.models import Enterprise, Person, PlantArea
-from permit_service.directory.service import NOT_ACTIVE_STAFF, active_staff
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
+from permit_service.measures.lines import answers as measure_answers
+from permit_service.measures.lines import as_input, core_measures
 from permit_service.permits.context import provided_fields
 from permit_service.permits.models import (
     GasTest,
@@ -35,6 +36,7 @@ from permit_service.permits.models import (
 )
 from workflows import get_workflow
 from workflows import model as wf
+from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation
 from workflows.states import LIVE, State
 
@@ -126,15 +128,8 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         applicant_id=str(permit.applicant_id),
         number=permit.number,
         risk_analysis=permit.risk_analysis,
-        measures=tuple(
-            wf.Measure(
-                code=m["code"],
-                text=m["text"],
-                involved=m.get("involved", True),
-                confirmed_by=m.get("confirmed_by"),
-            )
-            for m in permit.measures or ()
-        ),
+        measures=core_measures(permit.measures or ()),
+        measure_list=permit.measure_list_version,
         crew=tuple(
             wf.CrewMember(
                 person_id=str(c.person_id),
@@ -363,25 +358,6 @@ def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
     permit.crew = crew
 
 
-def _measures(
-    session: Session, enterprise_id: uuid.UUID, measures: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """The measure lines as stored; each confirmer is an active person of the permit's enterprise (G-02)."""
-    people = active_staff(
-        session, enterprise_id, (m["confirmed_by"] for m in measures if m.get("confirmed_by"))
-    )
-    errors = {
-        f"measures.{i}.confirmed_by": [NOT_ACTIVE_STAFF]
-        for i, m in enumerate(measures)
-        if m.get("confirmed_by") and m["confirmed_by"] not in people
-    }
-    if errors:
-        raise ValidationProblem(errors)
-    return [
-        {**m, "confirmed_by": str(m["confirmed_by"]) if m.get("confirmed_by") else None} for m in measures
-    ]
-
-
 def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) -> None:
     """Link this permit with others of the same enterprise, both ways (G-03)."""
     linked = list(
@@ -441,7 +417,8 @@ def create_permit(
         facts=dict(data.get("facts") or {}),
         risk_analysis=data.get("risk_analysis", ""),
         high_risk_kind=data.get("high_risk_kind"),
-        measures=_measures(session, area.enterprise_id, data.get("measures") or []),
+        measures=measure_answers(data["type"], data.get("measures") or []),
+        measure_list_version=CURRENT_MEASURE_LIST,
         work_unit=data.get("work_unit", ""),
         contractor=data.get("contractor", False),
         applicant_id=uuid.UUID(principal.id),
@@ -497,7 +474,9 @@ def update_draft(
     if permit.valid_until <= permit.valid_from:
         raise ValidationProblem({"valid_until": ["须晚于开始时间 / must be after valid_from"]})
     if "measures" in changes:
-        permit.measures = _measures(session, permit.enterprise_id, changes["measures"])
+        # G-02: a draft answers the type's current list, whatever list it was filed under (nothing is signed yet).
+        permit.measures = measure_answers(permit.type, changes["measures"])
+        permit.measure_list_version = CURRENT_MEASURE_LIST
     if "crew" in changes:
         _replace_crew(permit, _crew(session, permit.enterprise_id, changes["crew"]))
     if "linked_permit_ids" in changes:
@@ -685,10 +664,7 @@ def reissue(
         "high_risk_kind": old.high_risk_kind,  # HR-01: a re-issued permit is still the same Plan-27 work
         "work_unit": old.work_unit,
         "contractor": old.contractor,
-        "measures": [
-            {**m, "confirmed_by": uuid.UUID(m["confirmed_by"]) if m.get("confirmed_by") else None}
-            for m in old.measures
-        ],
+        "measures": as_input(old.type, old.measure_list_version, old.measures),  # G-02: confirmed afresh
         "crew": [
             {
                 "person_id": c.person_id,

@@ -25,6 +25,7 @@ from permit_service.api.fields import StrictSchema
 from permit_service.audit.models import Event
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
+from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import printing, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
@@ -39,6 +40,7 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
         status,
         location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
         allowed_actions=service.allowed_actions(session, permit, principal),
+        measures=measure_lines(permit.type, permit.measure_list_version, permit.measures),
     )
 
 

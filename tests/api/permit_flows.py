@@ -13,6 +13,7 @@ from permit_service.directory.models import Person
 from tests.api.checks import assert_problem
 from tests.conftest import DEFAULT_NOW
 from tests.factories import Factory, World
+from workflows import measures
 
 API = "/api/v1/permits"
 
@@ -23,7 +24,7 @@ def iso(delta: timedelta = timedelta(0)) -> str:
 
 
 def draft_body(world: World, permit_type: str = "hot_work", **overrides: Any) -> dict[str, Any]:
-    """A complete draft: hazard analysis, measures confirmed, crew with a guardian and a certified worker."""
+    """A complete draft: hazard analysis, every measure line answered, crew with a guardian and a certified worker."""
     people = world.people
     worker = people["worker"]
     body: dict[str, Any] = {
@@ -36,14 +37,7 @@ def draft_body(world: World, permit_type: str = "hot_work", **overrides: Any) ->
         "valid_until": iso(timedelta(hours=6)),
         "facts": {},
         "risk_analysis": "可燃气体泄漏、火花飞溅；已隔离并置换",
-        "measures": [
-            {
-                "code": "A1-01",
-                "text": "置换合格",
-                "involved": True,
-                "confirmed_by": str(people["unit_leader"].id),
-            },
-        ],
+        "measures": measure_answers(permit_type),
         "crew": [
             {"person_id": str(people["work_leader"].id), "role": "work_leader"},
             {
@@ -57,6 +51,31 @@ def draft_body(world: World, permit_type: str = "hot_work", **overrides: Any) ->
     }
     body.update(overrides)
     return body
+
+
+# G-02: the lines each type's standard scene answers involved, with the counts their blanks ask for; every other
+# line of the type's Appendix A list is answered not involved.
+INVOLVED: dict[str, dict[str, dict[str, int]]] = {
+    "hot_work": {
+        "A1-02": {"blinds": 2},
+        "A1-08": {"extinguishers": 4, "fire_blankets": 2, "fire_hoses": 1},
+        "A1-13": {},
+    },
+    "confined_space": {"A2-07": {}, "A2-11": {"fire_equipment": 2, "lifelines": 2, "gas_protection": 2}},
+}
+
+
+def measure_answers(
+    permit_type: str, involved: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Every listed line of the type's Appendix A list answered: `involved` (default: the scene's) with counts."""
+    mlist = measures.current(permit_type)
+    chosen = INVOLVED.get(permit_type, {mlist.lines[0].code: {}}) if involved is None else involved
+    return [
+        {"code": line.code, "involved": line.code in chosen, "counts": chosen.get(line.code, {})}
+        for line in mlist.lines
+        if not line.other
+    ]
 
 
 # The facts each type needs to be filed and worked in the standard scene (a running fire-explosion area).
@@ -124,6 +143,7 @@ class PermitFlow:
     def __init__(self, client: FlaskClient, factory: Factory, world: World) -> None:
         self.client, self.factory, self.world = client, factory, world
         self.permit: dict[str, Any] = {}
+        self.filed_by: str | Person = "applicant"
         self._extra: dict[str, Person] = {}
 
     def another(self) -> PermitFlow:
@@ -205,7 +225,7 @@ class PermitFlow:
         """File a draft (201)."""
         resp = self.client.post(API, json=self.body(permit_type, facts=facts, **kw), headers=self.headers(by))
         assert resp.status_code == 201, resp.get_json()
-        self.permit = resp.get_json()
+        self.permit, self.filed_by = resp.get_json(), by
         return self
 
     def reload(self, by: str | Person = "applicant") -> PermitFlow:
@@ -247,8 +267,34 @@ class PermitFlow:
 
     # -- the steps of the standard, by the roles it names ------------------------------------------------
 
-    def submit(self, by: str | Person = "applicant") -> PermitFlow:
-        return self.do("submit", by=by)
+    def submit(self, by: str | Person = "applicant", *, confirm: bool = True) -> PermitFlow:
+        """Submit, then (unless `confirm` is false) record a confirmer for every involved measure line (G-02)."""
+        self.do("submit", by=by)
+        return self.confirm_measures() if confirm else self
+
+    def confirmation(
+        self, code: str, confirmer: str | Person = "unit_leader", *, by: str | Person | None = None
+    ) -> TestResponse:
+        """PUT who confirmed one measure line, as `by` (default: whoever filed), against the current version."""
+        return self.client.put(
+            f"{self.url}/measures/{code}/confirmation",
+            json={"confirmed_by": str(self.person(confirmer).id)},
+            headers=self.headers(by or self.filed_by, **{"If-Match": f'"{self.permit["version"]}"'}),
+        )
+
+    def confirm_line(self, code: str, confirmer: str | Person = "unit_leader") -> PermitFlow:
+        """A confirmation that must be accepted; the permit is read again."""
+        resp = self.confirmation(code, confirmer)
+        assert resp.status_code == 200, resp.get_json()
+        return self.reload()
+
+    def confirm_measures(self, confirmer: str | Person = "unit_leader") -> PermitFlow:
+        """Every involved measure line still without a confirmer confirmed, one event each (G-02)."""
+        other = measures.current(self.permit["type"]).other.code  # 其他安全措施: answered by the added lines
+        for line in self.permit["measures"]:
+            if line["involved"] and not line["confirmed_by"] and line["code"] != other:
+                self.confirm_line(line["code"], confirmer)
+        return self
 
     def countersign(self, *departments: str, by: str | Person = "countersigner") -> PermitFlow:
         """Countersign for each department (default: every one the type and the permit call for)."""

@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.api.permit_flows import draft_body, iso
+from tests.api.permit_flows import PermitFlow, draft_body, iso, measure_answers
 from tests.api.test_jobs import act, file_job, on_site
-
-CHECKLIST = ("A2-01", "A2-02", "A2-03", "A2-04", "A2-05", "A2-06", "A2-07", "A2-08", "A2-09")
 
 
 def entry_permit_body(world: Any, **overrides: Any) -> dict[str, Any]:
@@ -25,10 +23,7 @@ def entry_permit_body(world: Any, **overrides: Any) -> dict[str, Any]:
         "valid_until": iso(timedelta(hours=6)),
         "facts": {"space_id": "T-101", "medium": "原油", "oxygen_enriched_environment": False},
         "risk_analysis": "硫化氢中毒、缺氧窒息、油气爆炸",
-        "measures": [
-            {"code": code, "text": code, "involved": True, "confirmed_by": str(people["unit_leader"].id)}
-            for code in CHECKLIST
-        ],
+        "measures": measure_answers("confined_space"),
         "crew": [
             {"person_id": str(people["work_leader"].id), "role": "work_leader"},
             {"person_id": str(people["worker"].id), "role": "worker"},
@@ -39,14 +34,18 @@ def entry_permit_body(world: Any, **overrides: Any) -> dict[str, Any]:
 
 
 def file_permit(client: Any, factory: Any, world: Any, **overrides: Any) -> dict[str, Any]:
-    """File and submit a confined-space permit as the applicant."""
+    """File and submit a confined-space permit as the applicant, its involved measure lines confirmed (G-02)."""
     headers = factory.headers(world.people["applicant"])
     resp = client.post("/api/v1/permits", json=entry_permit_body(world, **overrides), headers=headers)
     assert resp.status_code == 201, resp.get_json()
-    permit = resp.get_json()
-    submitted = client.post(f"/api/v1/permits/{permit['id']}/submit", json={}, headers=headers)
-    assert submitted.status_code == 200, submitted.get_json()
-    return submitted.get_json()
+    return submit(client, factory, world, resp.get_json())
+
+
+def submit(client: Any, factory: Any, world: Any, permit: dict[str, Any]) -> dict[str, Any]:
+    """Submit a draft as the applicant and record a confirmer for each involved measure line (G-02)."""
+    flow = PermitFlow(client, factory, world)
+    flow.permit = permit
+    return flow.submit().permit
 
 
 def permit_act(
@@ -249,7 +248,7 @@ def test_HR_01_a_reissued_permit_keeps_its_declaration_and_needs_a_consent_again
     assert resp.status_code == 201, resp.get_json()
     new = resp.get_json()
     assert new["high_risk_kind"] == "tank_cleaning"
-    submitted = permit_act(client, factory, world.people["applicant"], new, "submit").get_json()
+    submitted = submit(client, factory, world, new)
     blocked = permit_act(client, factory, world.people["unit_leader"], submitted, "approve", approval(world))
     assert blocked.status_code == 409
     assert blocked.get_json()["rule"] == "HR-01"
@@ -475,9 +474,7 @@ def hot_work_permit(client: Any, factory: Any, world: Any) -> dict[str, Any]:
     headers = factory.headers(world.people["applicant"])
     resp = client.post("/api/v1/permits", json=draft_body(world, "hot_work"), headers=headers)
     assert resp.status_code == 201, resp.get_json()
-    submitted = client.post(f"/api/v1/permits/{resp.get_json()['id']}/submit", json={}, headers=headers)
-    assert submitted.status_code == 200, submitted.get_json()
-    return submitted.get_json()
+    return submit(client, factory, world, resp.get_json())
 
 
 def test_RG_02_orange_regulator_is_notified_of_level_1_and_high_risk_permits(client, factory):

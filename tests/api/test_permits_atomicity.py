@@ -41,7 +41,7 @@ def snapshot(session) -> dict[str, Any]:
 
 
 def _unconfirmed_measure(flow):
-    flow.file("hot_work", measures=[{"code": "A1-02", "text": "盲板隔离", "involved": True}]).submit()
+    flow.file("hot_work").submit(confirm=False)
     return "approve", {"evidence": flow.evidence()}, "safety_dept", "G-02"
 
 
@@ -109,7 +109,10 @@ def test_every_accepted_action_bumps_the_version_and_the_etag(flow):
     flow.file("hot_work")
     versions = [flow.permit["version"]]
     steps = [
-        lambda: flow.submit(),
+        lambda: flow.submit(confirm=False),
+        lambda: flow.confirm_line("A1-02"),  # G-02: each confirmation is a change of its own
+        lambda: flow.confirm_line("A1-08"),
+        lambda: flow.confirm_line("A1-13"),
         lambda: flow.approve(),
         lambda: flow.gas_test(),
         lambda: flow.do("brief", by="work_leader"),  # a signature that leaves the state in place
@@ -162,7 +165,7 @@ def test_patch_keeps_the_window_within_the_derived_grade(flow):
 # -- the catalogue ---------------------------------------------------------------------------------------
 
 
-def test_catalogue_lists_every_type_with_grades_approvers_validities_facts_checklist_and_diagram(flow):
+def test_catalogue_lists_every_type_with_grades_approvers_validities_facts_measures_and_diagram(flow):
     resp = flow.client.get("/api/v1/permit-types", headers=flow.headers("worker"))
     assert resp.status_code == 200
     types = {t["type"]: t for t in resp.get_json()["items"]}
@@ -173,7 +176,8 @@ def test_catalogue_lists_every_type_with_grades_approvers_validities_facts_check
         assert approvers == {k: v for k, v in APPROVER.items() if k[0] == name}
         assert all(g["max_validity_hours"] > 0 for g in entry["grades"])
         assert {f["name"] for f in entry["facts"]} >= set(TYPE_FACTS[name])
-        assert entry["checklist"] and all(i["code"] and i["zh"] and i["en"] for i in entry["checklist"])
+        lines = entry["measures"]["lines"]
+        assert lines and all(i["code"] and i["zh"] and i["en"] for i in lines)
         diagram = entry["mermaid"]
         assert diagram.startswith("stateDiagram-v2") and "draft --> submitted : submit" in diagram
         assert "completed --> closed : close" in diagram

@@ -68,3 +68,36 @@ def test_downgrade_to_base_and_upgrade_again(empty_database_url):
     assert revision is not None
     assert set(Base.metadata.tables) <= tables
     assert drift == []
+
+
+def test_G_02_permits_filed_before_the_measure_lists_are_marked_list_version_0(empty_database_url):
+    upgrade(empty_database_url, "0001")
+    engine = sa.create_engine(empty_database_url)
+    columns = (
+        "id, enterprise_id, area_id, applicant_id, number, type, state, version, title, location, work_content,"
+        " valid_from, valid_until, facts, risk_analysis, measures, work_unit, contractor, created_at, updated_at,"
+        " gas_alarm"
+    )
+    try:
+        with engine.begin() as conn:
+            if ON_POSTGRES:  # the permit's enterprise, area and applicant are beside the point here
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO permits ({columns}) VALUES (:id, :id, :id, :id, 'DH-2026-000001', 'hot_work',"
+                    " 'submitted', 2, 'old', '', '', '2026-06-10 02:00:00', '2026-06-10 06:00:00', '{}', 'x',"
+                    " :measures, '', false, '2026-06-10 01:00:00', '2026-06-10 01:00:00', false)"
+                ),
+                {
+                    "id": "0f0e0d0c-0b0a-4908-8706-050403020100",
+                    "measures": '[{"code": "M1", "text": "置换合格"}]',
+                },
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT measure_list_version, measures FROM permits")).one()
+    finally:
+        engine.dispose()
+
+    assert stored[0] == 0
+    assert "置换合格" in str(stored[1])
