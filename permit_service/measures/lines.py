@@ -140,7 +140,9 @@ def lines(permit_type: str, version: int, stored: Sequence[Mapping[str, Any]]) -
     filed before the lists reads as the free-text lines it recorded."""
     mlist = measures.list_of(permit_type, version)
     if mlist is None:
-        return [_row(m["code"], m.get("text", ""), "", m) for m in stored]
+        return [
+            _row(m["code"], m.get("text", ""), "", {**m, "involved": m.get("involved", True)}) for m in stored
+        ]
     recorded = {m["code"]: m for m in stored}
     added = [m for m in stored if measures.is_added(mlist, m["code"])]
     rows = []

@@ -292,9 +292,7 @@ class MeasureOut(StrictSchema):
     en = fields.String()
     involved = fields.Boolean(allow_none=True, metadata={"description": "是否涉及; null: not answered yet"})
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    asks = fields.List(
-        fields.Nested(MeasureAskOut), metadata={"description": "the counts the line asks for"}
-    )
+    asks = fields.List(fields.Nested(MeasureAskOut), metadata={"description": "the counts the line asks for"})
     confirmed_by = fields.String(
         allow_none=True, metadata={"description": "确认人: the person who confirmed it"}
     )
