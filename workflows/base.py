@@ -17,7 +17,7 @@ from workflows import facts as f
 from workflows import measures
 from workflows import steps as st
 from workflows.facts import COMMON_FACTS, Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.gas import GasPlan
 from workflows.grading import Approvers, Grade, Grading
 from workflows.model import Context, GasTest, PermitData, Signature
@@ -67,7 +67,6 @@ class Workflow:
         form: Form,
         grades: tuple[Grade, ...],
         facts: tuple[Fact, ...] = (),
-        checklist: tuple[Item, ...] = (),
         base_grade: Callable[[Mapping[str, Any]], str | None] | None = None,
         grade_rule: str | None = None,
         approvers: Approvers | None = None,
@@ -92,7 +91,7 @@ class Workflow:
         ends_linked_power: bool = False,
     ) -> None:
         self.type, self.prefix, self.zh, self.en, self.form = type, prefix, zh, en, form
-        self.facts, self.checklist = facts + COMMON_FACTS, checklist
+        self.facts = facts + COMMON_FACTS
         self.grading = Grading(
             type=type,
             grades=grades,
@@ -340,7 +339,7 @@ class Workflow:
         return "\n".join(lines)
 
     def catalogue(self) -> dict[str, Any]:
-        """Everything a client needs to file this type: grades, facts, checklist, signature order, gas, events."""
+        """Everything a client needs to file this type: grades, facts, measure list, signature order, gas, events."""
         return {
             "type": self.type,
             "prefix": self.prefix,
@@ -348,7 +347,7 @@ class Workflow:
             "en": self.en,
             "grades": self.grading.catalogue(),
             "facts": f.catalogue(self.facts),
-            "checklist": [{"code": i.code, "zh": i.zh, "en": i.en} for i in self.checklist],
+            "measures": measures.current(self.type).catalogue(),  # G-02: the list new permits are filed under
             "signature_order": self.signatures.order(tests_gas=self.gas_plan is not None),
             "gas": self.gas_plan.catalogue() if self.gas_plan else None,
             "events": [s.name for s in self.steps],

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
@@ -69,20 +69,6 @@ WORKFLOW = Workflow(
         Fact("portable_detector", "text", "便携式检测仪编号", "portable detector id", rule="BP-03"),
         Fact("medium_temperature_c", "number", "介质温度(℃)", "medium temperature (°C)"),
         Fact("medium_pressure_mpa", "number", "介质压力(MPa)", "medium pressure (MPa)"),
-    ),
-    checklist=(
-        Item("A3-01", "管道、设备已降压、降温、排尽", "line depressurised, cooled and drained"),
-        Item("A3-02", "有毒介质作业已穿戴适合的防护用具", "protective gear for toxic media"),
-        Item(
-            "A3-03",
-            "易燃易爆场所穿防静电服、鞋，使用防爆灯具和工具",
-            "anti-static clothing, explosion-proof lamps and tools",
-        ),
-        Item("A3-04", "易燃易爆场所30m内无动火作业", "no hot work within 30 m in a fire-explosion area"),
-        Item("A3-05", "强腐蚀介质已采取防酸碱灼伤措施", "protection against corrosive media"),
-        Item("A3-06", "高低温介质已采取防烫或防冻措施", "protection against hot or cold media"),
-        Item("A3-07", "同一管道上未同时进行两处及以上盲板抽堵", "no second blind job on the same line"),
-        Item("A3-08", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
     ),
     acceptance=(("work_leader", "applicant"), ("unit_leader", "shift_leader", "safety_dept")),
     acceptance_rule="BP-04",

@@ -8,7 +8,7 @@ from typing import Any
 from workflows import gas
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
@@ -39,27 +39,6 @@ WORKFLOW = Workflow(
         Fact("space_id", "text", "受限空间名称/编号", "confined space name or number", rule="CS-06"),
         Fact("oxygen_enriched_environment", "bool", "富氧环境", "oxygen-enriched environment", rule="CS-02"),
         Fact("medium", "text", "原有介质", "former contents"),
-    ),
-    checklist=(
-        Item("A2-01", "已对进入受限空间的危险性进行分析", "hazards of entry analysed"),
-        Item(
-            "A2-02",
-            "相连阀门、管线已加盲板隔离并列出盲板清单",
-            "connected valves and lines blinded, blind list kept",
-        ),
-        Item("A2-03", "设备已置换、吹扫、蒸煮", "vessel purged, blown through and steamed"),
-        Item(
-            "A2-04",
-            "已通风，必要时强制通风或佩戴空气呼吸器，不用纯氧或富氧空气通风",
-            "ventilated (forced or breathing apparatus when needed), never with oxygen",
-        ),
-        Item("A2-05", "转动设备已断电上锁挂牌", "rotating equipment de-energised, locked and tagged"),
-        Item("A2-06", "进出口通道畅通", "entry and exit clear"),
-        Item("A2-07", "作业人员清楚内部其他危险因素", "crew briefed on other hazards inside"),
-        Item(
-            "A2-08", "配备消防器材、救生绳、气防装备", "fire equipment, lifelines and gas-rescue gear ready"
-        ),
-        Item("A2-09", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
     ),
     gas_plan=gas.GasPlan(
         limits=gas.CONFINED_SPACE,

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation, reads_payload
@@ -121,27 +121,6 @@ WORKFLOW = Workflow(
             rule="EX-02",
         ),
         Fact("extent", "text", "动土范围", "extent of the excavation"),
-    ),
-    checklist=(
-        Item("A7-01", "作业人员作业前已进行安全教育", "crew given safety instruction"),
-        Item("A7-02", "易燃易爆场所需动火时已办理动火作业票", "hot-work permit issued where fire is needed"),
-        Item("A7-03", "地下电力电缆保护措施已落实", "buried power cables protected"),
-        Item("A7-04", "地下通信电(光)缆保护措施已落实", "buried communication cables protected"),
-        Item(
-            "A7-05",
-            "地下供排水、消防、工艺管线保护措施已落实",
-            "buried water, fire and process lines protected",
-        ),
-        Item("A7-06", "已按作业方案图划线和立桩", "marked out per the plan"),
-        Item(
-            "A7-07",
-            "有地下设施处已交底并派人监护，人工轻挖",
-            "hand digging with supervision near buried services",
-        ),
-        Item("A7-08", "围栏、警戒线、警告牌、夜间警示灯已设置", "barriers, signs and night lamps set"),
-        Item("A7-09", "已放坡或固壁支撑", "sloped or shored"),
-        Item("A7-10", "备有可燃气体检测仪、有毒介质检测仪", "flammable and toxic gas detectors available"),
-        Item("A7-11", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
     ),
     base_grade=needs_permit,
     grade_rule="EX-01",

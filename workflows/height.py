@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
@@ -110,19 +110,6 @@ WORKFLOW = Workflow(
         Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="WH-02"),
         Fact("dense_fog", "bool", "浓雾", "dense fog", rule="WH-02"),
         Fact("communication_equipment", "text", "通信联络工具", "communication equipment", rule="WH-03"),
-    ),
-    checklist=(
-        Item("A4-01", "作业人员身体条件、着装符合要求", "workers fit and suitably dressed"),
-        Item("A4-02", "佩戴合格安全帽、安全带，安全带高挂低用", "helmet and harness worn, anchored high"),
-        Item("A4-03", "携带工具袋及安全绳", "tool bag and lanyard carried"),
-        Item("A4-04", "脚手架、防护网、围栏符合安全规定", "scaffold, nets and rails compliant"),
-        Item("A4-05", "垂直分层作业中间有隔离设施", "separation between vertical layers"),
-        Item("A4-06", "梯子、绳子符合安全规定", "ladders and ropes compliant"),
-        Item("A4-07", "采光、夜间照明符合作业要求", "daylight or night lighting sufficient"),
-        Item("A4-08", "30m以上配备通信联络工具", "communication equipment above 30 m"),
-        Item("A4-09", "作业现场四周已设警戒区", "area cordoned"),
-        Item("A4-10", "露天作业风力满足要求", "wind acceptable for outdoor work"),
-        Item("A4-11", "其他相关特殊作业已办理作业票", "other special-operation permits issued"),
     ),
     base_grade=base_grade,
     grade_rule="WH-01",

@@ -8,7 +8,7 @@ from typing import Any
 from workflows import gas
 from workflows.base import Workflow
 from workflows.facts import Fact, recorded
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
@@ -113,63 +113,6 @@ WORKFLOW = Workflow(
         Fact("video_recording", "bool", "全程视频监控", "full video recording", rule="HW-07"),
         Fact("method", "text", "动火方式", "hot-work method"),
         Fact("dike_id", "text", "所在防火堤", "tank-farm dike", rule="HW-10"),
-    ),
-    checklist=(
-        Item(
-            "A1-01",
-            "动火设备内部构件清除干净，蒸汽吹扫或水洗、置换合格",
-            "equipment internals cleaned, steamed or washed and purged",
-        ),
-        Item(
-            "A1-02",
-            "与动火点相连的管道已断开并加盲板，未以水封或关阀代替",
-            "connected lines disconnected and blinded, not just valved",
-        ),
-        Item(
-            "A1-03",
-            "动火点周围孔洞、窨井、地沟等已清理或封盖，泄漏源已隔离",
-            "drains, pits and trenches nearby covered; leak sources isolated",
-        ),
-        Item(
-            "A1-04", "罐区同一防火堤内未进行脱水和取样作业", "no water draining or sampling in the same dike"
-        ),
-        Item("A1-05", "高处动火已采取防火花飞溅措施", "spark containment for hot work at height"),
-        Item(
-            "A1-06",
-            "乙炔瓶直立，与氧气瓶间距≥5m，二者与火源间距≥10m",
-            "acetylene upright, 5 m from oxygen, both 10 m from the flame",
-        ),
-        Item(
-            "A1-07",
-            "现场配备灭火器、灭火毯、消防蒸汽带或水带",
-            "extinguishers, fire blankets and fire hoses on site",
-        ),
-        Item(
-            "A1-08",
-            "电焊机已可靠接地，位置满足防火防爆要求",
-            "welding machine earthed and placed for fire safety",
-        ),
-        Item(
-            "A1-09",
-            "30m内无可燃气体排放、15m内无可燃液体排放、10m内无溶剂清洗喷漆或粉尘清扫",
-            "no gas venting in 30 m, no liquid discharge in 15 m, no solvent/painting/dust sweeping in 10 m",
-        ),
-        Item(
-            "A1-10",
-            "已开展作业危害分析，交叉作业已明确协调人",
-            "hazard analysis done; cross-operation coordinator named",
-        ),
-        Item(
-            "A1-11",
-            "连续检测的移动式可燃气体检测仪已到位",
-            "portable continuous flammable-gas detector in place",
-        ),
-        Item("A1-12", "摄录设备已到位且防爆级别满足要求", "video recording in place and explosion-rated"),
-        Item(
-            "A1-13",
-            "其他相关特殊作业已办理作业票，现场已设警戒区",
-            "other special-operation permits issued; area cordoned",
-        ),
     ),
     base_grade=base_grade,
     grade_rule="HW-01",

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import RuleViolation, Violation
@@ -92,28 +92,6 @@ WORKFLOW = Workflow(
         Fact("rainstorm", "bool", "暴雨", "rainstorm", rule="LF-03"),
         Fact("heavy_fog", "bool", "大雾", "heavy fog", rule="LF-03"),
         Fact("cranes", "list", "起重机械(额定/分担载荷t)", "cranes: [{rated_t, load_t}]", rule="LF-03"),
-    ),
-    checklist=(
-        Item("A5-01", "已编制并批准吊装作业方案", "lifting plan prepared and approved"),
-        Item(
-            "A5-02",
-            "吊装场所危险物料设备、管道已采取措施",
-            "measures for hazardous equipment and lines nearby",
-        ),
-        Item("A5-03", "已设警戒区并专人警戒", "exclusion zone set and guarded"),
-        Item("A5-04", "夜间作业照明充足", "sufficient lighting at night"),
-        Item(
-            "A5-05",
-            "遇大雪、暴雨、大雾及六级以上大风已停止露天作业",
-            "outdoor work stopped in severe weather",
-        ),
-        Item("A5-06", "起重机具、钢丝绳、吊钩等已检查", "cranes, ropes and hooks inspected"),
-        Item("A5-07", "明确分工，按规定信号统一指挥", "roles assigned, one signaller, agreed signals"),
-        Item("A5-08", "吊装绳索与带电线路保持安全距离", "safe distance from live lines"),
-        Item("A5-09", "不利用管道、管架、电杆等作锚点", "pipes, racks and poles not used as anchors"),
-        Item("A5-10", "重物下方无人员站立、通行", "no one under the load"),
-        Item("A5-11", "起吊物质量经确认，在机械承重范围内", "load confirmed within the crane's rating"),
-        Item("A5-12", "先试吊", "trial lift first"),
     ),
     base_grade=base_grade,
     grade_rule="LF-01",

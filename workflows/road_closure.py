@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.rules import general as g
 
@@ -23,16 +23,6 @@ WORKFLOW = Workflow(
         Fact(
             "countersign_departments", "list", "其他会签部门", "other departments that review", rule="RC-01"
         ),
-    ),
-    checklist=(
-        Item("A8-01", "已制定交通组织方案并通知相关部门", "traffic plan made and departments notified"),
-        Item(
-            "A8-02",
-            "路口和相关道路已设交通警示标志、路栏、警示灯、导向标",
-            "warning signs, barriers, lamps and diversion signs set",
-        ),
-        Item("A8-03", "夜间作业设置警示红灯", "red warning lamps at night"),
-        Item("A8-04", "断路后不影响消防车通行", "fire engines can still pass"),
     ),
     countersign_rule="RC-01",
     countersign_departments=("fire", "safety"),

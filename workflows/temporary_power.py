@@ -5,7 +5,7 @@ from __future__ import annotations
 from workflows import gas
 from workflows.base import Workflow
 from workflows.facts import Fact
-from workflows.forms import Form, Item
+from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import PermitData
 
@@ -37,35 +37,6 @@ WORKFLOW = Workflow(
         Fact("voltage_v", "number", "电压(V)", "voltage (V)"),
         Fact("load_kw", "number", "用电设备功率(kW)", "connected load (kW)"),
         Fact("connection_point", "text", "电源接入点", "connection point"),
-    ),
-    checklist=(
-        Item("A6-01", "安装临时线路人员持有电工作业操作证", "installers hold electrician certificates"),
-        Item(
-            "A6-02",
-            "防爆场所的临时电源、元器件和线路达到相应防爆等级",
-            "explosion-rated equipment in hazardous areas",
-        ),
-        Item(
-            "A6-03",
-            "临时用电单相和混用线路采用五线制",
-            "five-wire system for single-phase and mixed circuits",
-        ),
-        Item(
-            "A6-04",
-            "架空线路装置内不低于2.5m，道路不低于5m",
-            "overhead lines ≥ 2.5 m in units, ≥ 5 m over roads",
-        ),
-        Item(
-            "A6-05", "架空线未采用裸线，未在树或脚手架上架设", "no bare conductors, not on trees or scaffolds"
-        ),
-        Item("A6-06", "埋地电缆设走向和安全标志，埋深大于0.7m", "buried cables marked, deeper than 0.7 m"),
-        Item(
-            "A6-07",
-            "配电箱有电压和危险标识、防雨措施，可上锁",
-            "distribution boxes marked, rain-proof, lockable",
-        ),
-        Item("A6-08", "安装漏电保护器，一机一闸一保护", "residual-current protection, one breaker per tool"),
-        Item("A6-09", "用电设备、线路容量和负荷符合要求", "load within the circuit's capacity"),
     ),
     gas_plan=gas.GasPlan(
         limits=gas.HOT_WORK,

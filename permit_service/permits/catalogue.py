@@ -11,7 +11,7 @@ from permit_service.api.blueprint import Blueprint
 from permit_service.api.fields import StrictSchema
 from permit_service.auth import current_principal
 from permit_service.errors import NotFound
-from workflows import WORKFLOWS, measures
+from workflows import WORKFLOWS
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/permit-types", description="作业类型目录 / Permit-type catalogue"
@@ -91,11 +91,6 @@ class PermitTypeList(StrictSchema):
     items = fields.List(fields.Nested(PermitTypeOut))
 
 
-def _entry(permit_type: str) -> dict[str, Any]:
-    """A type as the catalogue shows it: the workflow's declarations and its current Appendix A list (G-02)."""
-    return {**WORKFLOWS[permit_type].catalogue(), "measures": measures.current(permit_type).catalogue()}
-
-
 @blp.route("")
 class PermitTypes(MethodView):
     """The catalogue."""
@@ -104,7 +99,7 @@ class PermitTypes(MethodView):
     def get(self) -> dict[str, Any]:
         """List every permit type with its grades, approvers, validities, facts, measure list and state diagram."""
         current_principal()
-        return {"items": [_entry(permit_type) for permit_type in WORKFLOWS]}
+        return {"items": [wf.catalogue() for wf in WORKFLOWS.values()]}
 
 
 @blp.route("/<string:permit_type>")
@@ -117,4 +112,4 @@ class PermitTypeByName(MethodView):
         current_principal()
         if permit_type not in WORKFLOWS:
             raise NotFound("没有这种作业类型", f"No permit type {permit_type!r}")
-        return _entry(permit_type)
+        return WORKFLOWS[permit_type].catalogue()

@@ -127,7 +127,8 @@ def test_catalogue_describes_the_type(permit_type: str) -> None:
     cat = get_workflow(permit_type).catalogue()
     assert cat["type"] == permit_type and cat["zh"] and cat["en"]
     assert cat["grades"] and all(g["approvers"] and g["max_validity_hours"] > 0 for g in cat["grades"])
-    assert cat["checklist"] and all(i["code"] and i["zh"] and i["en"] for i in cat["checklist"])
+    lines = cat["measures"]["lines"]
+    assert cat["measures"]["version"] == 1 and all(i["code"] and i["zh"] and i["en"] for i in lines)
     assert cat["signature_order"][0]["kind"] == "application"
     assert cat["mermaid"] == get_workflow(permit_type).mermaid()
     assert (cat["gas"] is not None) == (permit_type in ("hot_work", "confined_space", "temporary_power"))
