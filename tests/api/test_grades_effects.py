@@ -22,6 +22,7 @@ from tests.api.test_jobs_flow import (
     gas_test,
     grade_enterprise,
     permit_act,
+    submit,
 )
 from tests.plant import portal
 
@@ -191,7 +192,7 @@ def test_RG_02_orange_regulator_is_notified_of_special_grade_hot_work(client, fa
     headers = factory.headers(world.people["applicant"])
     body = draft_body(world, "hot_work", facts={"on_running_equipment": True, "written_plan": "特级动火方案"})
     filed = client.post("/api/v1/permits", json=body, headers=headers).get_json()
-    permit = client.post(f"/api/v1/permits/{filed['id']}/submit", json={}, headers=headers).get_json()
+    permit = submit(client, factory, world, filed)
     assert permit["grade"] == "special", permit
     assert (
         client.get("/api/v1/regulator/notifications", headers=factory.headers(world.regulator)).get_json()[
