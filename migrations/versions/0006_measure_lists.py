@@ -3,8 +3,8 @@
 Permits filed before the Appendix A lists keep their free-text measures and approve as before: they are marked
 as filed under list version 0 (the column's server default); the service files new permits under the current list.
 
-Revision ID: 0003_measure_lists
-Revises: 0002_area_boundaries
+Revision ID: 0006_measure_lists
+Revises: 0005_append_only
 Create Date: 2026-12-03 18:50:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_measure_lists"
-down_revision = "0002_area_boundaries"
+revision = "0006_measure_lists"
+down_revision = "0005_append_only"
 branch_labels = None
 depends_on = None
 
