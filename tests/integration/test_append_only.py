@@ -30,7 +30,7 @@ def test_AU_01_the_service_cannot_update_or_delete_a_kept_record(app, records, t
     with Session(app.extensions["db_engine"]) as session:
         assert session.scalar(sa.text(f"SELECT count(*) FROM {table}")) > 0  # rows exist: the trigger fires
         column = sa.inspect(session.get_bind()).get_pk_constraint(table)["constrained_columns"][0]
-        with pytest.raises(DBAPIError, match="AU-01: .* are append-only"):
+        with pytest.raises(DBAPIError, match=r"AU-01: .* are append-only"):
             session.execute(sa.text(statement.format(table=table, column=column)))
         session.rollback()
         assert session.scalar(sa.text(f"SELECT count(*) FROM {table}")) > 0
