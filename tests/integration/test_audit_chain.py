@@ -119,7 +119,9 @@ def tamper(db_session: Session, *statements: str) -> None:
         guards = []
     else:
         guards = db_session.scalars(sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger'")).all()
-        for name in db_session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all():
+        for name in db_session.scalars(
+            sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        ).all():
             db_session.execute(sa.text(f"DROP TRIGGER {name}"))
     for statement in statements:
         db_session.execute(sa.text(statement))
