@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError
-from sqlalchemy.exc import IntegrityError
+from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, idempotent, paginate
-from permit_service.auth import Principal, current_principal, require_roles
+from permit_service.auth import current_principal, require_roles
 from permit_service.db import get_session, transaction
 from permit_service.errors import ValidationProblem
+from permit_service.integrations import ingest, service, webhooks
 from permit_service.integrations import schemas as s
-from permit_service.integrations import service, webhooks
 from permit_service.integrations.models import (
     Alarm,
     Detector,
     Feed,
-    IngestBatch,
     WebhookDelivery,
     WebhookSubscription,
 )
@@ -104,107 +101,27 @@ class Detectors(MethodView):
 # --- pushed batches (DC-05) ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Push:
-    """One kind of push: the list field of its body, its schema, and the service's check and apply steps."""
-
-    kind: str
-    field: str
-    schema: type[Schema]
-    check: Callable[..., tuple[Any, dict[str, list[str]]]]
-    apply: Callable[[Session, Principal, IngestBatch, list[dict[str, Any]], Any], dict[str, Any]]
-
-
-PUSHES: Mapping[str, Push] = {
-    p.kind: p
-    for p in (
-        Push("gas_readings", "readings", s.ReadingBatchIn, service.check_readings,
-             lambda se, _p, batch, _items, readings: service.apply_readings(se, batch=batch, readings=readings)),
-        Push("positions", "snapshots", s.SnapshotBatchIn, service.check_positions,
-             lambda se, _p, batch, items, areas: service.apply_positions(se, batch=batch, snapshots=items, areas=areas)),
-        Push("card_sightings", "sightings", s.SightingBatchIn, service.check_sightings,
-             lambda se, _p, batch, items, areas: service.apply_sightings(se, batch=batch, sightings=items, areas=areas)),
-        Push("alarms", "alarms", s.PlantAlarmBatchIn, service.check_plant_alarms,
-             lambda se, p, batch, items, areas: service.apply_plant_alarms(
-                 se, principal=p, batch=batch, alarms=items, areas=areas)),
-    )
-}  # fmt: skip
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested messages as `readings.3.value: [...]`, the way every other 422 lists fields."""
-    if isinstance(messages, Mapping):
-        out: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix or "_schema": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
-
-
-def _load(schema: type[Schema], body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Load what can be loaded and keep every error, so that the service can add its own for the same items."""
-    if not isinstance(body, dict):
-        return {}, {"_schema": ["须为 JSON 对象 / must be a JSON object"]}
-    try:
-        return schema().load(body), {}
-    except ValidationError as exc:
-        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
-        return valid, _flatten(exc.messages)
-
-
-def _replay(batch: IngestBatch) -> Response:
-    response = jsonify(batch.response)
-    response.status_code = batch.status_code
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
-
-
 def _push(kind: str) -> Any:
-    """Check the whole batch, store nothing if anything is wrong, else apply it once under its key."""
-    push = PUSHES[kind]
-    principal = current_principal()
+    """Take a pushed batch under its Idempotency-Key through the shared ingest path (DC-05)."""
     key = request.headers.get("Idempotency-Key", "")
     if not 1 <= len(key) <= 200:
         raise ValidationProblem(
             {"Idempotency-Key": ["每批数据须带 1-200 字符的键 / every push needs a key of 1-200 characters"]}
         )
     body = request.get_json()
-    limit = service.settings().ingest_batch_max
-    raw_items = body.get(push.field) if isinstance(body, dict) else None
-    if isinstance(raw_items, list) and len(raw_items) > limit:
-        raise ValidationProblem({push.field: [f"每批最多 {limit} 条 / at most {limit} items per batch"]})
-    request_hash = service.fingerprint(request.method, request.path, body)
-    try:
-        with transaction() as session:
-            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
-            if done is not None:
-                return _replay(done)
-            data, errors = _load(push.schema, body)
-            items = data.get(push.field) or []
-            resolved, problems = push.check(session, principal=principal, items=items)
-            errors.update(problems)
-            if errors:
-                raise ValidationProblem(
-                    dict(sorted(errors.items())),
-                    "批次被拒绝，未保存任何数据：请修正所列各项",
-                    "The batch is refused and nothing was stored: fix every item listed",
-                )
-            batch = service.open_batch(
-                session,
-                principal=principal,
-                kind=kind,
-                key=key,
-                request_hash=request_hash,
-                item_count=len(items),
-            )
-            return push.apply(session, principal, batch, items, resolved)
-    except IntegrityError:
-        # A concurrent push with the same key committed first: answer as it did.
-        with transaction() as session:
-            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
-            if done is None:
-                raise
-            return _replay(done)
+    outcome = ingest.push(
+        current_principal(),
+        kind=kind,
+        key=key,
+        body=body,
+        request_hash=service.fingerprint(request.method, request.path, body),
+    )
+    if not outcome.replayed:
+        return outcome.body
+    response = jsonify(outcome.body)
+    response.status_code = outcome.status_code
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _push_doc(schema: type[Schema]) -> dict[str, Any]:

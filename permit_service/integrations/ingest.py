@@ -1,0 +1,128 @@
+"""One pushed batch, checked whole and applied once under its key (DC-01, DC-05), whatever carried it.
+
+The HTTP feeds, the MQTT bridge and the OPC UA reader all come through `push`: the same schemas, the same
+service checks and apply steps, the same idempotency. Needs an app context (it opens the transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from permit_service.auth.principal import Principal
+from permit_service.db import transaction
+from permit_service.errors import ValidationProblem
+from permit_service.integrations import schemas as s
+from permit_service.integrations import service
+from permit_service.integrations.models import IngestBatch
+
+
+@dataclass(frozen=True)
+class Push:
+    """One kind of push: the list field of its body, its schema, and the service's check and apply steps."""
+
+    kind: str
+    field: str
+    schema: type[Schema]
+    check: Callable[..., tuple[Any, dict[str, list[str]]]]
+    apply: Callable[[Session, Principal, IngestBatch, list[dict[str, Any]], Any], dict[str, Any]]
+
+
+PUSHES: Mapping[str, Push] = {
+    p.kind: p
+    for p in (
+        Push("gas_readings", "readings", s.ReadingBatchIn, service.check_readings,
+             lambda se, _p, batch, _items, readings: service.apply_readings(se, batch=batch, readings=readings)),
+        Push("positions", "snapshots", s.SnapshotBatchIn, service.check_positions,
+             lambda se, _p, batch, items, areas: service.apply_positions(se, batch=batch, snapshots=items, areas=areas)),
+        Push("card_sightings", "sightings", s.SightingBatchIn, service.check_sightings,
+             lambda se, _p, batch, items, areas: service.apply_sightings(se, batch=batch, sightings=items, areas=areas)),
+        Push("alarms", "alarms", s.PlantAlarmBatchIn, service.check_plant_alarms,
+             lambda se, p, batch, items, areas: service.apply_plant_alarms(
+                 se, principal=p, batch=batch, alarms=items, areas=areas)),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to a push: the batch's body and status, and whether it repeats an earlier push's answer."""
+
+    body: dict[str, Any]
+    status_code: int
+    replayed: bool
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested messages as `readings.3.value: [...]`, the way every other 422 lists fields."""
+    if isinstance(messages, Mapping):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix or "_schema": [str(m) for m in (messages if isinstance(messages, list) else [messages])]}
+
+
+def _load(schema: type[Schema], body: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Load what can be loaded and keep every error, so that the service can add its own for the same items."""
+    if not isinstance(body, dict):
+        return {}, {"_schema": ["须为 JSON 对象 / must be a JSON object"]}
+    try:
+        return schema().load(body), {}
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return valid, _flatten(exc.messages)
+
+
+def _replayed(batch: IngestBatch) -> Outcome:
+    return Outcome(batch.response, batch.status_code, replayed=True)
+
+
+def push(principal: Principal, *, kind: str, key: str, body: Any, request_hash: str) -> Outcome:
+    """Check the whole batch, store nothing if anything is wrong (422), else apply it once under its key (DC-05).
+
+    `request_hash` fingerprints what carried the batch (`service.fingerprint`): the same key with another
+    batch is refused. A concurrent push with the same key blocks on the key and is answered as the first was.
+    """
+    spec = PUSHES[kind]
+    limit = service.settings().ingest_batch_max
+    raw_items = body.get(spec.field) if isinstance(body, dict) else None
+    if isinstance(raw_items, list) and len(raw_items) > limit:
+        raise ValidationProblem({spec.field: [f"每批最多 {limit} 条 / at most {limit} items per batch"]})
+    try:
+        with transaction() as session:
+            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
+            if done is not None:
+                return _replayed(done)
+            data, errors = _load(spec.schema, body)
+            items = data.get(spec.field) or []
+            resolved, problems = spec.check(session, principal=principal, items=items)
+            errors.update(problems)
+            if errors:
+                raise ValidationProblem(
+                    dict(sorted(errors.items())),
+                    "批次被拒绝，未保存任何数据：请修正所列各项",
+                    "The batch is refused and nothing was stored: fix every item listed",
+                )
+            batch = service.open_batch(
+                session,
+                principal=principal,
+                kind=kind,
+                key=key,
+                request_hash=request_hash,
+                item_count=len(items),
+            )
+            answer = spec.apply(session, principal, batch, items, resolved)
+            return Outcome(answer, batch.status_code, replayed=False)
+    except IntegrityError:
+        # A concurrent push with the same key committed first: answer as it did.
+        with transaction() as session:
+            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
+            if done is None:
+                raise
+            return _replayed(done)
