@@ -81,6 +81,39 @@ def scheduler(once: bool) -> None:
         )
 
 
+def _bridge_file(path: Path | None, env: str) -> Path:
+    import os
+
+    chosen = path or (Path(os.environ[env]) if os.environ.get(env) else None)
+    if chosen is None:
+        raise click.UsageError(f"name the configuration file with --config or {env}")
+    return chosen
+
+
+@main.command("mqtt-bridge")
+@click.option("--config", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML/JSON file (default: $MQTT_BRIDGE_CONFIG); see README, MQTT.")  # fmt: skip
+def mqtt_bridge(path: Path | None) -> None:
+    """Run an MQTT bridge: plant topics in like HTTP pushes (DC-01..05), permit events out; stops on SIGTERM."""
+    from permit_service.bridges import mqtt
+    from permit_service.bridges.settings import mqtt_settings, read_file
+
+    settings = mqtt_settings(read_file(_bridge_file(path, "MQTT_BRIDGE_CONFIG")))
+    mqtt.serve(_app(), settings)
+
+
+@main.command("opcua-reader")
+@click.option("--config", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML/JSON file (default: $OPCUA_READER_CONFIG); see README, OPC UA.")  # fmt: skip
+def opcua_reader(path: Path | None) -> None:
+    """Run an OPC UA reader: DCS detector tags in as gas readings (DC-01), quiet tags alarmed (DC-03)."""
+    from permit_service.bridges import opcua
+    from permit_service.bridges.settings import opcua_settings, read_file
+
+    settings = opcua_settings(read_file(_bridge_file(path, "OPCUA_READER_CONFIG")))
+    opcua.serve(_app(), settings)
+
+
 @main.group()
 def holidays() -> None:
     """The statutory holiday calendar and the freezes it proposes (FZ-04)."""

@@ -28,6 +28,8 @@ Every setting is an environment variable; this table is the operator's reference
 | `LOG_LEVEL` | `INFO` | level of the JSON logs. |
 | `SCHEDULER_TICK_SECONDS` | `30` | how often the scheduler expires permits, applies freeze starts and checks monitoring (the most a timed act is late). |
 | `SCHEDULER_OUTBOX_SECONDS` | `5` | how often the scheduler delivers the webhook outbox. |
+| `MQTT_BRIDGE_CONFIG` | unset | YAML/JSON file of `permit-service mqtt-bridge` (when `--config` is not given); see README, MQTT bridge. |
+| `OPCUA_READER_CONFIG` | unset | YAML/JSON file of `permit-service opcua-reader` (when `--config` is not given); see README, OPC UA reader. |
 | `POLICY_NIGHT_START` / `POLICY_NIGHT_END` | `20:00` / `06:00` | night window for the hot-work upgrade (HW-03). |
 | `POLICY_FEED_SILENCE_MINUTES` | `5` | silence after which a plant feed raises an alarm (DC-03). |
 | `POLICY_GAS_TEST_MAX_AGE_MINUTES` | `30` | freshness of the gas test before ignition or entry (HW-04, CS-01). |

@@ -894,14 +894,19 @@ def _answer(
     return body
 
 
-def check_silent_feeds(session: Session, now: datetime) -> list[Alarm]:
+def check_silent_feeds(
+    session: Session, now: datetime, *, enterprise_id: uuid.UUID | None = None
+) -> list[Alarm]:
     """DC-03: raise one alarm per relying active permit when a feed has been silent past its interval.
 
     Once per silence: the feed is marked until fresh data arrives. Feeds are taken with SKIP LOCKED on
     PostgreSQL so that two scheduler processes never raise the same silence twice. Flushes, never commits.
+    `enterprise_id`: only that enterprise's feeds (a bridge acting for its integration client).
     """
     default = settings().policy["feed_silence_minutes"]
     stmt = sa.select(Feed).where(Feed.silence_alarmed_at.is_(None)).order_by(Feed.id)
+    if enterprise_id is not None:
+        stmt = stmt.where(Feed.enterprise_id == enterprise_id)
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     raised: list[Alarm] = []

@@ -256,6 +256,8 @@ class _VettedHTTPSHandler(urllib.request.HTTPSHandler):
         )
 
 
+MQTT_SCHEME = "mqtt://"  # a subscription published by an MQTT bridge, never POSTed
+
 # --- subscriptions ---------------------------------------------------------------------------------
 
 
@@ -273,13 +275,29 @@ def create_subscription(
             "只有企业或其接入账户可以订阅", "Only an enterprise or its integration account subscribes"
         )
     check_receiver_url(data["url"], allowed_networks(settings().webhook_allowed_networks))
+    return _subscribe(
+        session, principal, url=data["url"], secret=data["secret"], event_kinds=data["event_kinds"],
+        description=data.get("description", ""),
+    )  # fmt: skip
+
+
+def _subscribe(
+    session: Session,
+    principal: Principal,
+    *,
+    url: str,
+    secret: str,
+    event_kinds: Sequence[str],
+    description: str,
+) -> WebhookSubscription:
+    assert principal.enterprise_id is not None
     sub = WebhookSubscription(
         id=uuid.uuid4(),
         enterprise_id=principal.enterprise_id,
-        url=data["url"],
-        secret=data["secret"],
-        event_kinds=sorted(set(data["event_kinds"])),
-        description=data.get("description", ""),
+        url=url,
+        secret=secret,
+        event_kinds=sorted(set(event_kinds)),
+        description=description,
         created_by=principal.id,
         created_at=clock.now(),
     )
@@ -287,6 +305,46 @@ def create_subscription(
     session.flush()
     _record(session, principal, "webhook.subscribed", sub)
     return sub
+
+
+def ensure_channel(
+    session: Session, *, principal: Principal, url: str, event_kinds: Sequence[str]
+) -> WebhookSubscription:
+    """The active MQTT channel of the caller's enterprise at `url`, opened if there is none (DC-04).
+
+    A channel is a subscription whose deliveries an MQTT bridge publishes instead of POSTing: the same
+    outbox rows, written in the event's transaction, ordered per permit, leased and retried alike.
+    """
+    if not url.startswith(MQTT_SCHEME) or principal.enterprise_id is None:
+        raise ValueError("an MQTT channel needs an mqtt:// address and an enterprise's client")
+    sub = session.scalar(
+        sa.select(WebhookSubscription).where(
+            WebhookSubscription.enterprise_id == principal.enterprise_id,
+            WebhookSubscription.url == url,
+            WebhookSubscription.active.is_(True),
+        )
+    )
+    if sub is None:
+        # Nothing to sign: the broker's authentication and TLS protect the channel.
+        return _subscribe(
+            session, principal, url=url, secret="", event_kinds=event_kinds, description="MQTT bridge"
+        )
+    if sorted(set(event_kinds)) != sub.event_kinds:
+        sub.event_kinds = sorted(set(event_kinds))
+        session.flush()
+        _record(session, principal, "webhook.updated", sub)
+    return sub
+
+
+def backlog(session: Session, subscriptions: Sequence[uuid.UUID]) -> tuple[int, datetime | None]:
+    """How many deliveries of these subscriptions are pending, and when the oldest was queued (lag)."""
+    pending = sa.select(WebhookDelivery.created_at).where(
+        WebhookDelivery.subscription_id.in_(subscriptions), WebhookDelivery.status == "pending"
+    )
+    count = session.scalar(sa.select(sa.func.count()).select_from(pending.subquery())) or 0
+    # The column, not min() over it: the column's type gives an aware UTC datetime on every backend.
+    oldest = session.scalar(pending.order_by(WebhookDelivery.created_at).limit(1))
+    return count, oldest
 
 
 def get_subscription(
@@ -484,7 +542,19 @@ def http_post(
         return None, str(getattr(exc, "reason", exc))[:500]
 
 
-def _claim(session_factory: sessionmaker[Session], now: datetime, policy: DeliveryPolicy) -> Attempt | None:
+def _channel(subscriptions: Sequence[uuid.UUID] | None) -> sa.ColumnElement[bool]:
+    """The deliveries a run sends: to the given (MQTT) channels, or by default to every HTTP receiver."""
+    if subscriptions is None:
+        return ~WebhookSubscription.url.startswith(MQTT_SCHEME)
+    return WebhookSubscription.id.in_(subscriptions)
+
+
+def _claim(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    policy: DeliveryPolicy,
+    subscriptions: Sequence[uuid.UUID] | None = None,
+) -> Attempt | None:
     """Take the next due delivery whose permit has nothing earlier pending, and lease it."""
     earlier = aliased(WebhookDelivery)
     blocked = (
@@ -510,6 +580,7 @@ def _claim(session_factory: sessionmaker[Session], now: datetime, policy: Delive
             WebhookDelivery.status == "pending",
             WebhookDelivery.next_attempt_at <= now,
             WebhookSubscription.active.is_(True),
+            _channel(subscriptions),
             ~blocked,
         )
         .order_by(WebhookDelivery.event_id, WebhookDelivery.created_at)
@@ -565,17 +636,19 @@ def deliver_due(
     limit: int = 500,
     policy: DeliveryPolicy | None = None,
     send: Sender | None = None,
+    subscriptions: Sequence[uuid.UUID] | None = None,
 ) -> DeliveryReport:
     """Deliver what is due at `now`, each row claimed and settled in its own short transaction (DC-04).
 
     Safe to run in several processes at once: rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL)
-    and leased, and the receiver is called outside any transaction.
+    and leased, and the receiver is called outside any transaction. `subscriptions`: only those channels
+    (an MQTT bridge's own); by default every HTTP subscription and never an MQTT channel.
     """
     policy = policy or DeliveryPolicy.from_config(settings())
     send = send or functools.partial(http_post, allowed=policy.allowed_networks)
     report = DeliveryReport()
     for _ in range(limit):
-        attempt = _claim(session_factory, now, policy)
+        attempt = _claim(session_factory, now, policy, subscriptions)
         if attempt is None:
             break
         timestamp = int(now.timestamp())

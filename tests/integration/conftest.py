@@ -1,8 +1,11 @@
-"""Fixtures of the integration tests."""
+"""Fixtures of the integration tests (the bridge tests take the HTTP feed tests' gas plant: both judge one plant)."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.api.test_integration_rules import plant  # noqa: F401 - a fixture
+from tests.integration.bridge_helpers import listeners  # noqa: F401 - a fixture
 
 
 @pytest.fixture
