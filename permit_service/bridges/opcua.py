@@ -92,6 +92,8 @@ class OpcuaReader:
         """Read until stopped: connect, read every cycle, reconnect with back-off after a failure."""
         self.sign_in()
         self.health.start()
+        log.info("opc ua reader for %s on %s (%d tags), health on port %d", self.settings.client_id,
+                 self.settings.endpoint, len(self.settings.tags), self.health.port)  # fmt: skip
         delay = 1.0
         try:
             while not self.stopping.is_set():
@@ -106,9 +108,11 @@ class OpcuaReader:
                 delay = min(delay * 2, 60.0)
         finally:
             self.health.stop()
+            log.info("opc ua reader stopped")
 
     def stop(self) -> None:
         """Ask the reader to stop after the cycle in hand."""
+        log.info("opc ua reader stopping")
         self.stopping.set()
 
     async def _sleep(self, seconds: float) -> None:
@@ -203,6 +207,8 @@ def _number(value: Any) -> float | None:
 def serve(app: Flask, settings: OpcuaSettings) -> None:
     """Run a reader in the foreground until SIGTERM or SIGINT (the `opcua-reader` command)."""
     reader = OpcuaReader(app, settings)
+    # asyncua logs every read at INFO (several a second); the reader's own lines say what matters.
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
