@@ -102,6 +102,8 @@ class OpcuaReader:
                     delay = 1.0
                 except (OSError, TimeoutError, ua.UaError) as exc:
                     log.warning("opc ua server %s unreachable: %s", self.settings.endpoint, exc)
+                except Exception:  # whatever else ends a session: reconnect, never stop on our own
+                    log.exception("opc ua session with %s failed", self.settings.endpoint)
                 self._set_connected(False)
                 await asyncio.to_thread(self._check_silence)
                 await self._sleep(delay)
