@@ -32,7 +32,7 @@ from tests.integration.bridge_helpers import (
     unique_prefix,
     wait_until,
 )
-from tests.plant import at_work, iso, portal
+from tests.plant import at_work, card_of, iso, portal
 
 
 def _config(prefix: str, client_id: str, *, health_port: int = 0) -> dict[str, Any]:
@@ -347,3 +347,14 @@ def test_DC05_a_message_the_database_could_not_take_is_not_acknowledged_and_come
     assert running.metric('permit_mqtt_messages_total{outcome="applied"}') == 1
     assert running.metric("permit_mqtt_reconnects_total") >= 1
     assert len(rows(factory.session, sa.select(IngestBatch))) == 1
+
+
+def test_HC04_a_positions_snapshot_over_mqtt_takes_its_area_from_the_topic(factory, plant, prefix, bridges):
+    world, gate, _east = plant
+    hot = at_work(factory, world)
+    bridges(_config(prefix, gate.client.client_id))
+    # The guardian is not among the cards the positioning platform sees in the area.
+    snapshot = {"observed_at": iso(), "card_ids": [card_of(world.people["worker"])]}
+    publish(f"{prefix}/positions/{world.area.code}", json.dumps(snapshot))
+    wait_until(lambda: _state(factory.session, hot) == "suspended", what="HC-04")
+    assert [a.kind for a in rows(factory.session, sa.select(Alarm))] == ["guardian_absent"]
