@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from workflows import Outcome, Workflow, get_workflow
+from workflows import Outcome, Workflow, get_workflow, measures
 from workflows.model import (
     Actor,
     Area,
@@ -295,3 +295,20 @@ def check(
     wf = get_workflow(p.type)
     c = ctx(who or actor_for(wf, p, event), **kw)
     return rules(wf.check(p, event, c, payload if payload is not None else payload_for(wf, p, event)))
+
+
+def answered_measures(permit_type: str, *, open_line: bool = False) -> tuple[Measure, ...]:
+    """Every line of the type's current Appendix A list answered (G-02): the first line, and each line with count
+    blanks, involved (counts filled) and confirmed by the guardian, the others not involved; with `open_line` the
+    first line lacks its confirmer."""
+    lines = [line for line in measures.current(permit_type).lines if not line.other]
+    involved = {lines[0].code} | {line.code for line in lines if line.counts}
+    return tuple(
+        Measure(
+            line.code,
+            involved=line.code in involved,
+            confirmed_by=GUARDIAN if line.code in involved and not (open_line and line is lines[0]) else None,
+            counts={c.name: max(c.minimum, 2) for c in line.counts} if line.code in involved else {},
+        )
+        for line in lines
+    )

@@ -8,7 +8,7 @@ import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflows import get_workflow
+from workflows import get_workflow, measures
 from workflows.model import Actor
 from workflows.rules import RuleViolation
 from workflows.rules.gas_tests import latest_gas_test
@@ -26,6 +26,7 @@ from .factories import (
     WORKER,
     actor,
     actor_for,
+    answered_measures,
     apply,
     ctx,
     payload_for,
@@ -78,6 +79,7 @@ def _payload(wf, p, event: str, kind: str) -> dict:
 
 
 def _assert_safe_start(wf, p, c, first: bool) -> None:
+    assert not measures.open_lines(p)  # G-02: every line answered, every involved one confirmed
     approvals = [s for s in p.signatures if s.kind == "approval"]
     assert approvals and not wf.signatures.missing_approvals(p, c)
     assert any(m.role == "guardian" for m in p.crew)
@@ -91,12 +93,14 @@ def _assert_safe_start(wf, p, c, first: bool) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(permit_type=st.sampled_from(TYPES), seq=steps)
-def test_random_sequences_respect_the_machine_and_SD_01(permit_type: str, seq: list) -> None:
+@given(permit_type=st.sampled_from(TYPES), seq=steps, open_line=st.booleans())
+def test_random_sequences_respect_the_machine_and_SD_01(permit_type: str, seq: list, open_line: bool) -> None:
     wf = get_workflow(permit_type)
     legal = {(s.value, step.name): (step.dest or s) for step in wf.steps for s in step.sources}
     collecting = {step.name for step in wf.steps if step.collects}
-    p, now = permit(permit_type), NOW
+    # Filed under the current Appendix A list, every line answered; one involved line maybe left unconfirmed.
+    filed = answered_measures(permit_type, open_line=open_line)
+    p, now = permit(permit_type, measure_list=measures.CURRENT, measures=filed), NOW
     for event, who, kind, minutes, pick in seq:
         now += timedelta(minutes=minutes)
         if event == "next":
@@ -118,6 +122,8 @@ def test_random_sequences_respect_the_machine_and_SD_01(permit_type: str, seq: l
         assert (p.state, event) in legal
         assert out.state in (legal[(p.state, event)], *((p.state,) if event in collecting else ()))
         assert out.signature is not None and out.signature.person_id == c.actor.person_id
+        if out.state == State.approved:
+            assert not open_line  # G-02: no approval with an involved line unconfirmed
         if out.state == State.active and p.state != State.active:
             _assert_safe_start(wf, apply(p, out, c), c, first=p.state == State.briefed)
         p = apply(p, out, c)
