@@ -12,7 +12,8 @@ from permit_service.config import Config
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     """Build the app from `config` (default: the environment, see `permit_service.config`)."""
     from permit_service import db, observability, routes
-    from permit_service.auth import tokens
+    from permit_service.api.safe_json import SafeJSONProvider
+    from permit_service.auth import principal, tokens
     from permit_service.errors import register_error_handlers
     from permit_service.extensions import Api, jwt
 
@@ -47,6 +48,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             "security": [{"bearerAuth": []}],
         },
     )
+    app.json = SafeJSONProvider(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(overrides)
@@ -58,6 +60,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     db.init_app(app, engine)
     tokens.init_app(app, cfg)
     jwt.init_app(app)
+    principal.init_app(app)
     api = Api(app)
     app.extensions["permit_api"] = api
     register_error_handlers(app)

@@ -9,13 +9,15 @@ from json import JSONDecodeError
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from workflows.rules import RuleViolation
 
 PROBLEM_MIME = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 5  # what a 503 for an unavailable database tells the client to wait
 ROLE_RULE = "ROLE"  # the core's pseudo-rule: the action exists, but not for the caller's roles
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,15 @@ class Problem(Exception):
 
 class BadRequest(Problem):
     """400."""
+
+
+class InvalidJSON(Problem):
+    """400: the body is not JSON the service takes (past a nesting, digit or finiteness limit)."""
+
+    slug = "invalid-json"
+
+    def __init__(self, **extra: Any) -> None:
+        super().__init__("请求体不是可接受的 JSON", "The request body is not acceptable JSON", **extra)
 
 
 class Unauthorized(Problem):
@@ -338,6 +349,30 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("integrity error answered 409: %s", exc.orig)
         return problem_response(
             409, zh="与已有数据冲突", en="The request conflicts with existing data", slug=Conflict.slug
+        )
+
+    @app.errorhandler(DataError)
+    def _unstorable(exc: DataError) -> Response:
+        # A value the schema let through but the column cannot hold (a number out of the column's range).
+        log.warning("data error answered 422: %s", exc.orig)
+        return problem_response(
+            422,
+            zh="数据超出可存储的范围",
+            en="A value is out of the range that can be stored",
+            slug=ValidationProblem.slug,
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> Response:
+        # The database is down, unreachable, locked past the busy timeout or out of connections: try again.
+        log.error("database unavailable, answered 503: %s", exc)
+        return problem_response(
+            503,
+            zh="数据库暂不可用，请稍后重试",
+            en="The database is unavailable; try again shortly",
+            slug="database-unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     @app.errorhandler(Exception)

@@ -8,18 +8,31 @@ request carries headers no schema declares (Authorization, If-Match, Idempotency
 
 from __future__ import annotations
 
+from typing import Any
+
+import flask
 from flask_smorest import Blueprint as _Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from permit_service.api import safe_json
 
 
 class StrictQueryParser(FlaskParser):
-    """A webargs parser that lets the schema decide about unknown query parameters (see the module docstring)."""
+    """A webargs parser that lets the schema decide about unknown query parameters (see the module docstring)
+    and parses bodies within the JSON limits."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {  # noqa: RUF012
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": None,
         "querystring": None,
     }
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        """The body parsed within the service's JSON limits (see permit_service.api.safe_json)."""
+        if not is_json_request(req):
+            return core.missing
+        return safe_json.loads(req.get_data(cache=True).decode())
 
 
 class Blueprint(_Blueprint):

@@ -18,6 +18,7 @@ from marshmallow import ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
 from permit_service import clock
+from permit_service.api import safe_json
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
@@ -35,26 +36,40 @@ def etag_of(version: int) -> str:
     return f'"{version}"'
 
 
-def check_if_match(version: int) -> None:
-    """Refuse a change without If-Match (428) or against a stale version (412)."""
+def _if_match_tags() -> set[str] | None:
+    """The entity tags If-Match names (None without the header); `*` is refused: it would match any version."""
     header = request.headers.get("If-Match")
     if not header:
+        return None
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" in tags:
+        raise PreconditionRequired(
+            "If-Match 须写明上次读取的 ETag，不接受 *",
+            "If-Match must name the ETag you last read; * is not accepted",
+        )
+    return tags
+
+
+def check_if_match(version: int) -> None:
+    """Refuse a change without If-Match naming a version (428) or against a stale version (412)."""
+    tags = _if_match_tags()
+    if tags is None:
         raise PreconditionRequired(
             "修改须带 If-Match 头（取自上次读取的 ETag）",
             "A change needs an If-Match header with the ETag you last read",
         )
-    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    if "*" not in candidates and etag_of(version) not in candidates:
+    if etag_of(version) not in tags:
         raise PreconditionFailed(current_etag=etag_of(version))
 
 
 def if_match_version() -> int | None:
     """The version an optional If-Match names on an action (None when absent); the service compares it."""
-    header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
+    tags = _if_match_tags()
+    if tags is None:
         return None
     try:
-        return int(header.strip().removeprefix("W/").strip('"'))
+        (tag,) = tags
+        return int(tag.strip('"'))
     except ValueError:
         return -1  # never matches: answered 412 like any stale tag
 
@@ -104,7 +119,7 @@ def with_etag(response: Response, version: int) -> Response:
 def _request_fingerprint() -> str:
     body = request.get_data(cache=True) or b""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        canonical = json.dumps(safe_json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         canonical = body
     return hashlib.sha256(

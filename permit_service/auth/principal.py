@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import g
+from flask import Flask, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,26 @@ def current_principal(*, refresh: bool = False) -> Principal:
         g.principal = principal
         g.principal_id = principal.id
     return principal
+
+
+def authenticates_itself(view: F) -> F:
+    """Mark a view that establishes its caller itself (login, client token, refresh): no access token first."""
+    view.authenticates_itself = True  # type: ignore[attr-defined]
+    return view
+
+
+def init_app(app: Flask) -> None:
+    """Check the caller's token before any API view reads its input: without one the answer is 401, never 422."""
+
+    @app.before_request
+    def _identity_before_input() -> None:
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None or not request.path.startswith("/api/"):
+            return
+        view_class = getattr(view, "view_class", None)
+        handler = getattr(view_class, request.method.lower(), view) if view_class else view
+        if not getattr(handler, "authenticates_itself", False):
+            current_principal()
 
 
 def require_roles(*roles: str) -> Callable[[F], F]:

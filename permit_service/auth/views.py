@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.auth import service
-from permit_service.auth.principal import Principal, current_principal
+from permit_service.auth.principal import Principal, authenticates_itself, current_principal
 from permit_service.auth.schemas import (
     ClientCredentialsSchema,
     LoginSchema,
@@ -39,6 +39,7 @@ def _count_password_attempt(session: Session, account: str) -> None:
 
 
 @blp.post("/login")
+@authenticates_itself
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")
@@ -55,6 +56,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/token")
+@authenticates_itself
 @blp.arguments(ClientCredentialsSchema)
 @blp.response(200, TokenSchema)
 @blp.doc(security=[])
@@ -68,6 +70,7 @@ def client_token(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/refresh")
+@authenticates_itself
 @blp.response(200, TokenSchema)
 def refresh() -> dict[str, Any]:
     """Exchange a refresh token (sent as the bearer token) for a new access token."""

@@ -12,6 +12,7 @@ from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import idempotent, paginate
 from permit_service.auth import current_principal, require_roles
 from permit_service.db import get_session, transaction
+from permit_service.permits import service as permits
 from permit_service.permits.models import Permit
 from permit_service.presence import schemas as s
 from permit_service.presence import service
@@ -89,7 +90,8 @@ class PermitHeadcountRaises(MethodView):
     @blp.arguments(s.RaiseQueryArgs, location="query")
     @blp.response(200, s.RaisePage)
     def get(self, args: dict[str, Any], permit_id: uuid.UUID) -> dict[str, Any]:
-        """List the permit's raise requests (newest first)."""
+        """List the permit's raise requests (newest first); 404 for a permit the caller cannot see."""
+        permits.get_permit(get_session(), principal=current_principal(), permit_id=permit_id)
         return _page({**args, "permit_id": permit_id})
 
     @idempotent

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import jwt as pyjwt
 from flask import Flask
 from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 PROBLEM = "application/problem+json"
@@ -63,3 +65,16 @@ def peek(app: Flask) -> Iterator[Session]:
     factory's objects (in the test's own session) stay loaded."""
     with Session(app.extensions["db_engine"]) as session:
         yield session
+
+
+def url_of(rule: Rule, **given: Any) -> str:
+    """A URL of an app's rule, its path parameters taken from `given` or made up (a new UUID, an allowed value)."""
+    values = {}
+    for name, converter in rule._converters.items():
+        if name in given:
+            values[name] = given[name]
+        elif hasattr(converter, "items"):  # any(a, b): one of the values it allows
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = uuid.uuid4() if "UUID" in type(converter).__name__ else "hot_work"
+    return rule.build(values)[1]

@@ -9,6 +9,7 @@ import threading
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from permit_service.api.conventions import purge_expired_idempotency_records
@@ -167,6 +168,16 @@ def test_if_match_missing_428_stale_412_fresh_200_with_a_new_etag(client, factor
         path, json={"name": "列表"}, headers={**headers, "If-Match": f'"99", {fresh.headers["ETag"]}'}
     )
     assert listed.status_code == 200
+
+
+@pytest.mark.parametrize("if_match", ["*", " * ", '"7", *'])
+def test_if_match_star_is_428_it_must_name_a_version(client, factory, if_match):
+    world = factory.world()
+    headers = factory.headers(world.people["enterprise_admin"], **{"If-Match": if_match})
+    path = f"/api/v1/areas/{world.area.id}"
+    problem = assert_problem(client.patch(path, json={"name": "新名称"}, headers=headers), 428)
+    assert "*" in problem["message_en"]
+    assert client.get(path, headers=headers).get_json()["name"] == world.area.name
 
 
 def test_a_change_that_changes_nothing_keeps_the_etag(client, factory):

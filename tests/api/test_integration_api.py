@@ -319,8 +319,10 @@ def test_a_refused_batch_lists_every_offending_item_and_stores_nothing(client, f
     body = {
         "readings": [
             _reading(),  # fine
-            _reading(value=float("nan")),
-            _reading(value=float("inf")),
+            _reading(
+                value=True
+            ),  # NaN and Infinity never get this far: 400 for the whole body (test_input_limits)
+            _reading(value=None),
             _reading(value=-0.1),
             _reading(detector="GD-404"),
             _reading(delta=timedelta(minutes=3)),  # ahead of the clock by more than 2 min

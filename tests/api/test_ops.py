@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
 from permit_service import create_app
+from permit_service.auth.principal import Principal
+from permit_service.auth.tokens import issue_tokens
 from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
 from tests.conftest import TEST_JWT_SECRET
 
@@ -50,6 +53,37 @@ def test_readyz_is_503_problem_when_the_database_is_unreachable(database_url):
     response = app.test_client().get("/readyz")
     app.extensions["db_engine"].dispose()
     assert_problem(response, 503)
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "sqlite:////nonexistent-directory/permit_service.db",
+        "postgresql+psycopg://postgres@127.0.0.1:1/test",  # nothing listens on port 1
+    ],
+    ids=["sqlite-missing-directory", "postgresql-closed-port"],
+)
+def test_api_calls_are_503_problem_with_retry_after_when_the_database_is_unavailable(database_url):
+    app = create_app(Config(env="test", database_url=database_url, jwt_secret_key=TEST_JWT_SECRET))
+    caller = Principal(
+        id=str(uuid.uuid4()),
+        kind="person",
+        name="张三",
+        roles=frozenset({"applicant"}),
+        enterprise_id=uuid.uuid4(),
+    )
+    with app.app_context():
+        token = issue_tokens(caller)["access_token"]
+    client = app.test_client()
+    answers = [
+        client.post(LOGIN, json={"username": "zhangsan", "password": "Passw0rd!测试"}),
+        client.get("/api/v1/permits", headers={"Authorization": f"Bearer {token}"}),
+    ]
+    app.extensions["db_engine"].dispose()
+    for response in answers:
+        body = assert_problem(response, 503)
+        assert body["type"] == "/problems/database-unavailable"
+        assert int(response.headers["Retry-After"]) > 0
 
 
 def test_metrics_count_requests_in_prometheus_format(client):

@@ -150,6 +150,13 @@ def test_G_07_a_drafts_crew_is_replaced_keeping_members_that_stay(flow):
     assert guardian["person_id"] not in {person for person, _ in stored}
 
 
+def test_an_action_with_if_match_star_is_428_and_changes_nothing(flow):
+    flow.file("hot_work")
+    problem = assert_problem(flow.attempt("submit", by="applicant", **{"If-Match": "*"}), 428)
+    assert "*" in problem["message_en"]
+    assert flow.reload().state == "draft"
+
+
 def test_G_07_void_needs_a_reason(flow):
     flow.file("hot_work").submit().refused("void", "G-07", {"reason": "   "}, by="applicant")
     assert flow.do("void", {"reason": "作业内容变更"}, by="applicant").state == "voided"

@@ -1,0 +1,78 @@
+"""Request bodies parsed as JSON within limits, so that no body can make the service fail.
+
+Python's parser recurses once per nesting level and turns an integer of any length into an int (over 4,300
+digits it raises), and it reads NaN, Infinity and 1e400 as floats no database column stores. Every request body
+is parsed here instead: deeper than MAX_DEPTH, an integer longer than MAX_INTEGER_DIGITS or a number that is
+not finite is a 400 problem naming the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+
+from permit_service.errors import InvalidJSON
+
+MAX_DEPTH = 32  # the deepest body the API takes is 4 levels; facts and evidence leave room, not 1,000 levels
+MAX_INTEGER_DIGITS = 30  # beyond any integer a column stores (int64 has 19 digits)
+
+
+def _refuse(zh: str, en: str) -> InvalidJSON:
+    return InvalidJSON(errors={"body": [f"{zh} / {en}"]})
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _refuse(
+            f"整数超过 {MAX_INTEGER_DIGITS} 位", f"an integer has more than {MAX_INTEGER_DIGITS} digits"
+        )
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _refuse(f"数值 {text[:40]} 超出范围", f"the number {text[:40]} is out of range")
+    return value
+
+
+def _constant(text: str) -> float:
+    raise _refuse(f"不接受 {text}（须为有限数值）", f"{text} is not accepted (numbers must be finite)")
+
+
+def _check_depth(value: Any) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in item)
+
+
+def _too_deep() -> InvalidJSON:
+    return _refuse(f"嵌套超过 {MAX_DEPTH} 层", f"nested more than {MAX_DEPTH} levels deep")
+
+
+def loads(data: str | bytes) -> Any:
+    """Parse a request body (InvalidJSON past a limit; json.JSONDecodeError if it is not JSON at all)."""
+    try:
+        value = json.loads(data, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    _check_depth(value)
+    return value
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with `request.get_json()` parsing through `loads` above."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse within the limits (keyword arguments are not taken: the limits are not optional)."""
+        return loads(s)
