@@ -2,8 +2,8 @@
 
 Python's parser recurses once per nesting level and turns an integer of any length into an int (over 4,300
 digits it raises), and it reads NaN, Infinity and 1e400 as floats no database column stores. Every request body
-is parsed here instead: deeper than MAX_DEPTH, an integer longer than MAX_INTEGER_DIGITS or a number that is
-not finite is a 400 problem naming the limit.
+is parsed here instead: deeper than MAX_DEPTH, an integer outside the 64-bit range or a number that is not
+finite is a 400 problem naming the limit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask.json.provider import DefaultJSONProvider
 from permit_service.errors import InvalidJSON
 
 MAX_DEPTH = 32  # the deepest body the API takes is 4 levels; facts and evidence leave room, not 1,000 levels
-MAX_INTEGER_DIGITS = 30  # beyond any integer a column stores (int64 has 19 digits)
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1  # what a BIGINT column and SQLite store
 
 
 def _refuse(zh: str, en: str) -> InvalidJSON:
@@ -25,11 +25,12 @@ def _refuse(zh: str, en: str) -> InvalidJSON:
 
 
 def _integer(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+    # The length test comes first: int() of a 4,300-digit literal raises.
+    if len(text) > len(str(INTEGER_MIN)) or not INTEGER_MIN <= (value := int(text)) <= INTEGER_MAX:
         raise _refuse(
-            f"整数超过 {MAX_INTEGER_DIGITS} 位", f"an integer has more than {MAX_INTEGER_DIGITS} digits"
+            f"整数 {text[:40]} 超出 64 位范围", f"the integer {text[:40]} is out of the 64-bit range"
         )
-    return int(text)
+    return value
 
 
 def _float(text: str) -> float:

@@ -6,11 +6,13 @@ import re
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from permit_service import create_app
 from permit_service.auth.principal import Principal
 from permit_service.auth.tokens import issue_tokens
 from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
+from permit_service.permits import service as permits_service
 from tests.conftest import TEST_JWT_SECRET
 
 PROBLEM = "application/problem+json"
@@ -84,6 +86,17 @@ def test_api_calls_are_503_problem_with_retry_after_when_the_database_is_unavail
         body = assert_problem(response, 503)
         assert body["type"] == "/problems/database-unavailable"
         assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_value_the_database_cannot_store_is_422_problem(client, factory, monkeypatch):
+    world = factory.world()
+
+    def out_of_range(*_args, **_kwargs):
+        raise sa.exc.DataError("INSERT ...", {}, Exception("integer out of range"))
+
+    monkeypatch.setattr(permits_service, "list_permits", out_of_range)
+    response = client.get("/api/v1/permits", headers=factory.headers(world.people["applicant"]))
+    assert assert_problem(response, 422)["type"] == "/problems/validation"
 
 
 def test_metrics_count_requests_in_prometheus_format(client):
