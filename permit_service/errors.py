@@ -22,7 +22,7 @@ ROLE_RULE = "ROLE"  # the core's pseudo-rule: the action exists, but not for the
 log = logging.getLogger(__name__)
 
 # Bilingual titles for the HTTP errors Flask and its extensions raise on their own.
-_HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     400: ("请求格式错误", "The request is malformed"),
     401: ("未认证或令牌无效", "Authentication is missing or the token is invalid"),
     403: ("无权执行此操作", "You are not allowed to do this"),
@@ -32,11 +32,15 @@ _HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     409: ("与当前状态冲突", "The request conflicts with the current state"),
     412: ("版本已过期，请重新读取后再试", "The resource changed since you read it; read it again"),
     413: ("请求体过大", "The request body is too large"),
+    414: ("请求行（URL）过长", "The request line (URL) is too long"),
+    417: ("无法满足 Expect 头的要求", "The Expect header cannot be met"),
     415: ("请求体须为 JSON", "The request body must be JSON"),
     422: ("请求数据校验失败", "The request data is invalid"),
     428: ("缺少 If-Match 头", "This change needs an If-Match header"),
     429: ("请求过于频繁", "Too many requests"),
+    431: ("请求头过多或过大", "The request header fields are too many or too large"),
     500: ("服务器内部错误", "Internal server error"),
+    501: ("不支持该传输编码", "The transfer coding is not supported"),
     503: ("服务暂不可用", "Service unavailable"),
 }
 
@@ -59,7 +63,7 @@ class Problem(Exception):
     ) -> None:
         if status is not None:
             self.status = status
-        default_zh, default_en = _HTTP_MESSAGES.get(self.status, ("请求失败", "Request failed"))
+        default_zh, default_en = HTTP_MESSAGES.get(self.status, ("请求失败", "Request failed"))
         self.zh = zh or default_zh
         self.en = en or default_en
         self.rule = rule
@@ -308,7 +312,7 @@ def http_exception_response(error: HTTPException) -> Response:
         invalid = _invalid_json(error)
         if invalid is not None:
             return invalid
-    zh, en = _HTTP_MESSAGES.get(status, ("请求失败", error.name or "Error"))
+    zh, en = HTTP_MESSAGES.get(status, ("请求失败", error.name or "Error"))
     errors = data.get("errors") or data.get("messages")
     extra: dict[str, Any] = {}
     if errors:
@@ -340,7 +344,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def _stale(_exc: StaleDataError) -> Response:
         # A concurrent writer changed the row between our read and our write.
-        zh, en = _HTTP_MESSAGES[412]
+        zh, en = HTTP_MESSAGES[412]
         return problem_response(412, zh=zh, en=en, slug=PreconditionFailed.slug)
 
     @app.errorhandler(IntegrityError)
@@ -378,5 +382,5 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        zh, en = _HTTP_MESSAGES[500]
+        zh, en = HTTP_MESSAGES[500]
         return problem_response(500, zh=zh, en=en, slug="internal")

@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 
+from permit_service import metrics as service_metrics
 from permit_service.config import Config
 from permit_service.db import get_session
 from permit_service.errors import problem_response
@@ -60,6 +61,9 @@ def init_app(app: Flask, cfg: Config) -> None:
         "permit_http_request_seconds", "HTTP request latency", ["method", "endpoint"], registry=registry
     )
     app.extensions["metrics_registry"] = registry
+    app.extensions["service_collector"] = service_metrics.ServiceCollector(
+        lambda: app.extensions["db_sessionmaker"]()
+    )
     access_log = logging.getLogger("permit_service.access")
 
     @app.before_request
@@ -115,4 +119,5 @@ def register(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(app.extensions["metrics_registry"]), mimetype=CONTENT_TYPE_LATEST)
+        # CONTENT_TYPE_LATEST names its charset already: set as `mimetype` Flask would add a second one.
+        return Response(service_metrics.scrape(app), content_type=CONTENT_TYPE_LATEST)

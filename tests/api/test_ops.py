@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,8 +13,11 @@ from permit_service import create_app
 from permit_service.auth.principal import Principal
 from permit_service.auth.tokens import issue_tokens
 from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
+from permit_service.integrations.models import Feed
 from permit_service.permits import service as permits_service
+from tests.api.permit_flows import PermitFlow
 from tests.conftest import TEST_JWT_SECRET
+from tests.plant import portal
 
 PROBLEM = "application/problem+json"
 LOGIN = "/api/v1/auth/login"
@@ -173,3 +177,42 @@ def test_G_06_a_card_evidence_window_under_a_minute_is_refused_at_start(minutes)
     assert Config.from_env({"POLICY_CARD_EVIDENCE_MINUTES": "1"}).policy["card_evidence_minutes"] == 1
     with pytest.raises(ConfigError, match="POLICY_CARD_EVIDENCE_MINUTES"):
         Config.from_env({"POLICY_CARD_EVIDENCE_MINUTES": minutes})
+
+
+def _gauges(client) -> dict[str, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        name: float(value)
+        for name, value in re.findall(r"^(permit_(?!http)\S+) (\S+)$", response.get_data(as_text=True), re.M)
+    }
+
+
+def test_service_gauges_count_permits_suspensions_outbox_and_silent_feeds(client, factory, clock):
+    world = factory.world()
+    gate = portal(factory, world)
+    subscribed = client.post(
+        "/api/v1/webhooks/subscriptions",
+        json={"url": "http://10.20.30.40/hooks", "secret": "s" * 32, "event_kinds": ["permit.*"]},
+        headers=gate.headers,
+    )
+    assert subscribed.status_code == 201, subscribed.get_json()
+    assert _gauges(client)["permit_webhook_outbox_pending"] == 0
+    flow = PermitFlow(client, factory, world).file("hot_work").to_active()
+    PermitFlow(client, factory, world).file("height")
+    flow.suspend()
+    factory.session.add(
+        Feed(enterprise_id=world.enterprise.id, code="F-1", kind="gas", silence_alarmed_at=clock.now())
+    )
+    factory.session.commit()
+    clock.advance(timedelta(seconds=90))
+
+    gauges = _gauges(client)
+    assert gauges['permit_open_permits{grade="level1",state="suspended",type="hot_work"}'] == 1
+    assert (
+        sum(v for k, v in gauges.items() if k.startswith('permit_open_permits{grade="",state="draft"')) == 1
+    )
+    assert gauges['permit_suspensions{rule="G-08"}'] == 1
+    assert gauges["permit_webhook_outbox_pending"] > 0
+    assert gauges["permit_webhook_outbox_oldest_seconds"] >= 90
+    assert gauges['permit_silent_feeds{kind="gas"}'] == 1
