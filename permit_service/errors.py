@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from workflows.rules import RuleViolation
+from workflows.vocabulary import plain_zh
 
 PROBLEM_MIME = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 5  # what a 503 for an unavailable database tells the client to wait
@@ -64,7 +65,7 @@ class Problem(Exception):
         if status is not None:
             self.status = status
         default_zh, default_en = HTTP_MESSAGES.get(self.status, ("请求失败", "Request failed"))
-        self.zh = zh or default_zh
+        self.zh = plain_zh(zh or default_zh)
         self.en = en or default_en
         self.rule = rule
         self.headers = dict(headers or {})

@@ -157,6 +157,15 @@ def test_an_action_with_if_match_star_is_428_and_changes_nothing(flow):
     assert flow.reload().state == "draft"
 
 
+def test_refusals_name_states_and_roles_in_chinese(flow):
+    flow.file("hot_work")
+    state = assert_problem(flow.attempt("activate", by="work_leader"), 409)
+    assert state["message_zh"] == "作业票处于“草稿”状态，不能执行“开始作业”"
+    flow.submit()
+    role = flow.attempt("approve", {"evidence": flow.evidence()}, by="guardian")
+    assert assert_problem(role, 409)["message_zh"] == "该作业票须由以下角色审批：安全管理部门"
+
+
 def test_G_07_void_needs_a_reason(flow):
     flow.file("hot_work").submit().refused("void", "G-07", {"reason": "   "}, by="applicant")
     assert flow.do("void", {"reason": "作业内容变更"}, by="applicant").state == "voided"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflows.model import Context, PermitData
+from workflows.vocabulary import plain_zh
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,9 @@ class Violation:
     rule_id: str
     zh: str
     en: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zh", plain_zh(self.zh))  # states, roles and actions by their Chinese names
 
     def as_dict(self) -> dict[str, str]:
         """The violation as JSON-ready data."""
