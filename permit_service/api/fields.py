@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ def display_tz() -> ZoneInfo:
 
 
 def _unstorable_text(data: Any, path: str = "") -> list[str]:
-    """Paths of strings (values or keys) that no database column can store: NUL or lone surrogates."""
+    """Paths of strings (values or keys) the service does not store: control characters or lone surrogates."""
     found: list[str] = []
     if isinstance(data, Mapping):
         for key, value in data.items():
@@ -39,8 +40,13 @@ def _unstorable_text(data: Any, path: str = "") -> list[str]:
     return found
 
 
+# C0 controls but tab and line breaks (free text may run over lines), DEL and C1 controls: a BEL or an ESC
+# sequence in a title would ring or repaint the terminal of whoever reads it.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _storable(text: str) -> bool:
-    if "\x00" in text:
+    if _CONTROL.search(text):
         return False
     try:
         text.encode()
@@ -50,7 +56,8 @@ def _storable(text: str) -> bool:
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error, never silently dropped; text a database cannot store is refused."""
+    """Unknown fields are an error, never silently dropped; control characters and text a database cannot store
+    are refused (tab and line breaks are text)."""
 
     class Meta:
         unknown = RAISE
@@ -59,7 +66,7 @@ class StrictSchema(Schema):
     def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
         bad = _unstorable_text(data)
         if bad:
-            message = "含 NUL 或无效的 Unicode 字符 / contains NUL or invalid Unicode characters"
+            message = "含控制字符或无效的 Unicode 字符 / contains control characters or invalid Unicode characters"
             raise ValidationError(
                 {path.encode(errors="backslashreplace").decode(): [message] for path in bad}
             )

@@ -100,3 +100,28 @@ def test_a_body_at_the_limits_is_read(client):
     assert_problem(client.post(LOGIN, data=body, content_type=JSON), 422, fields={"n"})
     deep = _with_raw({"username": "u", "password": "p"}, ("password",), nested)
     assert_problem(client.post(LOGIN, data=deep, content_type=JSON), 422, fields={"password"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["补焊\x07", "\x1b[2J清屏", "NUL\x00", "DEL\x7f", "C1\x9b", "垂直\x0b制表"],
+    ids=["BEL", "ESC", "NUL", "DEL", "CSI", "VT"],
+)
+def test_text_with_control_characters_is_422_and_nothing_is_stored(client, factory, db_session, text):
+    flow = PermitFlow(client, factory, factory.world())
+    body = flow.body("hot_work", title=text)
+    problem = assert_problem(
+        client.post(API, json=body, headers=flow.headers("applicant")), 422, fields={"title"}
+    )
+    assert "控制字符" in problem["errors"]["title"][0]
+    assert _count(db_session, Permit) == 0
+
+
+def test_free_text_keeps_tabs_and_line_breaks(client, factory):
+    flow = PermitFlow(client, factory, factory.world())
+    analysis = "1. 可燃气体泄漏\r\n2.\t火花飞溅"
+    resp = client.post(
+        API, json=flow.body("hot_work", risk_analysis=analysis), headers=flow.headers("applicant")
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["risk_analysis"] == analysis
