@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from permit_service import clock
 from permit_service.integrations.models import Feed, WebhookDelivery
 from permit_service.permits.models import Permit, Signature
+from permit_service.scheduling.models import SchedulerRun
 from workflows.states import TERMINAL
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -125,6 +126,17 @@ class ServiceCollector(Collector):
         for feed_kind, count in rows:
             silent.add_metric([feed_kind], count)
         yield silent
+
+        lag = GaugeMetricFamily(
+            "permit_scheduler_lag_seconds",
+            "How far past its interval a scheduled job's next run is (0: on time), by job",
+            labels=["job"],
+        )
+        for job, finished_at, interval in session.execute(
+            sa.select(SchedulerRun.job, SchedulerRun.finished_at, SchedulerRun.interval_seconds)
+        ):
+            lag.add_metric([job], max((now - finished_at).total_seconds() - interval, 0.0))
+        yield lag
 
 
 def scrape(app: Flask) -> bytes:

@@ -31,7 +31,7 @@ from permit_service.permits.models import (
 )
 from permit_service.presence.models import HeadcountRaise, PresenceEntry
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
-from permit_service.scheduling.models import JobMark
+from permit_service.scheduling.models import JobMark, SchedulerRun
 
 __all__ = [
     "Alarm",
@@ -74,6 +74,7 @@ __all__ = [
     "Region",
     "RegulatorNotification",
     "RevokedToken",
+    "SchedulerRun",
     "Signature",
     "WebhookDelivery",
     "WebhookSubscription",

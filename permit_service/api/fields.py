@@ -66,7 +66,9 @@ class StrictSchema(Schema):
     def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
         bad = _unstorable_text(data)
         if bad:
-            message = "含控制字符或无效的 Unicode 字符 / contains control characters or invalid Unicode characters"
+            message = (
+                "含控制字符或无效的 Unicode 字符 / contains control characters or invalid Unicode characters"
+            )
             raise ValidationError(
                 {path.encode(errors="backslashreplace").decode(): [message] for path in bad}
             )

@@ -1,4 +1,5 @@
-"""ORM model of the scheduler's ledger: what a job has already done to an item, so that it acts once."""
+"""ORM models of the scheduler: its ledger (what a job has already done to an item, so that it acts once) and
+when each job last finished a run (the scheduler-lag metric)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,13 @@ class JobMark(Base):
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(sa.String(32), default="done")
+
+
+class SchedulerRun(Base):
+    """When a job last finished a run and the interval it runs at: past finished_at + interval it is late."""
+
+    __tablename__ = "scheduler_runs"
+
+    job: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    finished_at: Mapped[datetime]
+    interval_seconds: Mapped[int]

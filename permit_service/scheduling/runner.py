@@ -17,9 +17,11 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.dialects import postgresql, sqlite
 
 from permit_service import clock
 from permit_service.scheduling import jobs
+from permit_service.scheduling.models import SchedulerRun
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,11 @@ def job_specs(app: Flask) -> list[JobSpec]:
 
 
 def run_job(app: Flask, spec: JobSpec) -> jobs.RunReport:
-    """Run one job now, in a fresh app context (request-scoped caches start empty each run)."""
+    """Run one job now, in a fresh app context (request-scoped caches start empty each run), and record that it
+    ran (the scheduler-lag metric reads it)."""
     with app.app_context():
         report = spec.run(app.extensions["db_sessionmaker"], clock.now())
+        record_run(app.extensions["db_sessionmaker"], spec, clock.now())
     level = (
         logging.WARNING if report.failed or report.note else logging.INFO if report.done else logging.DEBUG
     )
@@ -72,6 +76,18 @@ def run_job(app: Flask, spec: JobSpec) -> jobs.RunReport:
         report.note,
     )
     return report
+
+
+def record_run(sessions: jobs.SessionFactory, spec: JobSpec, finished_at: datetime) -> None:
+    """Upsert when `spec` last finished (two schedulers may record at once: the last write wins)."""
+    with sessions() as session, session.begin():
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        values = {"finished_at": finished_at, "interval_seconds": spec.seconds}
+        session.execute(
+            dialect.insert(SchedulerRun)
+            .values(job=spec.name, **values)
+            .on_conflict_do_update(index_elements=[SchedulerRun.job], set_=values)
+        )
 
 
 def run_all_once(app: Flask) -> list[jobs.RunReport]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -58,3 +59,24 @@ def test_holidays_for_a_year_the_calendar_does_not_know_are_refused_plainly():
         result = CliRunner().invoke(main, ["holidays", command, "--year", "2099"])
         assert result.exit_code != 0
         assert "no data for 2099" in result.output
+
+
+def _lags(client) -> dict[str, float]:
+    text = client.get("/metrics").get_data(as_text=True)
+    return {
+        job: float(v)
+        for job, v in re.findall(r'^permit_scheduler_lag_seconds\{job="(\w+)"\} (\S+)$', text, re.M)
+    }
+
+
+def test_the_scheduler_lag_of_each_job_is_a_metric(app, client, clock):
+    assert _lags(client) == {}
+    run_all_once(app)
+    specs = {spec.name: spec.seconds for spec in job_specs(app)}
+    assert _lags(client) == dict.fromkeys(specs, 0.0)
+    clock.advance(timedelta(seconds=specs["expire_permits"] + 100))
+    lags = _lags(client)
+    assert lags["expire_permits"] == 100.0
+    assert lags["purge_revocations"] == 0.0  # hourly: not due yet
+    run_all_once(app)
+    assert set(_lags(client).values()) == {0.0}
