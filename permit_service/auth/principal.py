@@ -90,7 +90,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _identity_before_input() -> None:
         view = app.view_functions.get(request.endpoint or "")
-        if view is None or not request.path.startswith("/api/"):
+        if view is None or request.method == "OPTIONS" or not request.path.startswith("/api/"):
             return
         view_class = getattr(view, "view_class", None)
         handler = getattr(view_class, request.method.lower(), view) if view_class else view

@@ -73,7 +73,7 @@ def test_G_06_only_the_enterprise_admin_draws_a_boundary(client, factory):
         ({"type": "Polygon", "coordinates": [[[0, 0], [5, 0], [10, 0], [0, 0]]]}, "invalid geometry"),
         ({"type": "Polygon", "coordinates": "square"}, "malformed"),
         ({"type": "MultiPolygon", "coordinates": []}, "no area"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1e400, 0], [1, 1], [0, 0]]]}, "finite"),
+        # 1e400 or NaN never reaches the schema: the whole body is 400 (tests/api/test_input_limits.py)
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]], "crs": "x"}, "only type"),
         ([[0, 0], [1, 0], [1, 1]], "Polygon or MultiPolygon"),
     ],
