@@ -1,7 +1,7 @@
 """scheduler runs: when each scheduled job last finished, for the scheduler-lag metric
 
-Revision ID: 0003_scheduler_runs
-Revises: 0002_area_boundaries
+Revision ID: 0006_scheduler_runs
+Revises: 0005_append_only
 Create Date: 2026-12-03 19:15:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from permit_service.db import UTCDateTime
 
-revision = "0003_scheduler_runs"
-down_revision = "0002_area_boundaries"
+revision = "0006_scheduler_runs"
+down_revision = "0005_append_only"
 branch_labels = None
 depends_on = None
 
