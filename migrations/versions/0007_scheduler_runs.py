@@ -1,7 +1,7 @@
 """scheduler runs: when each scheduled job last finished, for the scheduler-lag metric
 
-Revision ID: 0006_scheduler_runs
-Revises: 0005_append_only
+Revision ID: 0007_scheduler_runs
+Revises: 0006_measure_lists
 Create Date: 2026-12-03 19:15:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from permit_service.db import UTCDateTime
 
-revision = "0006_scheduler_runs"
-down_revision = "0005_append_only"
+revision = "0007_scheduler_runs"
+down_revision = "0006_measure_lists"
 branch_labels = None
 depends_on = None
 
