@@ -27,6 +27,8 @@ def event_hash(event: Event) -> str:
         "chain": event.chain,
         "prev_hash": event.prev_hash,
     }
+    if event.request_id is not None:  # hashed only where present: 0.1.0's events keep their hashes
+        body["request_id"] = event.request_id
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -29,6 +29,8 @@ class Event(Base):
     subject_type: Mapped[str] = mapped_column(sa.String(32))
     subject_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The X-Request-ID of the request that caused it (none for the scheduler, and for 0.1.0's events).
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
     chain: Mapped[str] = mapped_column(sa.String(64))
     # Position in the chain, from 1. The server default exists only so that 0.1.0's rows could get the column
     # (SQLite adds a NOT NULL column only with a default); the migration numbers them and no event keeps 0.

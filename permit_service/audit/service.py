@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -79,6 +80,7 @@ def record(
         subject_type=subject_type,
         subject_id=str(subject_id),
         data=_json_safe(data or {}),
+        request_id=g.get("request_id") if has_request_context() else None,
         chain=chain,
         seq=seq,
         prev_hash=prev_hash,

@@ -415,12 +415,26 @@ class PermitPage(PageSchema):
 
 
 class EventOut(StrictSchema):
-    """An audit event of the permit."""
+    """An event of the permit's timeline: who (name, roles, the role signed in), what, when, with which evidence,
+    from which request (AU-01)."""
 
-    id = fields.Integer()
-    at = AwareDateTime()
-    kind = fields.String()
-    actor_id = fields.String()
-    actor_roles = fields.List(fields.String())
-    data = fields.Dict()
-    hash = fields.String()
+    id = fields.Integer(attribute="event.id")
+    seq = fields.Integer(
+        attribute="event.seq", metadata={"description": "position in the permit's hash chain"}
+    )
+    at = AwareDateTime(attribute="event.at")
+    kind = fields.String(attribute="event.kind")
+    actor_id = fields.String(attribute="event.actor_id")
+    actor_name = fields.String(
+        allow_none=True, metadata={"description": "null for the system or a plant feed"}
+    )
+    actor_roles = fields.List(fields.String(), attribute="event.actor_roles")
+    role = fields.String(
+        allow_none=True, metadata={"description": "the role the actor signed in, if a signature"}
+    )
+    evidence = fields.Dict(
+        allow_none=True, metadata={"description": "the signature's on-site evidence, if any"}
+    )
+    request_id = fields.String(attribute="event.request_id", allow_none=True)
+    data = fields.Dict(attribute="event.data")
+    hash = fields.String(attribute="event.hash")

@@ -542,7 +542,12 @@ def perform(
 def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
     if signature is None:
         return None
-    summary = {"kind": signature.kind, "role": signature.role, "person_id": signature.person_id}
+    summary = {
+        "kind": signature.kind,
+        "role": signature.role,
+        "person_id": signature.person_id,
+        "evidence": signature.evidence,  # AU-01: how the signer proved presence, for the timeline
+    }
     if "weather" in signature.evidence:
         summary["weather"] = signature.evidence["weather"]  # AU-01: the weather the signer saw on site
     return summary

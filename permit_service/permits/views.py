@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
@@ -22,7 +21,7 @@ from permit_service.api.conventions import (
     paginate,
 )
 from permit_service.api.fields import StrictSchema
-from permit_service.audit.models import Event
+from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
 from permit_service.measures.lines import lines as measure_lines
@@ -246,15 +245,10 @@ class PermitEvents(MethodView):
 
     @blp.response(200, EventList)
     def get(self, permit_id: uuid.UUID) -> dict[str, Any]:
-        """Every recorded event of the permit: who did what, when and where (AU-01)."""
+        """The permit's timeline: every event, oldest first, with actor, role, evidence and request id (AU-01)."""
         session = get_session()
         permit = service.get_permit(session, principal=current_principal(), permit_id=permit_id)
-        events = session.scalars(
-            sa.select(Event)
-            .where(Event.subject_type == "permit", Event.subject_id == str(permit.id))
-            .order_by(Event.id)
-        )
-        return {"items": list(events)}
+        return {"items": history.timeline(session, subject_type="permit", subject_id=permit.id)}
 
 
 @blp.route("/<uuid:permit_id>/form")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictSchema
@@ -102,6 +104,46 @@ class CheckpointPage(PageSchema):
     """A page of checkpoints, newest first."""
 
     items = fields.List(fields.Nested(CheckpointOut))
+
+
+class ExportArgs(StrictSchema):
+    """The period to export: from (inclusive) until (exclusive), optionally one enterprise."""
+
+    start = AwareDateTime(required=True, data_key="from")
+    end = AwareDateTime(required=True, data_key="until")
+    enterprise_id = fields.UUID(load_default=None)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["end"] <= data["start"]:
+            raise ValidationError("须晚于 from / must be after from", "until")
+
+
+class ExportedEvent(StrictSchema):
+    """One line of an export: an event with everything its hash covers (AU-02)."""
+
+    type = fields.Constant("event")
+    id = fields.Integer()
+    chain = fields.String()
+    seq = fields.Integer()
+    at = AwareDateTime()
+    kind = fields.String()
+    actor_id = fields.String()
+    actor_roles = fields.List(fields.String())
+    enterprise_id = fields.UUID(allow_none=True)
+    region_id = fields.UUID(allow_none=True)
+    subject_type = fields.String()
+    subject_id = fields.String()
+    data = fields.Dict()
+    request_id = fields.String(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class ExportedCheckpoint(CheckpointOut):
+    """The last lines of an export: the checkpoint each enterprise's events end on."""
+
+    type = fields.Constant("checkpoint")
 
 
 class OverviewArgs(StrictSchema):

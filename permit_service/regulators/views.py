@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
+
+from flask import Response, stream_with_context
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, paginate
-from permit_service.audit import checkpoints
+from permit_service.audit import checkpoints, history
 from permit_service.audit.models import Checkpoint
 from permit_service.auth import current_principal, get_enterprise_for, require_roles
 from permit_service.db import get_session, transaction
@@ -75,6 +79,33 @@ def audit_checkpoints(args: dict[str, Any]) -> dict[str, Any]:
     stmt = checkpoints.visible(session, current_principal(), args["enterprise_id"])
     items, cursor = paginate(session, stmt, Checkpoint.created_at, Checkpoint.id, args)
     return {"items": items, "next_cursor": cursor}
+
+
+@blp.get("/regulator/events")
+@require_roles(*REGULATOR_ROLES)
+@blp.arguments(s.ExportArgs, location="query")
+@blp.response(
+    200,
+    {"type": "string"},
+    content_type="application/x-ndjson",
+    description="JSON Lines, streamed: one event per line (type event) in time order, then the checkpoint each "
+    "enterprise's events end on (type checkpoint)",
+)
+def export_events(args: dict[str, Any]) -> Response:
+    """Export a period's events of the caller's enterprises as JSON Lines, ending with their checkpoints (AU-01)."""
+    principal = current_principal()
+    session = get_session()
+    scope = {"end": args["end"], "enterprise_id": args["enterprise_id"]}
+
+    def lines() -> Iterator[str]:
+        event_line, checkpoint_line = s.ExportedEvent(), s.ExportedCheckpoint()
+        for event in history.period_events(session, principal, start=args["start"], **scope):
+            yield json.dumps(event_line.dump(event), ensure_ascii=False) + "\n"
+        for checkpoint in history.checkpoints_at(session, principal, **scope):
+            yield json.dumps(checkpoint_line.dump(checkpoint), ensure_ascii=False) + "\n"
+        session.close()  # the read ends with the last line, not when the server gets round to teardown
+
+    return Response(stream_with_context(lines()), mimetype="application/x-ndjson")
 
 
 @blp.post("/enterprises/<uuid:enterprise_id>/risk-grade")
