@@ -219,5 +219,23 @@ def audit_verify(enterprise_id: uuid.UUID | None, since: datetime | None, kept: 
     click.echo(f"{chains} chains, {events} events intact / 审计链完整")
 
 
+@audit.command("retention")
+@click.option("--days", type=click.IntRange(min=365), default=365, show_default=True)
+def audit_retention(days: int) -> None:
+    """List the finished permits kept longer than --days (at least a year) for archiving; deletes nothing (AU-03)."""
+    from permit_service import clock
+    from permit_service.audit.retention import due_for_archiving
+    from permit_service.auth import SYSTEM
+    from permit_service.permits.models import Permit
+
+    app = _app()
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session:
+        stmt = due_for_archiving(session, SYSTEM, now=clock.now(), days=days)
+        for permit in session.scalars(stmt.order_by(Permit.updated_at).execution_options(yield_per=500)):
+            click.echo(
+                f"{permit.number}\t{permit.enterprise_id}\t{permit.state}\t{permit.updated_at.isoformat()}"
+            )
+
+
 if __name__ == "__main__":
     main()

@@ -130,3 +130,10 @@ def db_session(app: Flask) -> Iterator[Session]:
 def factory(app: Flask, db_session: Session) -> Factory:
     """Builds regions, enterprises, areas, people and their tokens."""
     return Factory(app, db_session)
+
+
+@pytest.fixture
+def cli_env(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`permit-service` on the command line pointed at the test database."""
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("JWT_SECRET_KEY", config.jwt_secret_key)

@@ -8,7 +8,9 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictSchema
+from permit_service.audit.retention import MIN_RETENTION_DAYS
 from permit_service.directory.models import RISK_GRADES
+from permit_service.permits.schemas import PermitSummary
 
 
 class RiskGradeIn(StrictSchema):
@@ -144,6 +146,18 @@ class ExportedCheckpoint(CheckpointOut):
     """The last lines of an export: the checkpoint each enterprise's events end on."""
 
     type = fields.Constant("checkpoint")
+
+
+class RetentionArgs(PageArgs):
+    """How long finished permits are kept before they may be archived: at least a year (AU-03)."""
+
+    days = fields.Integer(load_default=MIN_RETENTION_DAYS, validate=validate.Range(min=MIN_RETENTION_DAYS))
+
+
+class RetentionPage(PageSchema):
+    """A page of finished permits past the retention period, newest first."""
+
+    items = fields.List(fields.Nested(PermitSummary))
 
 
 class OverviewArgs(StrictSchema):

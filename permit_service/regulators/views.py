@@ -9,15 +9,17 @@ from typing import Any
 
 from flask import Response, stream_with_context
 
+from permit_service import clock
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, paginate
-from permit_service.audit import checkpoints, history
+from permit_service.audit import checkpoints, history, retention
 from permit_service.audit.models import Checkpoint
 from permit_service.auth import current_principal, get_enterprise_for, require_roles
 from permit_service.db import get_session, transaction
 from permit_service.jobs import schemas as job_schemas
 from permit_service.jobs import service as jobs
 from permit_service.jobs.models import HighRiskJob
+from permit_service.permits.models import Permit
 from permit_service.regulators import schemas as s
 from permit_service.regulators import service
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
@@ -106,6 +108,18 @@ def export_events(args: dict[str, Any]) -> Response:
         session.close()  # the read ends with the last line, not when the server gets round to teardown
 
     return Response(stream_with_context(lines()), mimetype="application/x-ndjson")
+
+
+@blp.get("/retention/due")
+@require_roles(*REGULATOR_ROLES, "enterprise_admin")
+@blp.arguments(s.RetentionArgs, location="query")
+@blp.response(200, s.RetentionPage)
+def retention_due(args: dict[str, Any]) -> dict[str, Any]:
+    """Finished permits kept past the retention period (at least a year), to archive; none is deleted (AU-03)."""
+    session = get_session()
+    stmt = retention.due_for_archiving(session, current_principal(), now=clock.now(), days=args["days"])
+    items, cursor = paginate(session, stmt, Permit.created_at, Permit.id, args)
+    return {"items": items, "next_cursor": cursor}
 
 
 @blp.post("/enterprises/<uuid:enterprise_id>/risk-grade")
