@@ -106,10 +106,22 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def _keep_loaded(session: Session, instance: Any) -> None:
+    # The identity map holds objects weakly: a row read by one step of a request (the enterprise, say) and
+    # dropped would be fetched again by the next. A request's session keeps what it loaded until it closes
+    # (not the scheduler's, whose sweeps may read many rows).
+    kept = session.info.get("loaded")
+    if kept is not None:
+        kept.append(instance)
+
+
 def init_app(app: Flask, engine: Engine) -> None:
     """Bind the engine to the app and close the request session at teardown."""
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    app.extensions["db_sessionmaker"] = maker = sessionmaker(
+        bind=engine, expire_on_commit=False, autoflush=False
+    )
+    event.listen(maker, "loaded_as_persistent", _keep_loaded)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
@@ -126,7 +138,8 @@ def get_engine() -> Engine:
 def get_session() -> Session:
     """The request's session (one per request, closed at teardown)."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        # "provided_fields": the permits' context providers memoise their answers per transaction (permits.context).
+        g.db_session = current_app.extensions["db_sessionmaker"](info={"loaded": [], "provided_fields": {}})
     return g.db_session
 
 
@@ -147,6 +160,7 @@ def transaction() -> Iterator[Session]:
     if session.in_transaction():
         session.rollback()
     g.tx_depth = 1
+    session.info.get("provided_fields", {}).clear()  # what providers answered belongs to one transaction
     try:
         with session.begin():
             yield session

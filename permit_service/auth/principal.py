@@ -42,6 +42,9 @@ class Principal:
     enterprise_id: uuid.UUID | None = None
     region_id: uuid.UUID | None = None
     token_generation: int = 0  # a person's: tokens name it and are refused once the password changes
+    card_id: str | None = (
+        None  # a person's positioning card, read with the person (G-06 takes only their own)
+    )
 
     @property
     def is_regulator(self) -> bool:
@@ -58,6 +61,7 @@ class Principal:
             roles=self.roles,
             enterprise_id=str(self.enterprise_id) if self.enterprise_id else None,
             name=self.name,
+            card_id=self.card_id,
         )
 
 

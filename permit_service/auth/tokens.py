@@ -14,7 +14,7 @@ import jwt as pyjwt
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from permit_service.auth.models import IntegrationClient, RevokedToken
@@ -183,6 +183,7 @@ def principal_of_person(person: Person) -> Principal:
         enterprise_id=person.enterprise_id,
         region_id=person.region_id,
         token_generation=person.token_generation,
+        card_id=person.positioning_card_id,
     )
 
 
@@ -227,28 +228,37 @@ def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | Non
     if payload.get("kind") == "integration":
         client = session.get(IntegrationClient, ident)
         return principal_of_client(client) if client and client.active else None
-    person = session.get(Person, ident)
+    checked: dict[uuid.UUID, Person | None] = g.get("token_people", {})
+    person = checked[ident] if ident in checked else session.get(Person, ident)
     return principal_of_person(person) if person and person.active else None
 
 
-def _older_generation(payload: dict[str, Any]) -> bool:
-    # A password change raises the person's generation: every token issued before it, on any device, is dead.
+def _person_token(payload: dict[str, Any]) -> uuid.UUID | None:
+    """The person an access token of ours names (None: an external or integration token, or a malformed sub)."""
     if is_external(payload) or payload.get("kind") != "person":
-        return False
+        return None
     try:
-        person = get_session().get(Person, uuid.UUID(str(payload.get("sub"))))
+        return uuid.UUID(str(payload.get("sub")))
     except ValueError:
-        return False  # not ours to judge here: the user lookup refuses it
-    generation = payload.get("gen", 0)
-    return person is not None and generation != person.token_generation
+        return None  # not ours to judge here: the user lookup refuses it
 
 
 @jwt.token_in_blocklist_loader
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    # Revoked by logout, or older than the person's last password change (their generation): every token issued
+    # before it, on any device, is dead. A person's token is judged and its person loaded in ONE statement, and
+    # the user lookup reuses that person (issue 14: the caller is read once per request).
     key = token_key(payload)
-    if key is not None and get_session().get(RevokedToken, key) is not None:
-        return True
-    return _older_generation(payload)
+    ident = _person_token(payload)
+    if ident is None:
+        return key is not None and get_session().get(RevokedToken, key) is not None
+    listed = sa.exists().where(RevokedToken.jti == key) if key is not None else sa.false()
+    row = get_session().execute(sa.select(Person, listed).where(Person.id == ident)).one_or_none()
+    g.setdefault("token_people", {})[ident] = row[0] if row else None
+    if row is None:
+        return False  # the user lookup refuses an unknown person
+    person, revoked = row
+    return bool(revoked) or payload.get("gen", 0) != person.token_generation
 
 
 @jwt.unauthorized_loader

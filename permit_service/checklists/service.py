@@ -112,7 +112,7 @@ def _due(permit: Permit) -> tuple[str, ...]:
     return ("site", "outsourcing") if permit.contractor else ("site",)
 
 
-@register_provider
+@register_provider(by_state=True)
 def checklist_context(session: Session, permit: Permit) -> dict[str, Any]:
     """Context provider (SD-02): the enterprise's item codes and the permit's confirmations, where approval reads them.
 

@@ -12,18 +12,50 @@ from permit_service.permits.models import Permit
 # A provider returns extra PermitData / Context fields for one permit, e.g. {"freezes": (...)}.
 ContextProvider = Callable[[Session, Permit], dict[str, Any]]
 _providers: list[ContextProvider] = []
+_by_state: set[ContextProvider] = set()
+# A request's session memoises each provider's answer for a permit under this key (see provided_fields).
+MEMO = "provided_fields"
 
 
-def register_provider(provider: ContextProvider) -> ContextProvider:
-    """Register a provider (idempotent); usable as a decorator at import time of a service module."""
-    if provider not in _providers:
-        _providers.append(provider)
-    return provider
+def register_provider(provider: ContextProvider | None = None, *, by_state: bool = False) -> Any:
+    """Register a provider (idempotent); usable as a decorator at import time of a service module.
+
+    `by_state`: its answer depends on the permit's state, so an action's answer asks it again.
+    """
+
+    def register(fn: ContextProvider) -> ContextProvider:
+        if fn not in _providers:
+            _providers.append(fn)
+        if by_state:
+            _by_state.add(fn)
+        return fn
+
+    return register(provider) if provider is not None else register
+
+
+def _key(provider: ContextProvider, permit: Permit) -> tuple[Any, ...]:
+    # What providers read of the permit itself; the state only for those that declared it.
+    return (
+        provider, permit.id, permit.enterprise_id, permit.area_id, permit.type, permit.valid_from,
+        permit.valid_until, permit.high_risk_kind, permit.contractor,
+        permit.state if provider in _by_state else None,
+    )  # fmt: skip
 
 
 def provided_fields(session: Session, permit: Permit) -> dict[str, Any]:
-    """Merge what every registered provider says about `permit`."""
+    """Merge what every registered provider says about `permit`.
+
+    In a request's transaction each provider is asked once per permit: an action and its answer's
+    allowed_actions share the answers (issue 14), except those that depend on the state the action changed.
+    """
+    memo: dict[tuple[Any, ...], dict[str, Any]] | None = session.info.get(MEMO)
     merged: dict[str, Any] = {}
     for provider in _providers:
-        merged.update(provider(session, permit))
+        if memo is None:
+            merged.update(provider(session, permit))
+            continue
+        key = _key(provider, permit)
+        if key not in memo:
+            memo[key] = provider(session, permit)
+        merged.update(memo[key])
     return merged

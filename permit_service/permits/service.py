@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
 from permit_service import clock
@@ -52,11 +51,13 @@ EDITABLE = (
 
 
 def _load_options() -> list[Any]:
+    # The crew (a few) and the links (rarely any) come joined to the permit row; signatures and gas tests grow
+    # with the permit's life, so each is one more statement rather than a product of the joined rows.
     return [
-        selectinload(Permit.crew),
+        joinedload(Permit.crew),
+        joinedload(Permit.links).joinedload(PermitLink.linked),
         selectinload(Permit.signatures),
         selectinload(Permit.gas_tests),
-        selectinload(Permit.links).selectinload(PermitLink.linked),
     ]
 
 
@@ -224,14 +225,14 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     return tuple(_linked(row) for row in rows)
 
 
-def _actor(session: Session, principal: Principal) -> wf.Actor:
-    """The caller as the core sees it, with the positioning card a person carries (G-06 takes only their own)."""
-    actor = principal.actor()
-    if principal.kind != "person":
-        return actor
-    # The request's user lookup loaded this person: at most a refresh of the row, once per transaction.
-    person = session.get(Person, uuid.UUID(principal.id))
-    return replace(actor, card_id=person.positioning_card_id if person else None)
+def _calendar(session: Session, region_id: uuid.UUID | None) -> Any:
+    """The region's calendar, built once per session (an action and its answer share it)."""
+    from permit_service.calendar import get_calendar  # the calendar area registers region overrides
+
+    calendars: dict[uuid.UUID | None, Any] = session.info.setdefault("calendars", {})
+    if region_id not in calendars:
+        calendars[region_id] = get_calendar(session, region_id)
+    return calendars[region_id]
 
 
 def build_context(
@@ -243,13 +244,11 @@ def build_context(
     for_change: bool = False,
 ) -> wf.Context:
     """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied)."""
-    from permit_service.calendar import get_calendar  # the calendar area registers region overrides
-
     enterprise = session.get(Enterprise, permit.enterprise_id)
     fields: dict[str, Any] = dict(
         now=clock.now(),
-        actor=_actor(session, principal),
-        calendar=get_calendar(session, enterprise.region_id if enterprise else None),
+        actor=principal.actor(),  # a person's positioning card came with the request's user lookup
+        calendar=_calendar(session, enterprise.region_id if enterprise else None),
         policy=current_app.config["PERMIT_CONFIG"].policy,
         nearby=LazyNearby(session, permit, lock=for_change),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
@@ -268,9 +267,12 @@ def core_view(
 
 
 def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:
-    """What the caller may do next with this permit."""
+    """What the caller may do next with this permit (nothing is loaded for a state no step leaves)."""
+    workflow = get_workflow(permit.type)
+    if not any(permit.state in step.sources for step in workflow.steps):
+        return []
     data, ctx = core_view(session, permit, principal)
-    return get_workflow(permit.type).allowed_actions(data, ctx)
+    return workflow.allowed_actions(data, ctx)
 
 
 # --- filing and editing ---------------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""Statement budgets of the hot endpoints (issue 14): a request may send at most so many SQL statements.
+
+A guard against regressions that is not a timed test: round trips are counted in-process around one test-client
+call, whatever the machine's speed. Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) is not counted:
+SQLite's BEGIN IMMEDIATE is a statement, PostgreSQL's is implicit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from permit_service.db import get_engine
+from tests.api.permit_flows import PermitFlow
+from tests.plant import at_work, iso, portal
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+# Measured on both databases; raise one only with a reason in the commit message.
+BUDGETS = {
+    "get_permit": 10,
+    "list_permits": 2,
+    "suspend": 16,
+    "resume": 16,
+    "create_draft": 23,
+    "ingest": 13,
+}
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[list[str]]:
+    """The statements the app sends while the block runs."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = get_engine()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def within_budget(app: Flask, name: str, call: Callable[[], TestResponse], status: int = 200) -> None:
+    """Run `call` and assert its answer and that it sent no more statements than its budget."""
+    with counted(app) as statements:
+        resp = call()
+    assert resp.status_code == status, resp.get_json()
+    budget = BUDGETS[name]
+    listing = "\n".join(f"  {i + 1}. {' '.join(s.split())[:160]}" for i, s in enumerate(statements))
+    assert len(statements) <= budget, f"{name}: {len(statements)} statements, budget {budget}:\n{listing}"
+
+
+@pytest.fixture
+def flow(client, factory):
+    return PermitFlow(client, factory, factory.world())
+
+
+def test_get_permit_within_budget(app, flow):
+    flow.file("hot_work")
+    headers = flow.headers("work_leader")
+    within_budget(app, "get_permit", lambda: flow.client.get(flow.url, headers=headers))
+
+
+def test_list_permits_within_budget(app, flow):
+    for _ in range(3):
+        flow.another().file("hot_work")
+    headers = flow.headers("work_leader")
+    within_budget(
+        app, "list_permits", lambda: flow.client.get("/api/v1/permits?state=draft&limit=50", headers=headers)
+    )
+
+
+def test_suspend_and_resume_within_budget(app, flow):
+    flow.file("hot_work").to_active()
+    suspend = {"reason": "交叉作业，暂停 / paused for crossing work"}
+    guardian = flow.headers("guardian", **{"If-Match": f'"{flow.permit["version"]}"'})
+    within_budget(
+        app, "suspend", lambda: flow.client.post(f"{flow.url}/suspend", json=suspend, headers=guardian)
+    )
+    flow.reload()
+    leader = flow.headers("work_leader", **{"If-Match": f'"{flow.permit["version"]}"'})
+    within_budget(
+        app,
+        "resume",
+        lambda: flow.client.post(f"{flow.url}/resume", json={"conditions_confirmed": True}, headers=leader),
+    )
+
+
+def test_create_draft_within_budget(app, flow):
+    body, headers = flow.body("hot_work"), flow.headers("applicant")
+    within_budget(
+        app, "create_draft", lambda: flow.client.post("/api/v1/permits", json=body, headers=headers), 201
+    )
+
+
+@pytest.mark.parametrize("size", [10, 500])
+def test_ingest_batch_within_budget_whatever_its_size(app, client, factory, size):
+    world = factory.world()
+    at_work(factory, world)
+    gate = portal(factory, world)
+    feed = {"code": "GDS", "kind": "gas", "interval_minutes": 5, "area_codes": [world.area.code]}
+    assert client.post("/api/v1/integrations/feeds", json=feed, headers=gate.headers).status_code == 201
+    for code in ("GD-1", "GD-2"):
+        detector = {"code": code, "area_code": world.area.code, "gas": "CH4", "unit": "%LEL", "feed": "GDS"}
+        assert (
+            client.post("/api/v1/integrations/detectors", json=detector, headers=gate.headers).status_code
+            == 201
+        )
+    readings = [
+        {"detector": f"GD-{1 + i % 2}", "value": 1.0, "measured_at": iso(timedelta(seconds=-i))}
+        for i in range(size)
+    ]
+    within_budget(
+        app,
+        "ingest",
+        lambda: client.post(
+            "/api/v1/integrations/gas-readings", json={"readings": readings}, headers=gate.push(f"b-{size}")
+        ),
+        201,
+    )
