@@ -12,6 +12,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service.auth.views import blp as auth_blp
     from permit_service.checklists.views import blp as checklists_blp
     from permit_service.directory.views import blp as directory_blp
+    from permit_service.feed.views import blp as feed_blp
     from permit_service.freezes.views import blp as freezes_blp
     from permit_service.freezes.views import calendar_blp
     from permit_service.integrations.views import blp as integrations_blp
@@ -34,6 +35,7 @@ def register(app: Flask, api: Api) -> None:
         catalogue_blp,
         jobs_blp,
         regulators_blp,
+        feed_blp,
         freezes_blp,
         calendar_blp,
         presence_blp,

@@ -36,13 +36,17 @@ class PasswordAttempts(Base):
 
 
 class IntegrationClient(UUIDPk, Base):
-    """A plant DCS / gas-detection / positioning portal, scoped to one enterprise (client credentials)."""
+    """A plant DCS / gas-detection / positioning portal scoped to one enterprise, or a regulator's platform scoped
+    to one region and below (client credentials)."""
 
     __tablename__ = "integration_clients"
 
     client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     secret_hash: Mapped[str] = mapped_column(sa.String(255))
     name: Mapped[str] = mapped_column(sa.String(200))
-    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    region_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("(enterprise_id IS NULL) <> (region_id IS NULL)", name="one_tenant"),)

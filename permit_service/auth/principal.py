@@ -28,6 +28,9 @@ ENTERPRISE_ROLES = frozenset(
 )  # fmt: skip
 REGULATOR_ROLES = frozenset({"regulator", "city_regulator"})
 INTEGRATION_ROLE = "integration"
+# A regulator's platform (city or provincial system) reading its region's events: it reads, it never acts.
+REGULATOR_PLATFORM_ROLE = "regulator_platform"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL_ROLES = ENTERPRISE_ROLES | REGULATOR_ROLES | {INTEGRATION_ROLE}
 
 
@@ -49,6 +52,10 @@ class Principal:
     @property
     def is_regulator(self) -> bool:
         return bool(self.roles & REGULATOR_ROLES)
+
+    @property
+    def is_regulator_platform(self) -> bool:
+        return REGULATOR_PLATFORM_ROLE in self.roles
 
     def has_any(self, roles: Iterable[str]) -> bool:
         """Whether the caller holds at least one of `roles`."""
@@ -79,6 +86,12 @@ def current_principal(*, refresh: bool = False) -> Principal:
         principal = current_user
         g.principal = principal
         g.principal_id = principal.id
+    if principal.is_regulator_platform and request.method not in _READS:
+        # DC-04: a regulator's platform client follows its region; it changes nothing anywhere.
+        raise Forbidden(
+            "监管平台客户端只能读取，不能办理任何操作",
+            "A regulator's platform client only reads; it cannot act on anything",
+        )
     return principal
 
 
@@ -144,7 +157,7 @@ def enterprise_scope(session: Session, principal: Principal, column: Any) -> sa.
         return sa.true()
     if principal.enterprise_id is not None:
         return column == principal.enterprise_id
-    if principal.region_id is not None and principal.is_regulator:
+    if principal.region_id is not None and (principal.is_regulator or principal.is_regulator_platform):
         regions = region_subtree(session, principal.region_id)
         return column.in_(sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions)))
     return sa.false()

@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from permit_service.auth.models import IntegrationClient, RevokedToken
-from permit_service.auth.principal import INTEGRATION_ROLE, Principal
+from permit_service.auth.principal import INTEGRATION_ROLE, REGULATOR_PLATFORM_ROLE, Principal
 from permit_service.config import Config, ConfigError
 from permit_service.db import get_session
 from permit_service.directory.models import Enterprise, Person
@@ -188,13 +188,14 @@ def principal_of_person(person: Person) -> Principal:
 
 
 def principal_of_client(client: IntegrationClient) -> Principal:
-    """An integration client as a caller."""
+    """An integration client as a caller: a plant's (its enterprise) or a regulator's platform (its region)."""
     return Principal(
         id=str(client.id),
         kind="integration",
         name=client.name,
-        roles=frozenset({INTEGRATION_ROLE}),
+        roles=frozenset({REGULATOR_PLATFORM_ROLE if client.region_id else INTEGRATION_ROLE}),
         enterprise_id=client.enterprise_id,
+        region_id=client.region_id,
     )
 
 
