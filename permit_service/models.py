@@ -5,8 +5,8 @@ from permit_service.audit.models import ChainHead, Checkpoint, CheckpointHead, E
 from permit_service.auth.models import IntegrationClient, PasswordAttempts, RevokedToken
 from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
 from permit_service.db import Base
-from permit_service.feed.models import FeedCounter, FeedPosition
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
+from permit_service.feed.models import FeedCounter, FeedPosition
 from permit_service.freezes.models import CalendarOverride, Freeze
 from permit_service.integrations.models import (
     Alarm,
@@ -52,9 +52,9 @@ __all__ = [
     "EnterpriseRiskGrade",
     "Event",
     "Feed",
+    "FeedArea",
     "FeedCounter",
     "FeedPosition",
-    "FeedArea",
     "Freeze",
     "GasReadingRecord",
     "GasTest",

@@ -49,4 +49,6 @@ class IntegrationClient(UUIDPk, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (sa.CheckConstraint("(enterprise_id IS NULL) <> (region_id IS NULL)", name="one_tenant"),)
+    __table_args__ = (
+        sa.CheckConstraint("(enterprise_id IS NULL) <> (region_id IS NULL)", name="one_tenant"),
+    )

@@ -17,7 +17,9 @@ class FeedArgs(StrictSchema):
     after = fields.String(
         load_default="0",
         validate=validate.Regexp(r"^\d{1,18}$", error="无效的游标 / invalid cursor"),
-        metadata={"description": "the `next_cursor` (or an item's `cursor`) last processed; 0: from the start"},
+        metadata={
+            "description": "the `next_cursor` (or an item's `cursor`) last processed; 0: from the start"
+        },
     )
     since = AwareDateTime(
         load_default=None, metadata={"description": "backfill: only events at or after this instant"}
@@ -107,7 +109,9 @@ class FeedEvent(StrictSchema):
     actor_roles = fields.List(fields.String(), required=True)
     reason = fields.String(required=True, allow_none=True)
     rule_ids = fields.List(fields.String(), required=True)
-    hash = fields.String(required=True, metadata={"description": "the event's hash in its audit chain (AU-02)"})
+    hash = fields.String(
+        required=True, metadata={"description": "the event's hash in its audit chain (AU-02)"}
+    )
 
 
 class FeedPageOut(StrictSchema):

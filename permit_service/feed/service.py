@@ -47,7 +47,9 @@ def read(
     stmt = (
         sa.select(FeedPosition.position, Event)
         .join(Event, Event.id == FeedPosition.event_id)
-        .where(FeedPosition.position > after, Event.subject_type.in_(FEED_SUBJECTS), visible(session, principal))
+        .where(
+            FeedPosition.position > after, Event.subject_type.in_(FEED_SUBJECTS), visible(session, principal)
+        )
         .order_by(FeedPosition.position)
         .limit(limit + 1)
     )
@@ -88,7 +90,9 @@ def rule_ids(data: Any) -> list[str]:
 class _Context:
     """What a page of payloads names, loaded once per page."""
 
-    enterprises: dict[uuid.UUID, tuple[str, str, str, str]]  # id -> credit code, name, region code, risk grade
+    enterprises: dict[
+        uuid.UUID, tuple[str, str, str, str]
+    ]  # id -> credit code, name, region code, risk grade
     regions: dict[uuid.UUID, str]
     permits: dict[str, Permit]
     areas: dict[uuid.UUID, PlantArea]
@@ -98,16 +102,16 @@ class _Context:
 
     @classmethod
     def load(cls, session: Session, events: Sequence[Event]) -> _Context:
-        regions: dict[uuid.UUID, str] = {rid: code for rid, code in session.execute(sa.select(Region.id, Region.code))}
+        regions: dict[uuid.UUID, str] = {
+            rid: code for rid, code in session.execute(sa.select(Region.id, Region.code))
+        }
         enterprise_ids = {e.enterprise_id for e in events if e.enterprise_id}
         enterprises = {
             row.id: (row.credit_code, row.name, regions.get(row.region_id, ""), row.risk_grade)
             for row in session.scalars(sa.select(Enterprise).where(Enterprise.id.in_(enterprise_ids)))
         }
         permit_ids = {uuid.UUID(e.subject_id) for e in events if e.subject_type == "permit"}
-        permits = {
-            str(p.id): p for p in session.scalars(sa.select(Permit).where(Permit.id.in_(permit_ids)))
-        }
+        permits = {str(p.id): p for p in session.scalars(sa.select(Permit).where(Permit.id.in_(permit_ids)))}
         areas = {p.area.id: p.area for p in permits.values()}
         guardians: dict[uuid.UUID, list[str]] = {}
         for permit_id, name in session.execute(
@@ -129,14 +133,18 @@ class _Context:
                 continue
         people = {
             str(pid): name
-            for pid, name in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(actor_ids)))
+            for pid, name in session.execute(
+                sa.select(Person.id, Person.name).where(Person.id.in_(actor_ids))
+            )
         }
         return cls(enterprises, regions, permits, areas, guardians, gas_tests, people)
 
     def payload(self, position: int, event: Event) -> dict[str, Any]:
         data = event.data or {}
         enterprise = self.enterprises.get(event.enterprise_id) if event.enterprise_id else None
-        region_code = enterprise[2] if enterprise else self.regions.get(event.region_id) if event.region_id else None
+        region_code = (
+            enterprise[2] if enterprise else self.regions.get(event.region_id) if event.region_id else None
+        )
         signature = data.get("signature") if isinstance(data.get("signature"), dict) else None
         return {
             "cursor": str(position),

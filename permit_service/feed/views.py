@@ -12,8 +12,12 @@ from permit_service.api.blueprint import Blueprint
 from permit_service.auth import current_principal, require_roles
 from permit_service.auth.principal import REGULATOR_PLATFORM_ROLE
 from permit_service.db import get_session, transaction
-from permit_service.feed import clients, schemas, service
-from permit_service.feed import positions  # noqa: F401 - its commit hook gives every event its feed position
+from permit_service.feed import (
+    clients,
+    positions,  # noqa: F401 - its commit hook gives every event its feed position
+    schemas,
+    service,
+)
 
 blp = Blueprint(
     "feed",

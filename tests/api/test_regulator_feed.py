@@ -99,7 +99,12 @@ def test_DC_04_a_regulator_registers_platforms_only_for_its_region_and_below(cli
     listed = client.get(CLIENTS, headers=factory.headers(world.regulator)).get_json()["items"]
     assert [c["client_id"] for c in listed] == [below.get_json()["client_id"]]
     assert "client_secret" not in listed[0]
-    assert client.post(CLIENTS, json={"name": "x"}, headers=factory.headers(world.people["principal"])).status_code == 403
+    assert (
+        client.post(
+            CLIENTS, json={"name": "x"}, headers=factory.headers(world.people["principal"])
+        ).status_code
+        == 403
+    )
 
 
 def test_DC_04_a_platform_client_reads_its_region_only_and_acts_on_nothing(client, factory, world):
@@ -161,7 +166,9 @@ def test_AU_01_the_feed_speaks_json_lines_on_request(client, factory, world):
     PermitFlow(client, factory, world).file()
     as_json, cursor = follow(client, headers)
     for ask in ({"query_string": {"format": "jsonl"}}, {"headers": {"Accept": "application/x-ndjson"}}):
-        resp = client.get(FEED, headers={**headers, **ask.get("headers", {})}, query_string=ask.get("query_string"))
+        resp = client.get(
+            FEED, headers={**headers, **ask.get("headers", {})}, query_string=ask.get("query_string")
+        )
         assert resp.status_code == 200
         assert resp.mimetype == "application/x-ndjson"
         lines = [json.loads(line) for line in resp.get_data(as_text=True).splitlines()]

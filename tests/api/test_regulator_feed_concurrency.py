@@ -91,6 +91,8 @@ def test_AU_01_a_cursor_resumed_mid_burst_yields_every_event_once_in_commit_orde
 
     # And the ids alone would not have done: some event got a lower id than one committed (and fed) before it.
     feed_order = factory.session.scalars(
-        sa.select(FeedPosition.event_id).join(Event, Event.id == FeedPosition.event_id).order_by(FeedPosition.position)
+        sa.select(FeedPosition.event_id)
+        .join(Event, Event.id == FeedPosition.event_id)
+        .order_by(FeedPosition.position)
     ).all()
     assert feed_order != sorted(feed_order)

@@ -1,10 +1,11 @@
 """regulator feed: events' positions in commit order; integration clients of a regulator's region (DC-04, AU-01)
 
-Existing events get positions in id order (before this revision nothing was written concurrently in a way a
-feed reader had seen). An integration client now belongs to an enterprise or to a region, never both.
+Existing events get positions in id order: no reader followed the feed before it existed, so nothing it saw can be
+reordered. From now on the service gives positions at commit (permit_service.feed.positions). An integration client
+now belongs to an enterprise or to a region (a regulator's platform), never both.
 
-Revision ID: 0007_regulator_feed
-Revises: 0006_measure_lists
+Revision ID: 0009_regulator_feed
+Revises: 0008_event_request_id
 Create Date: 2026-12-03 20:05:00
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_regulator_feed"
-down_revision = "0006_measure_lists"
+revision = "0009_regulator_feed"
+down_revision = "0008_event_request_id"
 branch_labels = None
 depends_on = None
 
