@@ -42,6 +42,8 @@ Every setting is an environment variable; this table is the operator's reference
 | `WEBHOOK_MAX_ATTEMPTS` | `12` | attempts before a delivery is marked failed (it can still be replayed). |
 | `WEBHOOK_BACKOFF_BASE_SECONDS` / `WEBHOOK_BACKOFF_MAX_SECONDS` | `30` / `21600` | retry delay: base x 2^(attempt-1), capped, with jitter. |
 | `WEBHOOK_ALLOWED_NETWORKS` | empty | comma-separated addresses or CIDR networks webhooks may reach although refused by default (e.g. `127.0.0.1,::1` for a receiver on the same machine in development or a demo). Private LAN ranges are always allowed; loopback, link-local, multicast, unspecified, the service host's own and reserved (other non-global: documentation, benchmarking) addresses are refused, at subscription and again on every delivery (DC-04). Cloud metadata addresses (169.254.169.254, Alibaba Cloud 100.100.100.200, AWS fd00:ec2::254 and the like) are refused even if listed here; an IPv6 address carrying an IPv4 one (IPv4-mapped, 6to4, Teredo) is judged by the IPv4 address. |
+| `PUBLIC_BASE_URL` | the request's own host | the address inspectors' phones reach the service at, printed in the form's QR code (e.g. `https://permits.example.cn`). |
+| `VERIFY_RATE_PER_MINUTE` | `30` | scans of the public QR page `/v/{token}` one address may make per minute (per worker process); more are answered 429 with Retry-After. |
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class Config:
     webhook_backoff_base_seconds: int = 30
     webhook_backoff_max_seconds: int = 6 * 3600
     webhook_allowed_networks: tuple[str, ...] = ()
+    public_base_url: str | None = None
+    verify_rate_per_minute: int = 30
     policy: dict[str, Any] = field(
         default_factory=lambda: {
             "night_start": "20:00",
@@ -166,6 +170,8 @@ class Config:
             webhook_allowed_networks=tuple(
                 n.strip() for n in env.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()
             ),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            verify_rate_per_minute=_int(env, "VERIFY_RATE_PER_MINUTE", base.verify_rate_per_minute),
         )
         cfg.policy.update(
             night_start=env.get("POLICY_NIGHT_START", cfg.policy["night_start"]),

@@ -19,6 +19,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service.integrations.views import webhooks_blp
     from permit_service.jobs.views import blp as jobs_blp
     from permit_service.measures.views import blp as measures_blp
+    from permit_service.permits import verify
     from permit_service.permits.catalogue import blp as catalogue_blp
     from permit_service.permits.views import blp as permits_blp
     from permit_service.presence.views import blp as presence_blp
@@ -26,6 +27,7 @@ def register(app: Flask, api: Api) -> None:
 
     observability.register(app)
     docs.register(app)
+    verify.register(app)
     for blp in (
         auth_blp,
         directory_blp,

@@ -21,6 +21,7 @@ from permit_service.api.fields import display_tz
 from permit_service.directory.models import Enterprise, Person
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits.models import Permit
+from permit_service.permits.verify import qr_svg, verify_url
 from workflows import WORKFLOWS, get_workflow
 from workflows.high_risk_job import PLAN27_KINDS
 
@@ -109,10 +110,13 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
     names = _names(session, permit.enterprise_id, _person_ids(permit))
     enterprise = session.get(Enterprise, permit.enterprise_id)
     grade = next((g for g in workflow.grades if g.code == permit.grade), None)
+    url = verify_url(permit.id)
     return {
         "form": workflow.form,
         "type": (workflow.zh, workflow.en),
         "number": permit.number,
+        "verify_url": url,
+        "qr": qr_svg(url),
         "grade": (grade.zh, grade.en) if grade and grade.code else None,
         "state": permit.state,
         "version": permit.version,
