@@ -36,21 +36,22 @@ def _assign_positions(session: Session) -> None:
     if not ids:
         return
     session.flush()
-    # Events written inside a savepoint that was rolled back are gone; only the surviving ones get positions.
-    kept = list(session.scalars(sa.select(Event.id).where(Event.id.in_(ids)).order_by(Event.id)))
-    if not kept:
-        return
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    upsert = insert(FeedCounter).values(id=1, last_position=len(kept))
+    upsert = insert(FeedCounter).values(id=1, last_position=len(ids))
     last = session.execute(
         upsert.on_conflict_do_update(
             index_elements=[FeedCounter.id],
-            set_={"last_position": FeedCounter.__table__.c.last_position + len(kept)},
+            set_={"last_position": FeedCounter.__table__.c.last_position + len(ids)},
         ).returning(FeedCounter.last_position)
     ).scalar_one()
-    first = last - len(kept) + 1
+    first = last - len(ids) + 1
+    # INSERT ... SELECT: an event written inside a savepoint that was rolled back is gone and gets no row; its
+    # position stays unused, a harmless hole (a reader never sees anything appear below a position it passed).
+    positions = sa.case({eid: first + i for i, eid in enumerate(ids)}, value=Event.id)
     session.execute(
-        sa.insert(FeedPosition), [{"position": first + i, "event_id": eid} for i, eid in enumerate(kept)]
+        sa.insert(FeedPosition).from_select(
+            ["position", "event_id"], sa.select(positions, Event.id).where(Event.id.in_(ids))
+        )
     )
 
 
