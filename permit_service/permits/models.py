@@ -67,6 +67,10 @@ class Permit(UUIDPk, Base):
     __table_args__ = (
         sa.UniqueConstraint("enterprise_id", "number"),
         sa.Index("ix_permits_enterprise_created", "enterprise_id", "created_at", "id"),
+        # The list's filters, each in the list's order (newest first), so a page is an index range (issue 14).
+        sa.Index("ix_permits_enterprise_state_created", "enterprise_id", "state", "created_at", "id"),
+        sa.Index("ix_permits_enterprise_type_created", "enterprise_id", "type", "created_at", "id"),
+        sa.Index("ix_permits_area_created", "area_id", "created_at", "id"),
         sa.CheckConstraint(
             "high_risk_kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance')",
             name="high_risk_kind",
