@@ -24,6 +24,7 @@ from permit_service.permits.models import Permit
 from permit_service.permits.verify import qr_svg, verify_url
 from workflows import WORKFLOWS, get_workflow
 from workflows.high_risk_job import PLAN27_KINDS
+from workflows.vocabulary import STATE_NAMES
 
 # Policy (AU-04): GB 30871-2022 asks for the form of Appendix A but, as far as we found, does not name who
 # keeps which copy. Our default follows the common practice of the 2014 edition: the work unit holds the first
@@ -118,7 +119,7 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
         "verify_url": url,
         "qr": qr_svg(url),
         "grade": (grade.zh, grade.en) if grade and grade.code else None,
-        "state": permit.state,
+        "state": _state(permit.state),
         "version": permit.version,
         "enterprise": enterprise.name if enterprise else "",
         "area": f"{permit.area.name} ({permit.area.code})",
@@ -174,7 +175,7 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
                 "number": link.linked.number,
                 "type": (WORKFLOWS[link.linked.type].zh, WORKFLOWS[link.linked.type].en),
                 "relation": _label(RELATIONS, link.relation),
-                "state": link.linked.state,
+                "state": _state(link.linked.state),
             }
             for link in permit.links
         ],
@@ -238,6 +239,11 @@ def _label(table: Mapping[str, tuple[str, str]], code: str) -> tuple[str, str]:
     return table.get(code, (code, code))
 
 
+def _state(code: str) -> tuple[str, str]:
+    """A state's Chinese name and its code, as the form prints it."""
+    return STATE_NAMES.get(code, code), code.replace("_", " ")
+
+
 def _local(at: datetime) -> str:
     """A stored UTC time as the reader's local time (Asia/Shanghai by default)."""
     return at.astimezone(display_tz()).strftime("%Y-%m-%d %H:%M")
@@ -254,12 +260,14 @@ def _reading(reading: Mapping[str, Any]) -> str:
 
 def _text(value: Any, permit: Permit) -> str:
     """A fact or evidence value as text: the permit's area by name, a mapping as key=value pairs."""
+    if value is None or value == "":
+        return "—"
     if value is True:
         return "是 / yes"
     if value is False:
         return "否 / no"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_text(v, permit)}" for k, v in value.items())
+        return "; ".join(f"{k}: {_text(v, permit)}" for k, v in value.items() if v not in (None, ""))
     if isinstance(value, list | tuple):
         return ", ".join(_text(v, permit) for v in value)
     if value == str(permit.area_id):

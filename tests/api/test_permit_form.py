@@ -97,7 +97,7 @@ def test_AU_04_hot_work_form_shows_title_grade_window_crew_measures_gas_signatur
     approver = world.people["safety_dept"]
     assert (
         f"审批 approval 安全管理部门 safety department {approver.name} 2026-06-10 10:00 "
-        f"现场区域 area on site : {world.area.name} 定位 position : lat=35.38, lon=119.52"  # G-06
+        f"现场区域 area on site : {world.area.name} 定位 position : lat: 35.38; lon: 119.52"  # G-06
     ) in sheet
     assert f"安全交底 safety briefing 作业人 worker {worker.name}" in sheet
     assert (
@@ -179,3 +179,24 @@ def test_AU_04_openapi_documents_the_form_as_html(client):
     answer = spec["paths"]["/api/v1/permits/{permit_id}/form"]["get"]["responses"]["200"]
 
     assert set(answer["content"]) == {"text/html"}
+
+
+@pytest.mark.parametrize("permit_type", sorted(FORMS))
+def test_AU_04_no_type_prints_a_raw_none_or_python_repr_and_states_print_in_chinese(flow, permit_type):
+    flow.file(permit_type)
+
+    page = printed(flow).get_data(as_text=True)
+
+    assert "None" not in text(page) and not re.search(r"\w=\w|\w=,|\w=$", text(page))
+    assert "状态 State 草稿 draft" in text(copies(page)[0])
+
+
+def test_AU_04_a_closed_permits_form_prints_its_evidence_without_none_on_an_a4_page(flow):
+    flow.file("hot_work").to_closed()
+
+    page = printed(flow).get_data(as_text=True)
+
+    assert "None" not in text(page) and "状态 State 已关闭 closed" in text(copies(page)[0])
+    assert "@page { size: A4;" in page
+    for font in ("SimSun", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Serif CJK SC"):
+        assert f'"{font}"' in page
