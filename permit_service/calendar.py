@@ -1,69 +1,146 @@
-"""China's statutory holidays and make-up working days (`chinese_calendar`), corrected per region by regulators.
+"""China's statutory holidays and make-up working days, in layers, corrected per region by regulators (FZ-04).
 
+Each year comes from the highest layer that has it:
+1. confirmed: the State Council's notice for the year, entered by the city's regulator (`calendar_years`);
+2. official: the published schedule in `chinese_calendar`, for the years that package covers;
+3. provisional: the schedule `holidays` computes for any year (the lunar holidays included). It is marked
+   provisional everywhere it decides an answer, until a regulator confirms the year.
+Weekends alone never decide a year. Regulators' one-day corrections (`calendar_overrides`) sit on top of all.
 The workflow core asks `is_rest_day(day)` for the hot-work upgrade (HW-03); the holiday periods become
-proposed freezes (FZ-04). Years the library does not cover fall back to weekends, and every answer that
-depends on such a year says so (`coverage_gap`): the CLI refuses, the API carries a bilingual notice.
+proposed freezes (FZ-04).
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from importlib.metadata import version
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays as holiday_package
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from permit_service.directory.models import Region
-from permit_service.freezes.models import CalendarOverride
+from permit_service.freezes.models import CalendarOverride, CalendarYear
 
-log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_ZH_NAMES = {holiday.value: holiday.chinese for holiday in chinese_calendar.Holiday}
-_warned_years: set[int] = set()
+SOURCES = ("confirmed", "official", "provisional")
+ZH_NAMES = {holiday.value: holiday.chinese for holiday in chinese_calendar.Holiday}
+# `holidays` names the same festivals a little differently; its substitute and observed days carry no name.
+_CANONICAL = {
+    "Chinese New Year's Eve": "Spring Festival",
+    "Chinese New Year (Spring Festival)": "Spring Festival",
+    "Tomb-Sweeping Day": "Tomb-sweeping Day",
+    "Labor Day": "Labour Day",
+    "Mid-Autumn Festival": "Mid-autumn Festival",
+}
+Name = tuple[str, str]  # (Chinese, English)
 
 
-def _uncovered(year: int) -> None:
-    if year not in _warned_years:
-        _warned_years.add(year)
-        log.warning(
-            "holiday calendar has no data for this year: weekends only until chinese_calendar is upgraded",
-            extra={"year": year, "package_version": chinese_calendar.__version__},
-        )
+def computed_by() -> str:
+    """The package that computes provisional years, with its version, for notices."""
+    return f"holidays {version('holidays')}"
 
 
-def _statutory(day: date) -> tuple[bool, str | None] | None:
-    """(rest day, holiday name) from the library; None when it does not cover the year."""
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's rest days beyond the weekends (named on the holidays themselves) and make-up working days."""
+
+    year: int
+    source: str  # confirmed | official | provisional
+    holidays: Mapping[date, Name | None]
+    workdays: frozenset[date] = frozenset()
+
+    def is_rest_day(self, day: date) -> bool:
+        """Holidays and weekends rest; make-up working days (调休上班) do not."""
+        return day not in self.workdays and (day in self.holidays or day.weekday() >= 5)
+
+    def name(self, day: date) -> Name | None:
+        """The holiday a rest day belongs to by name (None for weekends and days added to a break)."""
+        return self.holidays.get(day) if self.is_rest_day(day) else None
+
+
+@functools.lru_cache(maxsize=64)
+def official_year(year: int) -> YearSchedule | None:
+    """The year as `chinese_calendar` publishes it, or None when the package does not cover the year."""
     try:
-        rest, name = chinese_calendar.get_holiday_detail(day)
+        chinese_calendar.get_holiday_detail(date(year, 6, 1))
     except NotImplementedError:
-        _uncovered(day.year)
         return None
-    # The library names make-up working days too; a name counts only on a rest day.
-    return (rest, name if rest else None)
+    rest_days: dict[date, Name | None] = {}
+    workdays = set()
+    for day in _days(date(year, 1, 1), date(year, 12, 31)):
+        rest, name = chinese_calendar.get_holiday_detail(day)
+        if rest and (name or day.weekday() < 5):
+            rest_days[day] = (ZH_NAMES.get(name, name), name) if name else None
+        elif not rest and day.weekday() >= 5:
+            workdays.add(day)
+    return YearSchedule(year, "official", rest_days, frozenset(workdays))
+
+
+@functools.lru_cache(maxsize=64)
+def provisional_year(year: int) -> YearSchedule:
+    """The year as `holidays` computes it: its statutory holidays and the make-up working days it knows (often
+    none for a year not yet published)."""
+    english = holiday_package.China(years=year, language="en_US")
+    chinese = holiday_package.China(years=year, language="zh_CN")
+    rest_days: dict[date, Name | None] = {}
+    for day, name_en in english.items():
+        if "observed" in name_en or name_en.startswith("Day off"):
+            rest_days[day] = None
+            continue
+        canonical = _CANONICAL.get(name_en, name_en)
+        rest_days[day] = (ZH_NAMES.get(canonical, chinese.get(day, canonical)), canonical)
+    workdays = frozenset(d for d in english.weekend_workdays if d.year == year)
+    return YearSchedule(year, "provisional", rest_days, workdays)
+
+
+def confirmed_year(year: int, periods: Iterable[Mapping[str, str]], workdays: Iterable[str]) -> YearSchedule:
+    """A year as a regulator confirmed it from the State Council's notice (periods and days as stored)."""
+    rest_days: dict[date, Name | None] = {}
+    for period in periods:
+        name = (period["name_zh"], period["name_en"])
+        for day in _days(date.fromisoformat(period["first"]), date.fromisoformat(period["last"])):
+            rest_days[day] = name
+    return YearSchedule(year, "confirmed", rest_days, frozenset(date.fromisoformat(d) for d in workdays))
+
+
+def package_year(year: int) -> YearSchedule:
+    """The year from the packages: official where published, provisional otherwise."""
+    return official_year(year) or provisional_year(year)
 
 
 @dataclass(frozen=True)
 class HolidayPeriod:
-    """Consecutive statutory rest days (e.g. 国庆节 2026-10-01..10-07), as Asia/Shanghai dates."""
+    """Consecutive rest days around a holiday (e.g. 国庆节 2026-10-01..10-07), as Asia/Shanghai dates."""
 
     first: date
     last: date
-    names_en: tuple[str, ...]
-
-    @property
-    def name_en(self) -> str:
-        """The holiday name(s) in English."""
-        return " / ".join(self.names_en)
+    names: tuple[Name, ...]
+    provisional: bool = False
 
     @property
     def name_zh(self) -> str:
         """The holiday name(s) in Chinese."""
-        return "、".join(_ZH_NAMES.get(name, name) for name in self.names_en)
+        return "、".join(zh for zh, _en in self.names)
+
+    @property
+    def name_en(self) -> str:
+        """The holiday name(s) in English."""
+        return " / ".join(en for _zh, en in self.names)
 
     @property
     def key(self) -> str:
@@ -78,92 +155,111 @@ class HolidayPeriod:
         )
 
 
-@dataclass
-class ChinaHolidayCalendar:
-    """HolidayCalendar for the workflow core: overrides first, then the statutory calendar, then weekends."""
-
-    overrides: Mapping[date, bool] = field(default_factory=dict)
-    uncovered_years: set[int] = field(default_factory=set)
-
-    def is_rest_day(self, day: date) -> bool:
-        """Statutory holidays and weekends rest; make-up working days (调休上班) do not; overrides win."""
-        if day in self.overrides:
-            return self.overrides[day]
-        if self.covers(day.year):
-            return chinese_calendar.is_holiday(day)
-        self.uncovered_years.add(day.year)
-        return day.weekday() >= 5
-
-    @staticmethod
-    def covers(year: int) -> bool:
-        """Whether the statutory calendar knows this year (otherwise only weekends are rest days)."""
-        return _statutory(date(year, 6, 1)) is not None
+def _ranges(days: Iterable[date]) -> str:
+    """Days as ranges: 2027-01-01..2027-01-03, 2027-02-06."""
+    spans: list[list[date]] = []
+    for day in sorted(days):
+        if spans and spans[-1][1] + timedelta(days=1) == day:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in spans)
 
 
 @dataclass(frozen=True)
-class CoverageGap:
-    """Years the statutory calendar has no data for: their holidays and make-up days are unknown (FZ-04, HW-03)."""
+class ProvisionalNotice:
+    """Days whose rest or work rests on a computed schedule no regulator has confirmed yet (FZ-04, HW-03)."""
 
-    years: tuple[int, ...]
+    days: tuple[date, ...]
+    without_workdays: bool  # the computed schedule knows no make-up working day of those years
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """The provisional years the days fall in."""
+        return tuple(sorted({d.year for d in self.days}))
 
     @property
     def message_zh(self) -> str:
         """The notice in Chinese."""
-        years = "、".join(map(str, self.years))
+        workdays = "，尚不含调休上班日" if self.without_workdays else ""
         return (
-            f"节假日日历（chinese-calendar {chinese_calendar.__version__}）没有{years}年的数据："
-            "该年法定节假日及调休未知，动火升级（HW-03）仅按周末计算，也不会据此建议冻结；"
-            "请升级日历库，或由监管部门逐日调整日历"
+            f"{_ranges(self.days)} 的节假日安排为推算结果（{computed_by()}）{workdays}，"
+            "监管部门尚未按国务院通知确认该年度；动火升级（HW-03）和节假日冻结（FZ-04）暂按此判断，确认后可能改变"
         )
 
     @property
     def message_en(self) -> str:
         """The notice in English."""
-        years = ", ".join(map(str, self.years))
+        workdays = " and has no make-up working days yet" if self.without_workdays else ""
         return (
-            f"the holiday calendar (chinese-calendar {chinese_calendar.__version__}) has no data for {years}: "
-            "its statutory holidays and make-up working days are unknown, the hot-work upgrade (HW-03) counts "
-            "weekends only and no holiday freeze is proposed; upgrade chinese-calendar or have a regulator "
-            "correct the calendar day by day"
+            f"the holiday schedule of {_ranges(self.days)} is provisional, computed by {computed_by()}"
+            f"{workdays}; no regulator has confirmed the year from the State Council's notice, so the hot-work "
+            "upgrade (HW-03) and holiday freezes (FZ-04) rest on it and may change once it is confirmed"
         )
 
 
-def coverage_gap(first: date, last: date) -> CoverageGap | None:
-    """The years of [first, last] the statutory calendar does not cover, or None when it covers them all."""
-    missing = tuple(y for y in range(first.year, last.year + 1) if not ChinaHolidayCalendar.covers(y))
-    return CoverageGap(missing) if missing else None
+@dataclass
+class ChinaHolidayCalendar:
+    """HolidayCalendar for the workflow core: a region's overrides over its layered years (FZ-04, HW-03)."""
 
+    overrides: Mapping[date, bool] = field(default_factory=dict)
+    confirmed: Mapping[int, YearSchedule] = field(default_factory=dict)
 
-def _resting(day: date) -> bool:
-    detail = _statutory(day)
-    return detail is not None and detail[0]
+    def year(self, year: int) -> YearSchedule:
+        """The schedule of a year from its highest layer: confirmed, official, then provisional."""
+        return self.confirmed.get(year) or package_year(year)
 
+    def source(self, year: int) -> str:
+        """Where the year comes from: confirmed, official or provisional."""
+        return self.year(year).source
 
-def holidays_between(start: date, end: date) -> list[HolidayPeriod]:
-    """Statutory holiday periods overlapping [start, end]: each named holiday with the rest days around it."""
-    periods: list[HolidayPeriod] = []
-    day = start
-    while day <= end:
-        detail = _statutory(day)
-        if detail is None:
-            day = date(day.year + 1, 1, 1)
-            continue
-        if detail[1] is None:
-            day += timedelta(days=1)
-            continue
-        # A break is the whole run of rest days around the holiday (weekends joined to it included).
-        first = day
-        while _resting(first - timedelta(days=1)):
-            first -= timedelta(days=1)
-        last, names = first, []
-        while (detail := _statutory(last)) is not None and detail[0]:
-            if detail[1] and detail[1] not in names:
-                names.append(detail[1])
-            last += timedelta(days=1)
-        last -= timedelta(days=1)
-        periods.append(HolidayPeriod(first=first, last=last, names_en=tuple(names)))
-        day = last + timedelta(days=1)
-    return periods
+    def is_rest_day(self, day: date) -> bool:
+        """Holidays and weekends rest; make-up working days (调休上班) do not; overrides win."""
+        if day in self.overrides:
+            return self.overrides[day]
+        return self.year(day.year).is_rest_day(day)
+
+    def provisional_notice(self, first: date, last: date) -> ProvisionalNotice | None:
+        """The days of [first, last] decided by a provisional year (a region's correction decides its day)."""
+        days = tuple(
+            d for d in _days(first, last) if d not in self.overrides and self.source(d.year) == "provisional"
+        )
+        if not days:
+            return None
+        return ProvisionalNotice(days, any(not self.year(y).workdays for y in {d.year for d in days}))
+
+    def window_notice(self, starts_at: datetime, ends_at: datetime) -> ProvisionalNotice | None:
+        """The provisional notice of a window [starts_at, ends_at): ending at midnight touches no later day."""
+        return self.provisional_notice(
+            starts_at.astimezone(SHANGHAI).date(),
+            (ends_at - timedelta(microseconds=1)).astimezone(SHANGHAI).date(),
+        )
+
+    def _named(self, day: date) -> Name | None:
+        return None if day in self.overrides else self.year(day.year).name(day)
+
+    def holidays_between(self, start: date, end: date) -> list[HolidayPeriod]:
+        """Holiday periods overlapping [start, end]: each named holiday with the rest days around it."""
+        periods: list[HolidayPeriod] = []
+        day = start
+        while day <= end:
+            if self._named(day) is None:
+                day += timedelta(days=1)
+                continue
+            # A break is the whole run of rest days around the holiday (weekends joined to it included).
+            first = day
+            while self.is_rest_day(first - timedelta(days=1)):
+                first -= timedelta(days=1)
+            last, names = first, []
+            while self.is_rest_day(last):
+                if (name := self._named(last)) and name not in names:
+                    names.append(name)
+                last += timedelta(days=1)
+            last -= timedelta(days=1)
+            provisional = any(self.source(y) == "provisional" for y in range(first.year, last.year + 1))
+            periods.append(HolidayPeriod(first, last, tuple(names), provisional))
+            day = last + timedelta(days=1)
+        return periods
 
 
 def region_lineage(session: Session, region_id: uuid.UUID | None) -> list[uuid.UUID]:
@@ -183,18 +279,29 @@ def region_lineage(session: Session, region_id: uuid.UUID | None) -> list[uuid.U
     return lineage
 
 
+def _farthest_first(rows: Iterable[Any], lineage: list[uuid.UUID]) -> list[Any]:
+    # Farthest region first so that a nearer region's entry (a district's correction) wins over its city's.
+    rank = {rid: i for i, rid in enumerate(lineage)}
+    return sorted(rows, key=lambda r: -rank[r.region_id])
+
+
 def _overrides(session: Session, lineage: list[uuid.UUID]) -> Iterator[tuple[date, bool]]:
     rows = session.execute(
         sa.select(CalendarOverride.region_id, CalendarOverride.day, CalendarOverride.rest_day).where(
             CalendarOverride.region_id.in_(lineage)
         )
     ).all()
-    rank = {rid: i for i, rid in enumerate(lineage)}
-    # Farthest region first so that a district's correction overrides its city's.
-    for _region, day, rest in sorted(rows, key=lambda r: -rank[r.region_id]):
-        yield day, rest
+    for row in _farthest_first(rows, lineage):
+        yield row.day, row.rest_day
 
 
 def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayCalendar:
-    """The calendar of a region: its own and its ancestors' overrides over the statutory calendar (FZ-04)."""
-    return ChinaHolidayCalendar(overrides=dict(_overrides(session, region_lineage(session, region_id))))
+    """The calendar of a region: the years its city confirmed, and its own and its ancestors' overrides (FZ-04)."""
+    lineage = region_lineage(session, region_id)
+    years = session.scalars(sa.select(CalendarYear).where(CalendarYear.region_id.in_(lineage))).all()
+    return ChinaHolidayCalendar(
+        overrides=dict(_overrides(session, lineage)),
+        confirmed={
+            r.year: confirmed_year(r.year, r.periods, r.workdays) for r in _farthest_first(years, lineage)
+        },
+    )

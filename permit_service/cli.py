@@ -116,45 +116,130 @@ def opcua_reader(path: Path | None) -> None:
 
 @main.group()
 def holidays() -> None:
-    """The statutory holiday calendar and the freezes it proposes (FZ-04)."""
+    """The holiday calendar (confirmed / official / provisional years) and the freezes it proposes (FZ-04)."""
 
 
-def _refuse_uncovered(year: int) -> None:
-    from datetime import date
-
-    from permit_service.calendar import coverage_gap
-
-    if gap := coverage_gap(date(year, 1, 1), date(year, 12, 31)):
-        raise click.ClickException(f"{gap.message_en}\n{gap.message_zh}")
+_SOURCE_NAMES = {
+    "confirmed": "confirmed 已确认 (a regulator entered the State Council's notice)",
+    "official": "official 官方 (chinese-calendar)",
+    "provisional": "provisional 推算 (computed by holidays; no make-up working days until confirmed)",
+}
 
 
 @holidays.command("list")
-@click.option("--year", type=int, required=True)
-def holidays_list(year: int) -> None:
-    """Print the statutory holiday periods of a year (Asia/Shanghai dates)."""
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--city", "city_code", help="The city's code: its confirmed year instead of the packages'.")
+def holidays_list(year: int, city_code: str | None) -> None:
+    """Print a year's source, holiday periods and make-up working days (Asia/Shanghai dates)."""
     from datetime import date
 
-    from permit_service.calendar import holidays_between
+    import sqlalchemy as sa
 
-    _refuse_uncovered(year)
-    for period in holidays_between(date(year, 1, 1), date(year, 12, 31)):
-        click.echo(f"{period.first} .. {period.last}  {period.name_zh} / {period.name_en}")
+    from permit_service.calendar import ChinaHolidayCalendar, get_calendar
+    from permit_service.directory.models import Region
+    from permit_service.freezes.models import CalendarYear
+
+    app = _app()
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session:
+        calendar = ChinaHolidayCalendar()
+        if city_code:
+            city = session.scalar(sa.select(Region).where(Region.code == city_code, Region.level == "city"))
+            if city is None:
+                raise click.ClickException(f"no city with code {city_code}")
+            calendar = get_calendar(session, city.id)
+        schedule = calendar.year(year)
+        click.echo(f"{year}: {_SOURCE_NAMES[schedule.source]}")
+        for period in calendar.holidays_between(date(year, 1, 1), date(year, 12, 31)):
+            mark = "  (provisional 推算)" if period.provisional else ""
+            click.echo(f"{period.first} .. {period.last}  {period.name_zh} / {period.name_en}{mark}")
+        click.echo(f"make-up working days 调休上班: {', '.join(map(str, sorted(schedule.workdays))) or '-'}")
+        if not city_code:
+            confirmed = session.execute(
+                sa.select(Region.code, Region.name)
+                .join(CalendarYear, CalendarYear.region_id == Region.id)
+                .where(CalendarYear.year == year)
+                .order_by(Region.code)
+            ).all()
+            for code, name in confirmed:
+                click.echo(f"confirmed for {name} ({code}): see --city {code}")
 
 
 @holidays.command("propose")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
 def holidays_propose(year: int) -> None:
     """Propose city-wide freezes (mode upgrade, every special type) for the year's holidays; idempotent."""
     from permit_service import clock
     from permit_service.scheduling.jobs import run_holiday_proposals
 
-    _refuse_uncovered(year)
     app = _app()
     with app.app_context():
         report = run_holiday_proposals(app.extensions["db_sessionmaker"], clock.now(), years=(year,))
     if report.skipped:
         raise click.ClickException("another scheduler is proposing holiday freezes right now; try again")
-    click.echo(f"{report.done} freeze(s) proposed for {year}; a regulator declares or edits them")
+    click.echo(f"{report.done} freeze(s) proposed or moved for {year}; a regulator declares or edits them")
+
+
+@holidays.command("import")
+@click.argument("notice_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "username", required=True, help="The city regulator entering the notice (username).")
+@click.option("--confirm", is_flag=True, help="Store the year; without it the changes are only shown.")
+def holidays_import(notice_file: Path, username: str, confirm: bool) -> None:
+    """Enter the State Council's notice of a year from a JSON or YAML file: preview, or --confirm (FZ-04).
+
+    The file has `year`, `notice` (its reference), `periods` (name_zh, optional name_en, first, last) and
+    `workdays` (the make-up working days).
+    """
+    import json
+
+    import sqlalchemy as sa
+    import yaml
+    from marshmallow import ValidationError
+
+    from permit_service import clock
+    from permit_service.auth.tokens import principal_of_person
+    from permit_service.directory.models import Person
+    from permit_service.errors import Problem
+    from permit_service.freezes import years
+    from permit_service.freezes.schemas import CalendarYearIn
+
+    # BaseLoader keeps every scalar a string (also JSON's): the schema parses dates and numbers as the API does.
+    raw = yaml.load(notice_file.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - builds no objects
+    if not isinstance(raw, dict) or not str(raw.get("year", "")).isdigit():
+        raise click.ClickException("the file needs a mapping with a numeric `year`")
+    year = int(raw.pop("year"))
+    try:
+        data = CalendarYearIn().load(raw)
+    except ValidationError as exc:
+        raise click.ClickException(json.dumps(exc.messages, ensure_ascii=False, indent=1)) from exc
+    app = _app()
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session, session.begin():
+        person = session.scalar(sa.select(Person).where(Person.username == username, Person.active))
+        if person is None or "city_regulator" not in person.roles:
+            raise click.ClickException(f"{username} is not an active city regulator")
+        principal = principal_of_person(person)
+        try:
+            if confirm:
+                result, _created = years.confirm_year(
+                    session, principal=principal, year=year, data=data, now=clock.now()
+                )
+            else:
+                result = years.preview_year(session, principal=principal, year=year, data=data)
+        except Problem as exc:
+            raise click.ClickException(
+                f"{exc.zh} / {exc.en}\n{_problems(exc.extra.get('errors', {}))}"
+            ) from exc
+    for change in result["changes"]:
+        before = "rest" if change["rest_day_before"] else "work"
+        after = "rest" if change["rest_day_after"] else "work"
+        click.echo(f"{change['day']}  {before} -> {after}  {change['holiday_after'] or ''}".rstrip())
+    verb = "confirmed" if confirm else "previewed (nothing stored; add --confirm)"
+    click.echo(
+        f"{year} {verb}: {len(result['changes'])} day(s) change against the {result['source_before']} year"
+    )
+
+
+def _problems(errors: dict[str, list[str]]) -> str:
+    return "\n".join(f"{field}: {'; '.join(messages)}" for field, messages in errors.items())
 
 
 @main.group()

@@ -29,6 +29,8 @@ class Freeze(UUIDPk, Base):
     source: Mapped[str] = mapped_column(sa.String(16), default="manual")
     # Identifies a proposal from the holiday calendar so that proposing twice adds nothing.
     source_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # A proposal from a computed holiday schedule no regulator has confirmed yet (FZ-04).
+    provisional: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,3 +66,26 @@ class CalendarOverride(UUIDPk, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     __table_args__ = (sa.UniqueConstraint("region_id", "day"),)
+
+
+class CalendarYear(UUIDPk, Base):
+    """A year's holidays and make-up working days as the State Council announced them, confirmed for a city by
+    its regulator: used over every package (FZ-04, HW-03)."""
+
+    __tablename__ = "calendar_years"
+
+    region_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    year: Mapped[int]
+    # [{"first": "2027-02-05", "last": "2027-02-11", "name_zh": "春节", "name_en": "Spring Festival"}, ...]
+    periods: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON)
+    workdays: Mapped[list[str]] = mapped_column(sa.JSON)  # ISO dates of the make-up working days (调休上班)
+    notice: Mapped[str] = mapped_column(sa.String(200), default="")
+    confirmed_by: Mapped[str] = mapped_column(sa.String(64))
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
+    __table_args__ = (
+        sa.UniqueConstraint("region_id", "year"),
+        sa.CheckConstraint("year BETWEEN 2000 AND 2100", name="year"),
+    )

@@ -7,6 +7,7 @@ from marshmallow.exceptions import ValidationError
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictSchema
+from permit_service.calendar import SOURCES
 from permit_service.freezes.models import FREEZE_MODES, FREEZE_STATES
 from workflows import WORKFLOWS
 
@@ -86,6 +87,11 @@ class FreezeOut(StrictSchema):
     mode = fields.String()
     state = fields.String(metadata={"description": "proposed | declared | cancelled"})
     source = fields.String(metadata={"description": "manual | holiday_calendar"})
+    provisional = fields.Boolean(
+        metadata={
+            "description": "proposed from a computed holiday schedule no regulator has confirmed (FZ-04)"
+        }
+    )
     created_by = fields.String()
     created_at = AwareDateTime()
     declared_by = fields.String(allow_none=True)
@@ -137,12 +143,22 @@ class Requirement(StrictSchema):
     message_en = fields.String()
 
 
-class CalendarGap(StrictSchema):
-    """Years the statutory holiday calendar has no data for: only weekends count as rest days there (FZ-04, HW-03)."""
+class CalendarNotice(StrictSchema):
+    """Days whose holiday schedule is only computed, not yet confirmed by a regulator (FZ-04, HW-03)."""
 
+    days = fields.List(fields.Date(), metadata={"description": "the provisional days (Asia/Shanghai dates)"})
     years = fields.List(fields.Integer())
     message_zh = fields.String()
     message_en = fields.String()
+
+
+def calendar_notice(what: str) -> fields.Nested:
+    """The provisional-calendar notice of an answer (null when every day of it is confirmed or official)."""
+    return fields.Nested(
+        CalendarNotice,
+        allow_none=True,
+        metadata={"description": f"set when {what} touches a day of a provisional (computed) holiday year"},
+    )
 
 
 class FreezeCheckOut(StrictSchema):
@@ -156,11 +172,7 @@ class FreezeCheckOut(StrictSchema):
     requirements = fields.List(fields.Nested(Requirement))
     message_zh = fields.String()
     message_en = fields.String()
-    calendar_gap = fields.Nested(
-        CalendarGap,
-        allow_none=True,
-        metadata={"description": "set when the window reaches a year the holiday calendar does not cover"},
-    )
+    calendar_notice = calendar_notice("the window")
 
 
 class OverrideIn(StrictSchema):
@@ -196,7 +208,7 @@ class OverrideQueryArgs(StrictSchema):
 
 
 class HolidayQueryArgs(StrictSchema):
-    """The year whose statutory holidays to list."""
+    """The year whose statutory holidays to list (as the caller's region has them)."""
 
     year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
 
@@ -208,14 +220,78 @@ class HolidayOut(StrictSchema):
     last = fields.Date()
     name_zh = fields.String()
     name_en = fields.String()
+    provisional = fields.Boolean(metadata={"description": "a day of it is in a provisional year"})
+
+
+_SOURCE = fields.String(
+    validate=validate.OneOf(SOURCES),
+    metadata={
+        "description": "confirmed: a regulator entered the State Council's notice; official: the published "
+        "schedule of chinese-calendar; provisional: computed by holidays, unconfirmed"
+    },
+)
 
 
 class HolidayList(StrictSchema):
-    """The statutory holiday periods of a year, and whether the calendar covers that year at all."""
+    """The holiday periods and make-up working days of a year, and which layer of the calendar they come from."""
 
     year = fields.Integer()
-    covered = fields.Boolean(metadata={"description": "false: the library has no data; only weekends count"})
-    calendar_gap = fields.Nested(
-        CalendarGap, allow_none=True, metadata={"description": "set when not covered"}
-    )
+    source = _SOURCE
+    workdays = fields.List(fields.Date(), metadata={"description": "make-up working days (调休上班)"})
+    calendar_notice = calendar_notice("the year")
     items = fields.List(fields.Nested(HolidayOut))
+
+
+class NoticePeriodIn(StrictSchema):
+    """One holiday break of the State Council's notice (both days included)."""
+
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name_en = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "defaults to the usual English name of the festival"},
+    )
+    first = fields.Date(required=True)
+    last = fields.Date(required=True)
+
+
+class CalendarYearIn(StrictSchema):
+    """A year's holidays and make-up working days as the State Council's notice announces them (FZ-04)."""
+
+    notice = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "the notice's reference, e.g. 国办发明电〔2026〕1号"},
+    )
+    periods = fields.List(
+        fields.Nested(NoticePeriodIn), required=True, validate=validate.Length(min=1, max=20)
+    )
+    workdays = fields.List(
+        fields.Date(),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "make-up working days (调休上班), Saturdays or Sundays"},
+    )
+
+
+class DayChange(StrictSchema):
+    """A day the notice changes against the year the city had."""
+
+    day = fields.Date()
+    rest_day_before = fields.Boolean()
+    rest_day_after = fields.Boolean()
+    holiday_before = fields.String(allow_none=True)
+    holiday_after = fields.String(allow_none=True)
+
+
+class CalendarYearOut(StrictSchema):
+    """The year from the notice: previewed or confirmed, what it changes, and its holiday periods."""
+
+    year = fields.Integer()
+    region_id = fields.UUID(metadata={"description": "the city whose year this is"})
+    source_before = _SOURCE
+    confirmed = fields.Boolean(metadata={"description": "false: a preview, nothing stored"})
+    notice = fields.String()
+    changes = fields.List(fields.Nested(DayChange))
+    items = fields.List(fields.Nested(HolidayOut))
+    workdays = fields.List(fields.Date())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal, enterprise_scope, region_subtree
-from permit_service.calendar import SHANGHAI, coverage_gap, holidays_between, region_lineage
+from permit_service.calendar import HolidayPeriod, get_calendar, region_lineage
 from permit_service.directory.models import Enterprise, PlantArea, Region
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.freezes.models import CalendarOverride, Freeze
@@ -42,11 +42,17 @@ def _visible_regions(session: Session, principal: Principal) -> set[uuid.UUID] |
             region_lineage(session, principal.region_id)
         )
     if principal.enterprise_id is not None:
-        region_id = session.scalar(
-            sa.select(Enterprise.region_id).where(Enterprise.id == principal.enterprise_id)
-        )
-        return set(region_lineage(session, region_id))
+        return set(region_lineage(session, home_region(session, principal)))
     return set()
+
+
+def home_region(session: Session, principal: Principal) -> uuid.UUID | None:
+    """The region whose calendar the caller lives by: a regulator's own, an enterprise's (None: the system)."""
+    if principal.region_id is not None:
+        return principal.region_id
+    if principal.enterprise_id is not None:
+        return session.scalar(sa.select(Enterprise.region_id).where(Enterprise.id == principal.enterprise_id))
+    return None
 
 
 def _visible(session: Session, principal: Principal, region_col: Any) -> sa.ColumnElement[bool]:
@@ -255,13 +261,8 @@ def check_window(
         "requirements": requirements(mode, permit_type),
         "message_zh": zh,
         "message_en": en,
-        # No holiday freeze is proposed for a year the calendar lacks, and HW-03 counts only weekends there.
-        # The window is [valid_from, valid_until), as the core's days of a window: ending at midnight on
-        # 1 January touches no day of the new year.
-        "calendar_gap": coverage_gap(
-            valid_from.astimezone(SHANGHAI).date(),
-            (valid_until - timedelta(microseconds=1)).astimezone(SHANGHAI).date(),
-        ),
+        # Holiday freezes are proposed and HW-03 judged from this calendar: say when it is only computed.
+        "calendar_notice": get_calendar(session, region_id).window_notice(valid_from, valid_until),
     }
 
 
@@ -396,44 +397,91 @@ def cancel_freeze(
 # --- proposals from the holiday calendar (FZ-04) --------------------------------------------------
 
 
-def propose_holiday_freezes(
-    session: Session, *, principal: Principal, year: int, now: datetime, mode: str = "upgrade"
-) -> list[Freeze]:
-    """Propose a city-wide freeze of every special operation for each statutory holiday of `year` not yet over.
+def _holiday_reason(period: HolidayPeriod) -> str:
+    if period.provisional:
+        return f"{period.name_zh}假期（推算，待确认）/ {period.name_en} holiday (provisional)"
+    return f"{period.name_zh}假期 / {period.name_en} holiday"
 
-    Idempotent: a period already proposed for a city (whatever became of it since) is never proposed again.
+
+def _follow(
+    session: Session, freeze: Freeze, period: HolidayPeriod, principal: Principal, now: datetime
+) -> bool:
+    """Move an untouched provisional proposal to the period as the calendar now has it; False if nothing moved."""
+    starts_at, ends_at = period.window()
+    reason = _holiday_reason(period)
+    if (freeze.starts_at, freeze.ends_at, freeze.reason, freeze.provisional) == (
+        starts_at,
+        ends_at,
+        reason,
+        period.provisional,
+    ):
+        return False
+    before = summary(freeze)
+    freeze.starts_at, freeze.ends_at, freeze.reason = starts_at, ends_at, reason
+    freeze.provisional, freeze.source_key, freeze.updated_at = period.provisional, period.key, now
+    session.flush()
+    _record(session, freeze, principal, "freeze.changed", {"fields": ["window"], "before": before})
+    return True
+
+
+def propose_holiday_freezes(
+    session: Session, *, principal: Principal, first: date, last: date, now: datetime, mode: str = "upgrade"
+) -> list[Freeze]:
+    """Propose a city-wide freeze of every special operation for each holiday of [first, last] not yet over,
+    from the city's calendar (confirmed, official or provisional, FZ-04).
+
+    Idempotent: a period overlapping a holiday freeze already proposed for the city (whatever became of it) is
+    not proposed again; a provisional proposal no one has acted on follows its period when the year changes.
     """
-    periods = [p for p in holidays_between(date(year, 1, 1), date(year, 12, 31)) if p.window()[1] > now]
-    if not periods:
-        return []
-    rows = session.execute(
-        sa.select(Freeze.region_id, Freeze.source_key).where(Freeze.source == "holiday_calendar")
-    )
-    known = {(region_id, key) for region_id, key in rows}
     created = []
     for city in session.scalars(sa.select(Region).where(Region.level == "city").order_by(Region.code)):
+        periods = [
+            p for p in get_calendar(session, city.id).holidays_between(first, last) if p.window()[1] > now
+        ]
         for period in periods:
-            if (city.id, period.key) in known:
-                continue
             starts_at, ends_at = period.window()
+            known = session.scalars(
+                sa.select(Freeze)
+                .where(
+                    Freeze.region_id == city.id,
+                    Freeze.source == "holiday_calendar",
+                    sa.or_(
+                        Freeze.source_key == period.key,
+                        sa.and_(Freeze.starts_at < ends_at, starts_at < Freeze.ends_at),
+                    ),
+                )
+                .with_for_update()
+            ).all()
+            if known:
+                followed = [f for f in known if f.state == "proposed" and f.provisional]
+                if len(known) == 1 and followed and _follow(session, followed[0], period, principal, now):
+                    created.append(followed[0])
+                continue
             freeze = Freeze(
                 id=uuid.uuid4(),
                 region_id=city.id,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                reason=f"{period.name_zh}假期 / {period.name_en} holiday",
+                reason=_holiday_reason(period),
                 types=sorted(WORKFLOWS),
                 mode=mode,
                 state="proposed",
                 source="holiday_calendar",
                 source_key=period.key,
+                provisional=period.provisional,
                 created_by=principal.id,
                 created_at=now,
                 updated_at=now,
             )
             session.add(freeze)
             session.flush()
-            _record(session, freeze, principal, "freeze.proposed", {"holiday": period.name_en})
+            _record(
+                session,
+                freeze,
+                principal,
+                "freeze.proposed",
+                {"holiday": period.name_en, "provisional": period.provisional},
+            )
             created.append(freeze)
     return created
 

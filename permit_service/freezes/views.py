@@ -12,11 +12,11 @@ from permit_service import clock
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import answer, check_if_match, idempotent, if_match_version, paginate
 from permit_service.auth import current_principal, require_roles
-from permit_service.calendar import coverage_gap, holidays_between
+from permit_service.calendar import get_calendar
 from permit_service.db import get_session, transaction
 from permit_service.errors import ValidationProblem
 from permit_service.freezes import schemas as s
-from permit_service.freezes import service
+from permit_service.freezes import service, years
 from permit_service.freezes.models import Freeze
 
 REGULATORS = ("regulator", "city_regulator")
@@ -157,17 +157,50 @@ class Holidays(MethodView):
     @calendar_blp.arguments(s.HolidayQueryArgs, location="query")
     @calendar_blp.response(200, s.HolidayList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The statutory holiday periods of a year from the holiday calendar (FZ-04, HW-03)."""
-        current_principal()
+        """The holiday periods of a year as the caller's region has them, and their source (FZ-04, HW-03)."""
+        principal = current_principal()
+        session = get_session()
+        calendar = get_calendar(session, service.home_region(session, principal))
         year = args["year"]
         first, last = date(year, 1, 1), date(year, 12, 31)
-        gap = coverage_gap(first, last)
+        schedule = calendar.year(year)
         return {
             "year": year,
-            "covered": gap is None,
-            "calendar_gap": gap,
-            "items": holidays_between(first, last),
+            "source": schedule.source,
+            "workdays": sorted(schedule.workdays),
+            "calendar_notice": calendar.provisional_notice(first, last),
+            "items": calendar.holidays_between(first, last),
         }
+
+
+@calendar_blp.route("/years/<int:year>")
+class CalendarYearConfirm(MethodView):
+    """A year's holiday schedule from the State Council's notice."""
+
+    @require_roles("city_regulator")
+    @calendar_blp.arguments(s.CalendarYearIn)
+    @calendar_blp.response(200, s.CalendarYearOut)
+    @calendar_blp.alt_response(201, schema=s.CalendarYearOut, description="first confirmation of the year")
+    def put(self, body: dict[str, Any], year: int) -> Any:
+        """Confirm your city's year from the notice: used over every package from now on, audited (FZ-04)."""
+        principal = current_principal()
+        with transaction() as session:
+            result, created = years.confirm_year(
+                session, principal=principal, year=year, data=body, now=clock.now()
+            )
+            return result, 201 if created else 200
+
+
+@calendar_blp.route("/years/<int:year>/preview")
+class CalendarYearPreview(MethodView):
+    """What the notice would change."""
+
+    @require_roles("city_regulator")
+    @calendar_blp.arguments(s.CalendarYearIn)
+    @calendar_blp.response(200, s.CalendarYearOut)
+    def post(self, body: dict[str, Any], year: int) -> dict[str, Any]:
+        """Check the notice and show the days it changes against your city's year now; nothing is stored."""
+        return years.preview_year(get_session(), principal=current_principal(), year=year, data=body)
 
 
 @calendar_blp.route("/overrides")

@@ -7,6 +7,7 @@ from marshmallow.exceptions import ValidationError
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean, StrictSchema
+from permit_service.freezes.schemas import calendar_notice
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
 from workflows.weather import CONDITIONS, MAX_WIND_LEVEL
@@ -389,6 +390,7 @@ class PermitOut(StrictSchema):
     activated_at = AwareDateTime(allow_none=True)
     suspended_at = AwareDateTime(allow_none=True)
     allowed_actions = fields.List(fields.String())
+    calendar_notice = calendar_notice("the validity")
 
 
 class PermitSummary(StrictSchema):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -38,6 +38,9 @@ from workflows import model as wf
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation
 from workflows.states import LIVE, State
+
+if TYPE_CHECKING:
+    from permit_service.calendar import ProvisionalNotice
 
 _PERMIT_DATA_FIELDS = {f.name for f in dc_fields(wf.PermitData)}
 _CONTEXT_FIELDS = {f.name for f in dc_fields(wf.Context)}
@@ -264,6 +267,15 @@ def core_view(
     build_context)."""
     extra = provided_fields(session, permit)
     return permit_data(permit, extra), build_context(session, permit, principal, extra, for_change=for_change)
+
+
+def calendar_notice(session: Session, permit: Permit) -> ProvisionalNotice | None:
+    """FZ-04/HW-03: the notice naming the days of the permit's validity whose holiday schedule is provisional."""
+    from permit_service.calendar import get_calendar
+
+    enterprise = session.get(Enterprise, permit.enterprise_id)
+    calendar = get_calendar(session, enterprise.region_id if enterprise else None)
+    return calendar.window_notice(permit.valid_from, permit.valid_until)
 
 
 def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:

@@ -40,6 +40,7 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
         location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
         allowed_actions=service.allowed_actions(session, permit, principal),
         measures=measure_lines(permit.type, permit.measure_list_version, permit.measures),
+        calendar_notice=service.calendar_notice(session, permit),
     )
 
 

@@ -31,7 +31,7 @@ from permit_service.audit import checkpoints
 from permit_service.audit import service as audit
 from permit_service.auth import service as auth_service
 from permit_service.auth.principal import SYSTEM, region_subtree
-from permit_service.calendar import SHANGHAI, CoverageGap, coverage_gap
+from permit_service.calendar import SHANGHAI
 from permit_service.db import advisory_xact_lock, is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.freezes import service as freezes
@@ -423,24 +423,24 @@ def run_hot_work_retests(session_factory: SessionFactory, now: datetime) -> RunR
 # --- FZ-04: holiday proposals ---------------------------------------------------------------------
 
 
+HOLIDAY_HORIZON = timedelta(days=90)  # FZ-04: the proposals regulators see ahead of time
+
+
 def run_holiday_proposals(
     session_factory: SessionFactory, now: datetime, years: Sequence[int] = ()
 ) -> RunReport:
-    """FZ-04: propose freezes for the statutory holidays of this year and the next (once per cluster)."""
-    this_year = now.astimezone(SHANGHAI).year
+    """FZ-04: propose freezes for the holidays of the next 90 days, or of `years` (once per cluster)."""
+    today = now.astimezone(SHANGHAI).date()
+    spans = [(date(y, 1, 1), date(y, 12, 31)) for y in years] or [(today, today + HOLIDAY_HORIZON)]
     report = RunReport("holiday_proposals")
-    uncovered = []
-    for year in years or (this_year, this_year + 1):
-        if coverage_gap(date(year, 1, 1), date(year, 12, 31)):
-            uncovered.append(year)
-            continue
+    for first, last in spans:
         with session_factory() as session, session.begin():
             if not cluster_lock(session, "holiday_proposals"):
                 report.skipped += 1
                 continue
-            report.done += len(freezes.propose_holiday_freezes(session, principal=SYSTEM, year=year, now=now))
-    if uncovered:
-        report.note = CoverageGap(tuple(uncovered)).message_en
+            report.done += len(
+                freezes.propose_holiday_freezes(session, principal=SYSTEM, first=first, last=last, now=now)
+            )
     return report
 
 

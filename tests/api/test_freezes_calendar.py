@@ -73,64 +73,77 @@ def test_FZ_04_a_proposal_binds_nobody_until_a_regulator_declares_it(app, client
     assert propose(app).done == 0
 
 
-def test_a_year_the_calendar_does_not_cover_proposes_nothing_and_says_so(app, factory):
+def test_FZ_04_a_year_no_package_publishes_is_proposed_from_its_computed_holidays_marked_provisional(
+    app, factory, db_session
+):
     factory.world()
-    report = propose(app, years=(2099,))
-    assert report.done == 0
-    assert "2099" in report.note
+    assert propose(app, years=(2035,)).done == 7
+    rows = db_session.scalars(sa.select(Freeze).order_by(Freeze.starts_at)).all()
+    db_session.commit()
+    assert all(f.provisional for f in rows)
+    spring = rows[1]
+    assert spring.reason == "春节假期（推算，待确认）/ Spring Festival holiday (provisional)"
+    assert (spring.starts_at, spring.ends_at) == (
+        datetime(2035, 2, 6, 16, 0, tzinfo=UTC),
+        datetime(2035, 2, 12, 16, 0, tzinfo=UTC),
+    )
 
 
-def test_the_holidays_of_a_year_are_listed(client, factory):
+def test_FZ_04_the_holidays_of_a_year_are_listed_with_their_source(client, factory):
     world = factory.world()
     resp = client.get(
         "/api/v1/calendar/holidays?year=2026", headers=factory.headers(world.people["applicant"])
     )
     assert resp.status_code == 200
     body = resp.get_json()
-    assert body["covered"] is True
+    assert (body["source"], body["calendar_notice"]) == ("official", None)
+    assert "2026-09-20" in body["workdays"]  # a Sunday worked (调休上班)
     assert body["items"][-1] == {
         "first": "2026-10-01",
         "last": "2026-10-07",
         "name_zh": "国庆节",
         "name_en": "National Day",
+        "provisional": False,
     }
-    uncovered = client.get(
+    far = client.get(
         "/api/v1/calendar/holidays?year=2099", headers=factory.headers(world.regulator)
     ).get_json()
-    assert (uncovered["covered"], uncovered["items"]) == (False, [])
-    assert uncovered["calendar_gap"]["years"] == [2099]
-    assert "no data for 2099" in uncovered["calendar_gap"]["message_en"]
-    assert "2099" in uncovered["calendar_gap"]["message_zh"]
-    assert body["calendar_gap"] is None
+    assert (far["source"], far["workdays"]) == ("provisional", [])
+    assert "春节" in {item["name_zh"] for item in far["items"]}
+    assert all(item["provisional"] for item in far["items"])
+    assert far["calendar_notice"]["years"] == [2099]
+    assert len(far["calendar_notice"]["days"]) == 365
+    assert "2099-01-01..2099-12-31 is provisional" in far["calendar_notice"]["message_en"]
 
 
-def test_FZ_04_a_window_in_a_year_the_calendar_does_not_cover_is_answered_with_a_notice(client, factory):
+def test_FZ_04_a_window_in_a_provisional_year_is_answered_with_a_notice(client, factory):
     world = factory.world()
     who = world.people["applicant"]
     answer = check(
         client, factory, who, world.area, "hot_work", "2099-12-31T20:00:00+08:00", "2100-01-01T04:00:00+08:00"
     ).get_json()
     assert answer["frozen"] is False
-    assert answer["calendar_gap"]["years"] == [2099, 2100]
-    assert "weekends only" in answer["calendar_gap"]["message_en"]
-    covered = check(
+    notice = answer["calendar_notice"]
+    assert (notice["years"], notice["days"]) == ([2099, 2100], ["2099-12-31", "2100-01-01"])
+    assert "no make-up working days" in notice["message_en"]
+    official = check(
         client, factory, who, world.area, "hot_work", "2026-06-10T10:00:00+08:00", "2026-06-10T16:00:00+08:00"
     ).get_json()
-    assert covered["calendar_gap"] is None
+    assert official["calendar_notice"] is None
 
 
 def test_FZ_04_a_window_ending_at_midnight_does_not_reach_into_the_next_year(client, factory):
     world = factory.world()
     who = world.people["applicant"]
-    # The window is [from, until): ending at 2027-01-01 00:00 it has no minute in 2027, which the calendar lacks.
+    # The window is [from, until): ending at 2027-01-01 00:00 it has no minute in 2027, a provisional year.
     to_midnight = check(
         client, factory, who, world.area, "hot_work", "2026-12-31T08:00:00+08:00", "2027-01-01T00:00:00+08:00"
     ).get_json()
-    assert to_midnight["calendar_gap"] is None
+    assert to_midnight["calendar_notice"] is None
     past_midnight = check(
         client, factory, who, world.area, "hot_work", "2026-12-31T08:00:00+08:00", "2027-01-01T00:01:00+08:00"
     ).get_json()
-    assert past_midnight["calendar_gap"]["years"] == [2027]
+    assert past_midnight["calendar_notice"]["days"] == ["2027-01-01"]
 
 
 def test_FZ_04_regulators_correct_the_calendar_for_their_region(app, client, factory, db_session):

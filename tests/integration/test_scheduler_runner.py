@@ -1,4 +1,4 @@
-"""The scheduler process: its jobs and their APScheduler options, the `--once` mode and the CLI commands."""
+"""The scheduler process: its jobs and their APScheduler options and the `--once` mode."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import re
 import threading
 from datetime import timedelta
 
-from click.testing import CliRunner
-
-from permit_service.cli import main
 from permit_service.scheduling.runner import build_scheduler, job_specs, run_all_once
 from tests.integration.scheduler_helpers import NOW, arrange, states
 
@@ -46,19 +43,6 @@ def test_once_mode_runs_every_job_and_reports(app, factory, db_session):
     assert reports["expire_permits"].done == 2
     assert all(r.failed == 0 for r in reports.values())
     assert states(db_session, ids) == {"expired": 2}
-
-
-def test_holidays_list_prints_the_periods_of_a_year():
-    result = CliRunner().invoke(main, ["holidays", "list", "--year", "2026"])
-    assert result.exit_code == 0, result.output
-    assert "2026-10-01 .. 2026-10-07  国庆节 / National Day" in result.output
-
-
-def test_holidays_for_a_year_the_calendar_does_not_know_are_refused_plainly():
-    for command in ("list", "propose"):
-        result = CliRunner().invoke(main, ["holidays", command, "--year", "2099"])
-        assert result.exit_code != 0
-        assert "no data for 2099" in result.output
 
 
 def _lags(client) -> dict[str, float]:
