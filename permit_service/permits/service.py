@@ -271,10 +271,8 @@ def core_view(
 
 def calendar_notice(session: Session, permit: Permit) -> ProvisionalNotice | None:
     """FZ-04/HW-03: the notice naming the days of the permit's validity whose holiday schedule is provisional."""
-    from permit_service.calendar import get_calendar
-
     enterprise = session.get(Enterprise, permit.enterprise_id)
-    calendar = get_calendar(session, enterprise.region_id if enterprise else None)
+    calendar = _calendar(session, enterprise.region_id if enterprise else None)
     return calendar.window_notice(permit.valid_from, permit.valid_until)
 
 

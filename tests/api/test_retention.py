@@ -25,6 +25,8 @@ ALLOWED_DELETES = {
     "/api/v1/webhooks/subscriptions/<uuid:subscription_id>",
     # a draft job's list of permits (HR-01): job and permit both stay, the detachment is itself an event (AU-01)
     "/api/v1/jobs/<uuid:job_id>/permits/<uuid:permit_id>",
+    # configuration: a regulator's platform client of the regulators' feed (DC-04); its deliveries stay
+    "/api/v1/regulator/clients/<uuid:client_id>",
 }
 
 
@@ -64,6 +66,8 @@ def _path(rule: str, ids: dict[str, str]) -> str:
             return ids[name]
         if converter.startswith("uuid"):
             return str(uuid.uuid4())
+        if converter.startswith("int"):
+            return "2027"
         if converter.startswith("any("):
             return converter[4:].split(",")[0].strip()
         return "2026-10-01" if name == "day" else "x"

@@ -24,11 +24,12 @@ _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 # Measured on both databases; raise one only with a reason in the commit message.
 BUDGETS = {
-    "get_permit": 10,
+    # +1 on reads and writes of a permit: the city's confirmed holiday years (FZ-04, issue 10), read once a request
+    "get_permit": 11,
     "list_permits": 2,
-    "suspend": 18,  # +2: the feed position given at commit (counter, positions; issue 17)
-    "resume": 18,
-    "create_draft": 25,
+    "suspend": 19,  # +2: the feed position given at commit (counter, positions; issue 17)
+    "resume": 19,
+    "create_draft": 26,
     "ingest": 13,
 }
 
