@@ -12,6 +12,7 @@ from permit_service.config import Config
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     """Build the app from `config` (default: the environment, see `permit_service.config`)."""
     from permit_service import db, observability, routes
+    from permit_service.api import conventions
     from permit_service.api.safe_json import SafeJSONProvider
     from permit_service.auth import principal, tokens
     from permit_service.errors import register_error_handlers
@@ -64,5 +65,6 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     api = Api(app)
     app.extensions["permit_api"] = api
     register_error_handlers(app)
+    app.after_request(conventions.answer_not_modified)
     routes.register(app, api)
     return app

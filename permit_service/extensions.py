@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response
+from typing import Any
+
+from flask import Response, current_app, json
 from flask_jwt_extended import JWTManager
 from flask_smorest import Api as _Api
 from marshmallow import Schema, fields
@@ -30,6 +32,7 @@ class ProblemSchema(Schema):
     )
     violations = fields.List(fields.Dict())
     allowed_actions = fields.List(fields.String())
+    current_etag = fields.String(metadata={"description": "412: the ETag of the current version"})
 
 
 class Api(_Api):
@@ -40,6 +43,18 @@ class Api(_Api):
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         """Answer every HTTP error, including validation errors, as problem+json."""
         return http_exception_response(error)
+
+    def openapi_document(self) -> dict[str, Any]:
+        """The OpenAPI document with the API's shared conventions spelt out (permit_service.api.openapi)."""
+        from permit_service.api.openapi import complete
+
+        return complete(self.spec.to_dict(), self._app)
+
+    def _openapi_json(self) -> Response:
+        # flask-smorest's own view serves spec.to_dict(); /openapi.json serves the completed document.
+        return current_app.response_class(
+            json.dumps(self.openapi_document(), indent=2, sort_keys=False), mimetype="application/json"
+        )
 
     def _register_responses(self) -> None:
         # The shared error responses are problem+json; success responses keep application/json.

@@ -13,7 +13,7 @@ def generate() -> dict:
 
     app = create_app(Config(database_url="sqlite://", env="development"))
     with app.app_context():
-        return app.extensions["permit_api"].spec.to_dict()
+        return app.extensions["permit_api"].openapi_document()
 
 
 def generate_yaml() -> str:

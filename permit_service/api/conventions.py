@@ -107,6 +107,15 @@ def act_and_answer(
         return respond(session, resource, principal)
 
 
+def answer_not_modified(response: Response) -> Response:
+    """304 to a read whose If-None-Match names the answer's ETag (the client's copy is current)."""
+    etag, _weak = response.get_etag()
+    current = request.method in ("GET", "HEAD") and response.status_code == 200 and etag
+    if current and request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers={"ETag": response.headers["ETag"]})
+    return response
+
+
 def with_etag(response: Response, version: int) -> Response:
     """Attach the ETag of `version` to a response."""
     response.headers["ETag"] = etag_of(version)
@@ -198,6 +207,7 @@ def idempotent(view: F) -> F:
                 )
             return response
 
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the OpenAPI document declares the header from it
     return wrapper  # type: ignore[return-value]
 
 

@@ -10,9 +10,12 @@ from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean,
 from permit_service.freezes.schemas import calendar_notice
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
+from workflows.states import State
 from workflows.weather import CONDITIONS, MAX_WIND_LEVEL
 
 PERMIT_TYPES = sorted(WORKFLOWS)
+PERMIT_STATES = [state.value for state in State]
+PERMIT_GRADES = sorted({g["code"] for wf in WORKFLOWS.values() for g in wf.catalogue()["grades"]} - {None})
 CREW_ROLES = ("work_leader", "worker", "guardian", "signaller", "analyst", "briefer", "electrician", "other")
 _text = validate.Length(max=4000)
 
@@ -268,7 +271,7 @@ class PermitQueryArgs(PageArgs):
     """Filters of the permit list."""
 
     type = fields.String(load_default=None, validate=validate.OneOf(PERMIT_TYPES))
-    state = fields.String(load_default=None, validate=validate.Length(max=16))
+    state = fields.String(load_default=None, validate=validate.OneOf(PERMIT_STATES))
     area_id = fields.UUID(load_default=None)
     enterprise_id = fields.UUID(load_default=None)
     number = fields.String(load_default=None, validate=validate.Length(max=32))
@@ -346,8 +349,8 @@ class LinkOut(StrictSchema):
 
     id = fields.UUID(attribute="linked_id")
     number = fields.String(attribute="linked.number")
-    type = fields.String(attribute="linked.type")
-    state = fields.String(attribute="linked.state")
+    type = fields.String(attribute="linked.type", validate=validate.OneOf(PERMIT_TYPES))
+    state = fields.String(attribute="linked.state", validate=validate.OneOf(PERMIT_STATES))
     relation = fields.String()
 
 
@@ -358,9 +361,9 @@ class PermitOut(StrictSchema):
     number = fields.String()
     enterprise_id = fields.UUID()
     area_id = fields.UUID()
-    type = fields.String()
-    grade = fields.String(allow_none=True)
-    state = fields.String()
+    type = fields.String(validate=validate.OneOf(PERMIT_TYPES))
+    grade = fields.String(allow_none=True, validate=validate.OneOf(PERMIT_GRADES))
+    state = fields.String(validate=validate.OneOf(PERMIT_STATES))
     version = fields.Integer()
     title = fields.String()
     location = fields.String()
@@ -400,9 +403,9 @@ class PermitSummary(StrictSchema):
     number = fields.String()
     enterprise_id = fields.UUID()
     area_id = fields.UUID()
-    type = fields.String()
-    grade = fields.String(allow_none=True)
-    state = fields.String()
+    type = fields.String(validate=validate.OneOf(PERMIT_TYPES))
+    grade = fields.String(allow_none=True, validate=validate.OneOf(PERMIT_GRADES))
+    state = fields.String(validate=validate.OneOf(PERMIT_STATES))
     version = fields.Integer()
     title = fields.String()
     valid_from = AwareDateTime()

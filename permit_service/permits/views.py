@@ -21,6 +21,7 @@ from permit_service.api.conventions import (
     paginate,
 )
 from permit_service.api.fields import StrictSchema
+from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
@@ -172,7 +173,9 @@ def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -
     @blp.arguments(schema)
     @blp.response(200, s.PermitOut)
     @blp.doc(
-        summary=summary, description=f"Fires the workflow event `{event}`. An optional If-Match is checked."
+        summary=summary,
+        description=f"Fires the workflow event `{event}`. An optional If-Match is checked.",
+        **{WORKFLOW_EVENT: event},
     )
     def view(body: dict[str, Any], permit_id: uuid.UUID) -> Any:
         return act_and_answer(
@@ -205,6 +208,7 @@ class PermitGasTests(MethodView):
 
     @blp.arguments(s.GasTestIn)
     @blp.response(200, s.PermitOut)
+    @blp.doc(**{WORKFLOW_EVENT: "record_gas_test"})
     def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
         """Record a gas analysis (analyst); pass or fail is computed from the readings (HW-05, CS-02)."""
         return act_and_answer(

@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from permit_service.openapi_export import generate_yaml
+from workflows import WORKFLOWS
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
 
@@ -49,3 +51,140 @@ def test_docs_use_only_assets_served_by_the_service(client):
         asset = client.get(url)
         assert asset.status_code == 200, url
         assert len(asset.data) > 1000, url
+
+
+# --- the document is complete: what a generated client needs is declared ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, operation
+
+
+def parameter_names(document: dict, operation: dict) -> dict[str, dict]:
+    found = {}
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[1]]
+        found[parameter["name"]] = parameter
+    return found
+
+
+def test_every_operation_has_a_stable_readable_operation_id(document):
+    ids = [operation["operationId"] for _path, _method, operation in operations(document)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids), ids
+    by_route = {(method, path): op["operationId"] for path, method, op in operations(document)}
+    assert by_route["get", "/api/v1/permits"] == "listPermits"
+    assert by_route["post", "/api/v1/permits"] == "createPermit"
+    assert by_route["post", "/api/v1/permits/{permit_id}/approve"] == "approvePermit"
+    assert by_route["get", "/api/v1/enterprises/{enterprise_id}/areas"] == "listEnterpriseAreas"
+    assert by_route["post", "/api/v1/auth/login"] == "login"
+
+
+def test_every_error_an_operation_gives_is_declared_as_problem_json(document):
+    responses = document["components"]["responses"]
+    for path, method, operation in operations(document):
+        declared = operation["responses"]
+        where = f"{method.upper()} {path}"
+        assert "default" not in declared, where
+        if operation.get("security") != []:
+            assert {"401", "403"} <= set(declared), where
+        if "{" in path:
+            assert "404" in declared, where
+        if "requestBody" in operation:
+            assert {"400", "422"} <= set(declared), where
+        assert "503" in declared, where
+        for code, response in declared.items():
+            if code.startswith(("4", "5")):
+                body = responses[response["$ref"].rsplit("/", 1)[1]]
+                assert list(body["content"]) == ["application/problem+json"], (where, code)
+    assert "Retry-After" in responses["TooManyRequests"]["headers"]
+    assert "Retry-After" in responses["ServiceUnavailable"]["headers"]
+
+
+def test_if_match_idempotency_key_and_response_headers_are_declared_where_taken(document):
+    ops = {(method, path): op for path, method, op in operations(document)}
+    patch = ops["patch", "/api/v1/permits/{permit_id}"]
+    assert parameter_names(document, patch)["If-Match"]["required"] is True
+    assert {"412", "428"} <= set(patch["responses"])
+    approve = ops["post", "/api/v1/permits/{permit_id}/approve"]
+    assert parameter_names(document, approve)["If-Match"]["required"] is False
+    assert "412" in approve["responses"] and "428" not in approve["responses"]
+    create = ops["post", "/api/v1/permits"]
+    assert "Idempotency-Key" in parameter_names(document, create)
+    assert set(create["responses"]["201"]["headers"]) == {"ETag", "Location", "Idempotent-Replayed"}
+    read = ops["get", "/api/v1/permits/{permit_id}"]
+    assert "If-None-Match" in parameter_names(document, read)
+    assert "304" in read["responses"] and "ETag" in read["responses"]["200"]["headers"]
+
+
+def test_output_schemas_list_every_field_and_stay_open(document):
+    schemas = document["components"]["schemas"]
+    permit = schemas["PermitOut"]
+    assert set(permit["required"]) == set(permit["properties"])
+    assert "additionalProperties" not in permit
+    assert (
+        schemas["HotWorkPermitCreate"]["additionalProperties"] is False
+    )  # inputs stay strict: unknown is 422
+    assert permit["properties"]["state"] == {"$ref": "#/components/schemas/PermitState"}
+    assert permit["properties"]["type"] == {"$ref": "#/components/schemas/PermitType"}
+    assert permit["properties"]["grade"]["anyOf"] == [
+        {"$ref": "#/components/schemas/PermitGrade"},
+        {"type": "null"},
+    ]
+    enums = [tuple(s["enum"]) for s in schemas.values() if "enum" in s]
+    assert len(enums) == len(set(enums)), "one named schema per enum"
+
+
+def test_actions_name_the_roles_and_rules_of_the_catalogue(document):
+    approve = document["paths"]["/api/v1/permits/{permit_id}/approve"]["post"]["x-permit-types"]
+    assert set(approve) == set(WORKFLOWS)
+    hot_work_approvers = {
+        r for grade in WORKFLOWS["hot_work"].catalogue()["grades"] for r in grade["approvers"]
+    }
+    assert hot_work_approvers <= set(approve["hot_work"]["roles"])
+    assert {"G-02", "G-06", "SD-02"} <= set(approve["hot_work"]["rules"])
+    countersign = document["paths"]["/api/v1/permits/{permit_id}/countersign"]["post"]["x-permit-types"]
+    assert set(countersign) == {t for t, wf in WORKFLOWS.items() if "countersign" in wf.catalogue()["events"]}
+    assert "EX-01" in countersign["excavation"]["rules"]
+    close = document["paths"]["/api/v1/permits/{permit_id}/close"]["post"]["x-permit-types"]
+    assert "BP-04" in close["blind_plate"]["rules"]
+
+
+def test_facts_are_typed_per_permit_type_from_the_catalogue(document):
+    schemas = document["components"]["schemas"]
+    create = schemas["PermitCreate"]
+    assert create["discriminator"]["propertyName"] == "type"
+    assert set(create["discriminator"]["mapping"]) == set(WORKFLOWS)
+    for permit_type, workflow in WORKFLOWS.items():
+        variant = schemas[create["discriminator"]["mapping"][permit_type].rsplit("/", 1)[1]]
+        assert variant["properties"]["type"]["const"] == permit_type
+        facts = schemas[variant["properties"]["facts"]["$ref"].rsplit("/", 1)[1]]
+        catalogue = {fact["name"]: fact["kind"] for fact in workflow.catalogue()["facts"]}
+        assert set(facts["properties"]) == set(catalogue)
+        kinds = {"bool": "boolean", "number": "number", "text": "string", "list": "array"}
+        for name, kind in catalogue.items():
+            assert facts["properties"][name].get("type") == kinds.get(kind), (permit_type, name)
+
+
+def test_a_read_answers_304_to_the_etag_it_gave(client, factory):
+    world = factory.world()
+    headers = factory.headers(world.people["enterprise_admin"])
+    url = f"/api/v1/areas/{world.area.id}"
+    first = client.get(url, headers=headers)
+    assert first.status_code == 200
+
+    again = client.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]})
+    stale = client.get(url, headers={**headers, "If-None-Match": '"0"'})
+
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert stale.status_code == 200 and stale.get_json() == first.get_json()

@@ -6,14 +6,10 @@ import json
 import re
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -21,17 +17,6 @@ pytestmark = pytest.mark.skipif(
 )
 # Any host name but the loopback address fails to resolve: nothing can leave the machine even if the page tried.
 OFFLINE = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    """The app served over real HTTP on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,539 @@
+"""Completes the OpenAPI document flask-smorest generates with what the API's conventions imply for every operation.
+
+The views declare their bodies and answers; the conventions shared by every endpoint (bearer tokens, ETag and
+If-Match, Idempotency-Key, problem+json errors, a database that may be away) are added here, once:
+
+- a stable, readable `operationId` derived from the method and the path (`listPermits`, `approvePermit`);
+- `If-Match` on a change of a versioned resource (required on PATCH/PUT: 428 without, 412 when stale; optional on
+  an action), `Idempotency-Key` on a creating POST that honours it, `If-None-Match` and 304 on a versioned read;
+- the response headers ETag, Location, Idempotent-Replayed and Retry-After;
+- the error answers each operation can give, all application/problem+json;
+- output schemas list every field as required (the service always writes each one, null where it has no value)
+  and stay open to fields added later (no `additionalProperties: false`), a schema shared with an input is split;
+- enums are named components, referenced from inputs and outputs alike (nullable ones as `anyOf` with null);
+- workflow actions name the roles that may fire them and the rule IDs that may refuse them, per permit type, and
+  a permit's `facts` are typed per permit type, all read from the workflow catalogue.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Flask
+
+from permit_service.permits.schemas import PERMIT_GRADES, PERMIT_STATES, PERMIT_TYPES
+from workflows import WORKFLOWS
+from workflows.contract import roles_for, rules_for
+
+METHODS = ("get", "put", "post", "patch", "delete")
+SCHEMAS = "#/components/schemas/"
+WORKFLOW_EVENT = "x-workflow-event"  # set by a view that fires a workflow event (permits/views.py)
+
+# Where the path alone does not say what an operation does.
+OPERATION_IDS: dict[str, str] = {
+    "post /auth/login": "login",
+    "post /auth/token": "issueClientToken",
+    "post /auth/refresh": "refreshToken",
+    "post /auth/logout": "logout",
+    "post /auth/password": "changePassword",
+    "get /auth/me": "getMe",
+    "post /permits/{permit_id}/gas-tests": "recordPermitGasTest",
+    "post /permits/{permit_id}/reissue": "reissuePermit",
+    "post /jobs/{job_id}/permits": "addJobPermit",
+    "delete /jobs/{job_id}/permits/{permit_id}": "removeJobPermit",
+    "post /jobs/{job_id}/report": "reportJob",
+    "post /enterprises/{enterprise_id}/risk-grade": "gradeEnterpriseRisk",
+    "get /freezes/check": "checkFreezes",
+    "post /integrations/gas-readings": "ingestGasReadings",
+    "post /integrations/positions": "ingestPositions",
+    "post /integrations/card-sightings": "ingestCardSightings",
+    "post /integrations/alarms": "ingestAlarms",
+}
+# Versioned answers whose schema does not show the version (the permit's ETag stands for them).
+VERSIONED_PATHS = {"/permits/{permit_id}/checklist-confirmations", "/permits/{permit_id}/form"}
+PROBLEM_ALWAYS = ["type", "title", "status", "detail", "message_zh", "message_en", "instance"]
+UNAUTHENTICATED_401 = {"post /auth/login", "post /auth/token"}  # bad credentials answer 401 there too
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "版本标签，修改时放在 If-Match 中 / the version tag; send it back in If-Match to change it",
+        "schema": {"type": "string", "example": '"3"'},
+    },
+    "Location": {
+        "description": "新建资源的地址 / the URL of the created resource",
+        "schema": {"type": "string"},
+    },
+    "IdempotentReplayed": {
+        "description": "true：重复的 Idempotency-Key，返回的是第一次的答复 / true: a retried Idempotency-Key, "
+        "this is the first answer again",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "RetryAfter": {
+        "description": "多少秒后再试 / seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+HEADER_NAMES = {"IdempotentReplayed": "Idempotent-Replayed", "RetryAfter": "Retry-After"}
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "IfMatchRequired": {
+        "name": "If-Match",
+        "in": "header",
+        "required": True,
+        "description": "上次读取的 ETag；缺少为 428，过期为 412 / the ETag last read: 428 without it, 412 when stale",
+        "schema": {"type": "string"},
+    },
+    "IfMatch": {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": "可选：上次读取的 ETag，过期为 412 / optional: the ETag last read, 412 when stale",
+        "schema": {"type": "string"},
+    },
+    "IfNoneMatch": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "已有的 ETag；未变化时答复 304 / the ETag you hold: 304 when unchanged",
+        "schema": {"type": "string"},
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "重试安全：同一键返回第一次的答复（请求体不同为 422）/ retries are safe: one key answers "
+        "the first answer again (422 with another body)",
+        "schema": {"type": "string", "maxLength": 200},
+    },
+}
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "请求体不是合法的 JSON / the body is not valid JSON"),
+    401: ("Unauthorized", "未认证、令牌无效或凭据错误 / no token, an invalid token or wrong credentials"),
+    403: ("Forbidden", "角色不允许 / the caller's roles do not allow it"),
+    404: ("NotFound", "不存在或属于其他企业 / absent, or another tenant's"),
+    409: (
+        "Conflict",
+        "规则或当前状态拒绝（rule 为规则编号）/ a rule or the current state refuses it (see `rule`)",
+    ),
+    412: ("PreconditionFailed", "If-Match 版本已过期 / the If-Match version is stale"),
+    413: ("ContentTooLarge", "请求体过大 / the body is too large"),
+    422: ("UnprocessableContent", "字段校验失败，errors 逐项列出 / invalid fields, each listed in `errors`"),
+    428: ("PreconditionRequired", "缺少 If-Match / If-Match is missing"),
+    429: ("TooManyRequests", "尝试过多，见 Retry-After / too many attempts, see Retry-After"),
+    503: (
+        "ServiceUnavailable",
+        "数据库暂不可用，见 Retry-After / the database is unavailable, see Retry-After",
+    ),
+}
+FACT_KINDS: dict[str, dict[str, Any]] = {
+    "bool": {"type": "boolean"},
+    "number": {"type": "number"},
+    "text": {"type": "string"},
+    "list": {"type": "array", "items": {}},
+    "position": {"$ref": SCHEMAS + "PlantPosition"},
+}
+PLANT_POSITION = {
+    "type": "object",
+    "description": "厂区坐标(m) / a point on the plant grid (m)",
+    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+}
+
+
+def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
+    """The document with every convention of the API spelt out (see the module docstring)."""
+    spec = copy.deepcopy(spec)
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    _name_enums(spec)
+    _add_facts(schemas)
+    _inputs, outputs = _split_shared(spec)
+    for name in outputs:
+        _as_output(schemas[name])
+    schemas["Problem"].pop(
+        "additionalProperties", None
+    )  # a problem may carry more, e.g. a rule's own details
+    schemas["Problem"]["required"] = PROBLEM_ALWAYS
+    components.setdefault("headers", {}).update(copy.deepcopy(HEADERS))
+    components.setdefault("parameters", {}).update(copy.deepcopy(PARAMETERS))
+    responses = components.setdefault("responses", {})
+    for status, (name, description) in ERRORS.items():
+        responses[name] = _problem(description, status)
+    responses.pop("UNPROCESSABLE_ENTITY", None)
+    responses.pop("TOO_MANY_REQUESTS", None)
+    idempotent = _idempotent_operations(app)
+    for path, method, operation in _operations(spec):
+        key = f"{method} {path.removeprefix('/api/v1')}"
+        operation["operationId"] = OPERATION_IDS.get(key) or operation_id(
+            method, path.removeprefix("/api/v1")
+        )
+        _complete_operation(
+            spec,
+            key,
+            method,
+            operation,
+            idempotent=operation["operationId"] in idempotent,
+            path_parameters=spec["paths"][path].get("parameters", []),
+        )
+    return spec
+
+
+def operation_id(method: str, path: str) -> str:
+    """A readable camelCase id from the method and the path: GET /permits -> listPermits, POST .../approve ->
+    approvePermit, GET /enterprises/{id}/areas -> listEnterpriseAreas."""
+    segments = [s for s in path.strip("/").split("/") if s]
+    literals = [s for s in segments if not s.startswith("{")]
+    on_item = segments[-1].startswith("{")
+    last = literals[-1]
+    if (
+        method == "post"
+        and not on_item
+        and len(segments) > 1
+        and segments[-2].startswith("{")
+        and not _plural(last)
+    ):
+        return _camel(last) + _pascal(*map(_singular, literals[:-1]))  # an action on an item: approvePermit
+    nouns = [*map(_singular, literals[:-1]), last if not on_item else _singular(last)]
+    if method == "get":
+        verb = "get" if on_item or not _plural(last) else "list"
+    else:
+        verb = {"post": "create", "put": "set", "patch": "update", "delete": "delete"}[method]
+        if method == "post":
+            nouns[-1] = _singular(last)
+    return verb + _pascal(*nouns)
+
+
+def _plural(word: str) -> bool:
+    return word == "people" or (word.endswith("s") and not word.endswith("ss"))
+
+
+def _singular(word: str) -> str:
+    if word == "people":
+        return "person"
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if _plural(word) else word
+
+
+def _camel(word: str) -> str:
+    head, *rest = re.split(r"[-_]", word)
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _pascal(*words: str) -> str:
+    return "".join(part.capitalize() for word in words for part in re.split(r"[-_]", word))
+
+
+def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in spec.get("paths", {}).items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def _idempotent_operations(app: Flask) -> set[str]:
+    """operationIds of views wrapped by conventions.idempotent (it marks its wrapper)."""
+    marked: set[str] = set()
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        view_class = getattr(view, "view_class", None)
+        for method in rule.methods or ():
+            handler = getattr(view_class, method.lower(), None) if view_class else view
+            if getattr(handler, "idempotent", False):
+                path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).removeprefix("/api/v1")
+                key = f"{method.lower()} {path}"
+                marked.add(OPERATION_IDS.get(key) or operation_id(method.lower(), path))
+    return marked
+
+
+def _problem(description: str, status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": SCHEMAS + "Problem"}}},
+    }
+    if status in (429, 503):
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _schema_of(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of a success response, references resolved one level."""
+    for media in response.get("content", {}).values():
+        schema = media.get("schema", {})
+        ref = schema.get("$ref", "")
+        return spec["components"]["schemas"].get(ref.removeprefix(SCHEMAS), {}) if ref else schema
+    return {}
+
+
+def _complete_operation(
+    spec: dict[str, Any],
+    key: str,
+    method: str,
+    operation: dict[str, Any],
+    *,
+    idempotent: bool,
+    path_parameters: list[dict[str, Any]],
+) -> None:
+    responses = operation.setdefault("responses", {})
+    responses.pop("default", None)
+    success = [r for code, r in responses.items() if code.startswith("2") and "$ref" not in r]
+    versioned = key.split(" ", 1)[1] in VERSIONED_PATHS or any(
+        "version" in _schema_of(spec, r).get("properties", {}) for r in success
+    )
+    parameters = operation.setdefault("parameters", [])
+    errors: set[int] = {503}
+    if operation.get("security") != []:
+        errors |= {401, 403}
+    elif key in UNAUTHENTICATED_401:
+        errors.add(401)
+    if "{" in key or any(p.get("name", "").endswith("_id") for p in parameters if "$ref" not in p):
+        errors.add(404)  # a path's or a filter's id that is absent or another tenant's
+    if any(p.get("schema", {}).get("format") != "uuid" for p in path_parameters):
+        errors.add(422)  # a path segment the view parses (a day, a kind) is checked like any field
+    if "requestBody" in operation:
+        errors |= {400, 413, 422}
+    if any(p.get("in") == "query" for p in parameters if "$ref" not in p):
+        errors.add(422)
+    if method != "get" and operation.get("security") != []:
+        errors.add(409)
+    if versioned and method in ("put", "patch"):
+        parameters.append({"$ref": "#/components/parameters/IfMatchRequired"})
+        errors |= {412, 428}
+    elif versioned and method in ("post", "delete") and "{" in key and not any(c == "201" for c in responses):
+        parameters.append({"$ref": "#/components/parameters/IfMatch"})
+        errors.add(412)
+    if idempotent:
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+        errors.add(422)
+    if versioned and method == "get":
+        parameters.append({"$ref": "#/components/parameters/IfNoneMatch"})
+        responses["304"] = {
+            "description": "未变化（If-None-Match 与当前 ETag 相同）/ not modified: If-None-Match names the current ETag",
+            "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        }
+    if "429" in responses:
+        errors.add(429)
+    for code, response in responses.items():
+        if code.startswith("2") and "$ref" not in response:
+            headers = response.setdefault("headers", {})
+            if versioned and code != "204":
+                headers["ETag"] = {"$ref": "#/components/headers/ETag"}
+            if code == "201":
+                headers["Location"] = {"$ref": "#/components/headers/Location"}
+            if idempotent:
+                headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
+            if not headers:
+                del response["headers"]
+    for status in sorted(errors):
+        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    if not parameters:
+        del operation["parameters"]
+    event = operation.pop(WORKFLOW_EVENT, None)
+    if event:
+        _describe_event(operation, event)
+
+
+def _describe_event(operation: dict[str, Any], event: str) -> None:
+    """Who may fire the event and which rules may refuse it, per permit type, from the workflow catalogue."""
+    by_type = {
+        permit_type: {"roles": roles_for(workflow, event), "rules": rules_for(workflow, event)}
+        for permit_type, workflow in WORKFLOWS.items()
+        if event in workflow.catalogue()["events"]
+    }
+    lines = [
+        f"- `{permit_type}`: roles {', '.join(entry['roles']) or '(system)'}; "
+        f"rules {', '.join(entry['rules']) or '(none besides STATE and ROLE)'}"
+        for permit_type, entry in by_type.items()
+    ]
+    operation["description"] = (
+        f"{operation.get('description', '').strip()}\n\n"
+        "可执行的角色与可能拒绝的规则（按作业类型；403 为角色不符，409 的 `rule` 为规则编号，STATE 为状态不符）/ "
+        "Roles that may fire it and rule IDs that may refuse it, by permit type (403: the caller's role; "
+        "409: `rule` names the rule, STATE the wrong state):\n\n" + "\n".join(lines)
+    ).strip()
+    operation["x-permit-types"] = by_type
+
+
+def _add_facts(schemas: dict[str, Any]) -> None:
+    """One facts schema per permit type from its catalogue; a new permit is filed as one of them by `type`."""
+    variants: dict[str, str] = {}
+    schemas["PlantPosition"] = copy.deepcopy(PLANT_POSITION)
+    for permit_type, workflow in WORKFLOWS.items():
+        name = _pascal(permit_type) + "Facts"
+        facts = workflow.catalogue()["facts"]
+        schemas[name] = {
+            "type": "object",
+            "description": f"{workflow.zh} / {workflow.en}: the facts declared on its form (required ones are "
+            "checked on submit, G-01)",
+            "properties": {
+                fact["name"]: {
+                    **FACT_KINDS.get(fact["kind"], {}),
+                    "description": f"{fact['zh']} / {fact['en']}",
+                }
+                for fact in facts
+            },
+            "x-required-on-submit": [fact["name"] for fact in facts if fact["required"]],
+        }
+        variants[permit_type] = name
+    base = schemas.get("PermitCreate")
+    if base is None:
+        return
+    refs = {t: SCHEMAS + f"{_pascal(t)}PermitCreate" for t in variants}
+    for permit_type, facts in variants.items():
+        variant = copy.deepcopy(base)
+        variant["description"] = f"{base.get('description', '')} ({permit_type})"
+        variant["properties"]["type"] = {"type": "string", "const": permit_type}
+        variant["properties"]["facts"] = {**variant["properties"]["facts"], "$ref": SCHEMAS + facts}
+        variant["properties"]["facts"].pop("type", None)
+        variant["properties"]["facts"].pop("additionalProperties", None)
+        schemas[refs[permit_type].removeprefix(SCHEMAS)] = variant
+    schemas["PermitCreate"] = {
+        "description": base.get("description", ""),
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "type", "mapping": refs},
+    }
+    # A draft's facts are changed without its type: any type's facts. A reader tells the type from `type`.
+    any_facts = {"anyOf": [{"$ref": SCHEMAS + name} for name in variants.values()]}
+    if "facts" in schemas.get("PermitUpdate", {}).get("properties", {}):
+        schemas["PermitUpdate"]["properties"]["facts"] = any_facts
+    if "facts" in schemas.get("PermitOut", {}).get("properties", {}):
+        schemas["PermitOut"]["properties"]["facts"]["description"] = (
+            "作业类型的事实，见 <Type>Facts / the facts of the permit's type, as in <Type>Facts (e.g. HotWorkFacts)"
+        )
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(SCHEMAS):
+                yield value.removeprefix(SCHEMAS)
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _reachable(schemas: dict[str, Any], roots: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs(schemas[name]))
+    return seen
+
+
+def _split_shared(spec: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The input and the output schemas; one used both ways is copied as `<Name>Out` for the outputs."""
+    schemas = spec["components"]["schemas"]
+    input_roots: set[str] = set()
+    output_roots: set[str] = set()
+    for _path, _method, operation in _operations(spec):
+        input_roots.update(_refs(operation.get("requestBody", {})))
+        input_roots.update(_refs(operation.get("parameters", [])))
+        for code, response in operation.get("responses", {}).items():
+            if code.startswith("2"):
+                output_roots.update(_refs(response))
+    inputs, outputs = _reachable(schemas, input_roots), _reachable(schemas, output_roots)
+    shared = {
+        name for name in inputs & outputs if "properties" in schemas[name]
+    }  # enums are shared as they are
+    if not shared:
+        return inputs, outputs
+    renamed = {name: f"{name}Out" if f"{name}Out" not in schemas else f"{name}Output" for name in shared}
+    for name, new in renamed.items():
+        schemas[new] = copy.deepcopy(schemas[name])
+
+    def rename(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.removeprefix(SCHEMAS) in renamed:
+                node["$ref"] = SCHEMAS + renamed[ref.removeprefix(SCHEMAS)]
+            for value in node.values():
+                rename(value)
+        elif isinstance(node, list):
+            for value in node:
+                rename(value)
+
+    for name in outputs - inputs:
+        rename(schemas[name])
+    for new in renamed.values():
+        rename(schemas[new])
+    for _path, _method, operation in _operations(spec):
+        for code, response in operation.get("responses", {}).items():
+            if code.startswith("2"):
+                rename(response)
+    return inputs - shared, (outputs - shared - inputs) | set(renamed.values())
+
+
+def _as_output(schema: dict[str, Any]) -> None:
+    """Every field listed is always written; a client must accept fields added later."""
+    schema.pop("additionalProperties", None)
+    properties = schema.get("properties")
+    if properties:
+        schema["required"] = sorted(properties)
+
+
+def _walk_properties(
+    spec: dict[str, Any],
+) -> Iterator[tuple[str, str, dict[str, Any], Callable[[dict], None]]]:
+    """(owner, property name, property schema, replace) for every schema property and parameter schema."""
+    for owner, schema in list(spec["components"]["schemas"].items()):
+        for name, prop in list(schema.get("properties", {}).items()):
+            yield owner, name, prop, lambda new, s=schema, n=name: s["properties"].__setitem__(n, new)
+            items = prop.get("items")
+            if isinstance(items, dict) and "enum" in items:
+                yield owner, _singular(name), items, lambda new, p=prop: p.__setitem__("items", new)
+    for path, _method, operation in _operations(spec):
+        owner = _pascal(_singular(path.removeprefix("/api/v1/").split("/")[0]))
+        for parameter in operation.get("parameters", []):
+            if "schema" in parameter:
+                yield (
+                    owner,
+                    parameter["name"],
+                    parameter["schema"],
+                    lambda new, p=parameter: p.__setitem__("schema", new),
+                )
+
+
+def _enum_values(prop: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((v for v in prop["enum"] if v is not None), key=str))
+
+
+def _catalogue_enums() -> dict[tuple[Any, ...], str]:
+    """The enums the workflow catalogue defines, under the names a client knows them by."""
+    return {
+        tuple(sorted(PERMIT_TYPES)): "PermitType",
+        tuple(sorted(PERMIT_STATES)): "PermitState",
+        tuple(sorted(PERMIT_GRADES)): "PermitGrade",
+    }
+
+
+def _enum_name(owner: str, prop: str) -> str:
+    """`<owner><Property>` without the owner's In/Out/Create/... suffix: CrewIn.role -> CrewRole."""
+    base = re.sub(r"(In|Out|Create|Update|Patch|Body|Args|Query|Summary)$", "", owner)
+    name = _pascal(prop)
+    return base if base.endswith(name) else base + name
+
+
+def _name_enums(spec: dict[str, Any]) -> None:
+    """Each distinct enum becomes one named schema, referenced wherever it appears (nullable: anyOf with null)."""
+    schemas = spec["components"]["schemas"]
+    sites = [site for site in _walk_properties(spec) if "enum" in site[2]]
+    names = _catalogue_enums()
+    for owner, prop_name, prop, _replace in sorted(sites, key=lambda site: (site[0], site[1])):
+        values = _enum_values(prop)
+        if values not in names:
+            names[values] = _enum_name(owner, prop_name)
+    for values, name in names.items():
+        if any(_enum_values(site[2]) == values for site in sites):
+            kind = "string" if all(isinstance(v, str) for v in values) else "integer"
+            schemas[name] = {"type": kind, "enum": list(values)}
+    for _owner, _name, prop, replace in sites:
+        ref = {"$ref": SCHEMAS + names[_enum_values(prop)]}
+        nullable = None in prop["enum"] or (isinstance(prop.get("type"), list) and "null" in prop["type"])
+        kept = {k: v for k, v in prop.items() if k in ("description", "default", "example")}
+        replace({"anyOf": [ref, {"type": "null"}], **kept} if nullable else {**ref, **kept})

@@ -1,0 +1,21 @@
+"""Fixtures of the integration tests: the app served over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """The app (test database, test clock) served over real HTTP on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
