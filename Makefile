@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 export PORT
 
-.PHONY: help venv run test lint openapi migration bench
+.PHONY: help venv run test lint openapi migration bench fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ test: venv ## the whole suite on SQLite, then on PostgreSQL if a server answers 
 lint: venv ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+FUZZ_EXAMPLES ?= 100
+fuzz: venv ## schemathesis against the API as two enterprises and a regulator, FUZZ_EXAMPLES cases per operation (CI: 5)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/integration/test_schemathesis.py -p no:cacheprovider -rA
 
 openapi: venv ## regenerate openapi/openapi.yaml from the code
 	@mkdir -p openapi
