@@ -2,7 +2,7 @@
 
 The OpenAPI document publishes this next to each action, so it follows the catalogue instead of being written twice.
 Rule IDs are collected from the event's guards: the IDs they name in their code, in their closures and in the
-declarations of the workflow they read (e.g. a fact's own rule).
+declarations of the workflow they read (e.g. a fact's own rule), plus the rule of each signing step's signer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from workflows.base import SYSTEM, Workflow
+from workflows.base import Workflow
+from workflows.signatures import STATIC_ROLES, SYSTEM
 
 RULE_ID = re.compile(r"^(?:[A-Z]{1,4}-\d{2}|ROLE|STATE)$")
 _DEPTH = 4  # how far a guard's helpers are followed (guards call small helpers of their own module)
@@ -20,44 +21,56 @@ _DEPTH = 4  # how far a guard's helpers are followed (guards call small helpers 
 
 def roles_for(workflow: Workflow, event: str) -> list[str]:
     """The roles any one of which may fire `event` on a permit of this type (the system actor aside)."""
-    catalogue = workflow.catalogue()
-    approvers = [role for grade in catalogue["grades"] for role in grade["approvers"]]
+    signatures = workflow.signatures
+    approvers = [role for grade in workflow.grades for role in grade.approvers]
     if event == "approve":
         roles = [*approvers, "principal"]  # HR-02: a raised grade adds the principal's approval
     elif event == "brief":
-        roles = list(workflow.briefing_order)
+        roles = list(signatures.briefing_order)
     elif event == "accept":
-        roles = [role for group in workflow.acceptance for role in group]
+        roles = [role for group in signatures.acceptance for role in group]
     elif event in ("reject", "cancel", "void"):
         roles = [*(("applicant",) if event != "reject" else ()), *approvers]
         roles += (
-            list(workflow._roles["countersign"])
-            if event == "reject" and "countersign" in catalogue["events"]
-            else []
+            list(STATIC_ROLES["countersign"]) if event == "reject" and signatures.countersign_rule else []
         )
         roles += ["safety_dept"] if event == "void" else []
     else:
-        roles = list(workflow._roles.get(event, ()))
+        roles = list(signatures.roles(event))
     return [role for role in dict.fromkeys(roles) if role != SYSTEM]
 
 
 def rules_for(workflow: Workflow, event: str) -> list[str]:
-    """The rule IDs that may refuse `event` on a permit of this type, besides STATE (the wrong state)."""
+    """The rule IDs that may refuse `event` on a permit of this type, besides STATE (the wrong state) and ROLE."""
     found: set[str] = set()
-    seen: set[int] = set()
+    seen: dict[int, Any] = {}  # holds what it saw, so that no id is reused while it runs
     for guard in workflow._guards.get(event, ()):
         found |= _rule_ids(guard, seen, _DEPTH)
-    found.discard("STATE")
-    return sorted(found)
+    found |= _signer_rules(workflow, event, seen)
+    return sorted(found - {"STATE", "ROLE"})
 
 
-def _rule_ids(obj: Any, seen: set[int], depth: int) -> set[str]:
+def _signer_rules(workflow: Workflow, event: str, seen: dict[int, Any]) -> set[str]:
+    """The rules behind "not you, not yet" of the signing events: who signs is itself a rule there."""
+    signatures = workflow.signatures
+    if event == "approve":
+        return _rule_ids(workflow.grading.approval_slots, seen, _DEPTH)  # G-10, HR-02
+    if event == "brief":
+        return {signatures.briefing_rule, "G-05"}
+    if event == "accept":
+        return {signatures.acceptance_rule}
+    if event == "close":
+        return {signatures.close_rule}  # BP-04, TE-03
+    return set()
+
+
+def _rule_ids(obj: Any, seen: dict[int, Any], depth: int) -> set[str]:
     """Rule IDs named by a guard, a helper it calls, a closure value or a declaration it reads."""
     if isinstance(obj, str):
         return {obj} if RULE_ID.match(obj) else set()
     if depth < 0 or id(obj) in seen:
         return set()
-    seen.add(id(obj))
+    seen[id(obj)] = obj
     if isinstance(obj, types.MethodType):
         found = _rule_ids(obj.__func__, seen, depth)
         names = _names(obj.__func__.__code__)
@@ -91,9 +104,18 @@ def _values(values: Iterable[Any]) -> set[str]:
 
 
 def _code_rule_ids(code: types.CodeType) -> set[str]:
-    found = {c for c in code.co_consts if isinstance(c, str) and RULE_ID.match(c)}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
+    return _const_rule_ids(code.co_consts)
+
+
+def _const_rule_ids(consts: Iterable[Any]) -> set[str]:
+    """Rule IDs among a code object's constants, in folded tuples and nested functions too."""
+    found: set[str] = set()
+    for const in consts:
+        if isinstance(const, str) and RULE_ID.match(const):
+            found.add(const)
+        elif isinstance(const, tuple | frozenset):
+            found |= _const_rule_ids(const)
+        elif isinstance(const, types.CodeType):
             found |= _code_rule_ids(const)
     return found
 
