@@ -13,6 +13,8 @@ from flask import current_app, has_app_context
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 DEFAULT_DISPLAY_TZ = "Asia/Shanghai"
+# Field metadata marking an output field some answers leave out; every other output field is required in OpenAPI.
+OPTIONAL_OUTPUT = "x-optional"
 
 
 def display_tz() -> ZoneInfo:

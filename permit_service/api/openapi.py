@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask
 
-from permit_service.permits.schemas import PERMIT_GRADES, PERMIT_STATES, PERMIT_TYPES
+from permit_service.api.openapi_schemas import (
+    SCHEMAS,
+    camel,
+    complete_schemas,
+    operations,
+    pascal,
+    plural,
+    singular,
+)
 from workflows import WORKFLOWS
 from workflows.contract import roles_for, rules_for
 
-METHODS = ("get", "put", "post", "patch", "delete")
-SCHEMAS = "#/components/schemas/"
 WORKFLOW_EVENT = "x-workflow-event"  # set by a view that fires a workflow event (permits/views.py)
 
 # Where the path alone does not say what an operation does.
@@ -54,7 +59,6 @@ OPERATION_IDS: dict[str, str] = {
 }
 # Versioned answers whose schema does not show the version (the permit's ETag stands for them).
 VERSIONED_PATHS = {"/permits/{permit_id}/checklist-confirmations", "/permits/{permit_id}/form"}
-PROBLEM_ALWAYS = ["type", "title", "status", "detail", "message_zh", "message_en", "instance"]
 UNAUTHENTICATED_401 = {"post /auth/login", "post /auth/token"}  # bad credentials answer 401 there too
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -76,7 +80,6 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer", "minimum": 0},
     },
 }
-HEADER_NAMES = {"IdempotentReplayed": "Idempotent-Replayed", "RetryAfter": "Retry-After"}
 PARAMETERS: dict[str, dict[str, Any]] = {
     "IfMatchRequired": {
         "name": "If-Match",
@@ -119,6 +122,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     ),
     412: ("PreconditionFailed", "If-Match 版本已过期 / the If-Match version is stale"),
     413: ("ContentTooLarge", "请求体过大 / the body is too large"),
+    415: ("UnsupportedMediaType", "请求体须为 JSON / the body must be application/json"),
     422: ("UnprocessableContent", "字段校验失败，errors 逐项列出 / invalid fields, each listed in `errors`"),
     428: ("PreconditionRequired", "缺少 If-Match / If-Match is missing"),
     429: ("TooManyRequests", "尝试过多，见 Retry-After / too many attempts, see Retry-After"),
@@ -127,34 +131,13 @@ ERRORS: dict[int, tuple[str, str]] = {
         "数据库暂不可用，见 Retry-After / the database is unavailable, see Retry-After",
     ),
 }
-FACT_KINDS: dict[str, dict[str, Any]] = {
-    "bool": {"type": "boolean"},
-    "number": {"type": "number"},
-    "text": {"type": "string"},
-    "list": {"type": "array", "items": {}},
-    "position": {"$ref": SCHEMAS + "PlantPosition"},
-}
-PLANT_POSITION = {
-    "type": "object",
-    "description": "厂区坐标(m) / a point on the plant grid (m)",
-    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-}
 
 
 def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
     """The document with every convention of the API spelt out (see the module docstring)."""
     spec = copy.deepcopy(spec)
     components = spec.setdefault("components", {})
-    schemas = components.setdefault("schemas", {})
-    _name_enums(spec)
-    _add_facts(schemas)
-    _inputs, outputs = _split_shared(spec)
-    for name in outputs:
-        _as_output(schemas[name])
-    schemas["Problem"].pop(
-        "additionalProperties", None
-    )  # a problem may carry more, e.g. a rule's own details
-    schemas["Problem"]["required"] = PROBLEM_ALWAYS
+    complete_schemas(spec)
     components.setdefault("headers", {}).update(copy.deepcopy(HEADERS))
     components.setdefault("parameters", {}).update(copy.deepcopy(PARAMETERS))
     responses = components.setdefault("responses", {})
@@ -162,8 +145,8 @@ def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
         responses[name] = _problem(description, status)
     responses.pop("UNPROCESSABLE_ENTITY", None)
     responses.pop("TOO_MANY_REQUESTS", None)
-    idempotent = _idempotent_operations(app)
-    for path, method, operation in _operations(spec):
+    idempotent = _idempotentoperations(app)
+    for path, method, operation in operations(spec):
         key = f"{method} {path.removeprefix('/api/v1')}"
         operation["operationId"] = OPERATION_IDS.get(key) or operation_id(
             method, path.removeprefix("/api/v1")
@@ -191,48 +174,20 @@ def operation_id(method: str, path: str) -> str:
         and not on_item
         and len(segments) > 1
         and segments[-2].startswith("{")
-        and not _plural(last)
+        and not plural(last)
     ):
-        return _camel(last) + _pascal(*map(_singular, literals[:-1]))  # an action on an item: approvePermit
-    nouns = [*map(_singular, literals[:-1]), last if not on_item else _singular(last)]
+        return camel(last) + pascal(*map(singular, literals[:-1]))  # an action on an item: approvePermit
+    nouns = [*map(singular, literals[:-1]), last if not on_item else singular(last)]
     if method == "get":
-        verb = "get" if on_item or not _plural(last) else "list"
+        verb = "get" if on_item or not plural(last) else "list"
     else:
         verb = {"post": "create", "put": "set", "patch": "update", "delete": "delete"}[method]
         if method == "post":
-            nouns[-1] = _singular(last)
-    return verb + _pascal(*nouns)
+            nouns[-1] = singular(last)
+    return verb + pascal(*nouns)
 
 
-def _plural(word: str) -> bool:
-    return word == "people" or (word.endswith("s") and not word.endswith("ss"))
-
-
-def _singular(word: str) -> str:
-    if word == "people":
-        return "person"
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if _plural(word) else word
-
-
-def _camel(word: str) -> str:
-    head, *rest = re.split(r"[-_]", word)
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _pascal(*words: str) -> str:
-    return "".join(part.capitalize() for word in words for part in re.split(r"[-_]", word))
-
-
-def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in spec.get("paths", {}).items():
-        for method in METHODS:
-            if method in item:
-                yield path, method, item[method]
-
-
-def _idempotent_operations(app: Flask) -> set[str]:
+def _idempotentoperations(app: Flask) -> set[str]:
     """operationIds of views wrapped by conventions.idempotent (it marks its wrapper)."""
     marked: set[str] = set()
     for rule in app.url_map.iter_rules():
@@ -292,11 +247,11 @@ def _complete_operation(
     if any(p.get("schema", {}).get("format") != "uuid" for p in path_parameters):
         errors.add(422)  # a path segment the view parses (a day, a kind) is checked like any field
     if "requestBody" in operation:
-        errors |= {400, 413, 422}
+        errors |= {400, 413, 415, 422}
     if any(p.get("in") == "query" for p in parameters if "$ref" not in p):
         errors.add(422)
     if method != "get" and operation.get("security") != []:
-        errors.add(409)
+        errors |= {409, 422}  # the state refuses it, or the service finds a value wrong in context
     if versioned and method in ("put", "patch"):
         parameters.append({"$ref": "#/components/parameters/IfMatchRequired"})
         errors |= {412, 428}
@@ -353,187 +308,3 @@ def _describe_event(operation: dict[str, Any], event: str) -> None:
         "409: `rule` names the rule, STATE the wrong state):\n\n" + "\n".join(lines)
     ).strip()
     operation["x-permit-types"] = by_type
-
-
-def _add_facts(schemas: dict[str, Any]) -> None:
-    """One facts schema per permit type from its catalogue; a new permit is filed as one of them by `type`."""
-    variants: dict[str, str] = {}
-    schemas["PlantPosition"] = copy.deepcopy(PLANT_POSITION)
-    for permit_type, workflow in WORKFLOWS.items():
-        name = _pascal(permit_type) + "Facts"
-        facts = workflow.catalogue()["facts"]
-        schemas[name] = {
-            "type": "object",
-            "description": f"{workflow.zh} / {workflow.en}: the facts declared on its form (required ones are "
-            "checked on submit, G-01)",
-            "properties": {
-                fact["name"]: {
-                    **FACT_KINDS.get(fact["kind"], {}),
-                    "description": f"{fact['zh']} / {fact['en']}",
-                }
-                for fact in facts
-            },
-            "x-required-on-submit": [fact["name"] for fact in facts if fact["required"]],
-        }
-        variants[permit_type] = name
-    base = schemas.get("PermitCreate")
-    if base is None:
-        return
-    refs = {t: SCHEMAS + f"{_pascal(t)}PermitCreate" for t in variants}
-    for permit_type, facts in variants.items():
-        variant = copy.deepcopy(base)
-        variant["description"] = f"{base.get('description', '')} ({permit_type})"
-        variant["properties"]["type"] = {"type": "string", "const": permit_type}
-        variant["properties"]["facts"] = {**variant["properties"]["facts"], "$ref": SCHEMAS + facts}
-        variant["properties"]["facts"].pop("type", None)
-        variant["properties"]["facts"].pop("additionalProperties", None)
-        schemas[refs[permit_type].removeprefix(SCHEMAS)] = variant
-    schemas["PermitCreate"] = {
-        "description": base.get("description", ""),
-        "oneOf": [{"$ref": ref} for ref in refs.values()],
-        "discriminator": {"propertyName": "type", "mapping": refs},
-    }
-    # A draft's facts are changed without its type: any type's facts. A reader tells the type from `type`.
-    any_facts = {"anyOf": [{"$ref": SCHEMAS + name} for name in variants.values()]}
-    if "facts" in schemas.get("PermitUpdate", {}).get("properties", {}):
-        schemas["PermitUpdate"]["properties"]["facts"] = any_facts
-    if "facts" in schemas.get("PermitOut", {}).get("properties", {}):
-        schemas["PermitOut"]["properties"]["facts"]["description"] = (
-            "作业类型的事实，见 <Type>Facts / the facts of the permit's type, as in <Type>Facts (e.g. HotWorkFacts)"
-        )
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(SCHEMAS):
-                yield value.removeprefix(SCHEMAS)
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
-
-
-def _reachable(schemas: dict[str, Any], roots: set[str]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name not in seen and name in schemas:
-            seen.add(name)
-            todo.extend(_refs(schemas[name]))
-    return seen
-
-
-def _split_shared(spec: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """The input and the output schemas; one used both ways is copied as `<Name>Out` for the outputs."""
-    schemas = spec["components"]["schemas"]
-    input_roots: set[str] = set()
-    output_roots: set[str] = set()
-    for _path, _method, operation in _operations(spec):
-        input_roots.update(_refs(operation.get("requestBody", {})))
-        input_roots.update(_refs(operation.get("parameters", [])))
-        for code, response in operation.get("responses", {}).items():
-            if code.startswith("2"):
-                output_roots.update(_refs(response))
-    inputs, outputs = _reachable(schemas, input_roots), _reachable(schemas, output_roots)
-    shared = {
-        name for name in inputs & outputs if "properties" in schemas[name]
-    }  # enums are shared as they are
-    if not shared:
-        return inputs, outputs
-    renamed = {name: f"{name}Out" if f"{name}Out" not in schemas else f"{name}Output" for name in shared}
-    for name, new in renamed.items():
-        schemas[new] = copy.deepcopy(schemas[name])
-
-    def rename(node: Any) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.removeprefix(SCHEMAS) in renamed:
-                node["$ref"] = SCHEMAS + renamed[ref.removeprefix(SCHEMAS)]
-            for value in node.values():
-                rename(value)
-        elif isinstance(node, list):
-            for value in node:
-                rename(value)
-
-    for name in outputs - inputs:
-        rename(schemas[name])
-    for new in renamed.values():
-        rename(schemas[new])
-    for _path, _method, operation in _operations(spec):
-        for code, response in operation.get("responses", {}).items():
-            if code.startswith("2"):
-                rename(response)
-    return inputs - shared, (outputs - shared - inputs) | set(renamed.values())
-
-
-def _as_output(schema: dict[str, Any]) -> None:
-    """Every field listed is always written; a client must accept fields added later."""
-    schema.pop("additionalProperties", None)
-    properties = schema.get("properties")
-    if properties:
-        schema["required"] = sorted(properties)
-
-
-def _walk_properties(
-    spec: dict[str, Any],
-) -> Iterator[tuple[str, str, dict[str, Any], Callable[[dict], None]]]:
-    """(owner, property name, property schema, replace) for every schema property and parameter schema."""
-    for owner, schema in list(spec["components"]["schemas"].items()):
-        for name, prop in list(schema.get("properties", {}).items()):
-            yield owner, name, prop, lambda new, s=schema, n=name: s["properties"].__setitem__(n, new)
-            items = prop.get("items")
-            if isinstance(items, dict) and "enum" in items:
-                yield owner, _singular(name), items, lambda new, p=prop: p.__setitem__("items", new)
-    for path, _method, operation in _operations(spec):
-        owner = _pascal(_singular(path.removeprefix("/api/v1/").split("/")[0]))
-        for parameter in operation.get("parameters", []):
-            if "schema" in parameter:
-                yield (
-                    owner,
-                    parameter["name"],
-                    parameter["schema"],
-                    lambda new, p=parameter: p.__setitem__("schema", new),
-                )
-
-
-def _enum_values(prop: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(sorted((v for v in prop["enum"] if v is not None), key=str))
-
-
-def _catalogue_enums() -> dict[tuple[Any, ...], str]:
-    """The enums the workflow catalogue defines, under the names a client knows them by."""
-    return {
-        tuple(sorted(PERMIT_TYPES)): "PermitType",
-        tuple(sorted(PERMIT_STATES)): "PermitState",
-        tuple(sorted(PERMIT_GRADES)): "PermitGrade",
-    }
-
-
-def _enum_name(owner: str, prop: str) -> str:
-    """`<owner><Property>` without the owner's In/Out/Create/... suffix: CrewIn.role -> CrewRole."""
-    base = re.sub(r"(In|Out|Create|Update|Patch|Body|Args|Query|Summary)$", "", owner)
-    name = _pascal(prop)
-    return base if base.endswith(name) else base + name
-
-
-def _name_enums(spec: dict[str, Any]) -> None:
-    """Each distinct enum becomes one named schema, referenced wherever it appears (nullable: anyOf with null)."""
-    schemas = spec["components"]["schemas"]
-    sites = [site for site in _walk_properties(spec) if "enum" in site[2]]
-    names = _catalogue_enums()
-    for owner, prop_name, prop, _replace in sorted(sites, key=lambda site: (site[0], site[1])):
-        values = _enum_values(prop)
-        if values not in names:
-            names[values] = _enum_name(owner, prop_name)
-    for values, name in names.items():
-        if any(_enum_values(site[2]) == values for site in sites):
-            kind = "string" if all(isinstance(v, str) for v in values) else "integer"
-            schemas[name] = {"type": kind, "enum": list(values)}
-    for _owner, _name, prop, replace in sites:
-        ref = {"$ref": SCHEMAS + names[_enum_values(prop)]}
-        nullable = None in prop["enum"] or (isinstance(prop.get("type"), list) and "null" in prop["type"])
-        kept = {k: v for k, v in prop.items() if k in ("description", "default", "example")}
-        replace({"anyOf": [ref, {"type": "null"}], **kept} if nullable else {**ref, **kept})

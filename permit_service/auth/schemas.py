@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from permit_service.api.fields import StrictSchema
+from permit_service.api.fields import OPTIONAL_OUTPUT, StrictSchema
 
 
 class LoginSchema(StrictSchema):
@@ -44,7 +44,9 @@ class TokenSchema(StrictSchema):
     """Issued tokens."""
 
     access_token = fields.String(required=True)
-    refresh_token = fields.String()
+    refresh_token = fields.String(
+        metadata={"description": "login only (not on refresh or client credentials)", OPTIONAL_OUTPUT: True}
+    )
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
 

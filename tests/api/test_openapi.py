@@ -188,3 +188,13 @@ def test_a_read_answers_304_to_the_etag_it_gave(client, factory):
     assert again.status_code == 304 and again.data == b""
     assert again.headers["ETag"] == first.headers["ETag"]
     assert stale.status_code == 200 and stale.get_json() == first.get_json()
+
+
+def test_outputs_carrying_an_inputs_enum_reference_it_and_optional_fields_are_not_required(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["JobOut"]["properties"]["state"] == {"$ref": "#/components/schemas/JobState"}
+    assert schemas["FreezeOut"]["properties"]["state"] == {"$ref": "#/components/schemas/FreezeState"}
+    assert schemas["NotifiedPermitOut"]["properties"]["state"] == {"$ref": "#/components/schemas/PermitState"}
+    token = schemas["TokenSchema"] if "TokenSchema" in schemas else schemas["Token"]
+    assert "refresh_token" in token["properties"] and "refresh_token" not in token["required"]  # login only
+    assert all(not key.startswith("x-optional") for prop in token["properties"].values() for key in prop)
