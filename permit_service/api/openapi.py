@@ -58,7 +58,12 @@ OPERATION_IDS: dict[str, str] = {
     "post /integrations/alarms": "ingestAlarms",
 }
 # Versioned answers whose schema does not show the version (the permit's ETag stands for them).
-VERSIONED_PATHS = {"/permits/{permit_id}/checklist-confirmations", "/permits/{permit_id}/form"}
+VERSIONED_PATHS = {
+    "/permits/{permit_id}/checklist-confirmations",
+    "/permits/{permit_id}/form",
+    "/permits/{permit_id}/measures",
+    "/permits/{permit_id}/measures/{code}/confirmation",
+}
 UNAUTHENTICATED_401 = {"post /auth/login", "post /auth/token"}  # bad credentials answer 401 there too
 
 HEADERS: dict[str, dict[str, Any]] = {

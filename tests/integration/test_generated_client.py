@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.permit_flows import APPROVER
+from tests.api.permit_flows import APPROVER, measure_answers
 from tests.conftest import DEFAULT_NOW
 from tests.factories import PASSWORD, World
+from workflows import measures
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
 PACKAGE = "permit_client"
@@ -87,6 +88,23 @@ class Walk:
         return answer
 
 
+def confirm_measures(walk: Walk, permit: Any, etag: str) -> str:
+    """Record the unit leader as the confirmer of every involved measure line (G-02); answers the new ETag."""
+    other = measures.current(permit.type_.value).other.code  # 其他安全措施: answered by the added lines
+    for line in permit.measures:
+        if line.involved and not line.confirmed_by and line.code != other:
+            answer = walk.call(
+                "measures.set_permit_measure_confirmation",
+                "applicant",
+                permit_id=permit.id,
+                code=line.code,
+                body=walk.models.MeasureConfirmationIn(confirmed_by=walk.world.people["unit_leader"].id),
+                if_match=etag,
+            )
+            etag = answer.headers["ETag"]
+    return etag
+
+
 def hot_work_draft(m: ModuleType, world: World) -> Any:
     """A hot-work draft in the standard scene, built from the generated models only."""
     people = world.people
@@ -99,7 +117,9 @@ def hot_work_draft(m: ModuleType, world: World) -> Any:
         valid_until=DEFAULT_NOW + timedelta(hours=6),
         risk_analysis="可燃气体泄漏、火花飞溅；已隔离并置换",
         facts=m.HotWorkFacts(),
-        measures=[m.MeasureIn(code="A1-01", text="置换合格", confirmed_by=people["unit_leader"].id)],
+        measures=[
+            m.MeasureIn.from_dict(line) for line in measure_answers("hot_work")
+        ],  # G-02: every line answered
         crew=[
             m.CrewIn(person_id=people["work_leader"].id, role=m.CrewRole.WORK_LEADER),
             m.CrewIn(
@@ -157,6 +177,8 @@ def test_generated_client_walks_a_hot_work_permit_to_closed(generated, live_url,
     etag = edited.headers["ETag"]
     answer = edited
     for operation, role, body, state in steps:
+        if operation == "approve_permit":  # G-02: each involved line confirmed, line by line, before approval
+            etag = confirm_measures(walk, answer.parsed, etag)
         if role == "approver":  # GB B.1: the grade the service derived names the approver
             role = APPROVER[(answer.parsed.type_.value, answer.parsed.grade.value)]
         answer = walk.call(f"permits.{operation}", role, permit_id=permit.id, body=body, if_match=etag)
