@@ -97,7 +97,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "If-Match",
         "in": "header",
         "required": False,
-        "description": "可选：上次读取的 ETag，过期为 412 / optional: the ETag last read, 412 when stale",
+        "description": "可选：上次读取的 ETag，过期为 412，不是版本标签为 428 / optional: the ETag last read, 412 "
+        "when stale, 428 when it names no version",
         "schema": {"type": "string"},
     },
     "IfNoneMatch": {
@@ -262,7 +263,7 @@ def _complete_operation(
         errors |= {412, 428}
     elif versioned and method in ("post", "delete") and "{" in key and not any(c == "201" for c in responses):
         parameters.append({"$ref": "#/components/parameters/IfMatch"})
-        errors.add(412)
+        errors |= {412, 428}  # 428: an If-Match that names no version
     if idempotent:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
         errors.add(422)

@@ -117,7 +117,7 @@ def test_if_match_idempotency_key_and_response_headers_are_declared_where_taken(
     assert {"412", "428"} <= set(patch["responses"])
     approve = ops["post", "/api/v1/permits/{permit_id}/approve"]
     assert parameter_names(document, approve)["If-Match"]["required"] is False
-    assert "412" in approve["responses"] and "428" not in approve["responses"]
+    assert {"412", "428"} <= set(approve["responses"])  # stale, or an If-Match naming no version
     create = ops["post", "/api/v1/permits"]
     assert "Idempotency-Key" in parameter_names(document, create)
     assert set(create["responses"]["201"]["headers"]) == {"ETag", "Location", "Idempotent-Replayed"}
