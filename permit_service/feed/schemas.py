@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from permit_service.api.conventions import _within_page_size_max
-from permit_service.api.fields import AwareDateTime, StrictSchema
+from permit_service.api.fields import OPTIONAL_OUTPUT, AwareDateTime, StrictSchema
 from permit_service.directory.models import RISK_GRADES
 
 FORMATS = ("json", "jsonl")
@@ -134,7 +134,9 @@ class RegulatorClientOut(StrictSchema):
 
     id = fields.UUID(required=True)
     client_id = fields.String(required=True)
-    client_secret = fields.String(metadata={"description": "only in the registration's answer"})
+    client_secret = fields.String(
+        metadata={"description": "only in the registration's answer", OPTIONAL_OUTPUT: True}
+    )
     name = fields.String(required=True)
     region_id = fields.UUID(required=True)
     active = fields.Boolean(required=True)

@@ -43,7 +43,18 @@ def _wants_jsonl(args: dict[str, Any]) -> bool:
 @blp.doc(
     description="The events of the caller's region and below, in commit order: resume with `after=next_cursor` "
     "and nothing is skipped or repeated. `since` backfills from a date. JSON Lines (`format=jsonl` or "
-    "`Accept: application/x-ndjson`): one FeedEvent a line; the resume cursor is in `X-Next-Cursor`."
+    "`Accept: application/x-ndjson`): one FeedEvent a line; the resume cursor is in `X-Next-Cursor`.",
+    responses={
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/FeedPageOut"}},
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": "one FeedEvent (JSON) a line"}
+                },
+            },
+        }
+    },
 )
 def events(args: dict[str, Any]) -> Any:
     """Follow the region's permit events from a cursor or a date (JSON or JSON Lines)."""
