@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: the app served over real HTTP."""
+"""Fixtures of the integration tests: the app served over real HTTP; the bridge tests take the HTTP feed tests' gas
+plant (both judge one plant) and the MQTT listeners."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+
+from tests.api.test_integration_rules import plant  # noqa: F401 - a fixture
+from tests.integration.bridge_helpers import listeners  # noqa: F401 - a fixture
 
 
 @pytest.fixture
