@@ -35,7 +35,8 @@ Every setting is an environment variable; this table is the operator's reference
 | `POLICY_GAS_TEST_MAX_AGE_MINUTES` | `30` | freshness of the gas test before ignition or entry (HW-04, CS-01). |
 | `POLICY_READING_MAX_AGE_HOURS` | `24` | oldest plant reading, position or alarm a push may carry; an older item refuses its batch. |
 | `POLICY_READING_MAX_AHEAD_SECONDS` | `120` | how far ahead of the service's clock a pushed timestamp may be (clock skew). |
-| `POLICY_CARD_EVIDENCE_MINUTES` | `10` | how recently positioning must have placed the approver's own card in the permit's area for that card id to count as on-site evidence of the approval (G-06); anyone else's card never counts. At least 1. |
+| `POLICY_CARD_EVIDENCE_MINUTES` | `10` | how recently positioning must have placed the signer's own card in the permit's (or job's) area for it to count as on-site evidence (G-06, HR-02); the service looks the card up itself, and anyone else's card never counts. At least 1. |
+| `POLICY_POSITION_ACCURACY_MAX_M` | `10` | the worst accuracy (metres, as the device states it) a position fix may have to count as on-site evidence (G-06, HR-02); the fix must also lie inside the area's boundary. A fix without a stated accuracy never counts. At least 1. |
 | `INGEST_BATCH_MAX` | `1000` | most items in one pushed batch (readings, snapshots, sightings, alarms). |
 | `INGEST_KEY_RETENTION_DAYS` | `7` | how long a pushed batch's `Idempotency-Key` is remembered (DC-05): a repeat within it is answered, not applied; after it the key is cleared (by the scheduler, or when reused) and the same key is a new batch. The batch's data stays. |
 | `WEBHOOK_TIMEOUT_SECONDS` | `5` | how long a webhook receiver has to answer. |
@@ -119,6 +120,7 @@ class Config:
             "reading_max_age_hours": 24,
             "reading_max_ahead_seconds": 120,
             "card_evidence_minutes": 10,
+            "position_accuracy_max_m": 10,
         }
     )
 
@@ -189,6 +191,9 @@ class Config:
             card_evidence_minutes=_int(
                 env, "POLICY_CARD_EVIDENCE_MINUTES", cfg.policy["card_evidence_minutes"]
             ),
+            position_accuracy_max_m=_int(
+                env, "POLICY_POSITION_ACCURACY_MAX_M", cfg.policy["position_accuracy_max_m"]
+            ),
         )
         cfg.validate()
         return cfg
@@ -227,6 +232,10 @@ class Config:
         if self.policy["card_evidence_minutes"] < 1:
             raise ConfigError(
                 "POLICY_CARD_EVIDENCE_MINUTES must be at least 1 (0 or less would refuse every card as evidence)"
+            )
+        if self.policy["position_accuracy_max_m"] < 1:
+            raise ConfigError(
+                "POLICY_POSITION_ACCURACY_MAX_M must be at least 1 (less would refuse every position fix)"
             )
 
     @property

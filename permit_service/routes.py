@@ -19,6 +19,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service.integrations.views import webhooks_blp
     from permit_service.jobs.views import blp as jobs_blp
     from permit_service.measures.views import blp as measures_blp
+    from permit_service.onsite.views import blp as onsite_blp
     from permit_service.permits import verify
     from permit_service.permits.catalogue import blp as catalogue_blp
     from permit_service.permits.views import blp as permits_blp
@@ -31,6 +32,7 @@ def register(app: Flask, api: Api) -> None:
     for blp in (
         auth_blp,
         directory_blp,
+        onsite_blp,
         checklists_blp,
         permits_blp,
         measures_blp,

@@ -21,6 +21,11 @@ ENTERPRISE_ROLES = (
     "specialist_dept", "safety_dept", "plant_manager", "leader_in_charge", "principal",
     "power_supplier", "countersigner", "enterprise_admin",
 )  # fmt: skip
+# G-06: every factory area has this outline (lon/lat around the Rizhao scene), so a fix at 119.52, 35.38 is inside.
+BOUNDARY = {
+    "type": "Polygon",
+    "coordinates": [[[119.50, 35.36], [119.54, 35.36], [119.54, 35.40], [119.50, 35.40], [119.50, 35.36]]],
+}
 PASSWORD = "Passw0rd!测试"
 _PASSWORD_HASH = hash_secret(PASSWORD)  # hashed once: Argon2 is slow on purpose
 
@@ -81,6 +86,7 @@ class Factory:
             "running_unit": True,
             "flammable": True,
             "fire_explosion_area": True,
+            "boundary": BOUNDARY,
         }
         return self._save(PlantArea(enterprise_id=enterprise.id, **{**defaults, **kw}))
 

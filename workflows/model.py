@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ class Actor:
     roles: frozenset[str]
     enterprise_id: str | None = None
     name: str = ""
-    # The positioning card the person carries (HC-03): a card cited as G-06 evidence must be this one.
+    # The positioning card the person carries (HC-03); the shell's G-06 claim names it as the signer's own.
     card_id: str | None = None
 
     SYSTEM_ID = "system"
@@ -168,6 +168,25 @@ class Freeze:
 
 
 @dataclass(frozen=True)
+class OnSiteClaim:
+    """What the plant's records say about a signer being in an area now (G-06); the core weighs it.
+
+    Gathered by the shell: where positioning last placed the signer's own card and when, whether a position fix
+    lies inside the area's boundary (None: no point to test), and whether the regulator exempted the area.
+    """
+
+    own_card: str | None = None  # the signer's positioning card on record (HC-03)
+    cited_card: str | None = None  # a card the request names: only the signer's own may be cited
+    card_seen_at: datetime | None = None  # when positioning last placed the own card in this area
+    position_given: bool = False
+    has_boundary: bool = False
+    inside: bool | None = None
+    accuracy_m: float | None = None
+    declared: bool = False
+    exempt: bool = False  # the regulator recorded that the area has no positioning coverage
+
+
+@dataclass(frozen=True)
 class Context:
     """The world at the moment of the action: the clock, the actor, the calendar, policy and surroundings."""
 
@@ -178,9 +197,8 @@ class Context:
     nearby: Sequence[LinkedPermit] = ()  # the shell may load it on first use: only conflict guards read it
     freezes: tuple[Freeze, ...] = ()
     enterprise_risk_grade: str | None = None  # red / orange / yellow / blue (RG-01/02)
-    # G-06: positioning cards last seen in the permit's area within the evidence window (the shell may look
-    # each card up when asked: only the approval's on-site check reads it).
-    cards_on_site: Container[str] = frozenset()
+    # G-06: what the records say about the signer being in the permit's area (only approvals gather it).
+    on_site: OnSiteClaim | None = None
     # SD-02: the item codes of the enterprise's checklists, in order, by kind ("site", "outsourcing"); a kind the
     # enterprise has not configured is absent and has nothing to confirm.
     checklists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -55,7 +55,7 @@ def build(*, countersign: bool, gas_test: bool, shift_check: bool) -> tuple[Step
             review[-1:],
             s.approved,
             "approval",
-            ("area_id", "position", "card_id", "weather"),
+            ("area_id", "position", "card_id", "declared", "weather"),
             True,
         ),
     ]

@@ -74,10 +74,19 @@ class PlantArea(UUIDPk, Base):
     max_headcount: Mapped[int | None] = mapped_column(sa.Integer)
     # G-06: the area's outline as GeoJSON in the positioning platform's coordinates (directory.geometry).
     boundary: Mapped[dict | None] = mapped_column(sa.JSON)
+    # G-06: the regulator recorded that positioning does not cover the area: a declared presence counts there.
+    positioning_exempted_at: Mapped[datetime | None]
+    positioning_exempted_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("people.id"))
+    positioning_exemption_reason: Mapped[str | None] = mapped_column(sa.Text)
     version: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (sa.UniqueConstraint("enterprise_id", "code"),)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
+
+    @property
+    def positioning_exemption(self) -> PlantArea | None:
+        """The area itself while the regulator's exemption holds (what the API nests), else None."""
+        return self if self.positioning_exempted_at is not None else None
 
 
 class Person(UUIDPk, Base):

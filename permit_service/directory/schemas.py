@@ -110,6 +110,14 @@ class EnterpriseQueryArgs(PageArgs):
 # --- plant areas -------------------------------------------------------------------------------
 
 
+class PositioningExemptionSchema(StrictSchema):
+    """The regulator's record that positioning does not cover an area (G-06)."""
+
+    reason = fields.String(attribute="positioning_exemption_reason")
+    recorded_at = AwareDateTime(attribute="positioning_exempted_at")
+    recorded_by_id = fields.UUID(attribute="positioning_exempted_by_id")
+
+
 class PlantAreaSchema(StrictSchema):
     """A plant area (risk area) with its hazard flags and headcount limit; `version` is its ETag."""
 
@@ -124,6 +132,14 @@ class PlantAreaSchema(StrictSchema):
     fire_explosion_area = fields.Boolean()
     max_headcount = fields.Integer(allow_none=True)
     boundary = fields.Dict(allow_none=True, metadata={"description": _BOUNDARY_DOC})
+    positioning_exemption = fields.Nested(
+        PositioningExemptionSchema,
+        allow_none=True,
+        metadata={
+            "description": "the regulator's record that positioning does not cover the area: a declared "
+            "presence is on-site evidence only here (G-06); null: none"
+        },
+    )
     version = fields.Integer()
 
 

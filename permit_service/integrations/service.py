@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +44,6 @@ from permit_service.integrations.models import (
     PositionSnapshot,
 )
 from permit_service.permits import service as permits
-from permit_service.permits.context import register_provider
 from permit_service.permits.models import Permit, PermitCrewMember, PermitLink
 from permit_service.presence import service as presence
 from permit_service.presence.models import PresenceEntry
@@ -686,36 +685,6 @@ def _judge_positions(
             )  # fmt: skip
             alarms.append(str(alarm.id))
     return _answer(batch, accepted=accepted, suspended=suspended, alarms=alarms)
-
-
-class CardsOnSite(Container[str]):
-    """G-06: whether positioning last placed a card in the permit's area within the evidence window.
-
-    Looked up per card when the core asks (only the approval's on-site check does), from the cards' last
-    placement by sightings and snapshots: a card seen in the area but elsewhere since is not on site.
-    """
-
-    def __init__(self, session: Session, permit: Permit) -> None:
-        self._session, self._permit = session, permit
-
-    def __contains__(self, card: object) -> bool:
-        if not isinstance(card, str):
-            return False
-        since = clock.now() - timedelta(minutes=settings().policy["card_evidence_minutes"])
-        found = self._session.scalar(
-            sa.select(CardLocation.card_id).where(
-                CardLocation.enterprise_id == self._permit.enterprise_id,
-                CardLocation.card_id == card,
-                CardLocation.area_id == self._permit.area_id,
-                CardLocation.seen_at >= since,
-            )
-        )
-        return found is not None
-
-
-@register_provider
-def _cards_on_site(session: Session, permit: Permit) -> dict[str, Any]:
-    return {"cards_on_site": CardsOnSite(session, permit)}
 
 
 # --- plant alarms ---------------------------------------------------------------------------------

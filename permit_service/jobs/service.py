@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session, selectinload
 
 from permit_service import clock
@@ -22,6 +23,7 @@ from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.directory.models import Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
+from permit_service.onsite import service as onsite
 from permit_service.permits import service as permits
 from permit_service.permits.context import provided_fields, register_provider
 from permit_service.permits.models import Permit, PermitCrewMember
@@ -33,6 +35,7 @@ from workflows.high_risk_job import (
     role_violation,
     target_state,
 )
+from workflows.rules import Violation, on_site
 from workflows.states import TERMINAL as PERMIT_TERMINAL
 from workflows.states import State as PermitState
 
@@ -378,11 +381,13 @@ def confirm_on_site(
     """The principal leader confirms safety on site, in person, with evidence of being there (HR-02)."""
     job = _locked(session, principal, job_id, "confirm_on_site", expected_version)
     now = clock.now()
-    _check_on_site(session, job, principal, evidence, now)
+    proof = _check_on_site(session, job, principal, evidence, now)
     record = {
-        "area_id": str(evidence["area_id"]),
+        "area_id": str(job.area_id),
         "position": evidence.get("position"),
         "card_id": evidence.get("card_id"),
+        "declared": bool(evidence.get("declared")),
+        **proof,
         "at": now.isoformat(),
         "person_id": principal.id,
     }
@@ -623,34 +628,21 @@ def _grounds(session: Session, job: HighRiskJob) -> list[str]:
 
 def _check_on_site(
     session: Session, job: HighRiskJob, principal: Principal, evidence: Mapping[str, Any], now: datetime
-) -> None:
-    """HR-02: in the job's area, within its window, with a position fix or the principal's own card."""
-    problems = []
-    if evidence.get("area_id") != job.area_id:
-        problems.append(("须在本作业区域内现场确认", "confirm in the job's own area"))
-    if not evidence.get("position") and not evidence.get("card_id"):
-        problems.append(
-            ("须提供定位坐标或定位卡识别记录", "give a position fix or a positioning-card sighting")
-        )
-    if evidence.get("card_id"):
-        own_card = session.scalar(
-            sa.select(Person.positioning_card_id).where(Person.id == uuid.UUID(principal.id))
-        )
-        if evidence["card_id"] != own_card:
-            problems.append(
-                (
-                    "定位卡不是主要负责人本人的，不得代为确认",
-                    "the card is not the principal's own: no delegate",
-                )
-            )
+) -> dict[str, Any]:
+    """HR-02: within the job's window, the principal seen in the job's own area by the G-06 evidence; returns what
+    the confirmation keeps of that evidence."""
     if now >= job.ends_at:
-        problems.append(("作业时段已结束", "the job's window is over"))
-    if problems:
-        raise Conflict(
-            "；".join(zh for zh, _ in problems),
-            "; ".join(en for _, en in problems),
-            rule="HR-02",
-        )
+        raise Conflict("作业时段已结束", "the job's window is over", rule="HR-02")
+    if evidence.get("area_id") not in (None, job.area_id):
+        raise Conflict("须在本作业区域内现场确认", "confirm in the job's own area", rule="HR-02")
+    area = session.get_one(PlantArea, job.area_id)
+    claim = onsite.claim_for(session, area=area, principal=principal, evidence=evidence)
+    found = on_site.judge(
+        claim, now, current_app.config["PERMIT_CONFIG"].policy, signer=("主要负责人", "principal leader")
+    )
+    if isinstance(found, Violation):
+        raise Conflict(found.zh, found.en, rule=found.rule_id)
+    return onsite.evidence_record(found, claim)
 
 
 def _record(

@@ -117,6 +117,9 @@ class Signature(UUIDPk, Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("people.id"))
     at: Mapped[datetime]
     evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # G-06: card_sighting | position_fix | declared (workflows.rules.on_site.EVIDENCE_KINDS), for the signatures
+    # given on site; counted by regulators.
+    on_site: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class GasTest(UUIDPk, Base):

@@ -81,6 +81,10 @@ EVIDENCE: Mapping[str, tuple[str, str]] = {
     "area_id": ("现场区域", "area on site"),
     "position": ("定位", "position"),
     "card_id": ("定位卡", "positioning card"),
+    "declared": ("自报在场", "presence declared"),
+    "on_site": ("现场证据", "on-site evidence"),
+    "card_seen_at": ("定位卡识别时间", "card seen at"),
+    "accuracy_m": ("定位精度（米）", "position accuracy (m)"),
     "weather": ("现场天气", "weather on site"),
     "department": ("会签部门", "department"),
     "content": ("交底内容", "briefing content"),
@@ -92,6 +96,12 @@ EVIDENCE: Mapping[str, tuple[str, str]] = {
     "found_object_disposal": ("发现物处置", "disposal of the object found"),
     "site_restored": ("现场已恢复", "site restored"),
     "traffic_restored": ("交通已恢复", "traffic restored"),
+}
+# G-06: how the service knew the signer was on site; a declared presence is marked as not seen.
+ON_SITE: Mapping[str, tuple[str, str]] = {
+    "card_sighting": ("本人定位卡经定位系统在作业区域识别", "own card seen in the area by positioning"),
+    "position_fix": ("定位坐标位于区域边界内", "position fix inside the area's boundary"),
+    "declared": ("自报在场（未经定位核实）", "declared (not seen by positioning)"),
 }
 RELATIONS: Mapping[str, tuple[str, str]] = {
     "related": ("关联", "related"),
@@ -165,7 +175,11 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
                 "name": names.get(s.person_id, "") if s.person_id else "系统 / system",
                 "at": _local(s.at),
                 "evidence": [
-                    (*_label(EVIDENCE, key), _text(value, permit)) for key, value in s.evidence.items()
+                    (
+                        *_label(EVIDENCE, key),
+                        " / ".join(_label(ON_SITE, value)) if key == "on_site" else _text(value, permit),
+                    )
+                    for key, value in s.evidence.items()
                 ],
             }
             for s in permit.signatures

@@ -147,7 +147,18 @@ class Evidence(StrictSchema):
         values=FiniteFloat(),
         load_default=None,
     )
-    card_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    card_id = fields.String(
+        load_default=None,
+        validate=validate.Length(max=64),
+        metadata={"description": "optional: only the signer's own card may be named; it is checked anyway"},
+    )
+    declared = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "declare presence: accepted only in an area the regulator exempted for lack of "
+            "positioning coverage, and marked declared everywhere it shows"
+        },
+    )
 
 
 class Weather(StrictSchema):
@@ -321,6 +332,14 @@ class SignatureOut(StrictSchema):
     person_id = fields.UUID(allow_none=True, metadata={"description": "null: signed by the system"})
     at = AwareDateTime()
     evidence = fields.Dict()
+    on_site = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "G-06 on-site evidence the service checked: card_sighting (the signer's own card seen "
+            "in the area by positioning), position_fix (inside the area's boundary), declared (an area the "
+            "regulator exempted; not seen); null: a signature that needs none"
+        },
+    )
 
 
 class GasReadingOut(StrictSchema):

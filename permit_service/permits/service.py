@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from permit_service.directory.models import Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
+from permit_service.onsite import service as onsite
 from permit_service.permits.context import provided_fields
 from permit_service.permits.models import (
     GasTest,
@@ -36,7 +38,7 @@ from permit_service.permits.models import (
 from workflows import get_workflow
 from workflows import model as wf
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
-from workflows.rules import RuleViolation, Violation
+from workflows.rules import RuleViolation, Violation, on_site
 from workflows.states import LIVE, State
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 _PERMIT_DATA_FIELDS = {f.name for f in dc_fields(wf.PermitData)}
 _CONTEXT_FIELDS = {f.name for f in dc_fields(wf.Context)}
+ON_SITE_ACTIONS = frozenset({"approve"})  # G-06: signatures that must be given on site, with evidence
 EDITABLE = (
     "title", "location", "work_content", "valid_from", "valid_until", "grade", "facts", "risk_analysis",
     "high_risk_kind", "work_unit", "contractor",
@@ -524,11 +527,18 @@ def perform(
         raise PreconditionFailed(current_etag=f'"{permit.version}"')
     workflow = get_workflow(permit.type)
     data, ctx = core_view(session, permit, principal, for_change=True)
+    if action in ON_SITE_ACTIONS:
+        ctx = replace(
+            ctx,
+            on_site=onsite.claim_for(session, area=permit.area, principal=principal, evidence=payload or {}),
+        )
     try:
         outcome = workflow.fire(data, action, ctx, dict(payload or {}))
     except RuleViolation as exc:
         exc.allowed_actions = workflow.allowed_actions(data, ctx)
         raise
+    if ctx.on_site is not None and outcome.signature is not None:
+        outcome = replace(outcome, signature=_with_on_site(outcome.signature, ctx))
     previous = permit.state
     _apply(session, permit, outcome, ctx.now, payload or {})
     record_event(
@@ -549,6 +559,14 @@ def perform(
     session.flush()
     _follow_effects(session, permit, outcome.effects, principal)
     return permit
+
+
+def _with_on_site(signature: wf.Signature, ctx: wf.Context) -> wf.Signature:
+    """The signature with the kind of on-site evidence the core accepted and what proved it (G-06)."""
+    assert ctx.on_site is not None
+    kind = on_site.judge(ctx.on_site, ctx.now, ctx.policy, signer=("审批人", "approver"))
+    assert isinstance(kind, str)  # the approval's guard has already accepted the same claim
+    return replace(signature, evidence={**signature.evidence, **onsite.evidence_record(kind, ctx.on_site)})
 
 
 def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
@@ -590,6 +608,7 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
                 else uuid.UUID(signature.person_id),
                 at=signature.at,
                 evidence=dict(signature.evidence or {}),
+                on_site=(signature.evidence or {}).get("on_site"),
             )
         )
     # Every accepted action bumps the version (the ETag), even one that only adds a signature or a gas test:

@@ -217,6 +217,28 @@ class AlarmOverview(StrictSchema):
     last_24h_by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class OnSiteCounts(StrictSchema):
+    """Approvals by the kind of on-site evidence the service checked (G-06)."""
+
+    card_sighting = fields.Integer(metadata={"description": "the approver's own card seen in the area"})
+    position_fix = fields.Integer(metadata={"description": "a position fix inside the area's boundary"})
+    declared = fields.Integer(metadata={"description": "declared in an exempted area: not seen"})
+
+
+class EnterpriseOnSiteCounts(OnSiteCounts):
+    """One enterprise's approvals by on-site evidence."""
+
+    enterprise_id = fields.UUID()
+    name = fields.String()
+
+
+class OnSiteOverview(StrictSchema):
+    """How the approvals of the region's enterprises were proven on site: how many were declared, not seen (G-06)."""
+
+    totals = fields.Nested(OnSiteCounts)
+    by_enterprise = fields.List(fields.Nested(EnterpriseOnSiteCounts))
+
+
 class OverviewOut(StrictSchema):
     """What a regulator's region looks like right now."""
 
@@ -226,3 +248,4 @@ class OverviewOut(StrictSchema):
     reports = fields.Nested(ReportOverview)
     enterprises_by_grade = fields.Dict(keys=fields.String(), values=fields.Integer())
     alarms = fields.Nested(AlarmOverview)
+    on_site_evidence = fields.Nested(OnSiteOverview)

@@ -23,9 +23,10 @@ from permit_service.errors import NotFound
 from permit_service.integrations.models import Alarm
 from permit_service.jobs import service as jobs
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
-from permit_service.permits.models import Permit
+from permit_service.permits.models import Permit, Signature
 from permit_service.regulators.models import EnterpriseRiskGrade, RegulatorNotification
 from workflows.high_risk_job import PLAN27_KINDS, JobState
+from workflows.rules.on_site import EVIDENCE_KINDS
 
 # What the overview calls pending: filed and waiting for approval.
 PERMIT_BUCKETS: dict[str, tuple[str, ...]] = {
@@ -184,6 +185,7 @@ def overview(session: Session, *, principal: Principal, region_id: uuid.UUID | N
         "reports": _report_counts(session, enterprises),
         "enterprises_by_grade": _grade_counts(session, scope),
         "alarms": _alarm_counts(session, enterprises),
+        "on_site_evidence": _on_site_counts(session, enterprises),
     }
 
 
@@ -258,3 +260,26 @@ def _alarm_counts(session: Session, enterprises: sa.Select) -> dict[str, Any]:
     )
     by_kind = dict(recent.all())
     return {"open": open_count, "last_24h": sum(by_kind.values()), "last_24h_by_kind": by_kind}
+
+
+def _on_site_counts(session: Session, enterprises: sa.Select) -> dict[str, Any]:
+    """Approvals by the kind of on-site evidence, per enterprise: the declared ones were not seen (G-06)."""
+    rows = session.execute(
+        sa.select(Permit.enterprise_id, Enterprise.name, Signature.on_site, sa.func.count())
+        .join(Permit, Permit.id == Signature.permit_id)
+        .join(Enterprise, Enterprise.id == Permit.enterprise_id)
+        .where(
+            Permit.enterprise_id.in_(enterprises),
+            Signature.kind == "approval",
+            Signature.on_site.is_not(None),
+        )
+        .group_by(Permit.enterprise_id, Enterprise.name, Signature.on_site)
+    )
+    totals = dict.fromkeys(EVIDENCE_KINDS, 0)
+    by_enterprise: dict[uuid.UUID, dict[str, Any]] = {}
+    for enterprise_id, name, kind, n in rows:
+        totals[kind] += n
+        by_enterprise.setdefault(
+            enterprise_id, {"enterprise_id": enterprise_id, "name": name, **dict.fromkeys(EVIDENCE_KINDS, 0)}
+        )[kind] += n
+    return {"totals": totals, "by_enterprise": sorted(by_enterprise.values(), key=lambda e: e["name"])}

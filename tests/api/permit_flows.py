@@ -16,6 +16,8 @@ from tests.factories import Factory, World
 from workflows import measures
 
 API = "/api/v1/permits"
+# Inside the boundary every factory area has (tests.factories.BOUNDARY), accurate enough for G-06.
+POSITION_INSIDE = {"lat": 35.38, "lon": 119.52, "accuracy_m": 3}
 
 
 def iso(delta: timedelta = timedelta(0)) -> str:
@@ -307,8 +309,8 @@ class PermitFlow:
         return self
 
     def evidence(self) -> dict[str, Any]:
-        """On-site evidence of an approval (G-06): the permit's area and a position fix."""
-        return {"area_id": self.permit["area_id"], "position": {"lat": 35.38, "lon": 119.52}}
+        """On-site evidence of an approval (G-06): a position fix inside the area's boundary, accurate to 3 m."""
+        return {"area_id": self.permit["area_id"], "position": POSITION_INSIDE}
 
     def approver(self) -> str:
         """The B.1 approver role of the permit's type and current grade."""

@@ -16,6 +16,8 @@ from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.jobs.service import job_context
 from permit_service.permits import service as permits
 from permit_service.permits.models import Permit
+from tests.api.permit_flows import POSITION_INSIDE
+from tests.plant import iso, portal
 from workflows import get_workflow
 from workflows.high_risk_job import JobState
 
@@ -83,10 +85,8 @@ def consented_job(client: Any, factory: Any, world: Any, **overrides: Any) -> di
 
 
 def on_site(world: Any, **overrides: Any) -> dict[str, Any]:
-    """On-site evidence for the job's area with a position fix."""
-    return {
-        "evidence": {"area_id": str(world.area.id), "position": {"lat": 35.38, "lon": 119.52}, **overrides}
-    }
+    """On-site evidence for the job's area: a position fix inside its boundary (G-06)."""
+    return {"evidence": {"area_id": str(world.area.id), "position": POSITION_INSIDE, **overrides}}
 
 
 def add_permit(db_session: Any, world: Any, *, enterprise: Any = None, **overrides: Any) -> Permit:
@@ -397,17 +397,33 @@ def test_HR_02_principal_confirms_on_site_with_a_position_fix(client, factory, d
     assert body["confirmed_by_id"] == str(world.people["principal"].id)
     evidence = body["confirmation_evidence"]
     assert evidence["area_id"] == str(world.area.id)
-    assert evidence["position"] == {"lat": 35.38, "lon": 119.52}
+    assert evidence["position"] == POSITION_INSIDE and evidence["on_site"] == "position_fix"
     assert evidence["at"].startswith("2026-06-10T02:00:00")
     assert events_of(db_session, job["id"])[-1] == "job.principal_confirmed"
 
 
-def test_HR_02_principal_confirms_with_their_own_card(client, factory, db_session):
+def test_HR_02_principal_confirms_with_their_own_card_seen_in_the_jobs_area(client, factory, db_session):
     world = factory.world()
     principal = world.people["principal"]
     principal.positioning_card_id = "CARD-P-001"
     db_session.commit()
     job = consented_job(client, factory, world)
+    unseen = act(
+        client,
+        factory,
+        principal,
+        job,
+        "confirm-on-site",
+        on_site(world, position=None, card_id="CARD-P-001"),
+    )
+    assert unseen.status_code == 409 and unseen.get_json()["rule"] == "G-06"
+    assert "CARD-P-001 has not been seen in the area" in unseen.get_json()["message_en"]
+    sighting = {"card_id": "CARD-P-001", "area_code": world.area.code, "seen_at": iso(-timedelta(minutes=5))}
+    gate = portal(factory, world)
+    pushed = client.post(
+        "/api/v1/integrations/card-sightings", json={"sightings": [sighting]}, headers=gate.push("p-1")
+    )
+    assert pushed.status_code == 201, pushed.get_json()
     resp = act(
         client,
         factory,
@@ -418,6 +434,7 @@ def test_HR_02_principal_confirms_with_their_own_card(client, factory, db_sessio
     )
     assert resp.status_code == 200
     assert resp.get_json()["confirmation_evidence"]["card_id"] == "CARD-P-001"
+    assert resp.get_json()["confirmation_evidence"]["on_site"] == "card_sighting"
 
 
 @pytest.mark.parametrize(
@@ -454,7 +471,10 @@ def test_HR_02_another_persons_card_is_a_delegate(client, factory, db_session):
         on_site(world, position=None, card_id="CARD-S-002"),
     )
     assert resp.status_code == 409
-    assert resp.get_json()["rule"] == "HR-02"
+    assert (
+        resp.get_json()["rule"] == "G-06"
+        and "not the principal leader's own" in resp.get_json()["message_en"]
+    )
 
 
 def test_HR_02_confirmation_is_in_the_jobs_area_with_a_fix_or_card(client, factory):
@@ -469,7 +489,7 @@ def test_HR_02_confirmation_is_in_the_jobs_area_with_a_fix_or_card(client, facto
     assert elsewhere.get_json()["rule"] == "HR-02"
     bare = act(client, factory, principal, job, "confirm-on-site", on_site(world, position=None))
     assert bare.status_code == 409
-    assert bare.get_json()["rule"] == "HR-02"
+    assert bare.get_json()["rule"] == "G-06"  # the job's area id alone is no evidence
 
 
 def test_HR_02_confirmation_after_the_window_is_refused(client, factory, clock):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.api.permit_flows import PermitFlow, draft_body, iso, measure_answers
+from tests.api.permit_flows import POSITION_INSIDE, PermitFlow, draft_body, iso, measure_answers
 from tests.api.test_jobs import act, file_job, on_site
 
 
@@ -59,7 +59,7 @@ def permit_act(
 
 def approval(world: Any) -> dict[str, Any]:
     """An on-site approval body (G-06)."""
-    return {"evidence": {"area_id": str(world.area.id), "position": {"lat": 35.38, "lon": 119.52}}}
+    return {"evidence": {"area_id": str(world.area.id), "position": POSITION_INSIDE}}
 
 
 def attach(client: Any, factory: Any, world: Any, job: dict[str, Any], permit: dict[str, Any]) -> None:

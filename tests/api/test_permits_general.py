@@ -11,7 +11,7 @@ from permit_service.auth.principal import SYSTEM
 from permit_service.db import transaction
 from permit_service.permits import service
 from tests.api.checks import assert_problem
-from tests.api.permit_flows import CROSS_OPERATION, PermitFlow
+from tests.api.permit_flows import CROSS_OPERATION, POSITION_INSIDE, PermitFlow
 from workflows.rules import RuleViolation
 
 
@@ -87,8 +87,9 @@ def test_G_05_no_work_without_a_worker_briefed(flow):
         ({}, False),
         ({"card_id": "CARD-1"}, False),
         ("other_area", False),
-        ("own_area", True),
-        ({"position": {"x": 12.5, "y": 40.0}}, True),
+        ("own_area", False),  # an area id alone proves nothing
+        ({"position": {"x": 12.5, "y": 40.0, "accuracy_m": 1}}, False),  # outside the area's boundary
+        ({"position": POSITION_INSIDE}, True),
     ],
 )
 def test_G_06_approval_records_on_site_evidence(flow, factory, evidence, passes):

@@ -27,6 +27,9 @@ ALLOWED_DELETES = {
     "/api/v1/jobs/<uuid:job_id>/permits/<uuid:permit_id>",
     # configuration: a regulator's platform client of the regulators' feed (DC-04); its deliveries stay
     "/api/v1/regulator/clients/<uuid:client_id>",
+    # configuration: a regulator's revocation of an area's positioning exemption (G-06); the area stays and the
+    # exemption and its revocation are both events (AU-01)
+    "/api/v1/areas/<uuid:area_id>/positioning-exemption",
 }
 
 

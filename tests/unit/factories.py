@@ -17,6 +17,7 @@ from workflows.model import (
     GasTest,
     LinkedPermit,
     Measure,
+    OnSiteClaim,
     PermitData,
 )
 from workflows.states import State
@@ -72,9 +73,14 @@ def actor(*roles: str, person_id: str | None = None) -> Actor:
 SYSTEM = Actor(Actor.SYSTEM_ID, frozenset(), "ent-1")
 
 
+# G-06: what the shell would find for an approver on site: their own card seen in the area just now.
+SEEN_ON_SITE = OnSiteClaim(own_card="C-1", card_seen_at=NOW)
+
+
 def ctx(who: Actor | None = None, now: datetime = NOW, **kw: Any) -> Context:
-    """A context at `now` (default NOW) with a fake calendar and no surroundings."""
+    """A context at `now` (default NOW) with a fake calendar, the actor seen on site and no surroundings."""
     kw.setdefault("calendar", FakeCalendar())
+    kw.setdefault("on_site", SEEN_ON_SITE)
     return Context(now=now, actor=who or actor("applicant", person_id=APPLICANT), **kw)
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from workflows import get_workflow
-from workflows.model import Area, CrewMember, LinkedPermit, Measure, Signature
-from workflows.rules import RuleViolation
+from workflows.model import Area, CrewMember, LinkedPermit, Measure, OnSiteClaim, Signature
+from workflows.rules import RuleViolation, on_site
 from workflows.states import State
 
 from .factories import (
@@ -103,37 +103,91 @@ def test_G_05_briefing_stays_in_place_until_all_signed() -> None:
     assert "G-05" not in check(p, "activate")
 
 
-def test_G_06_blocks_approval_off_site() -> None:
+def test_G_06_an_area_id_or_a_card_alone_is_no_evidence() -> None:
     p = permit(state=State.submitted)
-    assert "G-06" in check(p, "approve", payload={})
-    assert "G-06" in check(p, "approve", payload={"area_id": "elsewhere"})
-    assert "G-06" in check(p, "approve", payload={"card_id": "C1"})
-    assert "G-06" in check(p, "approve", payload={"card_id": "C1"}, cards_on_site=frozenset({"C2"}))
+    nothing = OnSiteClaim(own_card="C1")
+    assert "G-06" in check(p, "approve", payload={"area_id": "area-1"}, on_site=nothing)
+    assert "G-06" in check(p, "approve", payload={"card_id": "C1"}, on_site=replace(nothing, cited_card="C1"))
+    assert "G-06" in check(p, "approve", payload={}, on_site=None)
 
 
-def test_G_06_blocks_approval_on_a_card_that_is_not_the_approvers_own() -> None:
+def test_G_06_a_card_that_is_not_the_signers_own_is_refused_even_when_the_signer_is_seen() -> None:
     p = permit(state=State.submitted)
-    approver = replace(actor("unit_leader"), card_id="C-approver")
-    seen = frozenset({"C-worker", "C-approver"})
-    assert "G-06" in check(
-        p, "approve", replace(approver, card_id=None), {"card_id": "C-worker"}, cards_on_site=seen
+    claim = OnSiteClaim(own_card="C-approver", cited_card="C-worker", card_seen_at=NOW)
+    assert "G-06" in check(p, "approve", payload={"card_id": "C-worker"}, on_site=claim)
+    assert "G-06" not in check(
+        p, "approve", payload={"card_id": "C-approver"}, on_site=replace(claim, cited_card="C-approver")
     )
-    assert "G-06" in check(p, "approve", approver, {"card_id": "C-worker"}, cards_on_site=seen)
-    assert "G-06" not in check(p, "approve", approver, {"card_id": "C-approver"}, cards_on_site=seen)
 
 
 @pytest.mark.parametrize(
-    "evidence",
+    ("claim", "kind"),
     [
-        {"area_id": "area-1"},
-        {"position": {"x": 10.0, "y": 20.5}},
-        {"card_id": "C1"},
+        (OnSiteClaim(own_card="C1", card_seen_at=NOW - timedelta(minutes=10)), "card_sighting"),
+        (OnSiteClaim(position_given=True, has_boundary=True, inside=True, accuracy_m=10), "position_fix"),
+        (OnSiteClaim(declared=True, exempt=True), "declared"),
+        # strongest first: the card outranks a fix and a declaration
+        (
+            OnSiteClaim(
+                own_card="C1",
+                card_seen_at=NOW,
+                position_given=True,
+                has_boundary=True,
+                inside=True,
+                accuracy_m=1,
+                declared=True,
+                exempt=True,
+            ),
+            "card_sighting",
+        ),
     ],
 )
-def test_G_06_passes_with_on_site_evidence_recorded(evidence: dict) -> None:
+def test_G_06_evidence_strongest_first(claim: OnSiteClaim, kind: str) -> None:
+    assert (
+        on_site.judge(
+            claim,
+            NOW,
+            {"card_evidence_minutes": 10, "position_accuracy_max_m": 10},
+            signer=("审批人", "approver"),
+        )
+        == kind
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "missing"),
+    [
+        (
+            OnSiteClaim(own_card="C1", card_seen_at=NOW - timedelta(minutes=10, seconds=1)),
+            "has not been seen",
+        ),
+        (OnSiteClaim(), "no positioning card on record"),
+        (OnSiteClaim(position_given=True, has_boundary=False), "no boundary"),
+        (OnSiteClaim(position_given=True, has_boundary=True, inside=None, accuracy_m=1), "incomplete"),
+        (OnSiteClaim(position_given=True, has_boundary=True, inside=True), "must state its accuracy"),
+        (
+            OnSiteClaim(position_given=True, has_boundary=True, inside=True, accuracy_m=10.5),
+            "worse than the limit",
+        ),
+        (OnSiteClaim(position_given=True, has_boundary=True, inside=False, accuracy_m=1), "outside"),
+        (OnSiteClaim(declared=True, exempt=False), "no positioning exemption"),
+        (OnSiteClaim(declared=False, exempt=True), "the area is exempt: declare presence"),
+    ],
+)
+def test_G_06_a_refusal_names_what_is_missing(claim: OnSiteClaim, missing: str) -> None:
+    found = on_site.judge(
+        claim,
+        NOW,
+        {"card_evidence_minutes": 10, "position_accuracy_max_m": 10},
+        signer=("审批人", "approver"),
+    )
+    assert found.rule_id == "G-06" and missing in found.en
+
+
+def test_G_06_the_approval_keeps_what_the_request_said() -> None:
     p = permit(state=State.submitted)
-    approver = replace(actor("unit_leader"), card_id="C1")
-    out = HW.fire(p, "approve", ctx(approver, cards_on_site=frozenset({"C1"})), evidence)
+    evidence = {"area_id": "area-1", "position": {"x": 10.0, "y": 20.5}}
+    out = HW.fire(p, "approve", ctx(actor("unit_leader")), evidence)
     assert out.state == State.approved
     assert out.signature is not None and dict(out.signature.evidence) == evidence
     assert out.signature.at == NOW and out.signature.person_id == "p-unit_leader"
@@ -392,7 +446,7 @@ def test_RG_02_no_notice_for_level2_or_other_grades() -> None:
 def test_rule_violation_carries_every_violation_and_allowed_actions() -> None:
     p = permit(state=State.submitted, measures=(Measure("M1", "isolate"),))
     with pytest.raises(RuleViolation) as exc:
-        HW.fire(p, "approve", ctx(actor("unit_leader", person_id=APPLICANT)), {})
+        HW.fire(p, "approve", ctx(actor("unit_leader", person_id=APPLICANT), on_site=None), {})
     assert {"G-02", "G-06", "G-09"} <= {v.rule_id for v in exc.value.violations}
     assert exc.value.allowed_actions == ["reject", "cancel", "void"]
     assert all(v.zh and v.en for v in exc.value.violations)

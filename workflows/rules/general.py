@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from workflows.model import Context, CrewMember, LinkedPermit, PermitData, Signature
-from workflows.rules import Guard, Violation, reads_payload
+from workflows.rules import Guard, Violation, on_site, reads_payload
 from workflows.states import LIVE, TERMINAL
 
 
@@ -130,41 +129,12 @@ def cross_operations_covered(
     )
 
 
-def _finite_numbers(value: Any) -> bool:
-    numbers = [v for v in value.values()] if isinstance(value, Mapping) else []
-    return len(numbers) >= 2 and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers
-    )
-
-
 @reads_payload
 def approved_on_site(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """G-06: the approval carries on-site evidence: the area, a position fix, or the approver's own card in the area.
-
-    Someone else's card seen there says nothing about where the approver is.
-    """
-    if payload.get("area_id") == permit.area.id or _finite_numbers(payload.get("position")):
-        return None
-    card = payload.get("card_id")
-    if filled(card):
-        if card != ctx.actor.card_id:
-            return Violation(
-                "G-06",
-                f"定位卡{card}不是审批人本人的定位卡，不能证明审批人在现场",
-                f"positioning card {card} is not the approver's own: it is no evidence that the approver is on site",
-            )
-        if card in ctx.cards_on_site:
-            return None
-        return Violation(
-            "G-06",
-            f"定位卡{card}近期未在作业区域出现，不能作为现场审批的证据",
-            f"positioning card {card} has not been seen in the permit's area recently: it is no on-site evidence",
-        )
-    return Violation(
-        "G-06",
-        "须在现场审批：提供作业区域、定位坐标或本人在该区域出现的定位卡",
-        "approve on site: give the area, a position fix, or your own positioning card seen in the area",
-    )
+    """G-06: the approver is seen on site by positioning, fixed inside the area's boundary, or declared where
+    the regulator exempted the area (workflows.rules.on_site weighs what the shell gathered)."""
+    found = on_site.judge(ctx.on_site, ctx.now, ctx.policy, signer=("审批人", "approver"))
+    return found if isinstance(found, Violation) else None
 
 
 def reason_given(rule: str) -> Guard:
