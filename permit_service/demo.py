@@ -379,6 +379,10 @@ def _enterprises(seeder: Seeder) -> None:
             )
         for person in spec.people:
             _person(seeder, person, enterprise=enterprise, region=region)
+        # HR-02: the principal leader is on the enterprise's record with its regulator, not only a role.
+        leader = next((seeder.people[p.username] for p in spec.people if "principal" in p.roles), None)
+        if leader is not None and enterprise.principal_id is None:
+            enterprise.principal_id, enterprise.principal_since = leader.id, clock.now()
         seeder.ensure(
             "integration_client",
             IntegrationClient,

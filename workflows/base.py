@@ -21,7 +21,16 @@ from workflows.forms import Form
 from workflows.gas import GasPlan
 from workflows.grading import Approvers, Grade, Grading
 from workflows.model import Context, GasTest, PermitData, Signature
-from workflows.rules import Guard, RuleViolation, Violation, gas_tests, state_conflict, upgrade, uses_payload
+from workflows.rules import (
+    Guard,
+    RuleViolation,
+    Violation,
+    gas_tests,
+    plan27,
+    state_conflict,
+    upgrade,
+    uses_payload,
+)
 from workflows.rules import general as g
 from workflows.signatures import Signatures
 from workflows.states import TERMINAL, State
@@ -186,6 +195,7 @@ class Workflow:
                 g.window_open,
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,
+                plan27.principal_confirmed,
             ),
             "suspend": (g.reason_given("G-08"),),
             "resume": (
@@ -194,6 +204,7 @@ class Workflow:
                 g.window_open,
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,  # RG-02, FZ-03: work stopped for want of consent resumes only with it
+                plan27.principal_confirmed,  # HR-02: confirmed on site again after a freeze or a red grade
                 sig.approvals_complete,  # HW-03, FZ-02: wind seen now or an upgrade freeze may raise the grade
                 grading.upgraded_grade,
             ),

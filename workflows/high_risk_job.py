@@ -49,6 +49,8 @@ CONSENT_HOLDS: frozenset[str] = frozenset(
     {JobState.consented, JobState.principal_confirmed, JobState.in_progress}
 )
 TERMINAL: frozenset[str] = frozenset({JobState.refused, JobState.closed, JobState.cancelled})
+# The principal's on-site confirmation covers the job's permits from then on (HR-02).
+CONFIRMATION_HOLDS: frozenset[str] = frozenset({JobState.principal_confirmed, JobState.in_progress})
 
 ENTERPRISE_FILERS = frozenset({"applicant", "enterprise_admin", "principal"})
 ENTERPRISE_WORKERS = ENTERPRISE_FILERS | {"work_leader"}
@@ -73,6 +75,8 @@ TRANSITIONS: dict[str, Transition] = {
     "consent": Transition(frozenset({JobState.reported}), JobState.consented, REGULATORS),
     "refuse": Transition(frozenset({JobState.reported}), JobState.refused, REGULATORS),
     "confirm_on_site": Transition(frozenset({JobState.consented}), JobState.principal_confirmed, PRINCIPAL),
+    # HR-02: confirmed again after a freeze or a red grade stopped the work; the job stays where it is.
+    "reconfirm_on_site": Transition(CONFIRMATION_HOLDS, None, PRINCIPAL),
     "start": Transition(frozenset({JobState.principal_confirmed}), JobState.in_progress, ENTERPRISE_WORKERS),
     "close": Transition(frozenset({JobState.in_progress}), JobState.closed, ENTERPRISE_WORKERS),
     "cancel": Transition(
@@ -118,7 +122,7 @@ def role_violation(action: str, roles: Iterable[str]) -> Violation | None:
     transition = TRANSITIONS[action]
     if transition.roles & set(roles):
         return None
-    if action == "confirm_on_site":
+    if action in ("confirm_on_site", "reconfirm_on_site"):
         return _NOT_THE_PRINCIPAL  # HR-02: no delegate, whatever the delegate's rank
     names = ", ".join(sorted(transition.roles))
     return Violation(

@@ -80,6 +80,7 @@ ACTION_NAMES: dict[str, str] = {
     "consent": "同意",
     "refuse": "不同意",
     "confirm_on_site": "主要负责人现场确认",
+    "reconfirm_on_site": "主要负责人再次现场确认",
     "start": "开始",
 }
 

@@ -50,12 +50,23 @@ class Enterprise(UUIDPk, Base):
     park_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("chemical_parks.id"), index=True)
     risk_grade: Mapped[str] = mapped_column(sa.String(10), default="blue")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # HR-02: the principal leader on the enterprise's record with its regulator (directory.principal).
+    principal_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("people.id", use_alter=True, name="fk_enterprises_principal_id_people")
+    )
+    principal_since: Mapped[datetime | None]
 
     region: Mapped[Region] = relationship()
+    principal: Mapped[Person | None] = relationship(foreign_keys=[principal_id])
 
     __table_args__ = (
         sa.CheckConstraint("risk_grade IN ('red', 'orange', 'yellow', 'blue')", name="risk_grade"),
     )
+
+    @property
+    def principal_record(self) -> Enterprise | None:
+        """The enterprise itself once a principal is on record (what the API nests), else None."""
+        return self if self.principal_id is not None else None
 
 
 class PlantArea(UUIDPk, Base):

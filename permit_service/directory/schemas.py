@@ -92,6 +92,27 @@ class EnterpriseSchema(StrictSchema):
     park_id = fields.UUID(allow_none=True)
     risk_grade = fields.String()
     created_at = AwareDateTime()
+    principal = fields.Nested(
+        "PrincipalSchema",
+        attribute="principal_record",
+        allow_none=True,
+        metadata={"description": "the principal leader on record with the regulator (HR-02); null: none yet"},
+    )
+
+
+class PrincipalSchema(StrictSchema):
+    """The principal leader on an enterprise's record (HR-02)."""
+
+    person_id = fields.UUID(attribute="principal_id")
+    name = fields.String(attribute="principal.name")
+    since = AwareDateTime(attribute="principal_since")
+
+
+class PrincipalIn(StrictSchema):
+    """Record who the principal leader is (chairman, general manager or actual controller), with why (HR-02)."""
+
+    person_id = fields.UUID(required=True, metadata={"description": "an active person of the enterprise"})
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _NOT_BLANK])
 
 
 class EnterprisePageSchema(PageSchema):

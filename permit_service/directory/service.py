@@ -15,6 +15,7 @@ from permit_service.audit import service as audit
 from permit_service.auth.passwords import hash_secret
 from permit_service.auth.principal import Principal, enterprise_scope
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
+from permit_service.directory.principal import refuse_principal_role
 from permit_service.errors import Conflict, NotFound
 
 AREA_FIELDS = (
@@ -211,6 +212,7 @@ def create_person(
     session: Session, *, principal: Principal, enterprise: Enterprise, data: Mapping[str, Any]
 ) -> Person:
     """Register a person of `enterprise` with a first password (the caller's enterprise, checked by the view)."""
+    refuse_principal_role([], data["roles"])
     _refuse_taken(
         session,
         person_id=None,
@@ -286,6 +288,8 @@ def update_person(
     """Change roles, activity, card, contact or certificates (already loaded for update, If-Match checked)."""
     if principal.id == str(person.id):
         _refuse_self_lockout(person, changes)
+    if "roles" in changes:
+        refuse_principal_role(person.roles, changes["roles"])
     _refuse_taken(
         session,
         person_id=person.id,

@@ -18,6 +18,7 @@ from permit_service.auth import (
     require_roles,
 )
 from permit_service.db import get_session, transaction
+from permit_service.directory import principal as record
 from permit_service.directory import service
 from permit_service.directory.models import Enterprise, Person, PlantArea, Region
 from permit_service.directory.schemas import (
@@ -32,8 +33,10 @@ from permit_service.directory.schemas import (
     PlantAreaCreateSchema,
     PlantAreaSchema,
     PlantAreaUpdateSchema,
+    PrincipalIn,
     RegionSchema,
 )
+from permit_service.errors import NotFound
 
 blp = Blueprint(
     "directory",
@@ -89,6 +92,35 @@ class EnterpriseById(MethodView):
     def get(self, enterprise_id: uuid.UUID) -> Enterprise:
         """Read an enterprise (404 if it is not the caller's or in the caller's region)."""
         return get_enterprise_for(get_session(), current_principal(), enterprise_id)
+
+
+@blp.route("/enterprises/<uuid:enterprise_id>/principal")
+class EnterprisePrincipal(MethodView):
+    """The principal leader on an enterprise's record with its regulator (HR-02)."""
+
+    @require_roles(ADMIN, "regulator", "city_regulator")
+    @blp.arguments(PrincipalIn)
+    @blp.response(200, EnterpriseSchema)
+    def put(self, body: dict[str, Any], enterprise_id: uuid.UUID) -> Enterprise:
+        """Record who the principal leader is: the regulator, or the enterprise admin with the regulator notified
+        at once (event, webhook, notification); the `principal` role moves with the record (HR-02)."""
+        principal = current_principal()
+        with transaction() as session:
+            enterprise = session.scalar(
+                sa.select(Enterprise)
+                .where(Enterprise.id == enterprise_id, enterprise_scope(session, principal, Enterprise.id))
+                .with_for_update()
+            )
+            if enterprise is None:
+                raise NotFound("企业不存在", "No such enterprise")
+            record.set_principal(
+                session,
+                principal=principal,
+                enterprise=enterprise,
+                person_id=body["person_id"],
+                reason=body["reason"],
+            )
+        return enterprise
 
 
 @blp.route("/enterprises/<uuid:enterprise_id>/areas")

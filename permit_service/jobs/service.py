@@ -28,6 +28,7 @@ from permit_service.permits import service as permits
 from permit_service.permits.context import provided_fields, register_provider
 from permit_service.permits.models import Permit, PermitCrewMember
 from workflows.high_risk_job import (
+    CONFIRMATION_HOLDS,
     CONSENT_HOLDS,
     PLAN27_KINDS,
     JobState,
@@ -62,7 +63,7 @@ EDITABLE = (
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     row = session.execute(
-        sa.select(Enterprise.risk_grade, HighRiskJob.kind, HighRiskJob.state)
+        sa.select(Enterprise.risk_grade, HighRiskJob.kind, HighRiskJob.state, HighRiskJob.confirmed_at)
         .select_from(Enterprise)
         .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == permit.id)
         .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
@@ -78,6 +79,10 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         # Declared Plan-27 work is covered only by the consent to a Plan-27 job, never by a consent report's.
         "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.high_risk_kind is None),
         "enterprise_risk_grade": row.risk_grade,
+        # HR-02: the principal's latest on-site confirmation of the Plan-27 job, while the job is open after it.
+        "principal_confirmed_at": row.confirmed_at
+        if in_plan27_job and row.state in CONFIRMATION_HOLDS
+        else None,
     }
 
 
@@ -98,7 +103,11 @@ def stop_unconsented_work(session: Session, *, enterprise_id: uuid.UUID, reason:
         if permit.state != PermitState.active or job_context(session, permit)["consented"]:
             continue
         permits.perform(
-            session, permit_id=permit.id, action="suspend", principal=SYSTEM, payload={"reason": reason}
+            session,
+            permit_id=permit.id,
+            action="suspend",
+            principal=SYSTEM,
+            payload={"reason": reason, "reason_code": "red_grade"},
         )
         stopped.append(permit.number)
     return stopped
@@ -378,8 +387,13 @@ def confirm_on_site(
     evidence: Mapping[str, Any],
     expected_version: int | None,
 ) -> HighRiskJob:
-    """The principal leader confirms safety on site, in person, with evidence of being there (HR-02)."""
-    job = _locked(session, principal, job_id, "confirm_on_site", expected_version)
+    """The principal leader confirms safety on site, in person, with evidence of being there (HR-02).
+
+    Again after a freeze or a red grade stopped the job's work: that confirmation is what lets it resume.
+    """
+    job = get_job(session, principal=principal, job_id=job_id)
+    action = "reconfirm_on_site" if job.state in CONFIRMATION_HOLDS else "confirm_on_site"
+    job = _locked(session, principal, job_id, action, expected_version)
     now = clock.now()
     proof = _check_on_site(session, job, principal, evidence, now)
     record = {
@@ -395,7 +409,7 @@ def confirm_on_site(
         session,
         job,
         principal,
-        "confirm_on_site",
+        action,
         confirmed_at=now,
         confirmed_by_id=uuid.UUID(principal.id),
         confirmation_evidence=record,
@@ -478,8 +492,8 @@ def _locked(
 
 def _move(session: Session, job: HighRiskJob, principal: Principal, action: str, **fields: Any) -> None:
     target = target_state(job.state, action, principal.roles)
-    assert target is not None
-    job.state = str(target)
+    if target is not None:  # None: the action keeps the job where it is (a re-confirmation)
+        job.state = str(target)
     for name, value in fields.items():
         setattr(job, name, value)
     job.updated_at = clock.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -32,20 +33,25 @@ class EnterpriseRiskGrade(UUIDPk, Base):
 
 
 class RegulatorNotification(UUIDPk, Base):
-    """A permit the regulator must be told about (RG-02 orange: special grade, level 1 or high-risk job)."""
+    """What the regulator must be told: a permit (RG-02 orange: special grade, level 1 or high-risk job), or a
+    change of the enterprise's principal leader made by the enterprise itself (HR-02)."""
 
     __tablename__ = "regulator_notifications"
 
     enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"))
-    permit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("permits.id"), unique=True)
+    # Null for a notice about the enterprise itself (HR-02: its principal leader changed).
+    permit_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("permits.id"), unique=True)
     job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("high_risk_jobs.id"))
     rule: Mapped[str] = mapped_column(sa.String(16))
     reasons: Mapped[list[str]] = mapped_column(sa.JSON)
     enterprise_grade: Mapped[str] = mapped_column(sa.String(10))
+    data: Mapped[dict[str, Any] | None] = mapped_column(
+        sa.JSON
+    )  # what changed, for a notice without a permit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")
-    permit: Mapped[Permit] = relationship(lazy="joined")
+    permit: Mapped[Permit | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.Index("ix_regulator_notifications_enterprise_created", "enterprise_id", "created_at", "id"),

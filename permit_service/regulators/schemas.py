@@ -58,16 +58,25 @@ class NotifiedPermitOut(StrictSchema):
 
 
 class NotificationOut(StrictSchema):
-    """A permit of an orange enterprise the regulator is told about (RG-02)."""
+    """What the regulator is told: a permit of an orange enterprise (RG-02) or a new principal leader (HR-02)."""
 
     id = fields.UUID()
     enterprise_id = fields.UUID()
     enterprise_name = fields.String(attribute="enterprise.name")
-    permit = fields.Nested(NotifiedPermitOut)
+    permit = fields.Nested(NotifiedPermitOut, allow_none=True)
     job_id = fields.UUID(allow_none=True)
     rule = fields.String()
-    reasons = fields.List(fields.String(), metadata={"description": "special_grade, level_1, high_risk_job"})
+    reasons = fields.List(
+        fields.String(),
+        metadata={"description": "special_grade, level_1, high_risk_job; principal_changed (HR-02)"},
+    )
     enterprise_grade = fields.String()
+    data = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "principal_changed: the principal leader before (from) and after (to), and why"
+        },
+    )
     created_at = AwareDateTime()
 
 
@@ -239,6 +248,16 @@ class OnSiteOverview(StrictSchema):
     by_enterprise = fields.List(fields.Nested(EnterpriseOnSiteCounts))
 
 
+class PrincipalOnRecord(StrictSchema):
+    """The principal leader an enterprise has on record (HR-02); null person: none recorded yet."""
+
+    enterprise_id = fields.UUID()
+    enterprise_name = fields.String()
+    person_id = fields.UUID(allow_none=True)
+    name = fields.String(allow_none=True)
+    since = AwareDateTime(allow_none=True)
+
+
 class OverviewOut(StrictSchema):
     """What a regulator's region looks like right now."""
 
@@ -249,3 +268,4 @@ class OverviewOut(StrictSchema):
     enterprises_by_grade = fields.Dict(keys=fields.String(), values=fields.Integer())
     alarms = fields.Nested(AlarmOverview)
     on_site_evidence = fields.Nested(OnSiteOverview)
+    principals = fields.List(fields.Nested(PrincipalOnRecord))

@@ -18,7 +18,7 @@ from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.auth.principal import Principal, enterprise_scope, region_subtree
 from permit_service.db import is_postgres
-from permit_service.directory.models import RISK_GRADES, Enterprise, Region
+from permit_service.directory.models import RISK_GRADES, Enterprise, Person, Region
 from permit_service.errors import NotFound
 from permit_service.integrations.models import Alarm
 from permit_service.jobs import service as jobs
@@ -186,6 +186,7 @@ def overview(session: Session, *, principal: Principal, region_id: uuid.UUID | N
         "enterprises_by_grade": _grade_counts(session, scope),
         "alarms": _alarm_counts(session, enterprises),
         "on_site_evidence": _on_site_counts(session, enterprises),
+        "principals": _principals(session, scope),
     }
 
 
@@ -283,3 +284,17 @@ def _on_site_counts(session: Session, enterprises: sa.Select) -> dict[str, Any]:
             enterprise_id, {"enterprise_id": enterprise_id, "name": name, **dict.fromkeys(EVIDENCE_KINDS, 0)}
         )[kind] += n
     return {"totals": totals, "by_enterprise": sorted(by_enterprise.values(), key=lambda e: e["name"])}
+
+
+def _principals(session: Session, scope: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
+    """Who each enterprise has on record as its principal leader (HR-02), by enterprise name."""
+    rows = session.execute(
+        sa.select(Enterprise.id, Enterprise.name, Person.id, Person.name, Enterprise.principal_since)
+        .outerjoin(Person, Person.id == Enterprise.principal_id)
+        .where(scope)
+        .order_by(Enterprise.name)
+    )
+    return [
+        {"enterprise_id": eid, "enterprise_name": ename, "person_id": pid, "name": pname, "since": since}
+        for eid, ename, pid, pname, since in rows
+    ]

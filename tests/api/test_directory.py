@@ -196,7 +196,8 @@ def test_person_roles_must_be_enterprise_roles_of_rules_section_0(client, factor
         assert set(body["errors"]) <= {"roles", "roles.0", "roles.1"} and body["errors"]
     every_role = {
         **PERSON,
-        "roles": sorted(ENTERPRISE_ROLES),
+        # HR-02: every role but the principal's, which follows the enterprise's record with its regulator
+        "roles": sorted(set(ENTERPRISE_ROLES) - {"principal"}),
         "positioning_card_id": None,
         "certificates": [],
     }

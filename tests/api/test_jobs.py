@@ -645,11 +645,17 @@ def test_provider_tells_the_core_kind_consent_and_grade(app, client, factory, db
         finally:
             db_session.commit()  # SQLite: release the write lock the app's requests need
 
-    assert context_of(loose) == {"job_kind": None, "consented": False, "enterprise_risk_grade": "blue"}
+    assert context_of(loose) == {
+        "job_kind": None,
+        "consented": False,
+        "enterprise_risk_grade": "blue",
+        "principal_confirmed_at": None,
+    }
     assert context_of(permit) == {
         "job_kind": "tank_cleaning",
         "consented": False,
         "enterprise_risk_grade": "blue",
+        "principal_confirmed_at": None,
     }
     act(client, factory, world.people["applicant"], job, "report")
     assert context_of(permit)["consented"] is False
@@ -704,6 +710,7 @@ def test_provider_gives_no_job_kind_for_a_consent_report(client, factory, db_ses
         "job_kind": None,
         "consented": True,
         "enterprise_risk_grade": "red",
+        "principal_confirmed_at": None,
     }
     db_session.commit()
 
@@ -736,6 +743,7 @@ def test_HR_01_provider_never_lets_a_consent_report_cover_declared_plan_27_work(
         "job_kind": "tank_cleaning",
         "consented": False,
         "enterprise_risk_grade": "red",
+        "principal_confirmed_at": None,
     }
     assert job_context(db_session, db_session.get(Permit, carried.id))["consented"] is True
     db_session.commit()

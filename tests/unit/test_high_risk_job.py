@@ -29,6 +29,9 @@ LEADS: dict[tuple[str, JobState], JobState | str] = {
     ("consent", S.reported): S.consented,
     ("refuse", S.reported): S.refused,
     ("confirm_on_site", S.consented): S.principal_confirmed,
+    # HR-02: confirmed again (after a freeze or a red grade stopped the work) where the job stands
+    ("reconfirm_on_site", S.principal_confirmed): IN_PLACE,
+    ("reconfirm_on_site", S.in_progress): IN_PLACE,
     ("start", S.principal_confirmed): S.in_progress,
     ("close", S.in_progress): S.closed,
     **{("cancel", state): S.cancelled for state in OPEN},
@@ -50,6 +53,7 @@ WHO: dict[str, set[str]] = {
     "consent": {"regulator", "city_regulator"},
     "refuse": {"regulator", "city_regulator"},
     "confirm_on_site": {"principal"},
+    "reconfirm_on_site": {"principal"},
     "start": FILERS | {"work_leader"},
     "close": FILERS | {"work_leader"},
     "cancel": FILERS,
@@ -95,7 +99,7 @@ def test_HR_02_ROLE_who_may_take_each_action(action: str, role: str) -> None:
         assert violation is None
         return
     assert violation is not None
-    assert violation.rule_id == ("HR-02" if action == "confirm_on_site" else "ROLE")
+    assert violation.rule_id == ("HR-02" if action in ("confirm_on_site", "reconfirm_on_site") else "ROLE")
     assert violation.zh and violation.en
 
 
