@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from permit_service.auth.models import IntegrationClient
 from permit_service.directory.models import Person, PlantArea
+from permit_service.integrations.models import Detector
 from permit_service.permits.models import Permit, PermitCrewMember
 from tests.conftest import DEFAULT_NOW
 from tests.factories import Factory, World
@@ -88,3 +91,13 @@ def portal(factory: Factory, world: World) -> Portal:
 def iso(delta: timedelta = timedelta(0)) -> str:
     """A timestamp relative to the test clock's start, with an offset."""
     return (DEFAULT_NOW + delta).isoformat()
+
+
+def registered_earlier(factory: Factory, world: World, ago: timedelta = timedelta(hours=2)) -> None:
+    """Date the enterprise's detectors back: readings from before a detector's registration are refused (DC-01)."""
+    factory.session.execute(
+        sa.update(Detector)
+        .where(Detector.enterprise_id == world.enterprise.id)
+        .values(created_at=DEFAULT_NOW - ago)
+    )
+    factory.session.commit()

@@ -26,6 +26,7 @@ from workflows.rules import (
     RuleViolation,
     Violation,
     gas_tests,
+    guardian,
     plan27,
     state_conflict,
     upgrade,
@@ -205,6 +206,7 @@ class Workflow:
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,  # RG-02, FZ-03: work stopped for want of consent resumes only with it
                 plan27.principal_confirmed,  # HR-02: confirmed on site again after a freeze or a red grade
+                guardian.guardian_back,  # HC-04: the guardian who checked out is back in
                 sig.approvals_complete,  # HW-03, FZ-02: wind seen now or an upgrade freeze may raise the grade
                 grading.upgraded_grade,
             ),

@@ -144,9 +144,8 @@ class PermitData:
     people_inside: int = 0
     tools_inside: int = 0  # tools registered into the space and not yet out (CS-05)
     job_kind: str | None = None  # set when the permit belongs to a high-risk job (HR-01)
-    principal_confirmed_at: datetime | None = (
-        None  # HR-02: the job's latest on-site confirmation by the principal
-    )
+    principal_confirmed_at: datetime | None = None  # HR-02: the job's latest on-site confirmation
+    guardian_left: bool = False  # HC-04: the guardian checked out and no guardian is registered inside
     consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
     contractor: bool = False  # the work unit is a contractor: outsourced work (SD-02)
     checklist_confirmations: tuple[ChecklistConfirmation, ...] = ()  # SD-02

@@ -348,6 +348,17 @@ class MqttBridge:
             return self._dead_letter(
                 topic, payload, binding, f"internal error: {type(exc).__name__}", "内部错误"
             )
+        if outcome.body.get("refused"):
+            # DC-01: readings the service would not judge are answered, not stored: the answer goes where a
+            # refusal goes, so that the plant sees it.
+            errors = {
+                f"readings.{r['index']}.{r['field']}": [f"{r['message_zh']} / {r['message_en']}"]
+                for r in outcome.body["refused"]
+            }
+            return self._dead_letter(
+                topic, payload, binding, "readings refused, not judged", "读数被拒绝，未予判定", errors,
+                outcome.status_code,
+            )  # fmt: skip
         return "replayed" if outcome.replayed else "applied"
 
     def _dead_letter(

@@ -31,13 +31,15 @@ class Push:
     schema: type[Schema]
     check: Callable[..., tuple[Any, dict[str, list[str]]]]
     apply: Callable[[Session, Principal, IngestBatch, list[dict[str, Any]], Any], dict[str, Any]]
+    refuses_items: bool = False  # DC-01: well-formed items the check will not take are refused in the answer
 
 
 PUSHES: Mapping[str, Push] = {
     p.kind: p
     for p in (
         Push("gas_readings", "readings", s.ReadingBatchIn, service.check_readings,
-             lambda se, _p, batch, _items, readings: service.apply_readings(se, batch=batch, readings=readings)),
+             lambda se, _p, batch, _items, checked: service.apply_readings(se, batch=batch, checked=checked),
+             refuses_items=True),
         Push("positions", "snapshots", s.SnapshotBatchIn, service.check_positions,
              lambda se, _p, batch, items, areas: service.apply_positions(se, batch=batch, snapshots=items, areas=areas)),
         Push("card_sightings", "sightings", s.SightingBatchIn, service.check_sightings,
@@ -84,7 +86,8 @@ def _replayed(batch: IngestBatch) -> Outcome:
 
 
 def push(principal: Principal, *, kind: str, key: str, body: Any, request_hash: str) -> Outcome:
-    """Check the whole batch, store nothing if anything is wrong (422), else apply it once under its key (DC-05).
+    """Check the whole batch, store nothing if it is malformed (422), else apply it once under its key (DC-05);
+    gas readings the service will not judge are refused one by one in the answer (DC-01).
 
     `request_hash` fingerprints what carried the batch (`service.fingerprint`): the same key with another
     batch is refused. A concurrent push with the same key blocks on the key and is answered as the first was.
@@ -102,7 +105,10 @@ def push(principal: Principal, *, kind: str, key: str, body: Any, request_hash: 
             data, errors = _load(spec.schema, body)
             items = data.get(spec.field) or []
             resolved, problems = spec.check(session, principal=principal, items=items)
-            errors.update(problems)
+            # DC-01: well-formed readings the service will not judge are refused one by one in the answer; a
+            # malformed batch is refused whole, every offending item listed.
+            if errors or not spec.refuses_items:
+                errors.update(problems)
             if errors:
                 raise ValidationProblem(
                     dict(sorted(errors.items())),

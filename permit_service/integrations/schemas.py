@@ -164,12 +164,33 @@ class SuspendedOut(StrictSchema):
     rule = fields.String()
 
 
+class RefusedReadingOut(StrictSchema):
+    """A reading the service did not judge, and why (DC-01); it is not stored."""
+
+    index = fields.Integer(metadata={"description": "its position in the pushed list"})
+    field = fields.String(metadata={"description": "the field at fault: detector, measured_at or value"})
+    detector = fields.String(allow_none=True)
+    reason = fields.String(
+        metadata={
+            "description": "unknown_detector, before_registration, too_old, in_the_future, out_of_range"
+        }
+    )
+    message_zh = fields.String()
+    message_en = fields.String()
+
+
 class BatchOut(StrictSchema):
     """What an accepted batch did. A repeat with the same Idempotency-Key gets this same answer."""
 
     batch_id = fields.UUID()
     kind = fields.String()
-    accepted = fields.Integer()
+    accepted = fields.Integer(
+        metadata={"description": "items judged (gas readings: against every active permit)"}
+    )
+    refused = fields.List(
+        fields.Nested(RefusedReadingOut),
+        metadata={"description": "gas readings refused one by one with the reason; never stored (DC-01)"},
+    )
     suspended = fields.List(fields.Nested(SuspendedOut))
     alarm_ids = fields.List(fields.UUID())
 

@@ -282,13 +282,8 @@ def open_batch(
 def _check_time(
     errors: Errors, name: str, at: datetime | None, now: datetime, policy: Mapping[str, Any]
 ) -> None:
-    if at is None:
-        return
-    if at > now + timedelta(seconds=policy["reading_max_ahead_seconds"]):
-        errors.setdefault(name, []).append("时间晚于当前时间 / timestamp is in the future")
-    elif at < now - timedelta(hours=policy["reading_max_age_hours"]):
-        hours = policy["reading_max_age_hours"]
-        errors.setdefault(name, []).append(f"时间早于{hours}小时前 / timestamp is older than {hours} h")
+    for _reason, message in _time_problems(at, now, policy):
+        errors.setdefault(name, []).append(message)
 
 
 def _area_errors(
@@ -327,10 +322,23 @@ class Reading:
     measured_at: datetime
 
 
+@dataclass(frozen=True)
+class ReadingCheck:
+    """A batch of readings sorted out: those to judge, and those refused with the reason (DC-01)."""
+
+    readings: list[Reading]
+    refused: list[dict[str, Any]]
+
+
 def check_readings(
     session: Session, *, principal: Principal, items: Sequence[Mapping[str, Any]]
-) -> tuple[list[Reading], Errors]:
-    """Resolve detectors and check values and times; every offending item is listed by index."""
+) -> tuple[ReadingCheck, Errors]:
+    """Resolve detectors and check values and times (DC-01): a reading the service will not judge is refused with
+    its reason: unknown detector, before the detector's registration, too old, in the future, out of range.
+
+    The refusals come back both ways: as the batch answer's `refused` list, and as errors by index for a batch
+    that is refused whole because some item is malformed.
+    """
     enterprise_id = _own_enterprise(principal)
     cfg = settings()
     now = clock.now()
@@ -345,12 +353,37 @@ def check_readings(
     } if codes else {}  # fmt: skip
     table = gas.gas_table(cfg.policy)
     readings: list[Reading] = []
+    refused: list[dict[str, Any]] = []
     errors: Errors = {}
+
+    def refuse(i: int, item: Mapping[str, Any], field: str, reason: str, message: str) -> None:
+        errors.setdefault(f"readings.{i}.{field}", []).append(message)
+        zh, _, en = message.partition(" / ")
+        if not any(r["index"] == i for r in refused):
+            refused.append(
+                {
+                    "index": i,
+                    "field": field,
+                    "detector": item.get("detector"),
+                    "reason": reason,
+                    "message_zh": zh,
+                    "message_en": en,
+                }
+            )
+
     for i, item in enumerate(items):
         detector = detectors.get(item.get("detector", ""))
+        at = item.get("measured_at")
         if "detector" in item and detector is None:
-            errors.setdefault(f"readings.{i}.detector", []).append("探测器未登记 / unknown detector")
-        _check_time(errors, f"readings.{i}.measured_at", item.get("measured_at"), now, cfg.policy)
+            refuse(i, item, "detector", "unknown_detector", "探测器未登记 / unknown detector")
+        late = _time_problems(at, now, cfg.policy)
+        for reason, message in late:
+            refuse(i, item, "measured_at", reason, message)
+        if not late and detector is not None and at is not None and at < detector.created_at:
+            refuse(
+                i, item, "measured_at", "before_registration",
+                "测量时间早于探测器登记时间，无从判定 / measured before the detector was registered: nothing to judge it by",
+            )  # fmt: skip
         if detector is None or "value" not in item:
             continue
         try:
@@ -361,15 +394,29 @@ def check_readings(
             ):
                 raise ValueError("读数超出物理量程，不可能 / the reading is beyond any physical range")
         except ValueError as exc:
-            errors.setdefault(f"readings.{i}.value", []).append(str(exc))
+            refuse(i, item, "value", "out_of_range", str(exc))
             continue
-        if "measured_at" in item:
-            readings.append(Reading(detector, item["value"], normalised, item["measured_at"]))
-    return readings, errors
+        if at is not None and not any(r["index"] == i for r in refused):
+            readings.append(Reading(detector, item["value"], normalised, at))
+    return ReadingCheck(readings, refused), errors
 
 
-def apply_readings(session: Session, *, batch: IngestBatch, readings: Sequence[Reading]) -> dict[str, Any]:
-    """Store the readings set-wise, keep their feeds alive, and suspend the permits they breach."""
+def _time_problems(at: datetime | None, now: datetime, policy: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Why a pushed timestamp is not taken: in the future (beyond the clock skew) or older than the policy."""
+    if at is None:
+        return []
+    if at > now + timedelta(seconds=policy["reading_max_ahead_seconds"]):
+        return [("in_the_future", "时间晚于当前时间 / timestamp is in the future")]
+    if at < now - timedelta(hours=policy["reading_max_age_hours"]):
+        hours = policy["reading_max_age_hours"]
+        return [("too_old", f"时间早于{hours}小时前 / timestamp is older than {hours} h")]
+    return []
+
+
+def apply_readings(session: Session, *, batch: IngestBatch, checked: ReadingCheck) -> dict[str, Any]:
+    """Store the readings to judge set-wise, keep their feeds alive, suspend the permits they breach, and answer
+    the refused ones with their reasons (DC-01): `accepted` counts only the judged."""
+    readings = checked.readings
     _bulk_insert(
         session,
         GasReadingRecord.__table__,
@@ -404,7 +451,7 @@ def apply_readings(session: Session, *, batch: IngestBatch, readings: Sequence[R
             continue
         rule, findings, worst = breach
         reason = "；".join(v.zh for v in findings) + " / " + "; ".join(v.en for v in findings)
-        if _suspend(
+        if suspend(
             session, permit, reason=f"气体超标 / gas over the limit ({rule}): {reason}", code="gas_alarm"
         ):
             suspended.append({"permit_id": str(permit.id), "number": permit.number, "rule": rule})
@@ -429,7 +476,7 @@ def apply_readings(session: Session, *, batch: IngestBatch, readings: Sequence[R
             },
         )  # fmt: skip
         alarms.append(str(alarm.id))
-    return _answer(batch, accepted=len(readings), suspended=suspended, alarms=alarms)
+    return _answer(batch, accepted=len(readings), suspended=suspended, alarms=alarms, refused=checked.refused)
 
 
 def _gas_breach(
@@ -555,6 +602,9 @@ def apply_positions(
         _upsert_locations(session, enterprise_id, {c: (area_id, at) for c in cards})
         touched[area_id] = max(at, touched.get(area_id, at))
     _touch_positioning_feeds(session, touched)
+    _add_crew_areas(
+        session, enterprise_id, {c: s["observed_at"] for s in ordered for c in s["card_ids"]}, touched
+    )
     return _judge_positions(session, batch, touched, accepted=len(snapshots))
 
 
@@ -595,7 +645,46 @@ def apply_sightings(
     for card, area_id in previous:
         if area_id is not None:
             touched[area_id] = max(latest[card][1], touched.get(area_id, latest[card][1]))
+    _add_crew_areas(session, enterprise_id, {card: at for card, (_, at) in latest.items()}, touched)
     return _judge_positions(session, batch, touched, accepted=len(sightings))
+
+
+def _add_crew_areas(
+    session: Session,
+    enterprise_id: uuid.UUID,
+    seen: Mapping[str, datetime],
+    touched: dict[uuid.UUID, datetime],
+) -> None:
+    """HC-04: the areas of the work whose guardian, or a crew member registered inside, the batch placed anywhere
+    are judged too.
+
+    A card seen in another area says its holder left the permit's area even when positioning never saw them
+    there before (the area they left is unknown to it).
+    """
+    if not seen:
+        return
+    registered_inside = (
+        sa.select(PresenceEntry.id)
+        .where(
+            PresenceEntry.permit_id == Permit.id,
+            PresenceEntry.person_id == Person.id,
+            PresenceEntry.checked_out_at.is_(None),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(Permit.area_id, Person.positioning_card_id)
+        .join(PermitCrewMember, PermitCrewMember.permit_id == Permit.id)
+        .join(Person, Person.id == PermitCrewMember.person_id)
+        .where(
+            Permit.enterprise_id == enterprise_id,
+            Permit.state == str(State.active),
+            Person.positioning_card_id.in_(list(seen)),
+            sa.or_(PermitCrewMember.role == "guardian", registered_inside),
+        )
+    ).all()
+    for area_id, card in rows:
+        touched[area_id] = max(seen[card], touched.get(area_id, seen[card]))
 
 
 @dataclass(frozen=True)
@@ -675,7 +764,7 @@ def _judge_positions(
         if not findings:
             continue
         reason = "；".join(f.zh for f in findings) + " / " + "; ".join(f.en for f in findings)
-        if _suspend(session, permit, reason=f"HC-04: {reason}", code=findings[0].kind):
+        if suspend(session, permit, reason=f"HC-04: {reason}", code=findings[0].kind):
             suspended.append({"permit_id": str(permit.id), "number": permit.number, "rule": "HC-04"})
         for f in findings:
             alarm = raise_alarm(
@@ -720,7 +809,7 @@ def apply_plant_alarms(
                 else:
                     rule, code = "G-08", "plant_alarm"
                 reason = f"装置报警（{item['kind']}）：{item['message']} / plant alarm ({item['kind']}): {item['message']}"
-                if _suspend(session, permit, reason=f"{rule}: {reason}", code=code):
+                if suspend(session, permit, reason=f"{rule}: {reason}", code=code):
                     stopped.append({"permit_id": str(permit.id), "number": permit.number, "rule": rule})
         alarm = raise_alarm(
             session, enterprise_id=batch.enterprise_id, kind=item["kind"], rule=None,
@@ -762,7 +851,7 @@ def _active_permits(session: Session, area_ids: Iterable[uuid.UUID]) -> list[Per
     return list(session.scalars(stmt).unique())
 
 
-def _suspend(session: Session, permit: Permit, *, reason: str, code: str) -> bool:
+def suspend(session: Session, permit: Permit, *, reason: str, code: str) -> bool:
     """Suspend through the workflow as the system (G-08); False if the permit is no longer active."""
     try:
         permits.perform(
@@ -850,12 +939,18 @@ def _touch_positioning_feeds(session: Session, touched: Mapping[uuid.UUID, datet
 
 
 def _answer(
-    batch: IngestBatch, *, accepted: int, suspended: list[dict[str, Any]], alarms: list[str]
+    batch: IngestBatch,
+    *,
+    accepted: int,
+    suspended: list[dict[str, Any]],
+    alarms: list[str],
+    refused: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     body = {
         "batch_id": str(batch.id),
         "kind": batch.kind,
         "accepted": accepted,
+        "refused": refused or [],
         "suspended": suspended,
         "alarm_ids": alarms,
     }

@@ -104,9 +104,16 @@ class PresenceOut(HeadcountOut):
 
 
 class PresenceChangeOut(HeadcountOut):
-    """A check-in or check-out and the headcounts after it."""
+    """A check-in or check-out and the headcounts after it; a guardian's leaving stops the work (HC-04)."""
 
     entry = fields.Nested(PresenceEntryOut)
+    permit_state = fields.String(metadata={"description": "the permit's state after the change"})
+    alarm_ids = fields.List(
+        fields.UUID(),
+        metadata={
+            "description": "alarms the change raised: the last guardian checking out suspends the work (HC-04)"
+        },
+    )
 
 
 class RaiseIn(StrictSchema):

@@ -114,7 +114,23 @@ def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
             ),
         ).where(PresenceEntry.permit_id == permit.id, PresenceEntry.checked_out_at.is_(None))
     ).one()
-    return {"people_inside": people, "tools_inside": tools}
+    return {"people_inside": people, "tools_inside": tools, "guardian_left": _guardian_left(session, permit)}
+
+
+def _guardian_left(session: Session, permit: Permit) -> bool:
+    """HC-04: the permit's guardians have checked in and all checked out again (only a resumption asks)."""
+    if permit.state != State.suspended:
+        return False
+    guardians = [c.person_id for c in permit.crew if c.role == "guardian"]
+    if not guardians:
+        return False
+    entries, inside = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((PresenceEntry.checked_out_at.is_(None), 1), else_=0)), 0),
+        ).where(PresenceEntry.permit_id == permit.id, PresenceEntry.person_id.in_(guardians))
+    ).one()
+    return entries > 0 and not inside
 
 
 def _lock_area(session: Session, area_id: uuid.UUID) -> None:
@@ -140,8 +156,9 @@ def _crew_roles(permit: Permit, person_id: uuid.UUID) -> set[str]:
     return {c.role for c in permit.crew if c.person_id == person_id}
 
 
-def _require_workable(permit: Permit) -> None:
-    if permit.state == State.active:
+def _require_workable(permit: Permit, *, guardian: bool = False) -> None:
+    # HC-04: the guardian comes back before a stopped permit may resume, so they check in while it is suspended.
+    if permit.state == State.active or (guardian and permit.state == State.suspended):
         return
     if permit.state == State.suspended:
         raise Conflict(
@@ -239,8 +256,8 @@ def check_in(
     """Register a person (by id or card; visitors and inspectors count too, HC-05) or a tool into the risk area."""
     permit = permits.get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
     _require_registrar(permit, principal)
-    _require_workable(permit)
     if data.get("tool"):
+        _require_workable(permit)
         tool = data["tool"]
         entry = _new_entry(
             permit,
@@ -253,6 +270,8 @@ def check_in(
     else:
         _lock_area(session, permit.area_id)
         entry = _person_entry(session, permit, data, principal)
+        returning = entry.person_id is not None and "guardian" in _crew_roles(permit, entry.person_id)
+        _require_workable(permit, guardian=returning)
         limit = headcount_limit(session, permit)
         inside = people_inside_area(session, permit.area_id)
         if limit.number is not None and inside + 1 > limit.number:

@@ -15,7 +15,7 @@ from permit_service.db import get_session, transaction
 from permit_service.permits import service as permits
 from permit_service.permits.models import Permit
 from permit_service.presence import schemas as s
-from permit_service.presence import service
+from permit_service.presence import service, watch
 from permit_service.presence.models import HeadcountRaise, PresenceEntry
 
 blp = Blueprint(
@@ -33,6 +33,8 @@ def _change(session: Session, entry: PresenceEntry, permit: Permit) -> dict[str,
         "area_people_inside": service.people_inside_area(session, permit.area_id),
         "limit": limit.number,
         "limit_rule": limit.rule,
+        "permit_state": permit.state,
+        "alarm_ids": [],
     }
 
 
@@ -80,7 +82,8 @@ class PermitCheckOuts(MethodView):
         principal = current_principal()
         with transaction() as session:
             entry, permit = service.check_out(session, principal=principal, permit_id=permit_id, data=body)
-            return _change(session, entry, permit)
+            alarm = watch.guardian_checked_out(session, permit, entry)
+            return {**_change(session, entry, permit), "alarm_ids": [alarm.id] if alarm else []}
 
 
 @blp.route("/permits/<uuid:permit_id>/headcount-raises")

@@ -22,7 +22,7 @@ from permit_service.integrations.models import (
 )
 from tests.api.checks import assert_problem
 from tests.conftest import DEFAULT_NOW
-from tests.plant import iso, portal
+from tests.plant import iso, portal, registered_earlier
 
 STORED = (GasReadingRecord, IngestBatch, PositionSnapshot, CardSighting, CardLocation, Alarm)
 
@@ -55,6 +55,7 @@ def plant(client, factory):
             headers=gate.headers,
         )
         assert resp.status_code == 201, resp.get_json()
+    registered_earlier(factory, world)
     return world, gate
 
 
@@ -364,7 +365,13 @@ def test_absurd_values_are_judged_in_volume_whatever_the_unit(client, factory, p
     )
     body = {"readings": [_reading("GD-3", 100.5), _reading("GD-2", 1_000_001)]}
     resp = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("absurd"))
-    assert_problem(resp, 422, fields={"readings.0.value", "readings.1.value"})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["accepted"] == 0  # DC-01: refused one by one, not judged, not stored
+    assert [(r["index"], r["reason"]) for r in resp.get_json()["refused"]] == [
+        (0, "out_of_range"),
+        (1, "out_of_range"),
+    ]
+    assert _count(factory.session, GasReadingRecord) == 0
     ok = {"readings": [_reading("GD-3", 20.9), _reading("GD-2", 5.0)]}
     assert (
         client.post("/api/v1/integrations/gas-readings", json=ok, headers=gate.push("fine")).status_code
@@ -458,3 +465,45 @@ def test_readings_keep_their_feed_alive(client, factory, plant):
         and stored.unit_normalised == "%vol"
         and stored.value_normalised == pytest.approx(0.05)
     )
+
+
+# --- DC-01: a reading is judged or refused with its reason, never stored and ignored ------------------
+
+
+def test_DC_01_well_formed_readings_the_service_will_not_judge_are_refused_one_by_one(
+    client, factory, plant, clock
+):
+    _world, gate = plant
+    registered = factory.session.scalar(sa.select(Detector.created_at).where(Detector.code == "GD-1"))
+    factory.session.commit()
+    clock.advance(timedelta(minutes=10))
+    body = {
+        "readings": [
+            _reading(),  # judged
+            {
+                "detector": "GD-1",
+                "value": 1.0,
+                "measured_at": (registered - timedelta(seconds=1)).isoformat(),
+            },
+            _reading(detector="GD-404"),
+            _reading(delta=timedelta(hours=-25)),
+            _reading(delta=timedelta(minutes=15)),
+            _reading(value=150.0),
+        ]
+    }
+    resp = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("dc01-1"))
+    assert resp.status_code == 201, resp.get_json()
+    answer = resp.get_json()
+    assert answer["accepted"] == 1
+    assert [(r["index"], r["reason"]) for r in answer["refused"]] == [
+        (1, "before_registration"),
+        (2, "unknown_detector"),
+        (3, "too_old"),
+        (4, "in_the_future"),
+        (5, "out_of_range"),
+    ]
+    assert "before the detector was registered" in answer["refused"][0]["message_en"]
+    assert all(r["message_zh"] for r in answer["refused"])
+    assert _count(factory.session, GasReadingRecord) == 1  # only the judged reading is stored
+    again = client.post("/api/v1/integrations/gas-readings", json=body, headers=gate.push("dc01-1"))
+    assert again.get_json() == answer  # the refusals are part of the batch's answer (DC-05)

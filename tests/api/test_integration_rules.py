@@ -12,7 +12,7 @@ from permit_service.audit.models import Event
 from permit_service.integrations.models import Alarm, GasReadingRecord
 from permit_service.integrations.service import check_silent_feeds
 from tests.api.checks import assert_problem
-from tests.plant import at_work, card_of, give_cards, iso, portal
+from tests.plant import at_work, card_of, give_cards, iso, portal, registered_earlier
 
 _keys = itertools.count(1)
 
@@ -45,6 +45,7 @@ def plant(client, factory):
             headers=gate.headers,
         )
         assert resp.status_code == 201
+    registered_earlier(factory, world)
     return world, gate, east
 
 

@@ -28,7 +28,7 @@ BUDGETS = {
     "get_permit": 11,
     "list_permits": 2,
     "suspend": 19,  # +2: the feed position given at commit (counter, positions; issue 17)
-    "resume": 19,
+    "resume": 20,  # +1: whether the guardian who checked out is back in (HC-04)
     "create_draft": 26,
     "ingest": 13,
 }

@@ -149,14 +149,15 @@ def test_DC01_malformed_payloads_go_to_the_dead_letter_topic_and_nothing_is_stor
     letters = wait_until(
         lambda: len(dead.on(f"{prefix}/dead-letter")) == 3 and dead.on(f"{prefix}/dead-letter")
     )
+    # DC-01: the unknown detector's reading is refused in the batch's answer (201), not stored, and dead-lettered.
     assert [(d["topic"], d["status"]) for d in letters] == [
-        (f"{prefix}/gas/CH4-A", 422), (f"{prefix}/gas/NO-SUCH", 422), (f"{prefix}/gas/CH4-A", 422),
+        (f"{prefix}/gas/CH4-A", 422), (f"{prefix}/gas/NO-SUCH", 201), (f"{prefix}/gas/CH4-A", 422),
     ]  # fmt: skip
     assert "not UTF-8 JSON" in letters[0]["reason_en"] and letters[0]["payload_encoding"] == "base64"
     assert letters[1]["errors"] == {"readings.0.detector": ["探测器未登记 / unknown detector"]}
     assert "readings.0.detector" in letters[2]["errors"]  # the payload names another detector than its topic
     assert rows(factory.session, sa.select(GasReadingRecord)) == []
-    assert rows(factory.session, sa.select(IngestBatch)) == []
+    assert len(rows(factory.session, sa.select(IngestBatch))) == 1  # the answered batch, with its refusal
     assert _state(factory.session, hot) == "active"
     # The bridge carries on: the next good message is stored.
     publish(f"{prefix}/gas/CH4-A", json.dumps({"value": 2.0, "measured_at": iso()}))
