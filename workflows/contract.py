@@ -80,7 +80,15 @@ def _rule_ids(obj: Any, seen: dict[int, Any], depth: int) -> set[str]:
     if isinstance(obj, types.FunctionType):
         found = _code_rule_ids(obj.__code__)
         found |= _values(cell.cell_contents for cell in obj.__closure__ or () if _filled(cell))
-        helpers = (obj.__globals__.get(name) for name in _names(obj.__code__))
+        names = _names(obj.__code__)
+        helpers = [obj.__globals__.get(name) for name in names]
+        # A helper module's functions the guard calls by attribute (`on_site.judge`) count as helpers too.
+        helpers += [
+            getattr(module, name, None)
+            for module in helpers
+            if isinstance(module, types.ModuleType) and module.__name__.startswith("workflows")
+            for name in names
+        ]
         for helper in helpers:
             if isinstance(helper, types.FunctionType) and helper.__module__.startswith("workflows"):
                 found |= _rule_ids(helper, seen, depth - 1)
