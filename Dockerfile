@@ -14,12 +14,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
-COPY README.md alembic.ini wsgi.py gunicorn.conf.py ./
+# Dependencies first, from the hash-checked lock alone, so a code change does not reinstall them.
+COPY requirements/runtime.lock ./requirements/
+RUN pip install --require-hashes -r requirements/runtime.lock
+COPY pyproject.toml README.md alembic.ini wsgi.py gunicorn.conf.py ./
 COPY migrations ./migrations
 COPY workflows ./workflows
 COPY permit_service ./permit_service

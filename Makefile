@@ -6,23 +6,41 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstalls only when pyproject.toml changes (or the venv is gone).
+# Exact versions with hashes: requirements/dev.lock (service + dev tools, for make venv and CI) and
+# requirements/runtime.lock (the service alone, for the Dockerfile). `make lock` refreshes both.
+LOCKS := requirements/runtime.lock requirements/dev.lock
+# Reinstalls only when pyproject.toml or a lock changes (or the venv is gone).
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 export PORT
 
-.PHONY: help venv run test lint openapi migration bench fuzz
+.PHONY: help venv lock audit-deps run test lint openapi migration bench fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create .venv and install the service with its dev tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	@echo "installing permit-service[dev] into $(VENV)"
-	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installing requirements/dev.lock (hash-checked) and permit-service into $(VENV)"
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python bin/check-lock
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
+
+# uv resolves; --universal keeps markers for every platform, the hashes cover every wheel of a pinned version.
+UV_COMPILE = $(BIN)/python -m uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --quiet
+lock: ## refresh requirements/*.lock from pyproject.toml (newest versions its ranges allow)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv
+	@mkdir -p requirements
+	$(UV_COMPILE) --upgrade -o requirements/runtime.lock
+	$(UV_COMPILE) --upgrade --extra dev -o requirements/dev.lock
+	@echo "requirements/*.lock refreshed: review the diff, run make test, commit"
+
+audit-deps: venv ## pip-audit the locked versions against PyPI's advisories (says SKIPPED when unreachable)
+	$(BIN)/python bin/audit-deps
 
 # A demo receiver on this machine is reachable (webhooks refuse loopback by default, DC-04).
 run: export WEBHOOK_ALLOWED_NETWORKS ?= 127.0.0.1,::1
