@@ -76,5 +76,6 @@ def url_of(rule: Rule, **given: Any) -> str:
         elif hasattr(converter, "items"):  # any(a, b): one of the values it allows
             values[name] = sorted(converter.items)[0]
         else:
-            values[name] = uuid.uuid4() if "UUID" in type(converter).__name__ else "hot_work"
+            kind = type(converter).__name__
+            values[name] = uuid.uuid4() if "UUID" in kind else 2027 if "Integer" in kind else "hot_work"
     return rule.build(values)[1]

@@ -147,13 +147,23 @@ def test_AU_02_an_edited_field_is_named_at_the_edited_event(trail, db_session):
 
 
 def test_AU_02_a_deleted_event_is_named_at_the_event_after_the_gap(trail, db_session):
-    tamper(db_session, f"DELETE FROM events WHERE id = {trail[2]}")
+    # its feed position (issue 17) goes with it, as an owner deleting it would have to
+    tamper(
+        db_session,
+        f"DELETE FROM event_feed WHERE event_id = {trail[2]}",
+        f"DELETE FROM events WHERE id = {trail[2]}",
+    )
     code, output = audit_verify()
     assert code == 1 and f"event {trail[3]} deleted" in output
 
 
 def test_AU_02_a_deleted_last_event_is_named_after_the_event_before_it(trail, db_session):
-    tamper(db_session, f"DELETE FROM events WHERE id = {trail[4]}")
+    # its feed position (issue 17) goes with it, as an owner deleting it would have to
+    tamper(
+        db_session,
+        f"DELETE FROM event_feed WHERE event_id = {trail[4]}",
+        f"DELETE FROM events WHERE id = {trail[4]}",
+    )
     code, output = audit_verify()
     assert code == 1 and f"event {trail[3]} deleted: 1 event(s) after it are missing" in output
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.permit_flows import APPROVER, measure_answers
+from tests.api.permit_flows import APPROVER, POSITION_INSIDE, measure_answers
 from tests.conftest import DEFAULT_NOW
 from tests.factories import PASSWORD, World
 from workflows import measures
@@ -154,9 +154,7 @@ def test_generated_client_walks_a_hot_work_permit_to_closed(generated, live_url,
     )
     assert edited.parsed.version == permit.version + 1
 
-    evidence = m.Evidence(
-        area_id=world.area.id, position=m.EvidencePositionType0.from_dict({"lat": 35.38, "lon": 119.52})
-    )
+    evidence = m.Evidence(area_id=world.area.id, position=m.EvidencePositionType0.from_dict(POSITION_INSIDE))
     gas = m.GasTestIn(
         sampled_at=DEFAULT_NOW,
         readings=[m.GasReadingIn(gas="CH4", value=0.1, unit=m.DetectorUnit("%vol"))],
