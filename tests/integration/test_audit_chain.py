@@ -146,24 +146,23 @@ def test_AU_02_an_edited_field_is_named_at_the_edited_event(trail, db_session):
     assert code == 1 and f"event {trail[2]} edited" in output and "1 of 2 chains broken" in output
 
 
-def test_AU_02_a_deleted_event_is_named_at_the_event_after_the_gap(trail, db_session):
-    # its feed position (issue 17) goes with it, as an owner deleting it would have to
+def delete_event(db_session: Session, event_id: int) -> None:
+    """Delete an event as its owner could: its feed position (issue 17) has to go with it."""
     tamper(
         db_session,
-        f"DELETE FROM event_feed WHERE event_id = {trail[2]}",
-        f"DELETE FROM events WHERE id = {trail[2]}",
+        f"DELETE FROM event_feed WHERE event_id = {event_id}",
+        f"DELETE FROM events WHERE id = {event_id}",
     )
+
+
+def test_AU_02_a_deleted_event_is_named_at_the_event_after_the_gap(trail, db_session):
+    delete_event(db_session, trail[2])
     code, output = audit_verify()
     assert code == 1 and f"event {trail[3]} deleted" in output
 
 
 def test_AU_02_a_deleted_last_event_is_named_after_the_event_before_it(trail, db_session):
-    # its feed position (issue 17) goes with it, as an owner deleting it would have to
-    tamper(
-        db_session,
-        f"DELETE FROM event_feed WHERE event_id = {trail[4]}",
-        f"DELETE FROM events WHERE id = {trail[4]}",
-    )
+    delete_event(db_session, trail[4])
     code, output = audit_verify()
     assert code == 1 and f"event {trail[3]} deleted: 1 event(s) after it are missing" in output
 
