@@ -16,6 +16,7 @@ from transitions import EventData, Machine
 from workflows import facts as f
 from workflows import measures
 from workflows import steps as st
+from workflows import working_hours as wh
 from workflows.facts import COMMON_FACTS, Fact
 from workflows.forms import Form
 from workflows.gas import GasPlan
@@ -95,6 +96,7 @@ class Workflow:
         close_rule: str = "ROLE",
         guardian_rule: str = "SD-01",
         shift_check_rule: str | None = None,
+        working_hours_rule: str | None = None,
         guards: Mapping[str, tuple[Guard, ...]] | None = None,
         watches: tuple[Guard, ...] = (),
         effects: Mapping[str, Effects] | None = None,
@@ -127,6 +129,7 @@ class Workflow:
             shift_check_rule=shift_check_rule,
         )
         self.gas_plan = gas_plan
+        self.working_hours_rule = working_hours_rule  # the type states daily working periods (HW-03)
         self._watches, self._effects, self._ends_linked_power = watches, effects or {}, ends_linked_power
         self.steps = st.build(
             countersign=countersign_rule is not None,
@@ -165,6 +168,8 @@ class Workflow:
             if sig.shift_check_rule
             else None
         )
+        rule = self.working_hours_rule
+        in_working_time = (wh.in_working_time(rule),) if rule else ()
         shared: dict[str, tuple[Guard, ...]] = {
             "submit": (
                 g.hazard_analysis_recorded,
@@ -174,6 +179,7 @@ class Workflow:
                 f.required_given(self.facts),
                 grading.grade_valid,
                 grading.window_valid,
+                *((wh.periods_stated_well(rule),) if rule else ()),
             ),
             "countersign": (sig.countersign_guard,),
             "approve": (
@@ -194,6 +200,7 @@ class Workflow:
                 *plan.get("activate", ()),
                 *((shift_checked,) if shift_checked else ()),
                 g.window_open,
+                *in_working_time,
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,
                 plan27.principal_confirmed,
@@ -203,6 +210,7 @@ class Workflow:
                 g.conditions_reconfirmed,
                 *plan.get("resume", ()),
                 g.window_open,
+                *in_working_time,
                 upgrade.no_strict_freeze,
                 upgrade.consent_given,  # RG-02, FZ-03: work stopped for want of consent resumes only with it
                 plan27.principal_confirmed,  # HR-02: confirmed on site again after a freeze or a red grade
@@ -363,6 +371,7 @@ class Workflow:
             "measures": measures.current(self.type).catalogue(),  # G-02: the list new permits are filed under
             "signature_order": self.signatures.order(tests_gas=self.gas_plan is not None),
             "gas": self.gas_plan.catalogue() if self.gas_plan else None,
+            "working_periods_rule": self.working_hours_rule,
             "events": [s.name for s in self.steps],
             "mermaid": self.mermaid(),
         }

@@ -3,13 +3,13 @@ it may run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from workflows import facts as f
-from workflows.model import Context, PermitData
+from workflows.model import Context, PermitData, WorkingPeriod
 from workflows.rules import RuleViolation, Violation, upgrade
 from workflows.rules import general as g
 
@@ -57,13 +57,14 @@ class Grading:
         ctx: Context,
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
+        periods: Sequence[WorkingPeriod] = (),
     ) -> str | None:
-        """The grade the facts call for, upgraded where the window or context say so (HW-03, FZ-02).
+        """The grade the facts call for, upgraded where the working time or context say so (HW-03, FZ-02).
 
         Raises RuleViolation when the facts need no permit or lack what the grade depends on (WH-01, LF-01, EX-01).
         """
         code = self.base_grade(facts) if self.base_grade else self.grades[0].code
-        if self.upgrade and self.upgrade(facts, ctx, valid_from, valid_until):
+        if self.upgrade and self.upgrade(facts, ctx, valid_from, valid_until, periods):
             codes = self.codes
             code = codes[min(codes.index(code) + 1, len(codes) - 1)]
         return code
@@ -71,7 +72,9 @@ class Grading:
     def effective(self, permit: PermitData, ctx: Context) -> str | None:
         """The higher of the declared grade and the derived one."""
         try:
-            derived = self.derive(f.recorded(permit), ctx, permit.valid_from, permit.valid_until)
+            derived = self.derive(
+                f.recorded(permit), ctx, permit.valid_from, permit.valid_until, permit.working_periods
+            )
         except RuleViolation:
             derived = None
         codes = self.codes
@@ -124,7 +127,9 @@ class Grading:
     def grade_valid(self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
         """HW-01 / WH-01 / LF-01: the service derives the grade; a lower declared grade is refused."""
         try:
-            derived = self.derive(f.recorded(permit), ctx, permit.valid_from, permit.valid_until)
+            derived = self.derive(
+                f.recorded(permit), ctx, permit.valid_from, permit.valid_until, permit.working_periods
+            )
         except RuleViolation as exc:
             return exc.violations[0]
         codes = self.codes

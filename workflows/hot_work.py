@@ -42,7 +42,7 @@ def approvers(permit: PermitData, ctx: Context, grade: str | None) -> tuple[tupl
     if (
         grade == "special"
         and base_grade(facts) == "special"
-        and hot_work_upgrade(facts, ctx, permit.valid_from, permit.valid_until)
+        and hot_work_upgrade(facts, ctx, permit.valid_from, permit.valid_until, permit.working_periods)
     ):
         return ("principal",), "HW-03"
     if grade == "level2" and facts.get("unit_shutdown_isolated"):
@@ -127,6 +127,7 @@ WORKFLOW = Workflow(
     ),
     guardian_rule="HW-11",
     shift_check_rule="HW-09",
+    working_hours_rule="HW-03",
     guards={
         "approve": (hot_work_conflicts, painting_near_hot_work),
         "activate": (special_measures, hot_work_conflicts, painting_near_hot_work),

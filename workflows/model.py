@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Protocol
 
 
@@ -118,6 +118,15 @@ class LinkedPermit:
 
 
 @dataclass(frozen=True)
+class WorkingPeriod:
+    """A daily working period in Asia/Shanghai local time (HW-03); one ending at or before its start runs past
+    midnight (a night shift)."""
+
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
 class PermitData:
     """Everything the core needs to know about one permit."""
 
@@ -149,6 +158,8 @@ class PermitData:
     consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
     contractor: bool = False  # the work unit is a contractor: outsourced work (SD-02)
     checklist_confirmations: tuple[ChecklistConfirmation, ...] = ()  # SD-02
+    # HW-03: the daily periods the work is done in; none stated: the whole validity is working time.
+    working_periods: tuple[WorkingPeriod, ...] = ()
 
 
 class HolidayCalendar(Protocol):

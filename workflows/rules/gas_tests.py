@@ -10,7 +10,7 @@ from workflows import gas
 from workflows.model import Context, GasReading, GasTest, PermitData
 from workflows.rules import Guard, Violation, reads_payload
 from workflows.rules.general import aware, signed
-from workflows.rules.upgrade import SHANGHAI
+from workflows.working_hours import SHANGHAI
 
 BREACH_REASONS = frozenset({"gas_alarm"})  # suspension reason codes that mean the gas went over the limit
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from workflows.model import Context, Freeze, PermitData
+from workflows import working_hours
+from workflows.model import Context, Freeze, PermitData, WorkingPeriod
 from workflows.rules import Violation
-from workflows.rules.general import aware
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 UPGRADE_WIND_LEVEL = 5  # GB 5.2.15: outdoors at wind level 5 or more
 NOTIFY_GRADES = frozenset({"special", "level1"})  # RG-02 orange: special-grade and level-1 permits
 
@@ -21,48 +19,18 @@ def freezes(ctx: Context, permit_type: str, mode: str) -> tuple[Freeze, ...]:
     return tuple(f for f in ctx.freezes if f.mode == mode and permit_type in f.types)
 
 
-def _days(start: datetime, end: datetime) -> Iterator[date]:
-    day, last = start.date(), (end - timedelta(microseconds=1)).date()
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
-
-
-def _clock(policy: Mapping[str, Any], key: str, default: str) -> time:
-    hours, minutes = str(policy.get(key, default)).split(":")
-    return time(int(hours), int(minutes))
-
-
-def touches_night(start: datetime, end: datetime, policy: Mapping[str, Any]) -> bool:
-    """Whether [start, end) overlaps the night window (policy night_start/night_end, default 20:00-06:00)."""
-    begin, until = _clock(policy, "night_start", "20:00"), _clock(policy, "night_end", "06:00")
-    if begin == until:
-        return False
-    start, end = aware(start).astimezone(SHANGHAI), aware(end).astimezone(SHANGHAI)
-    for day in _days(start - timedelta(days=1), end):
-        night_start = datetime.combine(day, begin, SHANGHAI)
-        night_end = datetime.combine(day + timedelta(days=1) if until < begin else day, until, SHANGHAI)
-        if night_start < end and start < night_end:
-            return True
-    return False
-
-
-def touches_rest_day(start: datetime, end: datetime, ctx: Context) -> bool:
-    """Whether any day of [start, end) in Asia/Shanghai is a holiday or rest day per the calendar."""
-    start, end = aware(start).astimezone(SHANGHAI), aware(end).astimezone(SHANGHAI)
-    return any(ctx.calendar.is_rest_day(day) for day in _days(start, end))
-
-
 def hot_work_upgrade(
-    facts: Mapping[str, Any], ctx: Context, valid_from: datetime | None, valid_until: datetime | None
+    facts: Mapping[str, Any],
+    ctx: Context,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    periods: Sequence[WorkingPeriod] = (),
 ) -> tuple[str, ...]:
-    """HW-03 / FZ-02: the reasons to raise hot work one grade (rest day, night, wind, upgrade freeze)."""
+    """HW-03 / FZ-02: the reasons to raise hot work one grade (working time on a rest day or at night, wind,
+    an upgrade freeze)."""
     reasons = []
     if valid_from and valid_until:
-        if touches_rest_day(valid_from, valid_until, ctx):
-            reasons.append("rest_day")
-        if touches_night(valid_from, valid_until, ctx.policy):
-            reasons.append("night")
+        reasons += working_hours.upgrades(valid_from, valid_until, periods, ctx)
     if facts.get("outdoor") and (facts.get("wind_level") or 0) >= UPGRADE_WIND_LEVEL:
         reasons.append("wind")
     if freezes(ctx, "hot_work", "upgrade"):
