@@ -36,7 +36,7 @@ def _wants_jsonl(args: dict[str, Any]) -> bool:
     return best in JSONL_TYPES
 
 
-@blp.get("/feed")
+@blp.get("/events")
 @require_roles(*REGULATORS, REGULATOR_PLATFORM_ROLE)
 @blp.arguments(schemas.FeedArgs, location="query")
 @blp.response(200, schemas.FeedPageOut)

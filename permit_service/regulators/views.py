@@ -83,7 +83,7 @@ def audit_checkpoints(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "next_cursor": cursor}
 
 
-@blp.get("/regulator/events")
+@blp.get("/regulator/events/export")
 @require_roles(*REGULATOR_ROLES)
 @blp.arguments(s.ExportArgs, location="query")
 @blp.response(

@@ -46,7 +46,7 @@ def _record(app, db_session, enterprise_id: uuid.UUID, at) -> int:
 
 def _export(client, factory, who, start, end, **extra: str):
     query = {"from": start.isoformat(), "until": end.isoformat(), **extra}
-    return client.get("/api/v1/regulator/events", query_string=query, headers=factory.headers(who))
+    return client.get("/api/v1/regulator/events/export", query_string=query, headers=factory.headers(who))
 
 
 def test_AU_01_a_regulator_exports_exactly_its_enterprises_events_of_a_period_ending_with_their_checkpoint(

@@ -13,7 +13,7 @@ import pytest
 from permit_service.directory.models import Certificate
 from tests.api.permit_flows import PermitFlow
 
-FEED = "/api/v1/regulator/feed"
+FEED = "/api/v1/regulator/events"
 CLIENTS = "/api/v1/regulator/clients"
 
 
@@ -208,3 +208,15 @@ def test_DC_04_payloads_carry_what_a_platform_maps_and_validate_against_the_publ
         assert str(person.id) not in text
         for cert in person.certificates:
             assert cert.number not in text
+
+
+def test_DC_04_the_feed_is_regulator_events_and_the_audit_export_the_resource_below_it(
+    client, factory, world, clock
+):
+    headers = platform(client, factory, world.regulator)
+    PermitFlow(client, factory, world).file()
+    assert client.get(FEED, query_string={"after": "0"}, headers=headers).get_json()["items"]
+    period = {"from": (clock.now() - timedelta(hours=1)).isoformat(), "until": clock.now().isoformat()}
+    export = client.get(f"{FEED}/export", query_string=period, headers=factory.headers(world.regulator))
+    assert export.status_code == 200 and export.mimetype == "application/x-ndjson"
+    assert client.get("/api/v1/regulator/feed", headers=headers).status_code == 404
