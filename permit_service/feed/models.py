@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -10,12 +12,23 @@ from permit_service.db import Base
 
 
 class FeedPosition(Base):
-    """An event's place in the feed: positions follow commit order, with no gaps a reader could later see filled."""
+    """An event's place in the feed: positions follow commit order, with no gaps a reader could later see filled.
+
+    A permit event also keeps what can still change after it, as it was at the event (the validity, location and
+    work unit a draft edit changes, the area's code and name an administrator may change), so the feed tells it as it was, not as the permit reads today. Rows are only
+    ever inserted (a database trigger refuses the rest, AU-01).
+    """
 
     __tablename__ = "event_feed"
 
     position: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     event_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("events.id"), unique=True)
+    valid_from: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    area_code: Mapped[str | None] = mapped_column(sa.String(50))  # an area's code and name may change later
+    area_name: Mapped[str | None] = mapped_column(sa.String(200))
+    location: Mapped[str | None] = mapped_column(sa.String(200))
+    work_unit: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class FeedCounter(Base):

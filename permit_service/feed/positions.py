@@ -10,6 +10,9 @@ reader sees position p, every position below p is already visible, and nothing c
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,21 +23,41 @@ from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.db import is_postgres
 from permit_service.feed.models import FeedCounter, FeedPosition
+from permit_service.permits.models import Permit
 
-_PENDING = "feed_pending_events"  # session.info key: ids of events recorded in the open transaction
+# session.info key: (id, permit as at the event) of each event recorded in the open transaction
+_PENDING = "feed_pending_events"
+# What can change after a permit's event: a draft edit changes validity, location and work unit; an administrator
+# the area's code and name.
+AT_EVENT = ("valid_from", "valid_until", "area_code", "area_name", "location", "work_unit")
 
 
 @audit.on_event
 def remember(session: Session, event: Event) -> None:
-    """Note an event recorded in this transaction; it gets its feed position at commit."""
-    session.info.setdefault(_PENDING, []).append(event.id)
+    """Note an event recorded in this transaction, and its permit as it stands now; both go to the feed at commit."""
+    session.info.setdefault(_PENDING, []).append((event.id, _permit_at(session, event)))
+
+
+def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
+    if event.subject_type != "permit":
+        return None
+    # The permit that recorded the event is in the session already: no statement, and its values are the
+    # event's own (an edit sets them before it records `permit.edited`).
+    permit = session.get(Permit, uuid.UUID(event.subject_id))
+    if permit is None:
+        return None
+    return {
+        "valid_from": permit.valid_from, "valid_until": permit.valid_until, "area_code": permit.area.code,
+        "area_name": permit.area.name, "location": permit.location, "work_unit": permit.work_unit,
+    }  # fmt: skip
 
 
 @sa_event.listens_for(Session, "before_commit")
 def _assign_positions(session: Session) -> None:
-    ids = session.info.pop(_PENDING, None)
-    if not ids:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
         return
+    ids = [event_id for event_id, _ in pending]
     session.flush()
     insert = pg_insert if is_postgres(session) else sqlite_insert
     upsert = insert(FeedCounter).values(id=1, last_position=len(ids))
@@ -48,10 +71,26 @@ def _assign_positions(session: Session) -> None:
     # INSERT ... SELECT: an event written inside a savepoint that was rolled back is gone and gets no row; its
     # position stays unused, a harmless hole (a reader never sees anything appear below a position it passed).
     positions = sa.case({eid: first + i for i, eid in enumerate(ids)}, value=Event.id)
+    facts = {event_id: permit for event_id, permit in pending if permit is not None}
     session.execute(
         sa.insert(FeedPosition).from_select(
-            ["position", "event_id"], sa.select(positions, Event.id).where(Event.id.in_(ids))
+            ["position", "event_id", *AT_EVENT],
+            sa.select(positions, Event.id, *(_at_event(facts, name) for name in AT_EVENT)).where(
+                Event.id.in_(ids)
+            ),
         )
+    )
+
+
+def _at_event(facts: dict[int, dict[str, Any]], name: str) -> sa.ColumnElement[Any]:
+    """One AT_EVENT column of the INSERT ... SELECT: each permit event's value, typed as the column is."""
+    column = FeedPosition.__table__.c[name]
+    if not facts:
+        return sa.null()
+    return sa.case(
+        {event_id: sa.literal(permit[name], column.type) for event_id, permit in facts.items()},
+        value=Event.id,
+        else_=sa.null(),
     )
 
 

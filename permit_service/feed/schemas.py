@@ -41,7 +41,11 @@ class FeedEnterprise(StrictSchema):
 
     credit_code = fields.String(required=True, metadata={"description": "统一社会信用代码"})
     name = fields.String(required=True)
-    risk_grade = fields.String(required=True, validate=validate.OneOf(RISK_GRADES))
+    risk_grade = fields.String(
+        required=True,
+        validate=validate.OneOf(RISK_GRADES),
+        metadata={"description": "as graded at the event"},
+    )
 
 
 class FeedArea(StrictSchema):
@@ -68,7 +72,8 @@ class FeedGasTest(StrictSchema):
 
 
 class FeedPermit(StrictSchema):
-    """The permit an event concerns: state and grade as of the event, the rest as the permit stands."""
+    """The permit an event concerns, as it was at the event: state, grade, validity, area, location, work unit and
+    the latest gas test before it (guardians: the permit's crew as it stands)."""
 
     number = fields.String(required=True)
     type = fields.String(required=True, metadata={"description": "作业类型"})

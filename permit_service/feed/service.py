@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from permit_service.audit.models import Event
 from permit_service.auth.principal import Principal, enterprise_scope, region_scope
-from permit_service.directory.models import Enterprise, Person, PlantArea, Region
+from permit_service.directory.models import Enterprise, Person, Region
 from permit_service.feed.models import FeedPosition
 from permit_service.permits.models import GasTest, Permit, PermitCrewMember
+from permit_service.regulators.models import EnterpriseRiskGrade
 
 # The subjects a regulator's platform follows; accounts, checklists and the plant's own wiring stay in-house.
 FEED_SUBJECTS = ("permit", "job", "alarm", "freeze", "enterprise", "calendar_override")
@@ -45,7 +46,7 @@ def read(
 ) -> FeedPage:
     """The caller's events after position `after` (and at or after `since`), in commit order (AU-01)."""
     stmt = (
-        sa.select(FeedPosition.position, Event)
+        sa.select(FeedPosition, Event)
         .join(Event, Event.id == FeedPosition.event_id)
         .where(
             FeedPosition.position > after, Event.subject_type.in_(FEED_SUBJECTS), visible(session, principal)
@@ -56,15 +57,15 @@ def read(
     if since is not None:
         stmt = stmt.where(Event.at >= since)
     rows = session.execute(stmt).all()
-    page = rows[:limit]
-    items = payloads(session, [(position, event) for position, event in page])
-    return FeedPage(items, str(page[-1][0]) if page else str(after), len(rows) > limit)
+    page = [(position, event) for position, event in rows[:limit]]
+    items = payloads(session, page)
+    return FeedPage(items, str(page[-1][0].position) if page else str(after), len(rows) > limit)
 
 
-def payloads(session: Session, rows: Sequence[tuple[int, Event]]) -> list[dict[str, Any]]:
-    """The stable payload of each event: names, codes and states a platform maps, never an identity number."""
-    events = [event for _, event in rows]
-    context = _Context.load(session, events)
+def payloads(session: Session, rows: Sequence[tuple[FeedPosition, Event]]) -> list[dict[str, Any]]:
+    """The stable payload of each event as it was at the event: names, codes, states, validity and area a platform
+    maps, never an identity number."""
+    context = _Context.load(session, rows)
     return [context.payload(position, event) for position, event in rows]
 
 
@@ -90,29 +91,34 @@ def rule_ids(data: Any) -> list[str]:
 class _Context:
     """What a page of payloads names, loaded once per page."""
 
-    enterprises: dict[
-        uuid.UUID, tuple[str, str, str, str]
-    ]  # id -> credit code, name, region code, risk grade
+    enterprises: dict[uuid.UUID, Enterprise]
+    grades: dict[uuid.UUID, list[EnterpriseRiskGrade]]  # each enterprise's gradings, oldest first
     regions: dict[uuid.UUID, str]
     permits: dict[str, Permit]
-    areas: dict[uuid.UUID, PlantArea]
     guardians: dict[uuid.UUID, list[str]]
     gas_tests: dict[uuid.UUID, list[GasTest]]
     people: dict[str, str]
 
     @classmethod
-    def load(cls, session: Session, events: Sequence[Event]) -> _Context:
+    def load(cls, session: Session, rows: Sequence[tuple[FeedPosition, Event]]) -> _Context:
+        events = [event for _, event in rows]
         regions: dict[uuid.UUID, str] = {
             rid: code for rid, code in session.execute(sa.select(Region.id, Region.code))
         }
         enterprise_ids = {e.enterprise_id for e in events if e.enterprise_id}
         enterprises = {
-            row.id: (row.credit_code, row.name, regions.get(row.region_id, ""), row.risk_grade)
+            row.id: row
             for row in session.scalars(sa.select(Enterprise).where(Enterprise.id.in_(enterprise_ids)))
         }
+        grades: dict[uuid.UUID, list[EnterpriseRiskGrade]] = {}
+        for grading in session.scalars(
+            sa.select(EnterpriseRiskGrade)
+            .where(EnterpriseRiskGrade.enterprise_id.in_(enterprise_ids))
+            .order_by(EnterpriseRiskGrade.created_at, EnterpriseRiskGrade.id)
+        ):
+            grades.setdefault(grading.enterprise_id, []).append(grading)
         permit_ids = {uuid.UUID(e.subject_id) for e in events if e.subject_type == "permit"}
         permits = {str(p.id): p for p in session.scalars(sa.select(Permit).where(Permit.id.in_(permit_ids)))}
-        areas = {p.area.id: p.area for p in permits.values()}
         guardians: dict[uuid.UUID, list[str]] = {}
         for permit_id, name in session.execute(
             sa.select(PermitCrewMember.permit_id, Person.name)
@@ -137,29 +143,39 @@ class _Context:
                 sa.select(Person.id, Person.name).where(Person.id.in_(actor_ids))
             )
         }
-        return cls(enterprises, regions, permits, areas, guardians, gas_tests, people)
+        return cls(enterprises, grades, regions, permits, guardians, gas_tests, people)
 
-    def payload(self, position: int, event: Event) -> dict[str, Any]:
+    def risk_grade(self, enterprise: Enterprise, at: datetime) -> str:
+        """The enterprise's risk grade at `at`, from its grading history (RG-01)."""
+        history = self.grades.get(enterprise.id, [])
+        before = [g for g in history if g.created_at <= at]
+        if before:
+            return before[-1].grade
+        return history[0].previous_grade if history else enterprise.risk_grade
+
+    def payload(self, position: FeedPosition, event: Event) -> dict[str, Any]:
         data = event.data or {}
         enterprise = self.enterprises.get(event.enterprise_id) if event.enterprise_id else None
-        region_code = (
-            enterprise[2] if enterprise else self.regions.get(event.region_id) if event.region_id else None
-        )
+        region_id = enterprise.region_id if enterprise else event.region_id
         signature = data.get("signature") if isinstance(data.get("signature"), dict) else None
         return {
-            "cursor": str(position),
+            "cursor": str(position.position),
             "event_id": event.id,
             "kind": event.kind,
             "at": event.at,
             "subject_type": event.subject_type,
             "subject_id": event.subject_id,
             "enterprise": (
-                {"credit_code": enterprise[0], "name": enterprise[1], "risk_grade": enterprise[3]}
+                {
+                    "credit_code": enterprise.credit_code,
+                    "name": enterprise.name,
+                    "risk_grade": self.risk_grade(enterprise, event.at),
+                }
                 if enterprise
                 else None
             ),
-            "region_code": region_code,
-            "permit": self._permit(event, data),
+            "region_code": self.regions.get(region_id) if region_id else None,
+            "permit": self._permit(position, event, data),
             "signer": (
                 {
                     "role": signature.get("role"),
@@ -176,11 +192,14 @@ class _Context:
             "hash": event.hash,
         }
 
-    def _permit(self, event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
+    def _permit(self, position: FeedPosition, event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
         permit = self.permits.get(event.subject_id) if event.subject_type == "permit" else None
         if permit is None:
             return None
-        area = self.areas.get(permit.area_id)
+        # As at the event; a feed row from before the rows kept them (0014) falls back to the permit as it is.
+        kept = position.valid_from is not None
+        at_event = position if kept else permit
+        area = (position.area_code, position.area_name) if kept else (permit.area.code, permit.area.name)
         tests = [t for t in self.gas_tests.get(permit.id, []) if t.recorded_at <= event.at]
         latest = tests[-1] if tests else None
         return {
@@ -189,11 +208,11 @@ class _Context:
             "grade": data.get("grade", permit.grade),
             "state": data.get("to", permit.state),
             "previous_state": data.get("from"),
-            "valid_from": permit.valid_from,
-            "valid_until": permit.valid_until,
-            "area": {"code": area.code, "name": area.name} if area else None,
-            "location": permit.location,
-            "work_unit": permit.work_unit,
+            "valid_from": at_event.valid_from,
+            "valid_until": at_event.valid_until,
+            "area": {"code": area[0], "name": area[1]},
+            "location": at_event.location,
+            "work_unit": at_event.work_unit,
             "guardians": self.guardians.get(permit.id, []),
             "gas_test": (
                 {

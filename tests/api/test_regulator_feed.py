@@ -220,3 +220,47 @@ def test_DC_04_the_feed_is_regulator_events_and_the_audit_export_the_resource_be
     export = client.get(f"{FEED}/export", query_string=period, headers=factory.headers(world.regulator))
     assert export.status_code == 200 and export.mimetype == "application/x-ndjson"
     assert client.get("/api/v1/regulator/feed", headers=headers).status_code == 404
+
+
+def test_DC_04_a_permit_event_tells_validity_area_and_grade_as_they_were_at_the_event(
+    client, factory, world, clock
+):
+    headers = platform(client, factory, world.regulator)
+    flow = PermitFlow(client, factory, world).file(location="E-101 换热器")
+    filed_until = flow.permit["valid_until"]
+    # After filing: the draft ends an hour earlier at another spot, the administrator renames the area,
+    # and the regulator grades the enterprise orange (RG-01).
+    changes = {"valid_until": flow.at(timedelta(hours=5)), "location": "E-102 换热器"}
+    edited = client.patch(flow.url, json=changes, headers=flow.headers("applicant", **{"If-Match": '"1"'}))
+    assert edited.status_code == 200, edited.get_json()
+    area_url = f"/api/v1/areas/{world.area.id}"
+    admin = factory.headers(world.people["enterprise_admin"])
+    version = client.get(area_url, headers=admin).headers["ETag"]
+    renamed = client.patch(
+        area_url, json={"name": "常减压装置区（改）"}, headers={**admin, "If-Match": version}
+    )
+    assert renamed.status_code == 200, renamed.get_json()
+    clock.advance(timedelta(minutes=5))
+    graded = client.post(
+        f"/api/v1/enterprises/{world.enterprise.id}/risk-grade",
+        json={"grade": "orange", "reason": "隐患整改未完成"},
+        headers=factory.headers(world.regulator),
+    )
+    assert graded.status_code == 201, graded.get_json()
+    clock.advance(timedelta(minutes=5))
+    flow.submit()
+
+    events, _ = follow(client, headers)
+    by_kind = {e["kind"]: e for e in events if e["subject_id"] == flow.id}
+    filed, edit, submitted = by_kind["permit.filed"], by_kind["permit.edited"], by_kind["permit.submit"]
+    assert filed["permit"]["location"] == "E-101 换热器"
+    assert filed["permit"]["valid_until"] == filed_until
+    assert filed["permit"]["area"]["name"] == world.area.name
+    assert filed["enterprise"]["risk_grade"] == "blue"
+    assert edit["permit"]["location"] == submitted["permit"]["location"] == "E-102 换热器"
+    assert edit["permit"]["valid_until"] == submitted["permit"]["valid_until"] != filed_until
+    assert edit["permit"]["area"]["name"] == world.area.name
+    assert submitted["permit"]["area"]["name"] == "常减压装置区（改）"
+    assert edit["enterprise"]["risk_grade"] == "blue" and submitted["enterprise"]["risk_grade"] == "orange"
+    graded_event = next(e for e in events if e["kind"] == "enterprise.risk_grade_changed")
+    assert graded_event["enterprise"]["risk_grade"] == "orange"

@@ -1,4 +1,4 @@
-"""AU-01: events, signatures, gas tests and sealed checkpoints are append-only in the database itself: the
+"""AU-01: events, signatures, gas tests, sealed checkpoints and feed positions are append-only in the database itself: the
 service's own connection cannot UPDATE or DELETE them, on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from permit_service.scheduling import jobs
 from tests.api.permit_flows import PermitFlow
 from tests.integration.scheduler_helpers import run
 
-GUARDED = ("events", "signatures", "gas_tests", "audit_checkpoints", "audit_checkpoint_heads")
+GUARDED = ("events", "signatures", "gas_tests", "audit_checkpoints", "audit_checkpoint_heads", "event_feed")
 
 
 @pytest.fixture
