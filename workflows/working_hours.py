@@ -38,6 +38,11 @@ def label(period: WorkingPeriod) -> str:
     return f"{period.start:%H:%M}-{period.end:%H:%M}"
 
 
+def overnight(period: WorkingPeriod) -> bool:
+    """Whether the period runs past midnight into the next day (a night shift)."""
+    return _minutes(period.end) <= _minutes(period.start)
+
+
 def _local_days(start: datetime, end: datetime) -> Iterator[date]:
     """Every Asia/Shanghai day that [start, end) touches."""
     day, last = (
@@ -67,10 +72,6 @@ def working_time(
     if not periods:
         return ((start, end),)
     return tuple(sorted(span for period in periods for span in _cut(start, end, period)))
-
-
-def _spans(permit: PermitData) -> tuple[Span, ...]:
-    return working_time(permit.valid_from, permit.valid_until, permit.working_periods)
 
 
 def misstated(
@@ -147,33 +148,39 @@ def upgrades(
 # --- at work only in working time (HW-03) ---------------------------------------------------------
 
 
-def working_at(permit: PermitData, moment: datetime) -> bool:
-    """Whether `moment` falls in the permit's working time."""
-    return any(start <= moment < end for start, end in _spans(permit))
+def working_at(
+    valid_from: datetime, valid_until: datetime, periods: Sequence[WorkingPeriod], moment: datetime
+) -> bool:
+    """Whether `moment` falls in the working time."""
+    return any(start <= moment < end for start, end in working_time(valid_from, valid_until, periods))
 
 
-def next_span(permit: PermitData, moment: datetime) -> Span | None:
-    """The permit's next working span starting after `moment`, if any is left in its validity."""
-    return next(((start, end) for start, end in _spans(permit) if start > moment), None)
+def outside_working_time(
+    valid_from: datetime, valid_until: datetime, periods: Sequence[WorkingPeriod], moment: datetime, rule: str
+) -> Violation | None:
+    """HW-03: why a permit with stated periods is not at work at `moment`, naming its next period (None inside its
+    working time, and always for a permit that states none)."""
+    if not periods or working_at(valid_from, valid_until, periods, moment):
+        return None
+    spans = working_time(valid_from, valid_until, periods)
+    coming = next(((start, end) for start, end in spans if start > moment), None)
+    if coming is None:
+        return Violation(rule, "作业票的作业时段已全部结束", "none of the permit's working periods is left")
+    start, end = (at.astimezone(SHANGHAI) for at in coming)
+    when = f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+    return Violation(
+        rule,
+        f"当前不在作业时段内，下一作业时段：{when}",
+        f"now is outside the permit's working periods; the next is {when} (Asia/Shanghai)",
+    )
 
 
 def in_working_time(rule: str) -> Guard:
     """An activate and resume guard: a permit with stated working periods works only in them (HW-03)."""
 
     def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-        if not permit.working_periods or working_at(permit, ctx.now):
-            return None
-        coming = next_span(permit, ctx.now)
-        if coming is None:
-            return Violation(
-                rule, "作业票的作业时段已全部结束", "none of the permit's working periods is left"
-            )
-        start, end = (moment.astimezone(SHANGHAI) for moment in coming)
-        when = f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}"
-        return Violation(
-            rule,
-            f"当前不在作业时段内，下一作业时段：{when}",
-            f"now is outside the permit's working periods; the next is {when} (Asia/Shanghai)",
+        return outside_working_time(
+            permit.valid_from, permit.valid_until, permit.working_periods, ctx.now, rule
         )
 
     return guard

@@ -81,6 +81,13 @@ class PermitTypeOut(StrictSchema):
     measures = fields.Nested(MeasureListOut)
     signature_order = fields.List(fields.Raw())
     gas = fields.Dict(allow_none=True)
+    working_periods_rule = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the rule under which a permit of the type states its daily working periods (HW-03 for "
+            "hot work); null: the type states none"
+        },
+    )
     events = fields.List(fields.String())
     mermaid = fields.String(metadata={"description": "state diagram (Mermaid stateDiagram-v2)"})
 

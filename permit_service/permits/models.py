@@ -31,6 +31,9 @@ class Permit(UUIDPk, Base):
     work_content: Mapped[str] = mapped_column(sa.Text, default="")
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime] = mapped_column(index=True)
+    # HW-03: the daily working periods in local time, [{"start": "08:00", "end": "12:00"}, ...]; NULL: none stated,
+    # the whole validity is working time (and every permit filed before the periods existed reads so).
+    working_periods: Mapped[list[dict[str, str]] | None] = mapped_column(sa.JSON(none_as_null=True))
     facts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     risk_analysis: Mapped[str] = mapped_column(sa.Text, default="")
     # The Plan-27 kind of the work, declared when filing (HR-01): such a permit is approved only under a

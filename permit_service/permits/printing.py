@@ -20,10 +20,12 @@ from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.directory.models import Enterprise, Person
 from permit_service.measures.lines import lines as measure_lines
+from permit_service.permits import service
 from permit_service.permits.models import Permit
 from permit_service.permits.verify import qr_svg, verify_url
-from workflows import WORKFLOWS, get_workflow
+from workflows import WORKFLOWS, get_workflow, working_hours
 from workflows.high_risk_job import PLAN27_KINDS
+from workflows.model import WorkingPeriod
 from workflows.vocabulary import STATE_NAMES
 
 # Policy (AU-04): GB 30871-2022 asks for the form of Appendix A but, as far as we found, does not name who
@@ -143,6 +145,7 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
         "applicant": names.get(permit.applicant_id, ""),
         "valid_from": _local(permit.valid_from),
         "valid_until": _local(permit.valid_until),
+        "working_periods": [_period(p) for p in service.working_periods(permit.working_periods)],
         "facts": [
             (f.zh, f.en, _text(permit.facts[f.name], permit))
             for f in workflow.facts
@@ -223,6 +226,14 @@ def _measures(permit: Permit, names: Mapping[Any, str]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _period(period: WorkingPeriod) -> tuple[str, str]:
+    """A daily working period as the form prints it, a night shift ending 次日 / next day (HW-03)."""
+    if not working_hours.overnight(period):
+        return working_hours.label(period), working_hours.label(period)
+    start, end = f"{period.start:%H:%M}", f"{period.end:%H:%M}"
+    return f"{start}-次日{end}", f"{start}-{end} next day"
 
 
 def _person_ids(permit: Permit) -> set[uuid.UUID]:

@@ -56,6 +56,37 @@ class CrewIn(StrictSchema):
     certificate_number = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
+_CLOCK = validate.Regexp(
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="须为 HH:MM（00:00-23:59）/ must be HH:MM (00:00-23:59)"
+)
+
+
+class WorkingPeriod(StrictSchema):
+    """A daily working period 作业时段 in Asia/Shanghai local time (HW-03): it applies on every day of the validity
+    and is cut to it; one ending at or before its start runs past midnight (a night shift, e.g. 20:00-04:00)."""
+
+    start = fields.String(required=True, validate=_CLOCK, metadata={"example": "08:00"})
+    end = fields.String(required=True, validate=_CLOCK, metadata={"example": "12:00"})
+
+
+def _working_periods(**kwargs: object) -> fields.List:
+    return fields.List(
+        fields.Nested(WorkingPeriod),
+        allow_none=True,
+        validate=validate.Length(max=6),
+        metadata={
+            "description": "HW-03, hot work: the daily periods the work is done in, e.g. a day shift "
+            '[{"start": "08:00", "end": "12:00"}, {"start": "13:30", "end": "17:30"}] or a night shift '
+            '[{"start": "20:00", "end": "04:00"}]. Only periods at night (policy, 20:00-06:00) or on a rest day '
+            "upgrade the grade, and the permit is active only within them: the service suspends it at a period's "
+            "end and resuming re-tests the gas after the interruption (HW-06). Periods have a length, do not "
+            "overlap and each falls within the validity (409 HW-03 otherwise). null or []: none stated, the "
+            "whole validity is working time."
+        },
+        **kwargs,
+    )
+
+
 def _high_risk_kind(**kwargs: object) -> fields.String:
     return fields.String(
         validate=validate.OneOf(sorted(PLAN27_KINDS)),
@@ -95,6 +126,7 @@ class PermitCreate(StrictSchema):
     work_content = fields.String(load_default="", validate=_text)
     valid_from = AwareDateTime(required=True)
     valid_until = AwareDateTime(required=True)
+    working_periods = _working_periods(load_default=None)
     grade = fields.String(
         load_default=None,
         validate=validate.Length(max=16),
@@ -127,6 +159,7 @@ class PermitUpdate(StrictSchema):
     work_content = fields.String(validate=_text)
     valid_from = AwareDateTime()
     valid_until = AwareDateTime()
+    working_periods = _working_periods()
     grade = fields.String(allow_none=True, validate=validate.Length(max=16))
     facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)))
     risk_analysis = fields.String(validate=_text)
@@ -389,6 +422,11 @@ class PermitOut(StrictSchema):
     work_content = fields.String()
     valid_from = AwareDateTime()
     valid_until = AwareDateTime()
+    working_periods = fields.List(
+        fields.Nested(WorkingPeriod),
+        allow_none=True,
+        metadata={"description": "HW-03: the daily working periods; null: none stated, the whole validity"},
+    )
     facts = fields.Dict()
     risk_analysis = fields.String()
     high_risk_kind = fields.String(allow_none=True)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields as dc_fields
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -35,7 +35,7 @@ from permit_service.permits.models import (
     PermitNumberCounter,
     Signature,
 )
-from workflows import get_workflow
+from workflows import get_workflow, working_hours
 from workflows import model as wf
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation, on_site
@@ -170,9 +170,17 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         suspended_at=permit.suspended_at,
         activated_at=permit.activated_at,
         contractor=permit.contractor,
+        working_periods=working_periods(permit.working_periods),
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _PERMIT_DATA_FIELDS})
     return wf.PermitData(**fields)
+
+
+def working_periods(stored: Sequence[Mapping[str, str]] | None) -> tuple[wf.WorkingPeriod, ...]:
+    """The stored working periods as the core reads them (HW-03)."""
+    return tuple(
+        wf.WorkingPeriod(time.fromisoformat(p["start"]), time.fromisoformat(p["end"])) for p in stored or ()
+    )
 
 
 class LazyNearby(Sequence[wf.LinkedPermit]):
@@ -394,10 +402,21 @@ def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) ->
 
 
 def _check_window(session: Session, permit: Permit, principal: Principal) -> None:
-    """G-12 at filing and editing: the window fits the grade the facts call for, not only the declared one."""
+    """At filing and editing: the working periods are the type's to state and fit the validity (HW-03), and the
+    window fits the grade the facts and the working time call for, not only the declared one (G-12)."""
     workflow = get_workflow(permit.type)
+    rule = workflow.working_hours_rule
+    if permit.working_periods and rule is None:
+        raise ValidationProblem(
+            {"working_periods": [f"{workflow.zh}不登记作业时段 / {workflow.en} states no working periods"]}
+        )
     data, ctx = core_view(session, permit, principal)
-    violation = workflow.grading.validate_window(
+    violation = (
+        working_hours.misstated(data.valid_from, data.valid_until, data.working_periods, rule)
+        if rule
+        else None
+    )
+    violation = violation or workflow.grading.validate_window(
         permit.valid_from,
         permit.valid_until,
         workflow.grading.effective(data, ctx),
@@ -406,6 +425,11 @@ def _check_window(session: Session, permit: Permit, principal: Principal) -> Non
     )
     if violation is not None:
         raise RuleViolation(violation)
+
+
+def _stored_periods(periods: Sequence[Mapping[str, str]] | None) -> list[dict[str, str]] | None:
+    """Working periods as stored: NULL when none is stated (HW-03)."""
+    return [{"start": p["start"], "end": p["end"]} for p in periods or ()] or None
 
 
 def create_permit(
@@ -429,6 +453,7 @@ def create_permit(
         work_content=data.get("work_content", ""),
         valid_from=data["valid_from"],
         valid_until=data["valid_until"],
+        working_periods=_stored_periods(data.get("working_periods")),
         facts=dict(data.get("facts") or {}),
         risk_analysis=data.get("risk_analysis", ""),
         high_risk_kind=data.get("high_risk_kind"),
@@ -488,6 +513,8 @@ def update_draft(
             setattr(permit, name, changes[name])
     if permit.valid_until <= permit.valid_from:
         raise ValidationProblem({"valid_until": ["须晚于开始时间 / must be after valid_from"]})
+    if "working_periods" in changes:
+        permit.working_periods = _stored_periods(changes["working_periods"])
     if "measures" in changes:
         # G-02: a draft answers the type's current list, whatever list it was filed under (nothing is signed yet).
         permit.measures = measure_answers(permit.type, changes["measures"])
@@ -694,6 +721,7 @@ def reissue(
         "work_content": old.work_content,
         "valid_from": old.valid_from,
         "valid_until": old.valid_until,
+        "working_periods": old.working_periods,
         "grade": old.grade,
         "facts": old.facts,
         "risk_analysis": old.risk_analysis,

@@ -41,7 +41,7 @@ from permit_service.integrations import webhooks
 from permit_service.permits import service as permits
 from permit_service.permits.models import GasTest, Permit
 from permit_service.scheduling.models import JobMark
-from workflows import get_workflow
+from workflows import WORKFLOWS, get_workflow, working_hours
 from workflows.rules import Violation
 from workflows.states import SIGNED_OPEN, State
 
@@ -418,6 +418,54 @@ def run_hot_work_retests(session_factory: SessionFactory, now: datetime) -> RunR
         return True
 
     return each_item(session_factory, RunReport("hot_work_retests"), candidates, act)
+
+
+# --- HW-03: the end of a working period -----------------------------------------------------------
+
+_STATING_PERIODS = [t for t, wf in WORKFLOWS.items() if wf.working_hours_rule]
+
+
+def run_working_period_ends(session_factory: SessionFactory, now: datetime) -> RunReport:
+    """HW-03: an active permit whose working period has ended is suspended by the system (resuming re-tests the
+    gas after the interruption, HW-06). Only permits stating periods are read, and only the columns judged."""
+
+    def running(*conditions: Any) -> sa.Select:
+        return sa.select(
+            Permit.id, Permit.type, Permit.valid_from, Permit.valid_until, Permit.working_periods
+        ).where(
+            Permit.type.in_(_STATING_PERIODS),
+            Permit.state == str(State.active),
+            Permit.working_periods.is_not(None),
+            now < Permit.valid_until,  # at valid_until the permit expires instead (G-12)
+            *conditions,
+        )
+
+    def stopped(row: sa.Row[Any]) -> Violation | None:
+        rule = get_workflow(row.type).working_hours_rule
+        periods = permits.working_periods(row.working_periods)
+        return working_hours.outside_working_time(row.valid_from, row.valid_until, periods, now, rule)
+
+    def candidates(session: Session, limit: int) -> Sequence[uuid.UUID]:
+        rows = session.execute(running().order_by(Permit.id))
+        return [row.id for row in rows if stopped(row)][:limit]
+
+    def act(session: Session, permit_id: uuid.UUID) -> bool:
+        row = session.execute(running(Permit.id == permit_id).with_for_update(skip_locked=True)).first()
+        if row is None or (violation := stopped(row)) is None:
+            return False
+        permits.perform(
+            session,
+            permit_id=permit_id,
+            action="suspend",
+            principal=SYSTEM,
+            payload={
+                "reason": f"作业时段结束：{violation.zh} / working period ended: {violation.en} ({violation.rule_id})",
+                "reason_code": "working_period_ended",
+            },
+        )
+        return True
+
+    return each_item(session_factory, RunReport("working_period_ends"), candidates, act)
 
 
 # --- FZ-04: holiday proposals ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ def job_specs(app: Flask) -> list[JobSpec]:
         JobSpec("freeze_starts", jobs.run_freeze_starts, tick, "FZ-03"),
         JobSpec("confined_space_monitoring", jobs.run_confined_space_monitoring, tick, "CS-03"),
         JobSpec("hot_work_retests", jobs.run_hot_work_retests, 5 * tick, "HW-04"),
+        JobSpec("working_period_ends", jobs.run_working_period_ends, tick, "HW-03"),
         JobSpec("silent_feeds", jobs.run_silent_feeds, tick, "DC-03"),
         JobSpec("outbox", jobs.run_outbox, cfg.scheduler_outbox_seconds, "DC-04"),
         JobSpec("seal_checkpoints", jobs.run_seal_checkpoints, tick, "AU-02"),

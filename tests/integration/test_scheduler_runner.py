@@ -14,7 +14,7 @@ def test_every_job_is_scheduled_once_at_a_time_coalesced_and_never_dropped_for_l
     scheduler = build_scheduler(app)
     scheduled = {job.id: job for job in scheduler.get_jobs()}
     assert set(scheduled) == {
-        "expire_permits", "freeze_starts", "confined_space_monitoring", "hot_work_retests",
+        "expire_permits", "freeze_starts", "confined_space_monitoring", "hot_work_retests", "working_period_ends",
         "silent_feeds", "outbox", "seal_checkpoints", "purge_revocations", "purge_password_attempts", "purge_idempotency_records", "purge_batch_keys",
         "holiday_proposals",
     }  # fmt: skip
