@@ -3,8 +3,8 @@
 A permit states the daily periods its work is done in; the rows filed before have none (NULL), and for them the
 whole validity stays working time, as it was.
 
-Revision ID: 0014_working_periods
-Revises: 0013_principal_on_record
+Revision ID: 0015_working_periods
+Revises: 0014_event_feed_at_event
 Create Date: 2026-12-04 10:00:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_working_periods"
-down_revision = "0013_principal_on_record"
+revision = "0015_working_periods"
+down_revision = "0014_event_feed_at_event"
 branch_labels = None
 depends_on = None
 
