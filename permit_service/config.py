@@ -242,3 +242,10 @@ class Config:
     def is_sqlite(self) -> bool:
         """Whether the database is SQLite."""
         return self.database_url.startswith("sqlite")
+
+
+def settings() -> Config:
+    """The running app's configuration (defaults outside an app, e.g. in a bare script)."""
+    from flask import current_app, has_app_context  # config stays importable without Flask's app machinery
+
+    return current_app.config["PERMIT_CONFIG"] if has_app_context() else Config()

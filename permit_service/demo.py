@@ -90,6 +90,9 @@ class AreaSpec:
     toxic: bool = False
     fire_explosion_area: bool = False
     max_headcount: int | None = None
+    major_hazard: bool = False
+    dike_code: str | None = None
+    media: tuple[str, ...] = ()  # gas codes (G-14): a gas test measures their representative gases
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,19 @@ ENTERPRISES = (
         park="岚山化工产业园",
         risk_grade="yellow",
         areas=(
-            AreaSpec("LH-U100", "100万吨/年常减压装置", **_RUNNING_FIRE_AREA, max_headcount=3),
-            AreaSpec("LH-U300", "硫磺回收装置", **_RUNNING_FIRE_AREA, toxic=True, max_headcount=3),
-            AreaSpec("LH-T200", "原油罐区（重大危险源）", **_RUNNING_FIRE_AREA, max_headcount=3),
+            AreaSpec("LH-U100", "100万吨/年常减压装置", **_RUNNING_FIRE_AREA, max_headcount=3, media=("CH4",)),
+            AreaSpec(
+                "LH-U300", "硫磺回收装置", **_RUNNING_FIRE_AREA, toxic=True, max_headcount=3, media=("H2S", "SO2")
+            ),
+            AreaSpec(
+                "LH-T200",
+                "原油罐区（重大危险源）",
+                **_RUNNING_FIRE_AREA,
+                max_headcount=3,
+                major_hazard=True,
+                dike_code="LH-T200-D1",
+                media=("C4H10", "H2S"),
+            ),
             AreaSpec("LH-W900", "机修车间"),
         ),
         people=(
@@ -198,7 +211,7 @@ ENTERPRISES = (
         risk_grade="orange",
         areas=(
             AreaSpec("JB-U100", "聚醚多元醇装置", **_RUNNING_FIRE_AREA, max_headcount=3),
-            AreaSpec("JB-T200", "液氯储存区", running_unit=True, toxic=True, max_headcount=3),
+            AreaSpec("JB-T200", "液氯储存区", running_unit=True, toxic=True, max_headcount=3, media=("Cl2",)),
             AreaSpec("JB-W900", "综合仓库"),
         ),
         people=(
@@ -376,6 +389,9 @@ def _enterprises(seeder: Seeder) -> None:
                 toxic=area.toxic,
                 fire_explosion_area=area.fire_explosion_area,
                 max_headcount=area.max_headcount,
+                major_hazard=area.major_hazard,
+                dike_code=area.dike_code,
+                media=list(area.media),
             )
         for person in spec.people:
             _person(seeder, person, enterprise=enterprise, region=region)

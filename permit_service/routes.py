@@ -22,6 +22,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service.onsite.views import blp as onsite_blp
     from permit_service.permits import verify
     from permit_service.permits.catalogue import blp as catalogue_blp
+    from permit_service.permits.catalogue import gases_blp
     from permit_service.permits.views import blp as permits_blp
     from permit_service.presence.views import blp as presence_blp
     from permit_service.regulators.views import blp as regulators_blp
@@ -37,6 +38,7 @@ def register(app: Flask, api: Api) -> None:
         permits_blp,
         measures_blp,
         catalogue_blp,
+        gases_blp,
         jobs_blp,
         regulators_blp,
         feed_blp,

@@ -103,7 +103,8 @@ class Workflow:
         ends_linked_power: bool = False,
     ) -> None:
         self.type, self.prefix, self.zh, self.en, self.form = type, prefix, zh, en, form
-        self.facts = facts + COMMON_FACTS
+        # A type that tests gas takes the permit's own media beside the area's (G-14, HW-05, CS-02).
+        self.facts = facts + COMMON_FACTS + ((f.MEDIA,) if gas_plan else ())
         self.grading = Grading(
             type=type,
             grades=grades,
@@ -176,7 +177,9 @@ class Workflow:
                 measures.measures_answered,
                 g.certificates_recorded,
                 g.linked_types_present,
+                f.typed(self.facts),
                 f.required_given(self.facts),
+                f.shutdown_on_record,
                 grading.grade_valid,
                 grading.window_valid,
                 *((wh.periods_stated_well(rule),) if rule else ()),
@@ -358,6 +361,12 @@ class Workflow:
                         lines.append(line)
         lines += [f"    {s.value} --> [*]" for s in State if s in TERMINAL]
         return "\n".join(lines)
+
+    def fact_problems(
+        self, values: Mapping[str, Any], gases: Mapping[str, Any]
+    ) -> dict[str, tuple[str, str]]:
+        """G-14: the declared facts that do not fit their type, or that the type does not declare: name -> (zh, en)."""
+        return f.problems(self.facts, values, gases)
 
     def catalogue(self) -> dict[str, Any]:
         """Everything a client needs to file this type: grades, facts, measure list, signature order, gas, events."""

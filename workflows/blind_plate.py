@@ -14,8 +14,8 @@ from workflows.rules import Violation
 from workflows.rules import general as g
 from workflows.rules.conflicts import hot_work_conflicts, same_pipeline
 
-ACTIONS = ("insert", "remove")
-DETECTOR_GASES = frozenset({"H2S", "Cl2", "NH3", "CO", "HCN", "cyanide"})  # BP-03
+ACTIONS = {"insert": ("堵盲板", "insert a blind"), "remove": ("抽盲板", "remove a blind")}  # BP-01
+DETECTOR_GASES = frozenset({"H2S", "Cl2", "NH3", "CO", "HCN"})  # BP-03 (HCN: the cyanides)
 
 
 def one_blind_one_action(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
@@ -57,7 +57,15 @@ WORKFLOW = Workflow(
     facts=(
         Fact("pipeline_id", "text", "设备/管道名称", "equipment or pipeline", required=True, rule="BP-02"),
         Fact("blind_number", "text", "盲板编号", "blind number", required=True, rule="BP-01"),
-        Fact("action", "text", "抽/堵", "action: insert or remove", required=True, rule="BP-01"),
+        Fact(
+            "action",
+            "text",
+            "抽/堵",
+            "action: insert or remove",
+            required=True,
+            rule="BP-01",
+            choices=ACTIONS,
+        ),
         Fact(
             "diagram_blind_numbers",
             "list",
@@ -65,10 +73,24 @@ WORKFLOW = Workflow(
             "blind numbers on the blind diagram",
             rule="BP-01",
         ),
-        Fact("line_gases", "list", "管道介质所含气体", "gases in the line", rule="BP-03"),
+        Fact("line_gases", "gases", "管道介质所含气体", "gases in the line", rule="BP-03"),
         Fact("portable_detector", "text", "便携式检测仪编号", "portable detector id", rule="BP-03"),
-        Fact("medium_temperature_c", "number", "介质温度(℃)", "medium temperature (°C)"),
-        Fact("medium_pressure_mpa", "number", "介质压力(MPa)", "medium pressure (MPa)"),
+        Fact(
+            "medium_temperature_c",
+            "number",
+            "介质温度(℃)",
+            "medium temperature (°C)",
+            minimum=-273.15,
+            maximum=2000,
+        ),
+        Fact(
+            "medium_pressure_mpa",
+            "number",
+            "介质压力(MPa)",
+            "medium pressure (MPa)",
+            minimum=-0.1,
+            maximum=1000,
+        ),
     ),
     acceptance=(("work_leader", "applicant"), ("unit_leader", "shift_leader", "safety_dept")),
     acceptance_rule="BP-04",

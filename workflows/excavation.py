@@ -104,7 +104,16 @@ WORKFLOW = Workflow(
     grades=(Grade(None, "—", "—", ("specialist_dept",), 72),),
     validity_policy=True,
     facts=(
-        Fact("depth_m", "number", "动土深度(m)", "digging depth (m)", required=True, rule="EX-01"),
+        Fact(
+            "depth_m",
+            "number",
+            "动土深度(m)",
+            "digging depth (m)",
+            required=True,
+            rule="EX-01",
+            minimum=0,
+            maximum=500,
+        ),
         Fact(
             "countersign_departments",
             "list",

@@ -53,6 +53,7 @@ DEFAULT_GASES: Mapping[str, Gas] = {
     g.code: g
     for g in (
         _gas("O2", "氧气", "oxygen", "oxygen", 32.00),
+        _gas("N2", "氮气", "nitrogen", "inert", 28.01),  # asphyxiant: the oxygen reading guards against it
         _gas("CH4", "甲烷", "methane", "flammable", 16.04, lel=5.0),
         _gas("C2H6", "乙烷", "ethane", "flammable", 30.07, lel=3.0),
         _gas("C3H8", "丙烷", "propane", "flammable", 44.10, lel=2.1),
@@ -86,6 +87,9 @@ class GasRule:
     oxygen_enriched_max: float = 23.5
     toxics: bool = False
     require_oxygen: bool = False
+    # The kinds of media whose representative gas a sample must measure (HW-05: flammables; CS-02: flammables and
+    # toxics): a sample without them is incomplete, refused rather than judged.
+    representative: frozenset[str] = frozenset({"flammable"})
 
     def summary(self) -> dict[str, str]:
         """A human summary of the limits for the catalogue."""
@@ -111,6 +115,7 @@ CONFINED_SPACE = GasRule(
     oxygen_max=21.0,
     toxics=True,
     require_oxygen=True,
+    representative=frozenset({"flammable", "toxic"}),
 )
 
 
@@ -241,9 +246,42 @@ def evaluate(
         findings += _check(rule, table[reading.gas], reading, facts)
     if not seen and not findings:
         findings.append(_finding(rule, "没有有效的分析读数", "the sample has no valid reading"))
-    if rule.require_oxygen and "O2" not in seen:
-        findings.append(_finding(rule, "未分析氧含量", "oxygen was not measured"))
     return not findings, findings
+
+
+def incomplete(
+    rule: GasRule, measured: Iterable[str], media: Iterable[str], policy: Mapping[str, Any] | None = None
+) -> Violation | None:
+    """HW-05 / CS-02: a sample measures O2 where the rule asks for it and the representative gas of every medium
+    at the work location of the kinds the rule tests (or, with no such medium on record, at least one gas of
+    those kinds). The refusal names what is missing."""
+    table = gas_table(policy)
+    measured = set(measured)
+    wanted = [table[c] for c in dict.fromkeys(media) if c in table and table[c].kinds & rule.representative]
+    missing = [table["O2"]] if rule.require_oxygen and "O2" not in measured else []
+    missing += [g for g in wanted if g.code not in measured]
+    names_zh = "、".join(f"{g.zh}({g.code})" for g in missing)
+    names_en = ", ".join(f"{g.en} ({g.code})" for g in missing)
+    kinds_zh = "、".join(_KIND_ZH[k] for k in sorted(rule.representative))
+    kinds_en = " or ".join(sorted(rule.representative))
+    if not wanted and not any(table[c].kinds & rule.representative for c in measured if c in table):
+        return _finding(
+            rule,
+            f"气体分析不完整：未分析{kinds_zh}气体{'，也未分析' + names_zh if missing else ''}"
+            f"（作业部位介质未记录时至少分析一种{kinds_zh}气体）",
+            f"incomplete gas test: no {kinds_en} gas measured{', nor ' + names_en if missing else ''} (with no "
+            f"media on record for the work location, measure at least one {kinds_en} gas)",
+        )
+    if not missing:
+        return None
+    return _finding(
+        rule,
+        f"气体分析不完整，未分析代表性气体：{names_zh}",
+        f"incomplete gas test, not measured: {names_en}",
+    )
+
+
+_KIND_ZH = {"flammable": "可燃", "toxic": "有毒", "oxygen": "氧"}
 
 
 @dataclass(frozen=True)

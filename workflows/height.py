@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.base import Workflow
-from workflows.facts import Fact
+from workflows.facts import Fact, wind_level
 from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
@@ -16,17 +16,20 @@ from workflows.weather import observation_required
 
 LEVELS = ("I", "II", "III", "IV")
 BAND_TOPS_M = (5.0, 15.0, 30.0)  # WH-01: 2-5, 5-15, 15-30, >30 m
-OBJECTIVE_HAZARDS = (  # WH-01: the nine objective hazards (GB/T 3608)
-    "strong_wind",
-    "low_temperature",
-    "cold_water",
-    "slippery_surface",
-    "poor_visibility",
-    "near_live_conductor",
-    "unstable_footing",
-    "toxic_or_low_oxygen",
-    "disaster_rescue",
-)
+OBJECTIVE_HAZARDS = {  # WH-01: the nine objective hazards (GB/T 3608), a closed vocabulary
+    "strong_wind": ("阵风风力五级以上", "gusts of force 5 or more"),
+    "low_temperature": ("平均气温等于或低于5℃", "mean air temperature at or below 5 °C"),
+    "cold_water": ("接触冷水温度等于或低于12℃", "contact with water at or below 12 °C"),
+    "slippery_surface": ("作业场地有冰、雪、霜、水、油等易滑物", "ice, snow, frost, water or oil underfoot"),
+    "poor_visibility": ("作业场所光线不足或能见度差", "poor light or visibility"),
+    "near_live_conductor": (
+        "作业活动范围与危险电压带电体距离小于规定",
+        "closer to live conductors than allowed",
+    ),
+    "unstable_footing": ("摆动，立足处不是平面或只有很小的平面", "swaying, uneven or very small footing"),
+    "toxic_or_low_oxygen": ("存在有毒气体或空气中含氧量低于19.5%", "toxic gas or oxygen below 19.5 %"),
+    "disaster_rescue": ("抢救突然发生的各种灾害事故", "rescue in a sudden disaster"),
+}
 FLOORS = {  # WH-01: circumstances that set a minimum level: fact -> (level, zh label)
     "slope_over_45": ("I", "在坡度大于45°的斜坡上"),
     "near_opening": ("II", "临近孔洞、洞口"),
@@ -99,15 +102,29 @@ WORKFLOW = Workflow(
         Grade("IV", "Ⅳ级", "level IV", ("plant_manager",), 168),
     ),
     facts=(
-        Fact("height_m", "number", "作业高度(m)", "working height (m)", required=True, rule="WH-01"),
         Fact(
-            "objective_hazards", "list", "客观危险因素", "objective hazards (nine, GB/T 3608)", rule="WH-01"
+            "height_m",
+            "number",
+            "作业高度(m)",
+            "working height (m)",
+            required=True,
+            rule="WH-01",
+            minimum=0,
+            maximum=1000,
+        ),
+        Fact(
+            "objective_hazards",
+            "list",
+            "客观危险因素",
+            "objective hazards (nine, GB/T 3608)",
+            rule="WH-01",
+            choices=OBJECTIVE_HAZARDS,
         ),
         *(
             Fact(name, "bool", zh, name.replace("_", " "), rule="WH-01")
             for name, (_lvl, zh) in FLOORS.items()
         ),
-        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="WH-02"),
+        wind_level("WH-02"),
         Fact("dense_fog", "bool", "浓雾", "dense fog", rule="WH-02"),
         Fact("communication_equipment", "text", "通信联络工具", "communication equipment", rule="WH-03"),
     ),

@@ -7,7 +7,7 @@ from typing import Any
 
 from workflows import gas
 from workflows.base import Workflow
-from workflows.facts import Fact, recorded
+from workflows.facts import Fact, recorded, wind_level
 from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
@@ -25,14 +25,25 @@ GRADES = (
 HW02_APPROVERS = ("plant_manager", "safety_dept")  # HW-02: "the production or safety lead"
 
 
+def relieved(facts: Mapping[str, Any]) -> bool:
+    """HW-02: a unit shut down, purged, analysed and isolated (and not on record as running, G-14) is managed as
+    level 2, except work inside a major-hazard tank-farm dike or on other running equipment."""
+    return (
+        bool(facts.get("unit_shutdown_isolated"))
+        and not facts.get("unit_running")
+        and not facts.get("in_major_hazard_dike")
+        and not (facts.get("on_running_equipment") or facts.get("pressurised_without_purge"))
+    )
+
+
 def base_grade(facts: Mapping[str, Any]) -> str:
-    """HW-01 / HW-02: the grade before any upgrade."""
-    if facts.get("unit_shutdown_isolated"):
-        return "level2"  # HW-02: shut down, purged, analysed and isolated
+    """HW-01 / HW-02: the grade before any upgrade, from the facts with the area's record folded in (G-14)."""
     fire_area = facts.get("fire_explosion_area")
     running = facts.get("on_running_equipment") or facts.get("pressurised_without_purge")
     if (fire_area and running) or facts.get("in_major_hazard_dike"):
         return "special"
+    if relieved(facts):
+        return "level2"
     return "level1" if fire_area else "level2"
 
 
@@ -45,7 +56,7 @@ def approvers(permit: PermitData, ctx: Context, grade: str | None) -> tuple[tupl
         and hot_work_upgrade(facts, ctx, permit.valid_from, permit.valid_until, permit.working_periods)
     ):
         return ("principal",), "HW-03"
-    if grade == "level2" and facts.get("unit_shutdown_isolated"):
+    if grade == "level2" and facts.get("fire_explosion_area") and relieved(facts):
         return HW02_APPROVERS, "HW-02"
     return None
 
@@ -106,13 +117,13 @@ WORKFLOW = Workflow(
             rule="HW-02",
         ),
         Fact("outdoor", "bool", "露天作业", "outdoors", rule="HW-03"),
-        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="HW-03"),
+        wind_level("HW-03"),
         Fact("oxygen_enriched_equipment", "bool", "富氧设备", "oxygen-enriched equipment", rule="HW-05"),
         Fact("continuous_gas_monitoring", "bool", "连续气体监测", "continuous gas monitoring", rule="HW-07"),
         Fact("written_plan", "text", "特级动火作业方案", "written plan for special-grade work", rule="HW-07"),
         Fact("video_recording", "bool", "全程视频监控", "full video recording", rule="HW-07"),
         Fact("method", "text", "动火方式", "hot-work method"),
-        Fact("dike_id", "text", "所在防火堤", "tank-farm dike", rule="HW-10"),
+        Fact("space_id", "text", "所在受限空间名称/编号", "the confined space it is done in", rule="CS-06"),
     ),
     base_grade=base_grade,
     grade_rule="HW-01",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.base import Workflow
-from workflows.facts import Fact
+from workflows.facts import Fact, wind_level
 from workflows.forms import Form
 from workflows.grading import Grade
 from workflows.model import Context, PermitData
@@ -84,14 +84,30 @@ WORKFLOW = Workflow(
     ),
     validity_policy=True,
     facts=(
-        Fact("load_t", "number", "吊物质量(t)", "load (t)", required=True, rule="LF-01"),
+        Fact(
+            "load_t",
+            "number",
+            "吊物质量(t)",
+            "load (t)",
+            required=True,
+            rule="LF-01",
+            minimum=0,
+            maximum=100000,
+        ),
         Fact("lifting_plan", "text", "吊装作业方案", "lifting plan", rule="LF-02"),
         Fact("outdoor", "bool", "露天作业", "outdoors", rule="LF-03"),
-        Fact("wind_level", "number", "风力(级)", "wind level (Beaufort)", rule="LF-03"),
+        wind_level("LF-03"),
         Fact("heavy_snow", "bool", "大雪", "heavy snow", rule="LF-03"),
         Fact("rainstorm", "bool", "暴雨", "rainstorm", rule="LF-03"),
         Fact("heavy_fog", "bool", "大雾", "heavy fog", rule="LF-03"),
-        Fact("cranes", "list", "起重机械(额定/分担载荷t)", "cranes: [{rated_t, load_t}]", rule="LF-03"),
+        Fact(
+            "cranes",
+            "list",
+            "起重机械(额定/分担载荷t)",
+            "cranes: [{rated_t, load_t}]",
+            rule="LF-03",
+            item_fields=("rated_t", "load_t"),
+        ),
     ),
     base_grade=base_grade,
     grade_rule="LF-01",

@@ -38,6 +38,9 @@ class Area:
     toxic: bool = False
     fire_explosion_area: bool = False
     max_headcount: int | None = None
+    major_hazard: bool = False  # part of a major hazard installation (重大危险源)
+    dike_code: str | None = None  # the tank-farm dike (防火堤) the area lies in
+    media: tuple[str, ...] = ()  # gas codes of the media the area holds (HW-05, CS-02)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class LinkedPermit:
     facts: Mapping[str, Any] = field(default_factory=dict)
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    dike_code: str | None = None  # the tank-farm dike its area lies in, from the area record (HW-10, G-14)
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,6 @@ OUTPUT_ENUMS: dict[str, dict[str, str]] = {
     "RiskGradeOut": {"grade": "EnterpriseRiskGrade"},
     "CrewOut": {"role": "CrewRole"},
 }
-FACT_KINDS: dict[str, dict[str, Any]] = {
-    "bool": {"type": "boolean"},
-    "number": {"type": "number"},
-    "text": {"type": "string"},
-    "list": {"type": "array", "items": {}},
-    "position": {"$ref": SCHEMAS + "PlantPosition"},
-}
-PLANT_POSITION = {
-    "type": "object",
-    "description": "厂区坐标(m) / a point on the plant grid (m)",
-    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-}
 
 
 def complete_schemas(spec: dict[str, Any]) -> None:
@@ -95,22 +83,23 @@ def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]
 def _add_facts(schemas: dict[str, Any]) -> None:
     """One facts schema per permit type from its catalogue; a new permit is filed as one of them by `type`."""
     variants: dict[str, str] = {}
-    schemas["PlantPosition"] = copy.deepcopy(PLANT_POSITION)
     for permit_type, workflow in WORKFLOWS.items():
         name = pascal(permit_type) + "Facts"
         facts = workflow.catalogue()["facts"]
         schemas[name] = {
             "type": "object",
-            "description": f"{workflow.zh} / {workflow.en}: the facts declared on its form (required ones are "
-            "checked on submit, G-01)",
+            "description": f"{workflow.zh} / {workflow.en}: the facts declared on its form, each of its type "
+            "(G-14: another value or an undeclared name is a 422 naming facts.<name>; required ones are checked "
+            "on submit, G-01)",
             "properties": {
                 fact["name"]: {
-                    **FACT_KINDS.get(fact["kind"], {}),
-                    "description": f"{fact['zh']} / {fact['en']}",
+                    **fact["schema"],
+                    "description": f"{fact['zh']} / {fact['en']} ({fact['rule']})",
                 }
                 for fact in facts
             },
             "x-required-on-submit": [fact["name"] for fact in facts if fact["required"]],
+            "additionalProperties": False,
         }
         variants[permit_type] = name
     base = schemas.get("PermitCreate")

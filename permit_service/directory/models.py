@@ -83,6 +83,11 @@ class PlantArea(UUIDPk, Base):
     toxic: Mapped[bool] = mapped_column(default=False)
     fire_explosion_area: Mapped[bool] = mapped_column(default=False)
     max_headcount: Mapped[int | None] = mapped_column(sa.Integer)
+    # G-14: what the record holds, so a permit cannot declare it away: part of a major hazard installation, the
+    # tank-farm dike it lies in, and the gas codes of the media it holds (HW-05, CS-02).
+    major_hazard: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    dike_code: Mapped[str | None] = mapped_column(sa.String(50))
+    media: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
     # G-06: the area's outline as GeoJSON in the positioning platform's coordinates (directory.geometry).
     boundary: Mapped[dict | None] = mapped_column(sa.JSON)
     # G-06: the regulator recorded that positioning does not cover the area: a declared presence counts there.

@@ -10,8 +10,10 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, StrictBoolean, StrictSchema
 from permit_service.auth.principal import ENTERPRISE_ROLES
+from permit_service.config import settings
 from permit_service.directory.geometry import BoundaryError, as_geojson, parse_boundary
 from permit_service.directory.models import RISK_GRADES
+from workflows import gas
 
 MAX_HEADCOUNT_LIMIT = 1000
 _CODE = validate.Regexp(r"^[^\s]+$", error="不能含空白 / must not contain whitespace")
@@ -139,6 +141,47 @@ class PositioningExemptionSchema(StrictSchema):
     recorded_by_id = fields.UUID(attribute="positioning_exempted_by_id")
 
 
+def _media_known(codes: list[str]) -> None:
+    """G-14: the media are gases of the catalogue (with the policy's additions), never free text."""
+    known = set(gas.gas_table(settings().policy)) - {"O2"}
+    if unknown := [c for c in codes if c not in known]:
+        raise ValidationError(
+            f"未知介质：{', '.join(unknown)}（可选：{', '.join(sorted(known))}） / "
+            f"unknown media: {', '.join(unknown)} (known gases: {', '.join(sorted(known))})"
+        )
+
+
+def _media(**kw: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=20)),
+        validate=[validate.Length(max=30), _media_known],
+        metadata={
+            "description": "介质：区域内可燃、有毒物料的气体代码，气体分析须包含其代表性气体（HW-05、CS-02） / the "
+            "media the area holds, as gas codes of GET /gases: a gas test must measure their representative "
+            "gases (HW-05, CS-02)"
+        },
+        **kw,
+    )
+
+
+def _dike_code(**kw: Any) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=50), _CODE],
+        metadata={
+            "description": "所在罐区防火堤编号：同一防火堤内动火与切水、取样冲突（HW-10） / the tank-farm dike the "
+            "area lies in: hot work conflicts with water draining or sampling in the same dike (HW-10)"
+        },
+        **kw,
+    )
+
+
+_MAJOR_HAZARD_DOC = {
+    "description": "构成重大危险源：与防火堤一起使罐区内动火为特级（HW-01、HW-02） / part of a major hazard "
+    "installation: with a dike, hot work inside it is special grade (HW-01, HW-02)"
+}
+
+
 class PlantAreaSchema(StrictSchema):
     """A plant area (risk area) with its hazard flags and headcount limit; `version` is its ETag."""
 
@@ -151,6 +194,9 @@ class PlantAreaSchema(StrictSchema):
     explosive = fields.Boolean()
     toxic = fields.Boolean()
     fire_explosion_area = fields.Boolean()
+    major_hazard = fields.Boolean(metadata=_MAJOR_HAZARD_DOC)
+    dike_code = fields.String(allow_none=True)
+    media = fields.List(fields.String())
     max_headcount = fields.Integer(allow_none=True)
     boundary = fields.Dict(allow_none=True, metadata={"description": _BOUNDARY_DOC})
     positioning_exemption = fields.Nested(
@@ -182,6 +228,9 @@ class PlantAreaCreateSchema(StrictSchema):
     explosive = StrictBoolean(load_default=False)
     toxic = StrictBoolean(load_default=False)
     fire_explosion_area = StrictBoolean(load_default=False, metadata={"description": "动火区域"})
+    major_hazard = StrictBoolean(load_default=False, metadata=_MAJOR_HAZARD_DOC)
+    dike_code = _dike_code(load_default=None)
+    media = _media(load_default=list)
     max_headcount = _headcount(load_default=None)
     boundary = _boundary(load_default=None)
 
@@ -196,6 +245,9 @@ class PlantAreaUpdateSchema(StrictSchema):
     explosive = StrictBoolean()
     toxic = StrictBoolean()
     fire_explosion_area = StrictBoolean(metadata={"description": "动火区域"})
+    major_hazard = StrictBoolean(metadata=_MAJOR_HAZARD_DOC)
+    dike_code = _dike_code()
+    media = _media()
     max_headcount = _headcount()
     boundary = _boundary()
 

@@ -28,6 +28,9 @@ AREA_FIELDS = (
     "fire_explosion_area",
     "max_headcount",
     "boundary",
+    "major_hazard",
+    "dike_code",
+    "media",
 )
 PERSON_FIELDS = ("name", "active", "positioning_card_id", "phone")
 

@@ -14,12 +14,11 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from permit_service import clock
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
-from permit_service.config import Config
+from permit_service.config import settings
 from permit_service.db import is_postgres, unique_violated
 from permit_service.directory.models import Person, PlantArea
 from permit_service.errors import Conflict, NotFound, ValidationProblem
@@ -57,11 +56,6 @@ Errors = dict[str, list[str]]
 # fire, leak and evacuation stop every permit in the area (G-08).
 GAS_ALARM_KINDS = frozenset({"gas"})
 STOP_ALL_KINDS = frozenset({"fire", "leak", "evacuation"})
-
-
-def settings() -> Config:
-    """The running app's configuration (defaults outside an app, e.g. in a bare script)."""
-    return current_app.config["PERMIT_CONFIG"] if has_app_context() else Config()
 
 
 # --- feeds and detectors --------------------------------------------------------------------------
@@ -499,9 +493,11 @@ def _gas_breach(
     worst = list({id(r): r for pair in extremes.values() for r in pair}.values())
     if not worst:
         return None
-    # A feed reading is judged on its own: the completeness a sample needs (oxygen measured) does not apply.
-    limits = replace(plan.limits, require_oxygen=False)
-    passed, findings = gas.evaluate(limits, [r.normalised for r in worst], recorded(data), settings().policy)
+    # A feed reading is judged on its own: the completeness a sample needs (HW-05, CS-02) is checked only when an
+    # analyst records a sample.
+    passed, findings = gas.evaluate(
+        plan.limits, [r.normalised for r in worst], recorded(data), settings().policy
+    )
     if passed:
         return None
     return plan.breach_rule, findings, worst

@@ -10,11 +10,15 @@ from marshmallow import fields
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.fields import StrictSchema
 from permit_service.auth import current_principal
+from permit_service.config import settings
 from permit_service.errors import NotFound
-from workflows import WORKFLOWS
+from workflows import WORKFLOWS, gas
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/permit-types", description="作业类型目录 / Permit-type catalogue"
+)
+gases_blp = Blueprint(
+    "gases", __name__, url_prefix="/gases", description="气体目录 / Gas catalogue (HW-05, CS-02, G-14)"
 )
 
 
@@ -28,14 +32,27 @@ class GradeOut(StrictSchema):
     max_validity_hours = fields.Float()
 
 
+class ChoiceOut(StrictSchema):
+    """One value of a closed vocabulary."""
+
+    code = fields.String()
+    zh = fields.String()
+    en = fields.String()
+
+
 class FactOut(StrictSchema):
-    """A fact the applicant declares."""
+    """A fact the applicant declares, with its type (G-14): a value that does not fit is a 422 naming it."""
 
     name = fields.String()
-    kind = fields.String()
+    kind = fields.String(
+        metadata={"description": "bool, integer, number, text, list, position or gases (codes of GET /gases)"}
+    )
     zh = fields.String()
     en = fields.String()
     required = fields.Boolean()
+    rule = fields.String(metadata={"description": "the rule that asks for the fact"})
+    schema = fields.Dict(metadata={"description": "the JSON Schema of its value"})
+    choices = fields.List(fields.Nested(ChoiceOut), metadata={"description": "the closed vocabulary, if any"})
 
 
 class MeasureCountOut(StrictSchema):
@@ -120,3 +137,44 @@ class PermitTypeByName(MethodView):
         if permit_type not in WORKFLOWS:
             raise NotFound("没有这种作业类型", f"No permit type {permit_type!r}")
         return WORKFLOWS[permit_type].catalogue()
+
+
+class GasOut(StrictSchema):
+    """A gas of the catalogue: kinds, LEL and occupational exposure limits (GBZ 2.1)."""
+
+    code = fields.String()
+    zh = fields.String()
+    en = fields.String()
+    kinds = fields.List(fields.String(), metadata={"description": "flammable, toxic, oxygen"})
+    lel_pct_vol = fields.Float(allow_none=True, metadata={"description": "爆炸下限 % vol"})
+    oel_mg_m3 = fields.Float(allow_none=True, metadata={"description": "the limit a spot reading is held to"})
+
+
+class GasList(StrictSchema):
+    """Every gas a reading, an area's media or a permit's media may name."""
+
+    items = fields.List(fields.Nested(GasOut))
+
+
+@gases_blp.route("")
+class Gases(MethodView):
+    """The gas catalogue."""
+
+    @gases_blp.response(200, GasList)
+    def get(self) -> dict[str, Any]:
+        """List the gases: the codes of readings and media, with the limits the gas tests apply."""
+        current_principal()
+        table = gas.gas_table(settings().policy)
+        return {
+            "items": [
+                {
+                    "code": g.code,
+                    "zh": g.zh,
+                    "en": g.en,
+                    "kinds": sorted(g.kinds),
+                    "lel_pct_vol": g.lel,
+                    "oel_mg_m3": g.oel,
+                }
+                for g in table.values()
+            ]
+        }

@@ -37,6 +37,7 @@ from permit_service.permits.models import (
 )
 from workflows import get_workflow, working_hours
 from workflows import model as wf
+from workflows.gas import gas_table
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation, on_site
 from workflows.states import LIVE, State
@@ -105,10 +106,13 @@ def _area(area: PlantArea) -> wf.Area:
         toxic=area.toxic,
         fire_explosion_area=area.fire_explosion_area,
         max_headcount=area.max_headcount,
+        major_hazard=area.major_hazard,
+        dike_code=area.dike_code,
+        media=tuple(area.media or ()),
     )
 
 
-def _linked(permit: Permit | sa.Row[Any]) -> wf.LinkedPermit:
+def _linked(permit: Permit | sa.Row[Any], dike_code: str | None = None) -> wf.LinkedPermit:
     return wf.LinkedPermit(
         id=str(permit.id),
         number=permit.number,
@@ -118,6 +122,7 @@ def _linked(permit: Permit | sa.Row[Any]) -> wf.LinkedPermit:
         facts=permit.facts,
         valid_from=permit.valid_from,
         valid_until=permit.valid_until,
+        dike_code=dike_code,
     )
 
 
@@ -228,7 +233,9 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     a pipeline or a space wherever it is. Only the columns the core reads are fetched, not whole permits.
     """
     rows = session.execute(
-        sa.select(*_NEARBY_COLUMNS).where(
+        sa.select(*_NEARBY_COLUMNS, PlantArea.dike_code)
+        .join(PlantArea, PlantArea.id == Permit.area_id)
+        .where(
             Permit.enterprise_id == permit.enterprise_id,
             Permit.id != permit.id,
             Permit.state.in_([str(s) for s in LIVE]),
@@ -236,7 +243,7 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
             permit.valid_from < Permit.valid_until,
         )
     )
-    return tuple(_linked(row) for row in rows)
+    return tuple(_linked(row, row.dike_code) for row in rows)
 
 
 def _calendar(session: Session, region_id: uuid.UUID | None) -> Any:
@@ -432,12 +439,30 @@ def _stored_periods(periods: Sequence[Mapping[str, str]] | None) -> list[dict[st
     return [{"start": p["start"], "end": p["end"]} for p in periods or ()] or None
 
 
+def check_facts(permit_type: str, facts: Mapping[str, Any]) -> None:
+    """G-14: every fact fits its type in the catalogue; a 422 names each bad one as `facts.<name>`."""
+    gases = gas_table(current_app.config["PERMIT_CONFIG"].policy)
+    found = get_workflow(permit_type).fact_problems(facts, gases)
+    if found:
+        raise ValidationProblem(
+            {f"facts.{name}": [f"{zh} / {en}"] for name, (zh, en) in found.items()},
+            "事实不符合作业类型目录中的类型（G-14）",
+            "facts do not fit their types in the permit-type catalogue (G-14)",
+            rule="G-14",
+        )
+
+
 def create_permit(
     session: Session, *, principal: Principal, data: Mapping[str, Any], reissued_from: Permit | None = None
 ) -> Permit:
-    """File a draft: number it, record its crew, measures and links, and the event."""
+    """File a draft: number it, record its crew, measures and links, and the event.
+
+    A re-issued permit keeps the old one's facts as they are: its submit guard names any that no longer fit.
+    """
     if principal.enterprise_id is None:
         raise Conflict("只有企业人员可以申请作业票", "Only enterprise staff file permits", rule="G-01")
+    if reissued_from is None:
+        check_facts(data["type"], data.get("facts") or {})
     area = _own_area(session, principal, data["area_id"])
     workflow = get_workflow(data["type"])
     permit = Permit(
@@ -508,6 +533,8 @@ def update_draft(
         )
     if str(permit.applicant_id) != principal.id:
         raise Conflict("只有申请人可以修改草稿", "Only the applicant edits a draft", rule="G-07")
+    if "facts" in changes:
+        check_facts(permit.type, changes["facts"])
     for name in EDITABLE:
         if name in changes:
             setattr(permit, name, changes[name])

@@ -92,9 +92,9 @@ def test_FZ_03_at_the_start_running_work_is_suspended_once_and_stays_suspended(
 
 UPGRADED_FACTS = {
     # HW-07: special-grade hot work
-    "continuous_gas_monitoring": "便携式+固定式",
+    "continuous_gas_monitoring": True,
     "written_plan": "专项方案",
-    "video_recording": "全程录像",
+    "video_recording": True,
     # G-04: the other permit in the area
     "cross_operation_coordinator": "王五",
     "cross_operation_risk_analysis": "交叉作业已辨识",

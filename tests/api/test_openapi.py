@@ -168,11 +168,20 @@ def test_facts_are_typed_per_permit_type_from_the_catalogue(document):
         variant = schemas[create["discriminator"]["mapping"][permit_type].rsplit("/", 1)[1]]
         assert variant["properties"]["type"]["const"] == permit_type
         facts = schemas[variant["properties"]["facts"]["$ref"].rsplit("/", 1)[1]]
-        catalogue = {fact["name"]: fact["kind"] for fact in workflow.catalogue()["facts"]}
+        catalogue = {fact["name"]: fact for fact in workflow.catalogue()["facts"]}
         assert set(facts["properties"]) == set(catalogue)
-        kinds = {"bool": "boolean", "number": "number", "text": "string", "list": "array"}
-        for name, kind in catalogue.items():
-            assert facts["properties"][name].get("type") == kinds.get(kind), (permit_type, name)
+        assert facts["additionalProperties"] is False  # G-14: an undeclared fact is refused
+        kinds = {
+            "bool": "boolean",
+            "integer": "integer",
+            "number": "number",
+            "text": "string",
+            "list": "array",
+        }
+        for name, fact in catalogue.items():
+            published = {k: v for k, v in facts["properties"][name].items() if k != "description"}
+            assert published == fact["schema"], (permit_type, name)
+            assert published["type"][0] == kinds.get(fact["kind"], published["type"][0]), (permit_type, name)
 
 
 def test_a_read_answers_304_to_the_etag_it_gave(client, factory):

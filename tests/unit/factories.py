@@ -267,7 +267,11 @@ def gas_test(passed: bool = True, at: datetime = NOW) -> GasTest:
 
 
 def neighbour(
-    permit_type: str, state: str = State.active, area_id: str = "area-1", **facts: Any
+    permit_type: str,
+    state: str = State.active,
+    area_id: str = "area-1",
+    dike_code: str | None = None,
+    **facts: Any,
 ) -> LinkedPermit:
     """Another live permit nearby."""
     return LinkedPermit(
@@ -279,6 +283,7 @@ def neighbour(
         facts,
         NOW,
         NOW + timedelta(hours=2),
+        dike_code,
     )
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from workflows import evaluate_gas
-from workflows.gas import CONFINED_SPACE, DEFAULT_GASES, HOT_WORK, convert, evaluate, normalise
+from workflows.gas import CONFINED_SPACE, DEFAULT_GASES, HOT_WORK, convert, evaluate, incomplete, normalise
 
 
 def test_normalise_converts_lel_to_percent_volume() -> None:
@@ -79,13 +79,38 @@ def test_CS_02_enriched_environment_allows_up_to_23_5() -> None:
     )
 
 
-def test_CS_02_toxics_within_oel_and_oxygen_required() -> None:
+def test_CS_02_toxics_within_oel() -> None:
     air = {"gas": "O2", "value": 20.9, "unit": "%vol"}
     assert evaluate(CONFINED_SPACE, [air, {"gas": "H2S", "value": 6, "unit": "ppm"}], {})[0] is True
     ok, findings = evaluate(CONFINED_SPACE, [air, {"gas": "H2S", "value": 8, "unit": "ppm"}], {})
     assert not ok and "hydrogen sulfide" in findings[0].en
     assert evaluate(CONFINED_SPACE, [air, {"gas": "Cl2", "value": 1.5, "unit": "mg/m3"}], {})[0] is False
-    assert evaluate(CONFINED_SPACE, [{"gas": "CH4", "value": 0.1, "unit": "%vol"}], {})[0] is False
+
+
+def test_CS_02_a_sample_needs_oxygen_and_every_flammable_and_toxic_medium() -> None:
+    gap = incomplete(CONFINED_SPACE, {"CH4"}, ["CH4"])
+    assert gap is not None and gap.rule_id == "CS-02" and "oxygen (O2)" in gap.en
+    gap = incomplete(CONFINED_SPACE, {"O2", "CH4"}, ["CH4", "H2S", "Cl2"])
+    assert gap is not None and "hydrogen sulfide (H2S)" in gap.en and "chlorine (Cl2)" in gap.en
+    assert "methane" not in gap.en and "氯气(Cl2)" in gap.zh
+    assert incomplete(CONFINED_SPACE, {"O2", "CH4", "H2S", "Cl2"}, ["CH4", "H2S", "Cl2"]) is None
+
+
+def test_CS_02_with_no_media_on_record_oxygen_alone_is_incomplete() -> None:
+    gap = incomplete(CONFINED_SPACE, {"O2"}, [])
+    assert gap is not None and "no flammable or toxic gas measured" in gap.en
+    assert incomplete(CONFINED_SPACE, {"O2", "H2S"}, []) is None
+
+
+def test_HW_05_a_sample_needs_the_representative_flammable_gas_of_each_medium() -> None:
+    assert "no flammable gas measured" in incomplete(HOT_WORK, {"O2"}, []).en
+    assert "no flammable gas measured" in incomplete(HOT_WORK, {"NO2"}, []).en
+    gap = incomplete(
+        HOT_WORK, {"O2", "CH4"}, ["CH4", "H2", "Cl2"]
+    )  # Cl2 is toxic only: not asked in hot work
+    assert gap is not None and gap.rule_id == "HW-05" and gap.en.endswith("not measured: hydrogen (H2)")
+    assert incomplete(HOT_WORK, {"CH4", "H2"}, ["CH4", "H2", "Cl2"]) is None
+    assert incomplete(HOT_WORK, {"CH4"}, []) is None
 
 
 def test_CS_02_policy_overrides_gas_limits() -> None:

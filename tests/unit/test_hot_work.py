@@ -54,12 +54,40 @@ def test_HW_01_accepts_equal_or_higher_declared_grade_and_submit_returns_it() ->
 
 
 def test_HW_02_shut_down_unit_is_level2_approved_by_production_or_safety_lead() -> None:
-    facts = {**SPECIAL, "unit_shutdown_isolated": True}
+    facts = {"fire_explosion_area": True, "unit_shutdown_isolated": True}
     assert grade(facts) == "level2"
     p = permit(state=State.submitted, facts=facts)
     assert "HW-02" in check(p, "approve", actor("unit_leader"))
     assert check(p, "approve", actor("safety_dept")) == set()
     assert check(p, "approve", actor("plant_manager")) == set()
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"in_major_hazard_dike": True},  # inside a major-hazard tank-farm dike
+        {"fire_explosion_area": True, "on_running_equipment": True},  # on other running equipment
+        {"fire_explosion_area": True, "pressurised_without_purge": True},
+        {"fire_explosion_area": True, "unit_running": True},  # G-14: the area record says the unit runs
+    ],
+)
+def test_HW_02_relief_never_lowers_dike_running_equipment_or_a_running_unit(facts: dict) -> None:
+    relieved = grade({**facts, "unit_shutdown_isolated": True})
+    assert relieved == grade(facts) != "level2"
+
+
+def test_HW_02_G_14_dike_on_the_area_record_keeps_hot_work_special() -> None:
+    dike = Area("tank-farm", fire_explosion_area=True, major_hazard=True, dike_code="D-1")
+    p = permit(grade="level2", area=dike, facts={"unit_shutdown_isolated": True})
+    assert "HW-01" in check(p, "submit")
+    assert HW.fire(replace(p, grade=None), "submit", ctx()).grade == "special"
+
+
+def test_G_14_shutdown_cannot_be_declared_in_an_area_on_record_as_running() -> None:
+    running = Area("unit", fire_explosion_area=True, running_unit=True)
+    p = permit(area=running, facts={"unit_shutdown_isolated": True})
+    assert "G-14" in check(p, "submit")
+    assert "G-14" not in check(replace(p, area=replace(running, running_unit=False)), "submit")
 
 
 def test_HW_03_upgrade_on_rest_day_via_calendar() -> None:
@@ -270,13 +298,13 @@ def test_HW_09_shift_check_is_in_place_and_then_passes() -> None:
         (neighbour("hot_work", activities=["flammable_liquid_discharge"], distance_m=12), {}),
         (neighbour("hot_work", activities=["painting"], distance_m=8), {}),
         (
-            neighbour("confined_space", area_id="tank-farm", activities=["water_draining"], dike_id="D1"),
-            {"dike_id": "D1"},
+            neighbour("confined_space", area_id="tank-farm", activities=["water_draining"], dike_code="D1"),
+            {"area": Area("area-1", dike_code="D1")},  # G-14: the dike is the area record's
         ),
     ],
 )
 def test_HW_10_blocks_conflicting_activities_nearby(other, facts: dict) -> None:
-    p = permit(state=State.submitted, facts=facts)
+    p = permit(state=State.submitted, **facts)
     found = HW.check(p, "approve", ctx(actor("unit_leader"), nearby=(other,)), {"area_id": "area-1"})
     hw10 = [v for v in found if v.rule_id == "HW-10"]
     assert hw10 and other.number in hw10[0].en and other.number in hw10[0].zh

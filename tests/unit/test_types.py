@@ -39,7 +39,12 @@ def test_CS_02_failing_test_blocks_entry() -> None:
     p = fire(
         permit("confined_space", State.briefed),
         "record_gas_test",
-        payload={"readings": [{"gas": "O2", "value": 18, "unit": "%vol"}]},
+        payload={
+            "readings": [
+                {"gas": "O2", "value": 18, "unit": "%vol"},
+                {"gas": "CH4", "value": 0, "unit": "%vol"},
+            ]
+        },
     )
     assert p.gas_tests[-1].passed is False
     assert "CS-01" in check(p, "activate")
@@ -72,7 +77,12 @@ def test_CS_04_breach_needs_a_passing_retest_and_evacuates() -> None:
         p,
         "record_gas_test",
         ctx(actor("analyst")),
-        {"readings": [{"gas": "O2", "value": 17, "unit": "%vol"}]},
+        {
+            "readings": [
+                {"gas": "O2", "value": 17, "unit": "%vol"},
+                {"gas": "CH4", "value": 0, "unit": "%vol"},
+            ]
+        },
     )
     assert out.effects == ("suspend_permit", "evacuate")
     p = fire(replace(p, gas_tests=(*p.gas_tests, out.gas_test)), "suspend", payload={"reason": "O2 low"})

@@ -20,6 +20,16 @@ HOT_WORK_RADII_M = {  # HW-10: activities forbidden within these distances of ho
 DIKE_ACTIVITIES = frozenset({"water_draining", "sampling"})
 BLIND_PLATE_RADIUS_M = 30.0
 PAINTING = frozenset({"painting", "coating"})
+ACTIVITIES: dict[str, tuple[str, str]] = {  # the closed vocabulary of the `activities` fact (G-14)
+    "flammable_gas_venting": ("排放可燃气体", "flammable gas venting"),
+    "flammable_liquid_discharge": ("排放可燃液体", "flammable liquid discharge"),
+    "solvent_cleaning": ("用溶剂清洗", "solvent cleaning"),
+    "painting": ("喷漆", "painting"),
+    "coating": ("涂装", "coating"),
+    "dust_sweeping": ("清扫可燃粉尘", "sweeping combustible dust"),
+    "water_draining": ("切水", "water draining"),
+    "sampling": ("取样", "sampling"),
+}
 
 
 def activities(facts: Mapping[str, Any]) -> frozenset[str]:
@@ -52,8 +62,8 @@ def _conflict(rule: str, other: LinkedPermit, zh: str, en: str) -> Violation:
 
 
 def _hot_work_vs(permit: PermitData, other: LinkedPermit) -> Violation | None:
-    dike = permit.facts.get("dike_id")
-    if dike and other.facts.get("dike_id") == dike and activities(other.facts) & DIKE_ACTIVITIES:
+    dike = permit.area.dike_code  # G-14: the dike is the area record's, not a free-text declaration
+    if dike and other.dike_code == dike and activities(other.facts) & DIKE_ACTIVITIES:
         return _conflict(
             "HW-10", other, "同一防火堤内有切水或取样作业", "water draining or sampling in the same dike"
         )

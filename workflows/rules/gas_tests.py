@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workflows import gas
+from workflows.facts import recorded
 from workflows.model import Context, GasReading, GasTest, PermitData
 from workflows.rules import Guard, Violation, reads_payload
 from workflows.rules.general import aware, signed
@@ -49,8 +50,10 @@ def sampled_at(payload: Mapping[str, Any], ctx: Context) -> datetime:
     return aware(raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw)))
 
 
-def readings_valid(rule: str) -> Guard:
-    """A record_gas_test guard: readings are present and valid and the sample is not from the future."""
+def readings_valid(limits: gas.GasRule) -> Guard:
+    """A record_gas_test guard: readings are present and valid, the sample is not from the future, and it is
+    complete: O2 where asked and the representative gas of every medium at the work location (HW-05, CS-02)."""
+    rule = limits.rule
 
     @reads_payload
     def guard(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
@@ -58,12 +61,23 @@ def readings_valid(rule: str) -> Guard:
         problems = []
         if not readings:
             problems.append(("没有分析读数", "no readings given"))
+        measured = set()
         for r in readings:
             try:
-                gas.normalise(str(r.get("gas", "")), r.get("value"), str(r.get("unit", "")), ctx.policy)
+                measured.add(
+                    gas.normalise(
+                        str(r.get("gas", "")), r.get("value"), str(r.get("unit", "")), ctx.policy
+                    ).gas
+                )
             except (ValueError, AttributeError) as exc:
                 zh, _, en = str(exc).partition(" / ")
                 problems.append((zh, en or zh))
+        if (
+            readings
+            and not problems
+            and (gap := gas.incomplete(limits, measured, recorded(permit)["media"], ctx.policy))
+        ):
+            problems.append((gap.zh, gap.en))
         try:
             if sampled_at(payload, ctx) > ctx.now:
                 problems.append(("取样时间晚于当前时间", "the sampling time is in the future"))
@@ -165,7 +179,7 @@ def monitoring_gap(rule: str) -> Guard:
 def plan_guards(plan: gas.GasPlan) -> dict[str, tuple[Guard, ...]]:
     """The guards a gas plan adds: valid samples, a fresh pass before work, a re-test on resuming."""
     return {
-        "record_gas_test": (readings_valid(plan.limits.rule),),
+        "record_gas_test": (readings_valid(plan.limits),),
         "activate": (gas_test_fresh(plan.fresh_rule, plan.applies),),
         "resume": (
             retest_on_resume(plan.resume_rule, plan.breach_rule, plan.resume_after_minutes, plan.applies),

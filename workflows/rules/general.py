@@ -49,12 +49,19 @@ def has_linked(permit: PermitData, permit_type: str) -> bool:
     return any(lp.type == permit_type and lp.state not in TERMINAL for lp in permit.linked)
 
 
+POWERED_TYPES = ("hot_work", "confined_space")  # TE-01: the permits temporary power serves and ends with
+
+
+def parents(permit: PermitData) -> tuple[LinkedPermit, ...]:
+    """TE-01: the hot-work and confined-space permits linked to a temporary-power permit: the work it serves."""
+    if permit.type != "temporary_power":
+        return ()
+    return tuple(lp for lp in permit.linked if lp.type in POWERED_TYPES)
+
+
 def has_linked_ended_parent(permit: PermitData) -> bool:
     """TE-01: temporary power whose hot-work or confined-space permit has ended (or is completed)."""
-    return permit.type == "temporary_power" and any(
-        lp.type in ("hot_work", "confined_space") and (lp.state in TERMINAL or lp.state == "completed")
-        for lp in permit.linked
-    )
+    return any(lp.state in TERMINAL or lp.state == "completed" for lp in parents(permit))
 
 
 def hazard_analysis_recorded(
