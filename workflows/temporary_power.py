@@ -13,7 +13,7 @@ from workflows.grading import Grade
 from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules.general import aware, parents
-from workflows.rules.upgrade import SHANGHAI
+from workflows.working_hours import SHANGHAI
 
 
 def in_fire_area(permit: PermitData) -> bool:
