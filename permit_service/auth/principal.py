@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
@@ -86,11 +86,15 @@ def current_principal(*, refresh: bool = False) -> Principal:
         principal = current_user
         g.principal = principal
         g.principal_id = principal.id
-    if principal.is_regulator_platform and request.method not in _READS:
-        # DC-04: a regulator's platform client follows its region; it changes nothing anywhere.
+    if (
+        principal.is_regulator_platform
+        and request.method not in _READS
+        and not _handler_marked("platform_writes")
+    ):
+        # DC-04: a regulator's platform client follows its region; it acts on nothing (its own subscriptions aside).
         raise Forbidden(
-            "监管平台客户端只能读取，不能办理任何操作",
-            "A regulator's platform client only reads; it cannot act on anything",
+            "监管平台客户端只能读取和管理自己的订阅，不能办理任何操作",
+            "A regulator's platform client only reads and manages its own subscriptions; it cannot act on anything",
         )
     return principal
 
@@ -101,17 +105,30 @@ def authenticates_itself(view: F) -> F:
     return view
 
 
+def platform_writes(view: F) -> F:
+    """Mark a view that changes only the calling platform client's own subscriptions: open to it (DC-04)."""
+    view.platform_writes = True  # type: ignore[attr-defined]
+    return view
+
+
+def _handler_marked(mark: str) -> bool:
+    """Whether the view handling this request (a MethodView's method, or the function) carries `mark`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return False
+    view_class = getattr(view, "view_class", None)
+    handler = getattr(view_class, request.method.lower(), view) if view_class else view
+    return bool(getattr(handler, mark, False))
+
+
 def init_app(app: Flask) -> None:
     """Check the caller's token before any API view reads its input: without one the answer is 401, never 422."""
 
     @app.before_request
     def _identity_before_input() -> None:
-        view = app.view_functions.get(request.endpoint or "")
-        if view is None or request.method == "OPTIONS" or not request.path.startswith("/api/"):
+        if request.method == "OPTIONS" or not request.path.startswith("/api/"):
             return
-        view_class = getattr(view, "view_class", None)
-        handler = getattr(view_class, request.method.lower(), view) if view_class else view
-        if not getattr(handler, "authenticates_itself", False):
+        if request.endpoint in app.view_functions and not _handler_marked("authenticates_itself"):
             current_principal()
 
 

@@ -15,6 +15,7 @@ from permit_service.auth.passwords import hash_secret
 from permit_service.auth.principal import Principal, region_scope
 from permit_service.directory.models import Region
 from permit_service.errors import NotFound
+from permit_service.integrations import webhooks
 
 
 def register(
@@ -57,7 +58,7 @@ def listing(session: Session, *, principal: Principal) -> list[IntegrationClient
 
 
 def deactivate(session: Session, *, principal: Principal, client_id: uuid.UUID) -> None:
-    """Stop a platform client: its tokens are refused at once (the row stays for the record)."""
+    """Stop a platform client: its tokens are refused at once and its subscriptions stop (rows stay on record)."""
     client = session.scalar(
         sa.select(IntegrationClient)
         .where(
@@ -73,6 +74,7 @@ def deactivate(session: Session, *, principal: Principal, client_id: uuid.UUID) 
         client.active = False
         session.flush()
         _record(session, principal, "regulator_client.deactivated", client)
+        webhooks.deactivate_platform_subscriptions(session, principal=principal, client_id=client.id)
 
 
 def _record(session: Session, principal: Principal, kind: str, client: IntegrationClient) -> None:

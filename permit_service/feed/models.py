@@ -14,15 +14,18 @@ from permit_service.db import Base
 class FeedPosition(Base):
     """An event's place in the feed: positions follow commit order, with no gaps a reader could later see filled.
 
-    A permit event also keeps what can still change after it, as it was at the event (the validity, location and
-    work unit a draft edit changes, the area's code and name an administrator may change), so the feed tells it as it was, not as the permit reads today. Rows are only
-    ever inserted (a database trigger refuses the rest, AU-01).
+    A permit event also keeps what can still change after it, as it was at the event: its state and grade, the
+    validity, location and work unit a draft edit changes, the area's code and name an administrator may change.
+    So the feed tells the event as it was, not as the permit reads today. Rows are only ever inserted (a database
+    trigger refuses the rest, AU-01).
     """
 
     __tablename__ = "event_feed"
 
     position: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     event_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("events.id"), unique=True)
+    state: Mapped[str | None] = mapped_column(sa.String(16))
+    grade: Mapped[str | None] = mapped_column(sa.String(16))
     valid_from: Mapped[datetime | None]
     valid_until: Mapped[datetime | None]
     area_code: Mapped[str | None] = mapped_column(sa.String(50))  # an area's code and name may change later
@@ -32,9 +35,14 @@ class FeedPosition(Base):
 
 
 class FeedCounter(Base):
-    """The one row holding the last position given; its row lock, taken at commit, orders the commits."""
+    """The one row holding the last position given; its row lock, taken at commit, orders the commits.
+
+    It also counts the active subscriptions of regulators' platforms: a commit reads the count with its positions
+    and looks for platform subscriptions only when there are some.
+    """
 
     __tablename__ = "event_feed_counter"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_position: Mapped[int] = mapped_column(BigId)
+    platform_subscriptions: Mapped[int] = mapped_column(server_default=sa.text("0"))

@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session, SessionTransaction
 from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.db import is_postgres
+from permit_service.feed import push
 from permit_service.feed.models import FeedCounter, FeedPosition
 from permit_service.permits.models import Permit
 
 # session.info key: (id, permit as at the event) of each event recorded in the open transaction
 _PENDING = "feed_pending_events"
-# What can change after a permit's event: a draft edit changes validity, location and work unit; an administrator
-# the area's code and name.
-AT_EVENT = ("valid_from", "valid_until", "area_code", "area_name", "location", "work_unit")
+# What can change after a permit's event: its state and grade; a draft edit changes validity, location and work
+# unit; an administrator the area's code and name.
+AT_EVENT = ("state", "grade", "valid_from", "valid_until", "area_code", "area_name", "location", "work_unit")
 
 
 @audit.on_event
@@ -47,7 +48,7 @@ def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
     if permit is None:
         return None
     return {
-        "valid_from": permit.valid_from, "valid_until": permit.valid_until, "area_code": permit.area.code,
+        "state": permit.state, "grade": permit.grade, "valid_from": permit.valid_from, "valid_until": permit.valid_until, "area_code": permit.area.code,
         "area_name": permit.area.name, "location": permit.location, "work_unit": permit.work_unit,
     }  # fmt: skip
 
@@ -61,12 +62,12 @@ def _assign_positions(session: Session) -> None:
     session.flush()
     insert = pg_insert if is_postgres(session) else sqlite_insert
     upsert = insert(FeedCounter).values(id=1, last_position=len(ids))
-    last = session.execute(
+    last, platforms = session.execute(
         upsert.on_conflict_do_update(
             index_elements=[FeedCounter.id],
             set_={"last_position": FeedCounter.__table__.c.last_position + len(ids)},
-        ).returning(FeedCounter.last_position)
-    ).scalar_one()
+        ).returning(FeedCounter.last_position, FeedCounter.platform_subscriptions)
+    ).one()
     first = last - len(ids) + 1
     # INSERT ... SELECT: an event written inside a savepoint that was rolled back is gone and gets no row; its
     # position stays unused, a harmless hole (a reader never sees anything appear below a position it passed).
@@ -80,6 +81,10 @@ def _assign_positions(session: Session) -> None:
             ),
         )
     )
+    if (
+        platforms
+    ):  # read under the counter's lock: a subscription committed before this commit counts (push.py)
+        push.enqueue(session, ids)
 
 
 def _at_event(facts: dict[int, dict[str, Any]], name: str) -> sa.ColumnElement[Any]:

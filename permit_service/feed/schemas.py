@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from marshmallow import fields, validate
 
 from permit_service.api.conventions import _within_page_size_max
@@ -117,6 +120,11 @@ class FeedEvent(StrictSchema):
     hash = fields.String(
         required=True, metadata={"description": "the event's hash in its audit chain (AU-02)"}
     )
+
+
+def encode(item: dict[str, Any]) -> str:
+    """One feed event as compact JSON: a JSON Lines line of the pull feed, the body of a push."""
+    return json.dumps(FeedEvent().dump(item), ensure_ascii=False, separators=(",", ":"))
 
 
 class FeedPageOut(StrictSchema):

@@ -196,17 +196,19 @@ class _Context:
         permit = self.permits.get(event.subject_id) if event.subject_type == "permit" else None
         if permit is None:
             return None
-        # As at the event; a feed row from before the rows kept them (0014) falls back to the permit as it is.
+        # As at the event; a feed row from before the rows kept them (0014, 0015) falls back to the event's data
+        # and the permit as it is.
         kept = position.valid_from is not None
         at_event = position if kept else permit
         area = (position.area_code, position.area_name) if kept else (permit.area.code, permit.area.name)
+        state_kept = position.state is not None
         tests = [t for t in self.gas_tests.get(permit.id, []) if t.recorded_at <= event.at]
         latest = tests[-1] if tests else None
         return {
             "number": permit.number,
             "type": permit.type,
-            "grade": data.get("grade", permit.grade),
-            "state": data.get("to", permit.state),
+            "grade": position.grade if state_kept else data.get("grade", permit.grade),
+            "state": position.state if state_kept else data.get("to", permit.state),
             "previous_state": data.get("from"),
             "valid_from": at_event.valid_from,
             "valid_until": at_event.valid_until,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -65,11 +64,7 @@ def events(args: dict[str, Any]) -> Any:
     )
     if not _wants_jsonl(args):
         return page
-    event_schema = schemas.FeedEvent()
-    lines = "".join(
-        json.dumps(event_schema.dump(item), ensure_ascii=False, separators=(",", ":")) + "\n"
-        for item in page.items
-    )
+    lines = "".join(schemas.encode(item) + "\n" for item in page.items)
     return Response(
         lines,
         mimetype="application/x-ndjson",

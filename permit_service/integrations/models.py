@@ -173,18 +173,35 @@ class Alarm(UUIDPk, Base):
 
 
 class WebhookSubscription(UUIDPk, Base):
-    """A plant portal's subscription: where to send which events, and the secret that signs them (DC-04)."""
+    """Where to send which events, and the secret that signs them (DC-04): a plant portal's, of its enterprise, or a
+    regulator's platform's, of its region, optionally narrowed to some enterprises and risk grades."""
 
     __tablename__ = "webhook_subscriptions"
 
-    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
+    region_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("integration_clients.id")
+    )  # the platform
     url: Mapped[str] = mapped_column(sa.String(2000))
     secret: Mapped[str] = mapped_column(sa.String(200))
     event_kinds: Mapped[list[str]] = mapped_column(sa.JSON)
+    enterprise_codes: Mapped[list[str] | None] = mapped_column(
+        sa.JSON
+    )  # a platform's: only these credit codes
+    risk_grades: Mapped[list[str] | None] = mapped_column(sa.JSON)  # a platform's: only enterprises graded so
+    feed_cursor: Mapped[int | None] = mapped_column(
+        BigId
+    )  # a platform's: pushes start after this feed position
     description: Mapped[str] = mapped_column(sa.String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint("(enterprise_id IS NULL) <> (region_id IS NULL)", name="one_tenant"),
+        sa.CheckConstraint("(region_id IS NULL) = (client_id IS NULL)", name="platform_client"),
+    )
 
 
 class WebhookDelivery(UUIDPk, Base):

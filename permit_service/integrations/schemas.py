@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate
 
 from permit_service.api.conventions import PageArgs, PageSchema
 from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictSchema
+from permit_service.directory.models import RISK_GRADES
 from permit_service.integrations.models import FEED_KINDS, GAS_UNITS, PLANT_ALARM_KINDS
 
 _code = validate.Length(min=1, max=64)
@@ -270,15 +271,41 @@ class SubscriptionIn(StrictSchema):
         metadata={"description": "kinds such as permit.suspend, prefixes such as permit.*, or *"},
     )
     description = fields.String(load_default="", validate=validate.Length(max=200))
+    enterprises = fields.List(
+        fields.String(
+            validate=validate.Regexp(r"^[0-9A-Z]{18}$", error="须为18位统一社会信用代码 / 18-character code")
+        ),
+        load_default=None,
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "description": "a regulator's platform only: just these enterprises (统一社会信用代码) of its region"
+        },
+    )
+    risk_grades = fields.List(
+        fields.String(validate=validate.OneOf(RISK_GRADES)),
+        load_default=None,
+        validate=validate.Length(min=1, max=4),
+        metadata={"description": "a regulator's platform only: just the enterprises graded so (RG-01)"},
+    )
 
 
 class SubscriptionOut(StrictSchema):
-    """A subscription (the secret is never shown)."""
+    """A subscription (the secret is never shown): a plant portal's (enterprise_id) or a regulator's platform's."""
 
     id = fields.UUID()
-    enterprise_id = fields.UUID()
+    enterprise_id = fields.UUID(allow_none=True)
+    region_id = fields.UUID(allow_none=True, metadata={"description": "a regulator's platform: its region"})
     url = fields.String()
     event_kinds = fields.List(fields.String())
+    enterprises = fields.List(fields.String(), attribute="enterprise_codes", allow_none=True)
+    risk_grades = fields.List(fields.String(), allow_none=True)
+    feed_cursor = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a regulator's platform: pushes start after this feed position; "
+            "GET /regulator/events?after=<your last cursor> catches up to it"
+        },
+    )
     description = fields.String()
     active = fields.Boolean()
     created_by = fields.String()

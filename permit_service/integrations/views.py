@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import PageArgs, idempotent, paginate
 from permit_service.auth import current_principal, require_roles
+from permit_service.auth.principal import REGULATOR_PLATFORM_ROLE, platform_writes
 from permit_service.db import get_session, transaction
 from permit_service.errors import ValidationProblem
 from permit_service.integrations import ingest, service, webhooks
@@ -36,6 +37,7 @@ webhooks_blp = Blueprint(
     description="Webhook 订阅与投递 / Webhook subscriptions and deliveries",
 )
 MANAGERS = ("enterprise_admin", "integration")
+SUBSCRIBERS = (*MANAGERS, REGULATOR_PLATFORM_ROLE)  # a regulator's platform manages its own (DC-04)
 
 
 # --- feeds and detectors -------------------------------------------------------------------------
@@ -207,9 +209,9 @@ class AlarmById(MethodView):
 
 @webhooks_blp.route("/subscriptions")
 class Subscriptions(MethodView):
-    """Webhook subscriptions of the caller's enterprise."""
+    """Webhook subscriptions of the caller's enterprise, or of the calling regulator's platform."""
 
-    @require_roles(*MANAGERS)
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.arguments(PageArgs, location="query")
     @webhooks_blp.response(200, s.SubscriptionPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -219,12 +221,16 @@ class Subscriptions(MethodView):
         items, cursor = paginate(session, stmt, WebhookSubscription.created_at, WebhookSubscription.id, args)
         return {"items": items, "next_cursor": cursor}
 
+    @platform_writes
     @idempotent
-    @require_roles(*MANAGERS)
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.arguments(s.SubscriptionIn)
     @webhooks_blp.response(201, s.SubscriptionOut)
     def post(self, body: dict[str, Any]) -> WebhookSubscription:
-        """Subscribe a receiver to event kinds; deliveries are signed with its secret (see README, Webhooks)."""
+        """Subscribe a receiver to event kinds; deliveries are signed with its secret (see README, Webhooks).
+
+        A regulator's platform subscribes to its region's events, optionally only some enterprises' or risk grades';
+        each delivery's body is the feed's event (FeedEvent)."""
         principal = current_principal()
         with transaction() as session:
             return webhooks.create_subscription(session, principal=principal, data=body)
@@ -234,7 +240,7 @@ class Subscriptions(MethodView):
 class SubscriptionById(MethodView):
     """One subscription."""
 
-    @require_roles(*MANAGERS)
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.response(200, s.SubscriptionOut)
     def get(self, subscription_id: uuid.UUID) -> WebhookSubscription:
         """Read a subscription (never its secret)."""
@@ -242,7 +248,8 @@ class SubscriptionById(MethodView):
             get_session(), principal=current_principal(), subscription_id=subscription_id
         )
 
-    @require_roles(*MANAGERS)
+    @platform_writes
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.response(204)
     def delete(self, subscription_id: uuid.UUID) -> None:
         """Stop a subscription; it and its deliveries stay on record."""
@@ -255,7 +262,7 @@ class SubscriptionById(MethodView):
 class SubscriptionDeliveries(MethodView):
     """What was sent to a subscription."""
 
-    @require_roles(*MANAGERS)
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.arguments(s.DeliveryQueryArgs, location="query")
     @webhooks_blp.response(200, s.DeliveryPage)
     def get(self, args: dict[str, Any], subscription_id: uuid.UUID) -> dict[str, Any]:
@@ -272,7 +279,8 @@ class SubscriptionDeliveries(MethodView):
 class DeliveryReplay(MethodView):
     """Send a delivery again."""
 
-    @require_roles(*MANAGERS)
+    @platform_writes
+    @require_roles(*SUBSCRIBERS)
     @webhooks_blp.response(201, s.DeliveryOut)
     def post(self, delivery_id: uuid.UUID) -> WebhookDelivery:
         """Queue the same event again for the same subscription (a new delivery, same body)."""

@@ -2,7 +2,8 @@
 
 Every recorded event is matched against the active subscriptions of its enterprise (or, for a regional
 event such as a freeze, of every enterprise in the region) and one outbox row per match is written in the
-event's own transaction: a crash between commit and delivery loses nothing. `deliver_due` sends what is
+event's own transaction: a crash between commit and delivery loses nothing. Regulators' platforms subscribe to
+their region's events too; their rows are written at commit, with the feed's payload (permit_service.feed.push). `deliver_due` sends what is
 due, one row per short transaction, oldest event first, never event n+1 of a permit while event n is
 still pending for that subscription; it retries with exponential back-off and jitter and marks a delivery
 failed after the last attempt (it can be replayed). Bodies are signed with HMAC-SHA256 over
@@ -38,6 +39,8 @@ from urllib.parse import urlsplit
 
 import psutil
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from permit_service import clock
@@ -48,6 +51,7 @@ from permit_service.config import Config
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.errors import Conflict, NotFound, ValidationProblem
+from permit_service.feed.models import FeedCounter
 from permit_service.integrations.models import WebhookDelivery, WebhookSubscription
 from permit_service.integrations.service import settings
 
@@ -269,16 +273,78 @@ def matches(patterns: Sequence[str], kind: str) -> bool:
 def create_subscription(
     session: Session, *, principal: Principal, data: dict[str, Any]
 ) -> WebhookSubscription:
-    """Subscribe a plant portal of the caller's enterprise to event kinds."""
-    if principal.enterprise_id is None:
+    """Subscribe a receiver to event kinds: a plant portal of the caller's enterprise, or a regulator's platform to
+    its region's events, optionally only some enterprises' (credit codes) or risk grades'."""
+    platform = principal.is_regulator_platform
+    if not platform and principal.enterprise_id is None:
         raise Conflict(
-            "只有企业或其接入账户可以订阅", "Only an enterprise or its integration account subscribes"
+            "只有企业、其接入账户或监管平台可以订阅",
+            "Only an enterprise, its integration account or a regulator's platform subscribes",
+        )
+    filters = {name: data[name] for name in ("enterprises", "risk_grades") if data.get(name)}
+    if filters and not platform:
+        raise ValidationProblem(
+            {
+                name: ["只有监管平台按企业或风险等级筛选 / only a regulator's platform filters so"]
+                for name in filters
+            }
         )
     check_receiver_url(data["url"], allowed_networks(settings().webhook_allowed_networks))
+    if platform:
+        scope = _platform_scope(session, principal, filters.get("enterprises"), filters.get("risk_grades"))
+    else:
+        scope = {"enterprise_id": principal.enterprise_id}
     return _subscribe(
         session, principal, url=data["url"], secret=data["secret"], event_kinds=data["event_kinds"],
-        description=data.get("description", ""),
+        description=data.get("description", ""), **scope,
     )  # fmt: skip
+
+
+def _platform_scope(
+    session: Session, principal: Principal, codes: Sequence[str] | None, grades: Sequence[str] | None
+) -> dict[str, Any]:
+    """A platform subscription's region, client and filters, and the feed position its pushes start after."""
+    codes = sorted(set(codes or [])) or None
+    if codes:
+        known = set(
+            session.scalars(
+                sa.select(Enterprise.credit_code).where(
+                    Enterprise.credit_code.in_(codes), enterprise_scope(session, principal, Enterprise.id)
+                )
+            )
+        )
+        if unknown := [code for code in codes if code not in known]:
+            raise ValidationProblem(
+                {
+                    "enterprises": [
+                        f"本辖区没有这些企业 / no such enterprise in your region: {', '.join(unknown)}"
+                    ]
+                }
+            )
+    return {
+        "region_id": principal.region_id,
+        "client_id": uuid.UUID(principal.id),
+        "enterprise_codes": codes,
+        "risk_grades": sorted(set(grades or [])) or None,
+        "feed_cursor": _count_platform_subscriptions(session, 1),
+    }
+
+
+def _count_platform_subscriptions(session: Session, delta: int) -> int:
+    """Change the feed counter's count of active platform subscriptions; returns the last feed position given.
+
+    This locks the counter row until commit, so no event commits in between: every event after the position
+    returned commits after this subscription and is matched against it (feed.push), none before it is. That
+    position is where a new subscription's pushes start: the feed holds everything up to it (backfill).
+    """
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    upsert = insert(FeedCounter).values(id=1, last_position=0, platform_subscriptions=max(delta, 0))
+    return session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[FeedCounter.id],
+            set_={"platform_subscriptions": FeedCounter.__table__.c.platform_subscriptions + delta},
+        ).returning(FeedCounter.last_position)
+    ).scalar_one()
 
 
 def _subscribe(
@@ -289,17 +355,17 @@ def _subscribe(
     secret: str,
     event_kinds: Sequence[str],
     description: str,
+    **scope: Any,
 ) -> WebhookSubscription:
-    assert principal.enterprise_id is not None
     sub = WebhookSubscription(
         id=uuid.uuid4(),
-        enterprise_id=principal.enterprise_id,
         url=url,
         secret=secret,
         event_kinds=sorted(set(event_kinds)),
         description=description,
         created_by=principal.id,
         created_at=clock.now(),
+        **scope,
     )
     session.add(sub)
     session.flush()
@@ -327,8 +393,9 @@ def ensure_channel(
     if sub is None:
         # Nothing to sign: the broker's authentication and TLS protect the channel.
         return _subscribe(
-            session, principal, url=url, secret="", event_kinds=event_kinds, description="MQTT bridge"
-        )
+            session, principal, url=url, secret="", event_kinds=event_kinds, description="MQTT bridge",
+            enterprise_id=principal.enterprise_id,
+        )  # fmt: skip
     if sorted(set(event_kinds)) != sub.event_kinds:
         sub.event_kinds = sorted(set(event_kinds))
         session.flush()
@@ -347,13 +414,19 @@ def backlog(session: Session, subscriptions: Sequence[uuid.UUID]) -> tuple[int, 
     return count, oldest
 
 
+def _owned(session: Session, principal: Principal) -> sa.ColumnElement[bool]:
+    """The subscriptions the caller manages: its platform's own, or its enterprise's."""
+    if principal.is_regulator_platform:
+        return WebhookSubscription.client_id == uuid.UUID(principal.id)
+    return enterprise_scope(session, principal, WebhookSubscription.enterprise_id)
+
+
 def get_subscription(
     session: Session, *, principal: Principal, subscription_id: uuid.UUID, for_update: bool = False
 ) -> WebhookSubscription:
-    """A subscription of the caller's enterprise (404 otherwise)."""
+    """A subscription the caller manages (404 otherwise)."""
     stmt = sa.select(WebhookSubscription).where(
-        WebhookSubscription.id == subscription_id,
-        enterprise_scope(session, principal, WebhookSubscription.enterprise_id),
+        WebhookSubscription.id == subscription_id, _owned(session, principal)
     )
     sub = session.scalar(stmt.with_for_update() if for_update else stmt)
     if sub is None:
@@ -363,21 +436,46 @@ def get_subscription(
 
 def list_subscriptions(session: Session, *, principal: Principal) -> sa.Select:
     """The caller's subscriptions, as a statement to paginate."""
-    return sa.select(WebhookSubscription).where(
-        enterprise_scope(session, principal, WebhookSubscription.enterprise_id)
-    )
+    return sa.select(WebhookSubscription).where(_owned(session, principal))
 
 
 def deactivate_subscription(session: Session, *, principal: Principal, subscription_id: uuid.UUID) -> None:
     """Stop a subscription (kept, with its deliveries, for the record)."""
-    sub = get_subscription(session, principal=principal, subscription_id=subscription_id, for_update=True)
+    _deactivate(
+        session,
+        principal,
+        get_subscription(session, principal=principal, subscription_id=subscription_id, for_update=True),
+    )
+
+
+def deactivate_platform_subscriptions(
+    session: Session, *, principal: Principal, client_id: uuid.UUID
+) -> None:
+    """Stop every subscription of a platform client that is being deactivated."""
+    subs = session.scalars(
+        sa.select(WebhookSubscription)
+        .where(WebhookSubscription.client_id == client_id, WebhookSubscription.active.is_(True))
+        .with_for_update()
+    )
+    for sub in subs:
+        _deactivate(session, principal, sub)
+
+
+def _deactivate(session: Session, principal: Principal, sub: WebhookSubscription) -> None:
     if sub.active:
         sub.active = False
         session.flush()
+        if sub.region_id is not None:
+            _count_platform_subscriptions(session, -1)
         _record(session, principal, "webhook.unsubscribed", sub)
 
 
 def _record(session: Session, principal: Principal, kind: str, sub: WebhookSubscription) -> None:
+    data: dict[str, Any] = {"url": sub.url, "event_kinds": sub.event_kinds}
+    if sub.region_id is not None:
+        data.update(
+            enterprises=sub.enterprise_codes, risk_grades=sub.risk_grades, feed_cursor=sub.feed_cursor
+        )
     audit.record(
         session,
         kind=kind,
@@ -385,7 +483,8 @@ def _record(session: Session, principal: Principal, kind: str, sub: WebhookSubsc
         subject_type="webhook_subscription",
         subject_id=sub.id,
         enterprise_id=sub.enterprise_id,
-        data={"url": sub.url, "event_kinds": sub.event_kinds},
+        region_id=sub.region_id,
+        data=data,
     )
 
 
@@ -420,11 +519,15 @@ def payload(event: Event) -> str:
     )
 
 
+# Regulators' own wiring: their platforms' clients and subscriptions are no business of the region's plant portals.
+_REGULATOR_WIRING = ("integration_client", "webhook_subscription")
+
+
 def _subscriptions_for(session: Session, event: Event) -> list[WebhookSubscription]:
     stmt = sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
     if event.enterprise_id is not None:
         stmt = stmt.where(WebhookSubscription.enterprise_id == event.enterprise_id)
-    elif event.region_id is not None:
+    elif event.region_id is not None and event.subject_type not in _REGULATOR_WIRING:
         # A regional event (a freeze) concerns every enterprise of the region and below.
         regions = region_subtree(session, event.region_id)
         stmt = stmt.where(
@@ -439,11 +542,15 @@ def _subscriptions_for(session: Session, event: Event) -> list[WebhookSubscripti
 
 @audit.on_event
 def enqueue(session: Session, event: Event) -> None:
-    """Write one outbox row per matching subscription, in the event's own transaction (DC-04)."""
+    """Write one outbox row per matching plant portal's subscription, in the event's own transaction (DC-04)."""
     subs = _subscriptions_for(session, event)
-    if not subs:
-        return
-    body, key = payload(event), ordering_key(event)
+    if subs:
+        queue(session, event, subs, payload(event))
+
+
+def queue(session: Session, event: Event, subs: Sequence[WebhookSubscription], body: str) -> None:
+    """Write the outbox rows that deliver `body` about `event` to each subscription, in the open transaction."""
+    key = ordering_key(event)
     session.execute(
         sa.insert(WebhookDelivery),
         [
@@ -685,10 +792,7 @@ def replay(session: Session, *, principal: Principal, delivery_id: uuid.UUID) ->
     original = session.scalar(
         sa.select(WebhookDelivery)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            enterprise_scope(session, principal, WebhookSubscription.enterprise_id),
-        )
+        .where(WebhookDelivery.id == delivery_id, _owned(session, principal))
     )
     if original is None:
         raise NotFound("投递记录不存在", "No such delivery")
