@@ -196,7 +196,7 @@ class _Context:
         permit = self.permits.get(event.subject_id) if event.subject_type == "permit" else None
         if permit is None:
             return None
-        # As at the event; a feed row from before the rows kept them (0014, 0015) falls back to the event's data
+        # As at the event; a feed row from before the rows kept them (0014, 0017) falls back to the event's data
         # and the permit as it is.
         kept = position.valid_from is not None
         at_event = position if kept else permit

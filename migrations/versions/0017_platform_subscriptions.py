@@ -9,8 +9,8 @@ grades, and records the feed position its pushes start after (`feed_cursor`). Th
 active platform subscriptions: a commit reads the count with its position and looks for platform subscriptions only
 when there are some.
 
-Revision ID: 0015_platform_subscriptions
-Revises: 0014_event_feed_at_event
+Revision ID: 0017_platform_subscriptions
+Revises: 0016_area_records
 Create Date: 2026-12-04 10:00:00
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_platform_subscriptions"
-down_revision = "0014_event_feed_at_event"
+revision = "0017_platform_subscriptions"
+down_revision = "0016_area_records"
 branch_labels = None
 depends_on = None
 
