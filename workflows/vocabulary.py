@@ -84,6 +84,18 @@ ACTION_NAMES: dict[str, str] = {
     "start": "开始",
 }
 
+# Departments that countersign (EX-01, RC-01): road closure's own (fire, safety) and those GB A.7 names for excavation.
+# A permit may name any department in words; these codes print by name.
+DEPARTMENT_NAMES: dict[str, tuple[str, str]] = {
+    "fire": ("消防部门", "fire department"),
+    "safety": ("安全管理部门", "safety department"),
+    "power": ("供电部门", "power supply"),
+    "water": ("给排水部门", "water supply and drainage"),
+    "telecom": ("通信部门", "telecommunications"),
+    "process": ("工艺部门", "process"),
+    "equipment": ("设备管理部门", "equipment"),
+}
+
 ZH_NAMES: dict[str, str] = {**ACTION_NAMES, **ROLE_NAMES, **STATE_NAMES}
 _WORD = r"[a-z]+(?:_[a-z]+)*"
 # Where messages put codes: quoted (作业票处于“submitted”状态) or as the list that ends a clause (角色：a, b; c).

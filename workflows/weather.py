@@ -26,6 +26,14 @@ CONDITIONS: Mapping[str, tuple[str, ...]] = {
     "heavy_fog": ("heavy_fog",),  # 大雾, visibility under 1 km (LF-03)
     "dense_fog": ("dense_fog", "heavy_fog"),  # 浓雾, under 500 m: also heavy fog (WH-02, LF-03)
 }
+CONDITION_NAMES: Mapping[str, tuple[str, str]] = {
+    "rain": ("雨", "rain"),
+    "snow": ("雪", "snow"),
+    "rainstorm": ("暴雨", "rainstorm"),
+    "heavy_snow": ("大雪", "heavy snow"),
+    "heavy_fog": ("大雾", "heavy fog"),
+    "dense_fog": ("浓雾", "dense fog"),
+}
 WEATHER_FACTS = frozenset(fact for facts in CONDITIONS.values() for fact in facts) | {"wind_level"}
 
 

@@ -145,6 +145,30 @@ def confirmations_view(session: Session, permit: Permit) -> dict[str, Any]:
     return {"items": confirmations, "open": open_items}
 
 
+def printed_checklists(session: Session, permit: Permit) -> list[dict[str, Any]]:
+    """The checklists as the printed form shows them (SD-02, AU-04): each list the permit answers (site; outsourcing
+    for contractor work) item by item in the enterprise's order, each with who confirmed it and when (None: not
+    confirmed), then any confirmed item the enterprise has since dropped from its list."""
+    confirmations = {(c.checklist, c.code): c for c in _confirmations(session, permit)}
+    lists = _items_by_kind(session, permit.enterprise_id)
+    printed = []
+    for kind in CHECKLISTS:
+        items = [dict(item) for item in lists.get(kind, ())] if kind in _due(permit) else []
+        listed = {item["code"] for item in items}
+        items += [
+            {"code": code, "text_zh": "", "text_en": ""}
+            for checklist, code in confirmations
+            if checklist == kind and code not in listed
+        ]
+        for item in items:
+            confirmation = confirmations.get((kind, item["code"]))
+            item["confirmed_by"] = confirmation.confirmed_by if confirmation else None
+            item["confirmed_at"] = confirmation.recorded_at if confirmation else None
+        if items:
+            printed.append({"kind": kind, "items": items})
+    return printed
+
+
 def set_confirmations(
     session: Session, *, principal: Principal, permit: Permit, items: Sequence[Mapping[str, Any]]
 ) -> Permit:

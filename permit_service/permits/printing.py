@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from permit_service import clock
 from permit_service.api.fields import display_tz
+from permit_service.checklists.service import printed_checklists
 from permit_service.directory.models import Enterprise, Person
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import service
@@ -26,7 +27,9 @@ from permit_service.permits.verify import qr_svg, verify_url
 from workflows import WORKFLOWS, get_workflow, working_hours
 from workflows.high_risk_job import PLAN27_KINDS
 from workflows.model import WorkingPeriod
-from workflows.vocabulary import STATE_NAMES
+from workflows.rules.general import CHECKLISTS
+from workflows.vocabulary import DEPARTMENT_NAMES, ROLE_NAMES, STATE_NAMES
+from workflows.weather import CONDITION_NAMES
 
 # Policy (AU-04): GB 30871-2022 asks for the form of Appendix A but, as far as we found, does not name who
 # keeps which copy. Our default follows the common practice of the 2014 edition: the work unit holds the first
@@ -37,28 +40,35 @@ COPIES: tuple[tuple[str, str], ...] = (
     ("第三联 安全管理部门", "Copy 3: safety department"),
 )
 
-# The enterprise roles of rules.md §0 as the forms name them.
-ROLES: Mapping[str, tuple[str, str]] = {
-    "applicant": ("作业申请人", "applicant"),
-    "work_leader": ("作业负责人", "work leader"),
-    "worker": ("作业人", "worker"),
-    "guardian": ("监护人", "guardian"),
-    "analyst": ("分析人", "analyst"),
-    "signaller": ("指挥人员", "signaller"),
-    "briefer": ("安全交底人", "briefer"),
-    "electrician": ("电工", "electrician"),
-    "other": ("其他", "other"),
-    "shift_leader": ("岗位当班班长", "shift leader"),
-    "unit_leader": ("所在基层单位", "unit leader"),
-    "specialist_dept": ("所在单位专业部门", "specialist department"),
-    "safety_dept": ("安全管理部门", "safety department"),
-    "plant_manager": ("主管厂长或总工程师", "plant manager or chief engineer"),
-    "leader_in_charge": ("主管领导", "leader in charge"),
-    "principal": ("主要负责人", "principal leader"),
-    "power_supplier": ("配送电单位", "power supplier"),
-    "countersigner": ("会签部门", "countersigning department"),
-    "enterprise_admin": ("企业管理员", "enterprise administrator"),
-    "system": ("系统", "system"),
+# The English of the roles a form names; the Chinese are the service's own (workflows.vocabulary), and a few crew
+# roles only the form names.
+ROLE_EN: Mapping[str, str] = {
+    "applicant": "applicant",
+    "work_leader": "work leader",
+    "worker": "worker",
+    "guardian": "guardian",
+    "analyst": "analyst",
+    "signaller": "signaller",
+    "briefer": "briefer",
+    "electrician": "electrician",
+    "other": "other",
+    "shift_leader": "shift leader",
+    "unit_leader": "unit leader",
+    "specialist_dept": "specialist department",
+    "safety_dept": "safety department",
+    "plant_manager": "plant manager or chief engineer",
+    "leader_in_charge": "leader in charge",
+    "principal": "principal leader",
+    "power_supplier": "power supplier",
+    "countersigner": "countersigning department",
+    "enterprise_admin": "enterprise administrator",
+    "system": "system",
+}
+CREW_ONLY_ROLES: Mapping[str, str] = {
+    "briefer": "安全交底人",
+    "electrician": "电工",
+    "other": "其他",
+    "system": "系统",
 }
 # The signature kinds the workflow records (the steps of workflows.steps; gas tests have their own table).
 SIGNATURES: Mapping[str, tuple[str, str]] = {
@@ -78,15 +88,13 @@ SIGNATURES: Mapping[str, tuple[str, str]] = {
     "voiding": ("作废", "voided"),
     "expiry": ("过期失效", "expired"),
 }
-# What a signature records beside who and when (the evidence keys of those steps).
+# What a signature records beside who and when (the evidence keys of those steps); `on_site` has its own column.
 EVIDENCE: Mapping[str, tuple[str, str]] = {
     "area_id": ("现场区域", "area on site"),
-    "position": ("定位", "position"),
+    "position": ("定位坐标", "position"),
     "card_id": ("定位卡", "positioning card"),
     "declared": ("自报在场", "presence declared"),
-    "on_site": ("现场证据", "on-site evidence"),
     "card_seen_at": ("定位卡识别时间", "card seen at"),
-    "accuracy_m": ("定位精度（米）", "position accuracy (m)"),
     "weather": ("现场天气", "weather on site"),
     "department": ("会签部门", "department"),
     "content": ("交底内容", "briefing content"),
@@ -101,15 +109,47 @@ EVIDENCE: Mapping[str, tuple[str, str]] = {
 }
 # G-06: how the service knew the signer was on site; a declared presence is marked as not seen.
 ON_SITE: Mapping[str, tuple[str, str]] = {
-    "card_sighting": ("本人定位卡经定位系统在作业区域识别", "own card seen in the area by positioning"),
-    "position_fix": ("定位坐标位于区域边界内", "position fix inside the area's boundary"),
+    "card_sighting": ("本人定位卡在区域内识别", "own card seen in the area"),
+    "position_fix": ("定位坐标在区域边界内", "position fix inside the area"),
     "declared": ("自报在场（未经定位核实）", "declared (not seen by positioning)"),
+}
+# The parts of the structured values a form prints: a crane, a position, the weather seen on site.
+PARTS: Mapping[str, tuple[str, str]] = {
+    "rated_t": ("额定起重量", "rated"),
+    "load_t": ("分担载荷", "load"),
+    "x": ("x", "x"),
+    "y": ("y", "y"),
+    "floor": ("层", "floor"),
+    "lat": ("纬度", "lat"),
+    "lon": ("经度", "lon"),
+    "accuracy_m": ("精度(m)", "accuracy (m)"),
+    "wind_level": ("风力(级)", "wind level"),
+    "conditions": ("天气", "conditions"),
+}
+# Why a permit was suspended, where the service (rather than a person's words) names it (G-08).
+REASON_KINDS: Mapping[str, tuple[str, str]] = {
+    "found_object": ("发现不明物或管线", "object found"),
+    "gas_alarm": ("气体报警", "gas alarm"),
+    "freeze": ("停工冻结", "freeze"),
+    "red_grade": ("企业红色风险等级", "red risk grade"),
+    "gas_monitoring_gap": ("气体监测中断", "gas monitoring gap"),
+    "guardian_absent": ("监护人不在场", "guardian absent"),
 }
 RELATIONS: Mapping[str, tuple[str, str]] = {
     "related": ("关联", "related"),
     "parent": ("所服务的作业", "parent"),
     "child": ("附属作业", "child"),
 }
+# The codes a value may hold, by the fact or evidence key, with their names, where the fact has no `choices` of its
+# own (a closed vocabulary prints by those).
+VALUE_NAMES: Mapping[str, Mapping[str, tuple[str, str]]] = {
+    "also_involves": {code: (w.zh, w.en) for code, w in WORKFLOWS.items()},
+    "countersign_departments": DEPARTMENT_NAMES,
+    "department": DEPARTMENT_NAMES,
+    "reason_code": REASON_KINDS,
+    "conditions": CONDITION_NAMES,
+}
+Pair = tuple[str, str]
 
 
 def render_form(session: Session, permit: Permit) -> str:
@@ -118,9 +158,12 @@ def render_form(session: Session, permit: Permit) -> str:
 
 
 def form_of(session: Session, permit: Permit) -> dict[str, Any]:
-    """What the printed form shows, in print order, with every person named and every time local."""
+    """What the printed form shows, in print order, with every person named, every code by its name and every time
+    local; what was not recorded is left out rather than printed empty."""
     workflow = get_workflow(permit.type)
-    names = _names(session, permit.enterprise_id, _person_ids(permit))
+    checklists = printed_checklists(session, permit)
+    confirmers = {i["confirmed_by"] for c in checklists for i in c["items"] if i["confirmed_by"]}
+    names = _names(session, permit.enterprise_id, _person_ids(permit) | confirmers)
     enterprise = session.get(Enterprise, permit.enterprise_id)
     grade = next((g for g in workflow.grades if g.code == permit.grade), None)
     url = verify_url(permit.id)
@@ -131,6 +174,10 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
         "verify_url": url,
         "qr": qr_svg(url),
         "grade": (grade.zh, grade.en) if grade and grade.code else None,
+        # A type with grades has none before submission, when the service derives it.
+        "ungraded": ("提交后定级", "graded on submission")
+        if any(g.code for g in workflow.grades)
+        else ("不分级", "not graded"),
         "state": _state(permit.state),
         "version": permit.version,
         "enterprise": enterprise.name if enterprise else "",
@@ -147,20 +194,38 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
         "valid_until": _local(permit.valid_until),
         "working_periods": [_period(p) for p in service.working_periods(permit.working_periods)],
         "facts": [
-            (f.zh, f.en, _text(permit.facts[f.name], permit))
+            (f.zh, f.en, _value(permit.facts[f.name], f.choices or VALUE_NAMES.get(f.name)))
             for f in workflow.facts
-            if permit.facts.get(f.name) not in (None, "", [], {})
+            if not _blank(permit.facts.get(f.name))
         ],
         "crew": [
             {
                 "name": names.get(c.person_id, ""),
-                "role": _label(ROLES, c.role),
+                "role": _role(c.role),
                 "certificate": " ".join(x for x in (c.certificate_kind, c.certificate_number) if x),
             }
             for c in permit.crew
         ],
         "measures": _measures(permit, names),
         "measure_list": permit.measure_list_version,
+        "checklists": [
+            {
+                "name": CHECKLISTS[c["kind"]],
+                "items": [
+                    {
+                        "code": item["code"],
+                        "text": (item["text_zh"], item["text_en"]),
+                        "confirmed_by": names.get(item["confirmed_by"], "") if item["confirmed_by"] else "",
+                        "confirmed_at": _local(item["confirmed_at"], short=True)
+                        if item["confirmed_at"]
+                        else "",
+                    }
+                    for item in c["items"]
+                ],
+            }
+            for c in checklists
+        ],
+        "tests_gas": workflow.gas_plan is not None or bool(permit.gas_tests),  # else no gas section
         "gas_tests": [
             {
                 "at": _local(t.sampled_at),
@@ -174,15 +239,17 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
         "signatures": [
             {
                 "kind": _label(SIGNATURES, s.kind),
-                "role": _label(ROLES, s.role),
+                "role": _role(s.role),
                 "name": names.get(s.person_id, "") if s.person_id else "系统 / system",
                 "at": _local(s.at),
+                "on_site": _label(ON_SITE, s.on_site) if s.on_site else None,
                 "evidence": [
-                    (
-                        *_label(EVIDENCE, key),
-                        " / ".join(_label(ON_SITE, value)) if key == "on_site" else _text(value, permit),
-                    )
+                    (*_label(EVIDENCE, key), _evidence(key, value, permit))
                     for key, value in s.evidence.items()
+                    if key
+                    not in ("on_site", "accuracy_m")  # accuracy: printed with the position it qualifies
+                    and not _blank(value)
+                    and not (key == "declared" and value is False)
                 ],
             }
             for s in permit.signatures
@@ -222,7 +289,7 @@ def _measures(permit: Permit, names: Mapping[Any, str]) -> list[dict[str, Any]]:
                     for name, value in line["counts"].items()
                 ],
                 "confirmed_by": names.get(uuid.UUID(confirmer), "") if confirmer else "",
-                "confirmed_at": _local(line["confirmed_at"]) if line["confirmed_at"] else "",
+                "confirmed_at": _local(line["confirmed_at"], short=True) if line["confirmed_at"] else "",
             }
         )
     return rows
@@ -259,19 +326,25 @@ def _names(session: Session, enterprise_id: uuid.UUID, ids: set[uuid.UUID]) -> d
     }
 
 
-def _label(table: Mapping[str, tuple[str, str]], code: str) -> tuple[str, str]:
+def _label(table: Mapping[str, Pair], code: str) -> Pair:
     """The zh and en label of a code; an unlisted code shows as itself."""
     return table.get(code, (code, code))
 
 
-def _state(code: str) -> tuple[str, str]:
+def _role(code: str) -> Pair:
+    """A role as the form names it: its Chinese name and its English."""
+    return ROLE_NAMES.get(code) or CREW_ONLY_ROLES.get(code, code), ROLE_EN.get(code, code)
+
+
+def _state(code: str) -> Pair:
     """A state's Chinese name and its code, as the form prints it."""
     return STATE_NAMES.get(code, code), code.replace("_", " ")
 
 
-def _local(at: datetime) -> str:
-    """A stored UTC time as the reader's local time (Asia/Shanghai by default)."""
-    return at.astimezone(display_tz()).strftime("%Y-%m-%d %H:%M")
+def _local(at: datetime, *, short: bool = False) -> str:
+    """A stored UTC time as the reader's local time (Asia/Shanghai by default); `short` leaves out the year, for the
+    confirmations listed beside each measure and checklist item."""
+    return at.astimezone(display_tz()).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
 
 
 def _reading(reading: Mapping[str, Any]) -> str:
@@ -283,18 +356,37 @@ def _reading(reading: Mapping[str, Any]) -> str:
     return text
 
 
-def _text(value: Any, permit: Permit) -> str:
-    """A fact or evidence value as text: the permit's area by name, a mapping as key=value pairs."""
-    if value is None or value == "":
-        return "—"
-    if value is True:
-        return "是 / yes"
-    if value is False:
-        return "否 / no"
+def _blank(value: Any) -> bool:
+    """Nothing recorded: the form leaves the line out instead of printing an empty value."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _value(value: Any, names: Mapping[str, Pair] | None = None) -> Pair:
+    """A recorded value in words, Chinese and English: yes or no, a number, codes by their names, the parts of a
+    structured value by theirs; text as it was written."""
+    if _blank(value):
+        return "无", "none"
+    if isinstance(value, bool):
+        return ("是", "yes") if value else ("否", "no")
+    if isinstance(value, int | float):
+        return f"{value:g}", ""
     if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_text(v, permit)}" for k, v in value.items() if v not in (None, ""))
+        parts = [(_label(PARTS, k), _value(v, VALUE_NAMES.get(k))) for k, v in value.items() if not _blank(v)]
+        return "，".join(f"{k[0]} {v[0]}" for k, v in parts), ", ".join(
+            f"{k[1]} {v[1] or v[0]}" for k, v in parts
+        )
     if isinstance(value, list | tuple):
-        return ", ".join(_text(v, permit) for v in value)
-    if value == str(permit.area_id):
-        return permit.area.name
-    return str(value)
+        items = [_value(v, names) for v in value]
+        return "、".join(zh for zh, _en in items), ", ".join(en or zh for zh, en in items)
+    if names and value in names:
+        return names[value]
+    return str(value), ""
+
+
+def _evidence(key: str, value: Any, permit: Permit) -> Pair:
+    """A signature's evidence value in words: the permit's area by name, the card's sighting in local time."""
+    if key == "area_id" and value == str(permit.area_id):
+        return permit.area.name, ""
+    if key == "card_seen_at" and isinstance(value, str):
+        return _local(datetime.fromisoformat(value)), ""
+    return _value(value, VALUE_NAMES.get(key))

@@ -50,7 +50,7 @@ def measure_rows(flow: PermitFlow) -> list[str]:
     page = flow.client.get(f"{flow.url}/form", headers=flow.headers("applicant")).get_data(as_text=True)
     first = re.findall(r'<section class="copy".*?</section>', page, flags=re.S)[0]
     table = first.split("安全措施 <span", 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr><td>.*?</tr>", table, flags=re.S)
+    rows = re.findall(r"<tr><td[ >].*?</tr>", table, flags=re.S)
     return [markup.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))).strip() for row in rows]
 
 

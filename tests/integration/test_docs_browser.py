@@ -4,41 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
+from tests.integration.browser import chromium, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's `chromium`)"
-)
-# Any host name but the loopback address fails to resolve: nothing can leave the machine even if the page tried.
-OFFLINE = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-
-
-def chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium on `url` with the given extra flags; answers the finished process."""
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        f"--host-resolver-rules={OFFLINE}",
-        "--virtual-time-budget=20000",
-        *args,
-        url,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+pytestmark = needs_chromium
 
 
 def page_requests(net_log: Path, site: str) -> set[str]:

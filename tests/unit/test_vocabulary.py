@@ -8,7 +8,8 @@ from workflows import WORKFLOWS
 from workflows.high_risk_job import TRANSITIONS, JobState
 from workflows.rules import Violation, state_conflict
 from workflows.states import State
-from workflows.vocabulary import ACTION_NAMES, ROLE_NAMES, STATE_NAMES, plain_zh
+from workflows.vocabulary import ACTION_NAMES, DEPARTMENT_NAMES, ROLE_NAMES, STATE_NAMES, plain_zh
+from workflows.weather import CONDITION_NAMES, CONDITIONS
 
 # rules.md §0: the enterprise, regulator and machine roles
 RULES_ROLES = [
@@ -61,3 +62,8 @@ def test_a_state_conflict_names_the_state_and_action_in_chinese():
 def test_quoted_and_listed_codes_get_their_chinese_names_and_nothing_else_changes(zh, plain):
     assert plain_zh(zh) == plain
     assert Violation("G-10", zh, "en").zh == plain
+
+
+def test_every_weather_condition_and_the_road_closures_departments_have_chinese_names():
+    assert set(CONDITION_NAMES) == set(CONDITIONS)  # WH-02, LF-03: what an observation may name, on the form
+    assert set(WORKFLOWS["road_closure"].signatures.departments) <= set(DEPARTMENT_NAMES)  # RC-01
