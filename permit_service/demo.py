@@ -22,6 +22,8 @@ run creates nothing; existing rows are never changed):
   kind + number); a few in the second enterprise; a regulator for each district and zone and the city
   regulator. Enterprise staff carry positioning cards (HC-03).
 - One integration client per enterprise (natural key: client_id) for its DCS / gas / positioning portal.
+- Two regulators' platform clients (natural key: client_id), the city's "智慧安全" platform and 岚山区's, that read
+  their region's event feed (`GET /api/v1/regulator/events`) and may subscribe to pushes (DC-04, measures 59-61).
 - A site checklist (SD-02, natural key: enterprise + kind) for the first enterprise, so that its permits show
   items to confirm before approval. The plan does not publish the "十个要素" (rules.md §11): these ten items
   are our illustration, not the plan's. The second enterprise configures none: it has nothing to confirm.
@@ -245,6 +247,12 @@ REGULATORS = (
     (CITY_CODE, PersonSpec("reg.city", "田志远", ("city_regulator",))),
 )
 
+# (region code, client_id, name): regulators' platforms following their region's events (DC-04, measures 59-61).
+PLATFORMS = (
+    (CITY_CODE, "rz-city-platform", "日照市智慧安全平台（演示）"),
+    ("371103", "lanshan-platform", "岚山区应急管理平台（演示）"),
+)
+
 
 # SD-02: an illustrative site checklist ("十个要素" are not published, rules.md §11) of the first enterprise.
 SITE_CHECKLIST = (
@@ -416,6 +424,21 @@ def _regulators(seeder: Seeder) -> None:
         _person(seeder, spec, enterprise=None, region=seeder.regions[region_code])
 
 
+def _platforms(seeder: Seeder) -> None:
+    for region_code, client_id, name in PLATFORMS:
+        region = seeder.regions[region_code]
+        seeder.ensure(
+            "integration_client",
+            IntegrationClient,
+            {"client_id": client_id},
+            scope={"region_id": region.id},
+            secret_hash=seeder.password_hash(),
+            name=name,
+            region_id=region.id,
+            created_at=clock.now(),
+        )
+
+
 def _checklists(seeder: Seeder) -> None:
     enterprise = seeder.enterprises[ENTERPRISES[0].credit_code]
     seeder.ensure(
@@ -429,7 +452,7 @@ def _checklists(seeder: Seeder) -> None:
 
 
 # Run in order inside one transaction; append a step to seed more (see the module docstring).
-STEPS: tuple[Callable[[Seeder], None], ...] = (_regions, _enterprises, _regulators, _checklists)
+STEPS: tuple[Callable[[Seeder], None], ...] = (_regions, _enterprises, _regulators, _platforms, _checklists)
 
 
 # --- what it prints -------------------------------------------------------------------------------
@@ -478,16 +501,23 @@ def _report(created: Counter[str]) -> list[str]:
             )
         )
     lines += ["", f"集成客户端 / integration clients (client secret {DEMO_PASSWORD}):"]
-    for spec in ENTERPRISES:
-        lines.append(f"  {spec.client_id:<22} {'integration':<18} {spec.name}")
+    clients = [(spec.client_id, "integration", spec.name) for spec in ENTERPRISES]
+    clients += [(client_id, "regulator_platform", name) for _, client_id, name in PLATFORMS]
+    for client_id, role, name in clients:
+        lines.append(f"  {client_id:<22} {role:<18} {name}")
         lines.append(
             _curl(
                 base_url,
                 "/api/v1/auth/token",
-                f'{{"grant_type": "client_credentials", "client_id": "{spec.client_id}", '
+                f'{{"grant_type": "client_credentials", "client_id": "{client_id}", '
                 f'"client_secret": "{DEMO_PASSWORD}"}}',
             )
         )
+    lines += [
+        "",
+        "监管平台读取本辖区事件流 / a regulator's platform follows its region's events (its access_token above):",
+        f'    curl -s "{base_url}/api/v1/regulator/events?after=0&limit=50" -H "Authorization: Bearer $TOKEN"',
+    ]
     return lines
 
 

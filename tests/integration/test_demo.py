@@ -157,6 +157,29 @@ def test_regulators_sit_where_they_supervise(run_seed: Callable[[], list[str]], 
     assert enterprises_seen("reg.city") == {lanshan, juxian}
 
 
+def test_DC_04_the_demo_platforms_follow_their_regions_feed_as_printed(
+    run_seed: Callable[[], list[str]], client: FlaskClient
+) -> None:
+    printed = "\n".join(run_seed())
+    assert "/api/v1/regulator/events?after=0" in printed
+
+    def regions_followed(client_id: str) -> set[str]:
+        assert client_id in printed
+        token = client.post(
+            "/api/v1/auth/token",
+            json={"grant_type": "client_credentials", "client_id": client_id, "client_secret": DEMO_PASSWORD},
+        )
+        assert token.status_code == 200, token.get_json()
+        headers = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+        feed = client.get("/api/v1/regulator/events?after=0&limit=200", headers=headers)
+        assert feed.status_code == 200, feed.get_json()
+        return {e["region_code"] for e in feed.get_json()["items"]}
+
+    # The seed's own events (the enterprises registered in their districts) are the feed's first items.
+    assert regions_followed("rz-city-platform") >= {"371103", "371122"}
+    assert regions_followed("lanshan-platform") == {"371103"}
+
+
 def test_seeding_is_refused_in_production(
     app: Flask, run_seed: Callable[[], list[str]], db_session: Session
 ) -> None:
