@@ -18,8 +18,8 @@ run creates nothing; existing rows are never changed):
   areas (natural key: enterprise + area code). Running units with flammable, explosive or toxic material carry
   `max_headcount` 3 (HC-01, Plan 23).
 - People (natural key: username): in the first enterprise one person for every enterprise role of rules.md §0,
-  three of them `worker`s holding the welder, electrician and crane-operator certificates (G-13; natural key:
-  kind + number); a few in the second enterprise; a regulator for each district and zone and the city
+  four of them `worker`s holding the welder's, electrician's, crane operator's and crane signaller's certificates
+  (G-13, each with its expiry; natural key: kind + number); a few in the second enterprise; a regulator for each district and zone and the city
   regulator. Enterprise staff carry positioning cards (HC-03).
 - One integration client per enterprise (natural key: client_id) for its DCS / gas / positioning portal.
 - Two regulators' platform clients (natural key: client_id), the city's "智慧安全" platform and 岚山区's, that read
@@ -201,6 +201,10 @@ ENTERPRISES = (
             PersonSpec("lh.power_supplier", "马超", ("power_supplier",), "LH-0015"),
             PersonSpec("lh.countersigner", "韩磊", ("countersigner",), "LH-0016"),
             PersonSpec("lh.admin", "杨帆", ("enterprise_admin",), "LH-0017"),
+            PersonSpec(
+                "lh.signaller", "钱卫东", ("worker",), "LH-0018",
+                (CertSpec("crane_signaller", "Q1-371103-DEMO-0104", date(2028, 12, 31)),),
+            ),
         ),
         client_id="lh-plant-portal",
         client_name="岚海石化 DCS/气体检测/人员定位平台（演示）",

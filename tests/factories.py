@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask import Flask
@@ -26,6 +27,9 @@ BOUNDARY = {
     "type": "Polygon",
     "coordinates": [[[119.50, 35.36], [119.54, 35.36], [119.54, 35.40], [119.50, 35.40], [119.50, 35.36]]],
 }
+# G-13: the worker of the standard scene may weld, wire temporary power and operate a crane; valid well past the clock.
+WORKER_CERTIFICATES = ("welder", "electrician", "crane_operator")
+CERTIFICATE_EXPIRY = date(2030, 12, 31)
 PASSWORD = "Passw0rd!测试"
 _PASSWORD_HASH = hash_secret(PASSWORD)  # hashed once: Argon2 is slow on purpose
 
@@ -95,7 +99,7 @@ class Factory:
         *roles: str,
         enterprise: Enterprise | None = None,
         region: Region | None = None,
-        certificates: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        certificates: list[tuple[str, str] | tuple[str, str, date | None]] = (),  # type: ignore[assignment]
         **kw: Any,
     ) -> Person:
         n = next(_seq)
@@ -106,7 +110,11 @@ class Factory:
             region_id=region.id if region else None,
             **{**defaults, **kw},
         )
-        person.certificates = [Certificate(kind=kind, number=number) for kind, number in certificates]
+        # (kind, number) expires on CERTIFICATE_EXPIRY; (kind, number, expires_on) as given (G-13).
+        person.certificates = [
+            Certificate(kind=c[0], number=c[1], expires_on=c[2] if len(c) > 2 else CERTIFICATE_EXPIRY)
+            for c in certificates
+        ]
         return self._save(person)
 
     def integration_client(
@@ -160,7 +168,7 @@ class Factory:
             other_area=self.area(other_ent),
         )
         for role in ENTERPRISE_ROLES:
-            certs = [("welder", f"T{next(_seq):08d}")] if role == "worker" else []
+            certs = [(kind, f"T{next(_seq):08d}") for kind in WORKER_CERTIFICATES] if role == "worker" else []
             world.people[role] = self.person(role, enterprise=ent, certificates=certs)
             world.other_people[role] = self.person(role, enterprise=other_ent)
         world.regulator = self.person("regulator", region=district)

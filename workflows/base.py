@@ -13,6 +13,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from workflows import certificates as certs
 from workflows import facts as f
 from workflows import measures
 from workflows import steps as st
@@ -54,6 +55,9 @@ class Outcome:
     grade: str | None = None
     effects: tuple[str, ...] = ()
     gas_test: GasTest | None = None
+    certified: tuple[
+        certs.Certified, ...
+    ] = ()  # G-13: the certificates submit accepted, to record on the permit
 
 
 class _Subject:
@@ -78,6 +82,7 @@ class Workflow:
         form: Form,
         grades: tuple[Grade, ...],
         facts: tuple[Fact, ...] = (),
+        certificates: tuple[certs.Need, ...] = (),
         base_grade: Callable[[Mapping[str, Any]], str | None] | None = None,
         grade_rule: str | None = None,
         approvers: Approvers | None = None,
@@ -105,6 +110,7 @@ class Workflow:
         self.type, self.prefix, self.zh, self.en, self.form = type, prefix, zh, en, form
         # A type that tests gas takes the permit's own media beside the area's (G-14, HW-05, CS-02).
         self.facts = facts + COMMON_FACTS + ((f.MEDIA,) if gas_plan else ())
+        self.certificates = certificates
         self.grading = Grading(
             type=type,
             grades=grades,
@@ -171,11 +177,12 @@ class Workflow:
         )
         rule = self.working_hours_rule
         in_working_time = (wh.in_working_time(rule),) if rule else ()
+        certified = (certs.held(self.certificates),) if self.certificates else ()
         shared: dict[str, tuple[Guard, ...]] = {
             "submit": (
                 g.hazard_analysis_recorded,
                 measures.measures_answered,
-                g.certificates_recorded,
+                *certified,
                 g.linked_types_present,
                 f.typed(self.facts),
                 f.required_given(self.facts),
@@ -200,6 +207,7 @@ class Workflow:
                 sig.approvals_complete,
                 sig.guardian_assigned,
                 sig.briefing_complete,
+                *certified,  # G-13: a certificate removed or replaced on the record since submission
                 *plan.get("activate", ()),
                 *((shift_checked,) if shift_checked else ()),
                 g.window_open,
@@ -308,6 +316,7 @@ class Workflow:
             grade=self.grading.new_grade(event, permit, ctx),
             effects=self._outcome_effects(event, permit, ctx, payload, state, gas_test),
             gas_test=gas_test,
+            certified=certs.certified(self.certificates, permit) if event == "submit" else (),
         )
 
     def check(
@@ -377,6 +386,7 @@ class Workflow:
             "en": self.en,
             "grades": self.grading.catalogue(),
             "facts": f.catalogue(self.facts),
+            "certificates": [need.catalogue() for need in self.certificates],  # G-13
             "measures": measures.current(self.type).catalogue(),  # G-02: the list new permits are filed under
             "signature_order": self.signatures.order(tests_gas=self.gas_plan is not None),
             "gas": self.gas_plan.catalogue() if self.gas_plan else None,

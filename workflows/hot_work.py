@@ -7,6 +7,7 @@ from typing import Any
 
 from workflows import gas
 from workflows.base import Workflow
+from workflows.certificates import Need
 from workflows.facts import Fact, recorded, wind_level
 from workflows.forms import Form
 from workflows.grading import Grade
@@ -23,6 +24,23 @@ GRADES = (
     Grade("special", "特级", "special", ("leader_in_charge",), 8),
 )
 HW02_APPROVERS = ("plant_manager", "safety_dept")  # HW-02: "the production or safety lead"
+# 动火方式 (GB 3.1: electric and gas welding and cutting, blowtorches, drills, grinders, sandblasters ...).
+METHODS = {
+    "electric_welding": ("电焊", "electric (arc) welding"),
+    "gas_welding": ("气焊", "gas welding"),
+    "gas_cutting": ("气割", "gas cutting"),
+    "plasma_cutting": ("等离子切割", "plasma cutting"),
+    "arc_gouging": ("碳弧气刨", "carbon-arc gouging"),
+    "brazing": ("钎焊", "brazing"),
+    "blowtorch": ("喷灯", "blowtorch"),
+    "grinding": ("砂轮打磨、切割", "grinding and abrasive cutting"),
+    "electric_drilling": ("电钻", "electric drilling"),
+    "sandblasting": ("喷砂", "sandblasting"),
+}
+# G-13: welding and thermal cutting, the work of the 焊接与热切割作业 certificate.
+WELDING_AND_CUTTING = frozenset(
+    {"electric_welding", "gas_welding", "gas_cutting", "plasma_cutting", "arc_gouging", "brazing"}
+)
 
 
 def relieved(facts: Mapping[str, Any]) -> bool:
@@ -122,9 +140,10 @@ WORKFLOW = Workflow(
         Fact("continuous_gas_monitoring", "bool", "连续气体监测", "continuous gas monitoring", rule="HW-07"),
         Fact("written_plan", "text", "特级动火作业方案", "written plan for special-grade work", rule="HW-07"),
         Fact("video_recording", "bool", "全程视频监控", "full video recording", rule="HW-07"),
-        Fact("method", "text", "动火方式", "hot-work method"),
+        Fact("methods", "list", "动火方式", "hot-work methods", required=True, rule="G-13", choices=METHODS),
         Fact("space_id", "text", "所在受限空间名称/编号", "the confined space it is done in", rule="CS-06"),
     ),
+    certificates=(Need("worker", "welder", "methods", WELDING_AND_CUTTING),),
     base_grade=base_grade,
     grade_rule="HW-01",
     approvers=approvers,

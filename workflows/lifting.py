@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.base import Workflow
+from workflows.certificates import Need
 from workflows.facts import Fact, wind_level
 from workflows.forms import Form
 from workflows.grading import Grade
@@ -109,6 +110,7 @@ WORKFLOW = Workflow(
             item_fields=("rated_t", "load_t"),
         ),
     ),
+    certificates=(Need("worker", "crane_operator"), Need("signaller", "crane_signaller")),  # G-13
     base_grade=base_grade,
     grade_rule="LF-01",
     briefing_order=("signaller", "work_leader", "worker"),

@@ -44,14 +44,24 @@ class Area:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """A special-work certificate on a person's record in the directory (G-13): kind, number, expiry, issuer."""
+
+    kind: str
+    number: str
+    expires_on: date | None = None
+    issued_by: str | None = None
+
+
+@dataclass(frozen=True)
 class CrewMember:
-    """A named person on the permit in one crew role (worker, guardian, work_leader, signaller, ...)."""
+    """A named person on the permit in one crew role (worker, guardian, work_leader, signaller, ...), with the
+    certificates their directory record holds (G-13: the service checks those, not what the applicant says)."""
 
     person_id: str
     role: str
     name: str = ""
-    certificate_kind: str | None = None
-    certificate_number: str | None = None
+    certificates: tuple[Certificate, ...] = ()
 
 
 @dataclass(frozen=True)

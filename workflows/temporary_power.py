@@ -7,6 +7,7 @@ from typing import Any
 
 from workflows import gas
 from workflows.base import Workflow
+from workflows.certificates import Need
 from workflows.facts import Fact, recorded
 from workflows.forms import Form
 from workflows.grading import Grade
@@ -42,6 +43,7 @@ WORKFLOW = Workflow(
     en="Temporary electricity",
     form=Form("A.6", "临时用电安全作业票", "Temporary electricity safety permit"),
     grades=(Grade(None, "—", "—", ("power_supplier",), 15 * 24),),
+    certificates=(Need("worker", "electrician"),),  # G-13
     validity_rule="TE-01",
     extended_validity_hours=30 * 24,
     facts=(

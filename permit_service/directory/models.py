@@ -138,7 +138,7 @@ class Person(UUIDPk, Base):
 
 
 class Certificate(UUIDPk, Base):
-    """A special-work certificate (welder, electrician, crane operator, ...) with number and expiry (G-13)."""
+    """A special-work certificate of a kind of workflows.certificates.KINDS with number and expiry (G-13)."""
 
     __tablename__ = "certificates"
 
@@ -146,6 +146,7 @@ class Certificate(UUIDPk, Base):
     kind: Mapped[str] = mapped_column(sa.String(50))
     number: Mapped[str] = mapped_column(sa.String(64))
     expires_on: Mapped[date | None] = mapped_column(sa.Date)
+    issued_by: Mapped[str | None] = mapped_column(sa.String(200))  # 发证机关, optional
 
     person: Mapped[Person] = relationship(back_populates="certificates")
 

@@ -14,6 +14,7 @@ from permit_service.config import settings
 from permit_service.directory.geometry import BoundaryError, as_geojson, parse_boundary
 from permit_service.directory.models import RISK_GRADES
 from workflows import gas
+from workflows.certificates import KINDS as CERTIFICATE_KINDS
 
 MAX_HEADCOUNT_LIMIT = 1000
 _CODE = validate.Regexp(r"^[^\s]+$", error="不能含空白 / must not contain whitespace")
@@ -255,28 +256,41 @@ class PlantAreaUpdateSchema(StrictSchema):
 # --- people ------------------------------------------------------------------------------------
 
 
-class CertificateSchema(StrictSchema):
-    """A special-work certificate (G-13)."""
+_KINDS_DOC = "; ".join(f"{code}: {zh}" for code, (zh, _en) in CERTIFICATE_KINDS.items())
 
-    kind = fields.String()
+
+class CertificateSchema(StrictSchema):
+    """A special-work certificate on the person's record (G-13)."""
+
+    kind = fields.String(metadata={"description": _KINDS_DOC})
     number = fields.String()
-    expires_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(
+        allow_none=True, metadata={"description": "null: recorded before expiry was required"}
+    )
+    issued_by = fields.String(allow_none=True)
 
 
 class CertificateInSchema(StrictSchema):
-    """A special-work certificate as sent: kind, number and expiry (G-13)."""
+    """A special-work certificate as sent: kind, number, expiry and, optionally, the issuing authority (G-13).
+
+    A permit's crew member must hold a certificate of the kind the work needs, valid through the permit's last day.
+    """
 
     kind = fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=50), _NOT_BLANK],
-        metadata={"description": "e.g. welder 焊工, electrician 电工, crane_operator 起重工"},
+        required=True, validate=validate.OneOf(list(CERTIFICATE_KINDS)), metadata={"description": _KINDS_DOC}
     )
     number = fields.String(required=True, validate=[validate.Length(min=1, max=64), _CODE])
-    expires_on = fields.Date(load_default=None, allow_none=True)
+    expires_on = fields.Date(required=True, metadata={"description": "有效期至: the last day it is valid"})
+    issued_by = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(min=1, max=200), _NOT_BLANK],
+        metadata={"description": "发证机关: the issuing authority"},
+    )
 
     @validates("expires_on")
-    def _plausible(self, value: date | None, **_kw: Any) -> None:
-        if value is not None and not 2000 <= value.year <= 2100:
+    def _plausible(self, value: date, **_kw: Any) -> None:
+        if not 2000 <= value.year <= 2100:
             raise ValidationError("超出允许的日期范围 / out of the accepted range (2000-2100)")
 
 

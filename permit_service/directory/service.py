@@ -257,14 +257,17 @@ def _replace_certificates(person: Person, wanted: list[dict[str, Any]]) -> dict[
     """Make the person's certificates `wanted`, matched on (kind, number) so a kept one keeps its row."""
     before = {(c.kind, c.number): c for c in person.certificates}
     after = {(c["kind"], c["number"]): c for c in wanted}
-    old = [{"kind": c.kind, "number": c.number, "expires_on": c.expires_on} for c in person.certificates]
+    old = [
+        {"kind": c.kind, "number": c.number, "expires_on": c.expires_on, "issued_by": c.issued_by}
+        for c in person.certificates
+    ]
     changed = False
     for key, cert in list(before.items()):
         if key not in after:
             person.certificates.remove(cert)
             changed = True
-        elif cert.expires_on != after[key]["expires_on"]:
-            cert.expires_on = after[key]["expires_on"]
+        elif (cert.expires_on, cert.issued_by) != (after[key]["expires_on"], after[key]["issued_by"]):
+            cert.expires_on, cert.issued_by = after[key]["expires_on"], after[key]["issued_by"]
             changed = True
     for key, cert in after.items():
         if key not in before:

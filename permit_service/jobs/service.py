@@ -166,13 +166,13 @@ def job_permits(session: Session, job: HighRiskJob) -> list[dict[str, Any]]:
     permit_ids = [link.permit_id for link in job.permit_links]
     crew: dict[uuid.UUID, list[dict[str, Any]]] = {pid: [] for pid in permit_ids}
     rows = session.execute(
-        sa.select(PermitCrewMember, Person.name)
+        sa.select(PermitCrewMember.permit_id, PermitCrewMember.person_id, PermitCrewMember.role, Person.name)
         .join(Person, Person.id == PermitCrewMember.person_id)
         .where(PermitCrewMember.permit_id.in_(permit_ids))
         .order_by(PermitCrewMember.position)
     )
-    for member, name in rows:
-        crew[member.permit_id].append({"person_id": member.person_id, "name": name, "role": member.role})
+    for permit_id, person_id, role, name in rows:
+        crew[permit_id].append({"person_id": person_id, "name": name, "role": role})
     return [
         {
             "id": link.permit.id,

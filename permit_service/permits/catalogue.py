@@ -55,6 +55,19 @@ class FactOut(StrictSchema):
     choices = fields.List(fields.Nested(ChoiceOut), metadata={"description": "the closed vocabulary, if any"})
 
 
+class CertificateNeedOut(StrictSchema):
+    """A certificate a crew role needs for the type's work, checked on the person's record (G-13)."""
+
+    role = fields.String(metadata={"description": "the crew role whose every member needs it"})
+    kind = fields.String(metadata={"description": "the certificate kind of a person's record"})
+    zh = fields.String()
+    en = fields.String()
+    when = fields.Dict(
+        allow_none=True,
+        metadata={"description": "{fact, any_of}: only when the fact names one of these codes; null: always"},
+    )
+
+
 class MeasureCountOut(StrictSchema):
     """A blank of a line that records a count (灭火器（ ）台)."""
 
@@ -95,6 +108,7 @@ class PermitTypeOut(StrictSchema):
     en = fields.String()
     grades = fields.List(fields.Nested(GradeOut))
     facts = fields.List(fields.Nested(FactOut))
+    certificates = fields.List(fields.Nested(CertificateNeedOut))
     measures = fields.Nested(MeasureListOut)
     signature_order = fields.List(fields.Raw())
     gas = fields.Dict(allow_none=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from permit_service.db import Base, UUIDPk, utcnow
-from permit_service.directory.models import PlantArea
+from permit_service.directory.models import Certificate, Person, PlantArea
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 
 
@@ -94,7 +94,12 @@ class PermitLink(Base):
 
 
 class PermitCrewMember(UUIDPk, Base):
-    """A named person on the permit in one role (worker, guardian, work_leader, signaller, ...)."""
+    """A named person on the permit in one role (worker, guardian, work_leader, signaller, ...).
+
+    G-13: the certificate columns are the certificate on the person's record that submit accepted for the work
+    (rows filed before the check hold what the applicant declared); the person and the certificates on their
+    record come with the crew, in the same statement, for the core to check.
+    """
 
     __tablename__ = "permit_crew"
 
@@ -104,6 +109,15 @@ class PermitCrewMember(UUIDPk, Base):
     position: Mapped[int] = mapped_column(default=0)
     certificate_kind: Mapped[str | None] = mapped_column(sa.String(50))
     certificate_number: Mapped[str | None] = mapped_column(sa.String(64))
+    certificate_expires_on: Mapped[date | None] = mapped_column(sa.Date)
+
+    person: Mapped[Person] = relationship(lazy="joined", viewonly=True)
+    certificates_on_record: Mapped[list[Certificate]] = relationship(
+        primaryjoin="PermitCrewMember.person_id == foreign(Certificate.person_id)",
+        lazy="joined",
+        viewonly=True,
+        order_by="Certificate.expires_on",
+    )
 
     __table_args__ = (sa.UniqueConstraint("permit_id", "person_id", "role"),)
 

@@ -22,9 +22,10 @@ from permit_service.checklists.service import printed_checklists
 from permit_service.directory.models import Enterprise, Person
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import service
-from permit_service.permits.models import Permit
+from permit_service.permits.models import Permit, PermitCrewMember
 from permit_service.permits.verify import qr_svg, verify_url
 from workflows import WORKFLOWS, get_workflow, working_hours
+from workflows.certificates import KINDS as CERTIFICATE_KINDS
 from workflows.high_risk_job import PLAN27_KINDS
 from workflows.model import WorkingPeriod
 from workflows.rules.general import CHECKLISTS
@@ -202,7 +203,7 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
             {
                 "name": names.get(c.person_id, ""),
                 "role": _role(c.role),
-                "certificate": " ".join(x for x in (c.certificate_kind, c.certificate_number) if x),
+                "certificate": _certificate(c),
             }
             for c in permit.crew
         ],
@@ -329,6 +330,15 @@ def _names(session: Session, enterprise_id: uuid.UUID, ids: set[uuid.UUID]) -> d
 def _label(table: Mapping[str, Pair], code: str) -> Pair:
     """The zh and en label of a code; an unlisted code shows as itself."""
     return table.get(code, (code, code))
+
+
+def _certificate(member: PermitCrewMember) -> str:
+    """G-13: the certificate submit accepted for the member's work: its Chinese name, number and expiry."""
+    if not member.certificate_kind:
+        return ""
+    kind = CERTIFICATE_KINDS.get(member.certificate_kind, (member.certificate_kind,))[0]
+    expires = f"有效期至 {member.certificate_expires_on}" if member.certificate_expires_on else ""
+    return " ".join(x for x in (kind, member.certificate_number, expires) if x)
 
 
 def _role(code: str) -> Pair:

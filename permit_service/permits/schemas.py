@@ -48,12 +48,11 @@ class MeasureIn(StrictSchema):
 
 
 class CrewIn(StrictSchema):
-    """A person on the permit in a crew role; certificate number for certified work (G-13)."""
+    """A person on the permit in a crew role. The certificates the work needs are not declared here: the service
+    checks those on the person's record (G-13)."""
 
     person_id = fields.UUID(required=True)
     role = fields.String(required=True, validate=validate.OneOf(CREW_ROLES))
-    certificate_kind = fields.String(load_default=None, validate=validate.Length(max=50))
-    certificate_number = fields.String(load_default=None, validate=validate.Length(max=64))
 
 
 _CLOCK = validate.Regexp(
@@ -349,12 +348,16 @@ class MeasureOut(StrictSchema):
 
 
 class CrewOut(StrictSchema):
-    """A crew member."""
+    """A crew member; the certificate is the one on the person's record that submit accepted for the work (G-13),
+    null where the role needs none or before submission."""
 
     person_id = fields.UUID()
     role = fields.String()
-    certificate_kind = fields.String(allow_none=True)
+    certificate_kind = fields.String(
+        allow_none=True, metadata={"description": "see the catalogue's certificates"}
+    )
     certificate_number = fields.String(allow_none=True)
+    certificate_expires_on = fields.Date(allow_none=True)
 
 
 class SignatureOut(StrictSchema):

@@ -37,6 +37,7 @@ from permit_service.permits.models import (
 )
 from workflows import get_workflow, working_hours
 from workflows import model as wf
+from workflows.certificates import Certified
 from workflows.gas import gas_table
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation, on_site
@@ -146,8 +147,11 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
             wf.CrewMember(
                 person_id=str(c.person_id),
                 role=c.role,
-                certificate_kind=c.certificate_kind,
-                certificate_number=c.certificate_number,
+                name=c.person.name,
+                certificates=tuple(
+                    wf.Certificate(cert.kind, cert.number, cert.expires_on, cert.issued_by)
+                    for cert in c.certificates_on_record
+                ),
             )
             for c in permit.crew
         ),
@@ -359,14 +363,7 @@ def _crew(
     if errors:
         raise ValidationProblem(errors)
     return [
-        PermitCrewMember(
-            person_id=c["person_id"],
-            role=c["role"],
-            position=i,
-            certificate_kind=c.get("certificate_kind"),
-            certificate_number=c.get("certificate_number"),
-        )
-        for i, c in enumerate(crew)
+        PermitCrewMember(person_id=c["person_id"], role=c["role"], position=i) for i, c in enumerate(crew)
     ]
 
 
@@ -382,8 +379,6 @@ def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
         row = staying.pop((member.person_id, member.role), None)
         if row is not None:
             row.position = member.position
-            row.certificate_kind = member.certificate_kind
-            row.certificate_number = member.certificate_number
         crew.append(row or member)
     permit.crew = crew
 
@@ -548,6 +543,7 @@ def update_draft(
         permit.measure_list_version = CURRENT_MEASURE_LIST
     if "crew" in changes:
         _replace_crew(permit, _crew(session, permit.enterprise_id, changes["crew"]))
+        session.flush()  # new members persist: their person and certificates load for the core (G-13)
     if "linked_permit_ids" in changes:
         _links(session, permit, changes["linked_permit_ids"])
     if "high_risk_kind" in changes:
@@ -649,6 +645,7 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
             permit.suspended_at = now
         permit.state = str(outcome.state)
         permit.status_reason = payload.get("reason") or permit.status_reason
+    _record_certificates(permit, outcome.certified)
     if outcome.gas_test is not None:
         permit.gas_tests.append(_gas_test(outcome, payload))
     elif outcome.signature is not None:
@@ -669,6 +666,16 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
     # flagging the column forces the UPDATE (and so the version_id_col bump) when `now` equals the old value.
     permit.updated_at = now
     flag_modified(permit, "updated_at")
+
+
+def _record_certificates(permit: Permit, certified: Sequence[Certified]) -> None:
+    """G-13: record on each crew member the certificate of their record that submit accepted."""
+    rows = {(str(c.person_id), c.role): c for c in permit.crew}
+    for found in certified:
+        row = rows[(found.person_id, found.role)]
+        cert = found.certificate
+        row.certificate_kind, row.certificate_number = cert.kind, cert.number
+        row.certificate_expires_on = cert.expires_on
 
 
 def _gas_test(outcome: Any, payload: Mapping[str, Any]) -> GasTest:
@@ -756,15 +763,7 @@ def reissue(
         "work_unit": old.work_unit,
         "contractor": old.contractor,
         "measures": as_input(old.type, old.measure_list_version, old.measures),  # G-02: confirmed afresh
-        "crew": [
-            {
-                "person_id": c.person_id,
-                "role": c.role,
-                "certificate_kind": c.certificate_kind,
-                "certificate_number": c.certificate_number,
-            }
-            for c in old.crew
-        ],
+        "crew": [{"person_id": c.person_id, "role": c.role} for c in old.crew],  # G-13: checked afresh
         "linked_permit_ids": [link.linked_id for link in old.links],
     }
     new = create_permit(session, principal=principal, data=data, reissued_from=old)

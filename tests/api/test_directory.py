@@ -25,7 +25,14 @@ PERSON = {
     "roles": ["worker"],
     "positioning_card_id": "CARD-0042",
     "phone": "+86 633 1234567",
-    "certificates": [{"kind": "welder", "number": "T370000001", "expires_on": "2028-03-31"}],
+    "certificates": [
+        {
+            "kind": "welder",
+            "number": "T370000001",
+            "expires_on": "2028-03-31",
+            "issued_by": "日照市应急管理局",
+        }
+    ],
 }
 
 
@@ -214,7 +221,11 @@ def test_person_validation_lists_every_bad_field_with_paths(client, factory):
         "roles": ["worker", 7],
         "positioning_card_id": "card with spaces",
         "phone": "call me",
-        "certificates": [{"kind": "welder"}, {"kind": "crane", "number": "X1", "expires_on": "31/12/2028"}],
+        "certificates": [
+            {"kind": "welder"},
+            {"kind": "crane", "number": "X1", "expires_on": "31/12/2028"},  # G-13: kinds are a closed list
+            {"kind": "electrician", "number": "X2", "expires_on": None},  # G-13: the expiry is recorded
+        ],
         "enterprise_id": str(world.other_enterprise.id),
         "active": False,
     }
@@ -230,7 +241,10 @@ def test_person_validation_lists_every_bad_field_with_paths(client, factory):
             "positioning_card_id",
             "phone",
             "certificates.0.number",
+            "certificates.0.expires_on",
+            "certificates.1.kind",
             "certificates.1.expires_on",
+            "certificates.2.expires_on",
             "enterprise_id",
             "active",
         },
@@ -253,7 +267,9 @@ def test_username_card_and_certificate_must_be_free(client, factory):
         **PERSON,
         "username": world.other_people["worker"].username,
         "positioning_card_id": "CARD-1",
-        "certificates": [{"kind": "welder", "number": worker.certificates[0].number}],
+        "certificates": [
+            {"kind": "welder", "number": worker.certificates[0].number, "expires_on": "2029-01-01"}
+        ],
     }
     body = assert_problem(client.post(path, json=taken, headers=headers), 409)
     assert set(body["errors"]) == {"username", "positioning_card_id", "certificates.0.number"}
@@ -272,8 +288,18 @@ def test_admin_changes_roles_activity_card_and_certificates_with_if_match(app, c
     assert resp.status_code == 200
     assert resp.get_json()["roles"] == ["worker", "guardian"] and resp.headers["ETag"] == '"2"'
     renewed = [
-        {"kind": "welder", "number": worker.certificates[0].number, "expires_on": "2029-01-01"},
-        {"kind": "electrician", "number": "D-99", "expires_on": None},
+        {
+            "kind": "welder",
+            "number": worker.certificates[0].number,
+            "expires_on": "2029-01-01",
+            "issued_by": None,
+        },
+        {
+            "kind": "electrician",
+            "number": "D-99",
+            "expires_on": "2027-05-31",
+            "issued_by": "日照市应急管理局",
+        },
     ]
     resp = client.patch(path, json={"certificates": renewed}, headers={**headers, "If-Match": '"2"'})
     assert resp.status_code == 200 and resp.headers["ETag"] == '"3"'

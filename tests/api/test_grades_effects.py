@@ -190,7 +190,8 @@ def test_RG_02_orange_regulator_is_notified_of_special_grade_hot_work(client, fa
     world = factory.world()
     grade_enterprise(client, factory, world, "orange")
     headers = factory.headers(world.people["applicant"])
-    body = draft_body(world, "hot_work", facts={"on_running_equipment": True, "written_plan": "特级动火方案"})
+    facts = {"methods": ["electric_welding"], "on_running_equipment": True, "written_plan": "特级动火方案"}
+    body = draft_body(world, "hot_work", facts=facts)
     filed = client.post("/api/v1/permits", json=body, headers=headers).get_json()
     permit = submit(client, factory, world, filed)
     assert permit["grade"] == "special", permit

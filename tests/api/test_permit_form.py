@@ -87,7 +87,13 @@ def test_AU_04_hot_work_form_shows_title_grade_window_crew_measures_gas_signatur
     assert "自 2026-06-10 10:00 至 2026-06-10 16:00" in sheet  # the window in Asia/Shanghai (UTC 02:00-08:00)
     assert "更换法兰并补焊" in sheet and "可燃气体泄漏、火花飞溅" in sheet
     worker = world.people["worker"]
-    assert f"{worker.name} 作业人 worker welder {worker.certificates[0].number}" in sheet  # G-13
+    welder = next(c for c in worker.certificates if c.kind == "welder")
+    # G-13: the certificate submit accepted from the welder's record, by its Chinese name, number and expiry
+    assert (
+        f"{worker.name} 作业人 worker 特种作业操作证（焊接与热切割作业） {welder.number} 有效期至 {welder.expires_on}"
+        in sheet
+    )
+    assert "动火方式 hot-work methods 电焊" in sheet
     assert f"{world.people['guardian'].name} 监护人 guardian" in sheet
     # G-02: every line of A.1 with its answer (是否涉及), counts and confirmer (确认人)
     leader = world.people["unit_leader"].name

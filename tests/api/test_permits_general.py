@@ -20,11 +20,12 @@ def flow(client, factory):
     return PermitFlow(client, factory, factory.world())
 
 
-def _crew(flow, *, guardian="guardian", certificate=True):
+def _crew(flow, *, guardian="guardian", worker="worker"):
     people = flow.world.people
-    worker = {"person_id": str(people["worker"].id), "role": "worker", "certificate_kind": "welder"}
-    worker["certificate_number"] = people["worker"].certificates[0].number if certificate else None
-    crew = [{"person_id": str(people["work_leader"].id), "role": "work_leader"}, worker]
+    crew = [
+        {"person_id": str(people["work_leader"].id), "role": "work_leader"},
+        {"person_id": str(flow.person(worker).id), "role": "worker"},
+    ]
     return [*crew, {"person_id": str(flow.person(guardian).id), "role": "guardian"}] if guardian else crew
 
 
@@ -32,7 +33,10 @@ def _crew(flow, *, guardian="guardian", certificate=True):
 SUBMIT_CASES = {
     "G-01": (lambda f: {"risk_analysis": ""}, lambda f: {"risk_analysis": "可燃气体泄漏"}),
     "G-02": (lambda f: {"measures": []}, lambda f: {}),  # submission asks every Appendix A line answered
-    "G-13": (lambda f: {"crew": _crew(f, certificate=False)}, lambda f: {"crew": _crew(f)}),
+    "G-13": (  # a welder whose record holds no welder's certificate
+        lambda f: {"crew": _crew(f, worker=f.extra("uncertified", "worker"))},
+        lambda f: {"crew": _crew(f)},
+    ),
     "G-03": (
         lambda f: {"facts": {"also_involves": ["temporary_power"]}},
         lambda f: {
@@ -139,7 +143,7 @@ def test_G_07_a_drafts_crew_is_replaced_keeping_members_that_stay(flow):
     new_guardian = flow.extra("second_guardian", "guardian")
     crew = [
         {"person_id": str(new_guardian.id), "role": "guardian"},
-        {k: worker[k] for k in ("person_id", "role", "certificate_kind", "certificate_number")},
+        {k: worker[k] for k in ("person_id", "role")},
         {"person_id": work_leader["person_id"], "role": "work_leader"},
     ]
     edited = flow.client.patch(

@@ -108,7 +108,6 @@ def confirm_measures(walk: Walk, permit: Any, etag: str) -> str:
 def hot_work_draft(m: ModuleType, world: World) -> Any:
     """A hot-work draft in the standard scene, built from the generated models only."""
     people = world.people
-    worker = people["worker"]
     return m.HotWorkPermitCreate(
         type_="hot_work",
         area_id=world.area.id,
@@ -116,18 +115,14 @@ def hot_work_draft(m: ModuleType, world: World) -> Any:
         valid_from=DEFAULT_NOW,
         valid_until=DEFAULT_NOW + timedelta(hours=6),
         risk_analysis="可燃气体泄漏、火花飞溅；已隔离并置换",
-        facts=m.HotWorkFacts(),
+        facts=m.HotWorkFacts(methods=[m.HotWorkFactsMethodsType0Item.ELECTRIC_WELDING]),
         measures=[
             m.MeasureIn.from_dict(line) for line in measure_answers("hot_work")
         ],  # G-02: every line answered
         crew=[
             m.CrewIn(person_id=people["work_leader"].id, role=m.CrewRole.WORK_LEADER),
-            m.CrewIn(
-                person_id=worker.id,
-                role=m.CrewRole.WORKER,
-                certificate_kind="welder",
-                certificate_number=worker.certificates[0].number,
-            ),
+            # G-13: the worker's record holds the welder's certificate; the applicant declares none
+            m.CrewIn(person_id=people["worker"].id, role=m.CrewRole.WORKER),
             m.CrewIn(person_id=people["guardian"].id, role=m.CrewRole.GUARDIAN),
         ],
     )

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from permit_service.directory.models import Certificate
 from tests.api.permit_flows import PermitFlow
 
 
@@ -28,8 +27,6 @@ def test_numbers_increase_per_enterprise_and_type(client, factory):
     theirs = replace(
         world, enterprise=world.other_enterprise, people=world.other_people, area=world.other_area
     )
-    theirs.people["worker"].certificates.append(Certificate(kind="welder", number="T-OTHER-1"))
-    factory.session.commit()
     other = PermitFlow(client, factory, theirs)
     assert _numbers(other, "hot_work", 1) == ["DH-2026-000001"]  # another enterprise counts on its own
 

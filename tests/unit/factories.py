@@ -11,6 +11,7 @@ from workflows import Outcome, Workflow, get_workflow, measures
 from workflows.model import (
     Actor,
     Area,
+    Certificate,
     Context,
     CrewMember,
     Freeze,
@@ -37,7 +38,7 @@ TYPES = (
 )
 
 FACTS: Mapping[str, Mapping[str, Any]] = {
-    "hot_work": {},
+    "hot_work": {"methods": ["electric_welding"]},
     "confined_space": {},
     "blind_plate": {
         "pipeline_id": "L-101",
@@ -84,15 +85,23 @@ def ctx(who: Actor | None = None, now: datetime = NOW, **kw: Any) -> Context:
     return Context(now=now, actor=who or actor("applicant", person_id=APPLICANT), **kw)
 
 
+# G-13: valid well past NOW; the worker holds what any type's work may need, the signaller the signaller's.
+EXPIRY = date(2030, 12, 31)
+WORKER_CERTIFICATES = tuple(
+    Certificate(kind, f"{kind}-1", EXPIRY) for kind in ("welder", "electrician", "crane_operator")
+)
+
+
 def crew(permit_type: str) -> tuple[CrewMember, ...]:
-    """A complete crew: work leader, a certified worker, a guardian (and a signaller for lifting)."""
+    """A complete crew: work leader, a certified worker, a guardian (and a certified signaller for lifting)."""
     members = [
         CrewMember(LEADER, "work_leader", "Leader"),
-        CrewMember(WORKER, "worker", "Worker", "welder", "W-123"),
+        CrewMember(WORKER, "worker", "Worker", WORKER_CERTIFICATES),
         CrewMember(GUARDIAN, "guardian", "Guardian"),
     ]
     if permit_type == "lifting":
-        members.insert(0, CrewMember(SIGNALLER, "signaller", "Signaller"))
+        signaller = Certificate("crane_signaller", "Q1-1", EXPIRY)
+        members.insert(0, CrewMember(SIGNALLER, "signaller", "Signaller", (signaller,)))
     return tuple(members)
 
 

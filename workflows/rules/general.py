@@ -1,4 +1,4 @@
-"""General guards every permit type shares (rules.md §2, G-01..G-13) and the helpers they rest on."""
+"""General guards every permit type shares (rules.md §2, G-01..G-12; G-13 in workflows.certificates) and the helpers they rest on."""
 
 from __future__ import annotations
 
@@ -212,17 +212,6 @@ def validity_over(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) 
     if ctx.now >= aware(permit.valid_until):
         return None
     return Violation("G-12", "作业票尚未到期", "the permit has not reached valid_until yet")
-
-
-def certificates_recorded(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """G-13: certified workers (welders, electricians, crane operators) have their certificate number recorded."""
-    missing = [
-        m.name or m.person_id for m in permit.crew if m.certificate_kind and not filled(m.certificate_number)
-    ]
-    if not missing:
-        return None
-    names = ", ".join(missing)
-    return Violation("G-13", f"持证人员须登记证书编号：{names}", f"record the certificate number of: {names}")
 
 
 def fact_given(name: str, rule: str, zh: str, en: str) -> Guard:
