@@ -15,7 +15,7 @@ from workflows import (
     road_closure,
     temporary_power,
 )
-from workflows.base import Outcome, Workflow
+from workflows.base import Blocked, Outcome, Workflow
 from workflows.gas import evaluate
 from workflows.model import GasReading
 from workflows.rules import RuleViolation, Violation
@@ -56,4 +56,13 @@ def evaluate_gas(
     return evaluate(plan.limits, readings, facts, policy)
 
 
-__all__ = ["WORKFLOWS", "Outcome", "RuleViolation", "Violation", "Workflow", "evaluate_gas", "get_workflow"]
+__all__ = [
+    "WORKFLOWS",
+    "Blocked",
+    "Outcome",
+    "RuleViolation",
+    "Violation",
+    "Workflow",
+    "evaluate_gas",
+    "get_workflow",
+]

@@ -60,6 +60,14 @@ class Outcome:
     ] = ()  # G-13: the certificates submit accepted, to record on the permit
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """An action the actor's role could take but rules block now, with what each asks for."""
+
+    action: str
+    violations: tuple[Violation, ...]
+
+
 class _Subject:
     """The throwaway object the shared machine moves: just a state."""
 
@@ -333,12 +341,28 @@ class Workflow:
 
     def allowed_actions(self, permit: PermitData, ctx: Context) -> list[str]:
         """Events the actor could fire now: a transition exists and every payload-independent guard passes."""
-        return [
-            step.name
-            for step in self.steps
-            if permit.state in step.sources
-            and not self._violations(step.name, permit, ctx, {}, payload_free=True)
-        ]
+        return self.next_actions(permit, ctx)[0]
+
+    def next_actions(self, permit: PermitData, ctx: Context) -> tuple[list[str], list[Blocked]]:
+        """What the actor can do next, and what their role could do but a rule blocks (issue 11: say it early).
+
+        Allowed: a transition exists and every payload-independent guard passes. Blocked: a transition exists and
+        the actor may sign it (the role guard, always first, passes), but other guards say why not yet.
+        """
+        allowed: list[str] = []
+        blocked: list[Blocked] = []
+        for step in self.steps:
+            if permit.state not in step.sources:
+                continue
+            role_guard, *rules = self._guards[step.name]
+            if role_guard(permit, ctx, {}):
+                continue
+            found = [v for gd in rules if not uses_payload(gd) and (v := gd(permit, ctx, {}))]
+            if found:
+                blocked.append(Blocked(step.name, tuple(found)))
+            else:
+                allowed.append(step.name)
+        return allowed, blocked
 
     def watch(self, permit: PermitData, ctx: Context) -> list[Violation]:
         """Conditions that call for suspending an active permit now (HW-04 daily test, CS-03 monitoring gap)."""

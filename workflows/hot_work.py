@@ -80,8 +80,9 @@ def approvers(permit: PermitData, ctx: Context, grade: str | None) -> tuple[tupl
 
 
 def special_measures(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """HW-07: special-grade hot work has continuous gas monitoring, a written plan and full video."""
-    if permit.grade != "special":
+    """HW-07: special-grade hot work has continuous gas monitoring, a written plan and full video: asked at submit,
+    where the grade the facts call for is known, and again before ignition."""
+    if WORKFLOW.grading.effective(permit, ctx) != "special":
         return None
     missing = [
         n
@@ -159,6 +160,7 @@ WORKFLOW = Workflow(
     shift_check_rule="HW-09",
     working_hours_rule="HW-03",
     guards={
+        "submit": (special_measures,),
         "approve": (hot_work_conflicts, painting_near_hot_work),
         "activate": (special_measures, hot_work_conflicts, painting_near_hot_work),
     },

@@ -409,6 +409,21 @@ class LinkOut(StrictSchema):
     relation = fields.String()
 
 
+class RuleMessageOut(StrictSchema):
+    """A rule that blocks, with its message in Chinese and English."""
+
+    rule = fields.String(metadata={"description": "ID of the rule in rules.md"})
+    message_zh = fields.String()
+    message_en = fields.String()
+
+
+class BlockedActionOut(StrictSchema):
+    """An action the caller's role could take and the rules that block it now."""
+
+    action = fields.String()
+    violations = fields.List(fields.Nested(RuleMessageOut))
+
+
 class PermitOut(StrictSchema):
     """A permit as its reader sees it, with the actions the caller may take next."""
 
@@ -453,6 +468,14 @@ class PermitOut(StrictSchema):
     activated_at = AwareDateTime(allow_none=True)
     suspended_at = AwareDateTime(allow_none=True)
     allowed_actions = fields.List(fields.String())
+    blocked_actions = fields.List(
+        fields.Nested(BlockedActionOut),
+        metadata={
+            "description": "受规则阻止的操作：调用者的角色可以执行、但规则尚不允许，附规则编号和缺少的内容 / the actions "
+            "the caller's role could take that rules block now, each with the rule IDs and what is missing (e.g. "
+            "approve — G-02: lines A1-03, A1-08 unconfirmed)"
+        },
+    )
     calendar_notice = calendar_notice("the validity")
 
 

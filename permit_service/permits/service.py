@@ -35,7 +35,7 @@ from permit_service.permits.models import (
     PermitNumberCounter,
     Signature,
 )
-from workflows import get_workflow, working_hours
+from workflows import Blocked, get_workflow, working_hours
 from workflows import model as wf
 from workflows.certificates import Certified
 from workflows.gas import gas_table
@@ -299,12 +299,18 @@ def calendar_notice(session: Session, permit: Permit) -> ProvisionalNotice | Non
 
 
 def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:
-    """What the caller may do next with this permit (nothing is loaded for a state no step leaves)."""
+    """What the caller may do next with this permit."""
+    return next_actions(session, permit, principal)[0]
+
+
+def next_actions(session: Session, permit: Permit, principal: Principal) -> tuple[list[str], list[Blocked]]:
+    """What the caller may do next, and what their role could do but rules block (nothing is loaded for a state
+    no step leaves)."""
     workflow = get_workflow(permit.type)
     if not any(permit.state in step.sources for step in workflow.steps):
-        return []
+        return [], []
     data, ctx = core_view(session, permit, principal)
-    return workflow.allowed_actions(data, ctx)
+    return workflow.next_actions(data, ctx)
 
 
 # --- filing and editing ---------------------------------------------------------------------------

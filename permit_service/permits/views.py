@@ -34,12 +34,22 @@ blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业�
 
 
 def _answer(session: Session, permit: Permit, principal: Principal, status: int = 200) -> Any:
-    """The permit with the caller's next actions (what PermitOut dumps)."""
+    """The permit with the caller's next actions and what blocks the others (what PermitOut dumps)."""
+    allowed, blocked = service.next_actions(session, permit, principal)
     return answer(
         permit,
         status,
         location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
-        allowed_actions=service.allowed_actions(session, permit, principal),
+        allowed_actions=allowed,
+        blocked_actions=[
+            {
+                "action": b.action,
+                "violations": [
+                    {"rule": v.rule_id, "message_zh": v.zh, "message_en": v.en} for v in b.violations
+                ],
+            }
+            for b in blocked
+        ],
         measures=measure_lines(permit.type, permit.measure_list_version, permit.measures),
         calendar_notice=service.calendar_notice(session, permit),
     )

@@ -235,8 +235,10 @@ def test_HW_06_long_interruption_needs_a_new_gas_test_before_resuming(flow, cloc
 
 
 def test_HW_07_special_grade_needs_monitoring_plan_and_video(flow):
-    flow.file("hot_work", facts={"on_running_equipment": True}).to_briefed().gas_test()
-    flow.refused("activate", "HW-07", by="work_leader")
+    """Asked at submit, where the grade the facts call for is known, not discovered at ignition."""
+    flow.file("hot_work", facts={"on_running_equipment": True})
+    problem = flow.refused("submit", "HW-07", by="applicant")
+    assert "video_recording" in problem["message_en"]
     full = {
         "on_running_equipment": True,
         "continuous_gas_monitoring": True,

@@ -16,6 +16,8 @@ from .factories import BAD_AIR, NOW, FakeCalendar, actor, check, ctx, fire, gas_
 HW = get_workflow("hot_work")
 DAY = {"valid_from": NOW, "valid_until": NOW + timedelta(hours=4)}  # 10:00-14:00 Shanghai, Tuesday
 SPECIAL = {"fire_explosion_area": True, "on_running_equipment": True}
+HW07 = {"continuous_gas_monitoring": True, "written_plan": "plan-7", "video_recording": True}
+SPECIAL_READY = {**SPECIAL, **HW07}  # special grade with what HW-07 asks at submit
 
 
 def grade(facts: dict, **kw) -> str | None:
@@ -48,7 +50,7 @@ def test_HW_01_accepts_equal_or_higher_declared_grade_and_submit_returns_it() ->
     out = HW.fire(permit(grade="level1"), "submit", ctx())
     assert out.grade == "level1"
     assert (
-        HW.fire(permit(facts=SPECIAL, valid_until=NOW + timedelta(hours=7)), "submit", ctx()).grade
+        HW.fire(permit(facts=SPECIAL_READY, valid_until=NOW + timedelta(hours=7)), "submit", ctx()).grade
         == "special"
     )
 
@@ -78,7 +80,7 @@ def test_HW_02_relief_never_lowers_dike_running_equipment_or_a_running_unit(fact
 
 def test_HW_02_G_14_dike_on_the_area_record_keeps_hot_work_special() -> None:
     dike = Area("tank-farm", fire_explosion_area=True, major_hazard=True, dike_code="D-1")
-    p = permit(grade="level2", area=dike, facts={"unit_shutdown_isolated": True})
+    p = permit(grade="level2", area=dike, facts={"unit_shutdown_isolated": True, **HW07})
     assert "HW-01" in check(p, "submit")
     assert HW.fire(replace(p, grade=None), "submit", ctx()).grade == "special"
 
@@ -158,7 +160,7 @@ def test_HW_03_wind_observed_at_activation_beyond_the_approved_grade_stops_the_s
 
 
 def test_HW_03_special_upgraded_needs_principal() -> None:
-    facts = {**SPECIAL, "outdoor": True, "wind_level": 6}
+    facts = {**SPECIAL_READY, "outdoor": True, "wind_level": 6}
     p = permit(state=State.submitted, facts=facts, valid_until=NOW + timedelta(hours=7))
     assert p.grade == "special"
     assert "HW-03" in check(p, "approve", actor("leader_in_charge"))
@@ -251,13 +253,14 @@ def test_HW_06_level2_allows_60_min_and_fresh_test_passes() -> None:
 
 
 def test_HW_07_blocks_special_grade_without_monitoring_plan_video() -> None:
-    p = permit(state=State.briefed, grade="special", facts=SPECIAL, valid_until=NOW + timedelta(hours=7))
-    assert "HW-07" in check(p, "activate")
+    ready = permit(
+        state=State.briefed, grade="special", facts=SPECIAL_READY, valid_until=NOW + timedelta(hours=7)
+    )
+    assert "HW-07" in check(replace(ready, facts=SPECIAL), "activate")
 
 
 def test_HW_07_passes_with_monitoring_plan_video() -> None:
-    facts = {**SPECIAL, "continuous_gas_monitoring": True, "written_plan": "plan-7", "video_recording": True}
-    p = permit(state=State.briefed, facts=facts, valid_until=NOW + timedelta(hours=7))
+    p = permit(state=State.briefed, facts=SPECIAL_READY, valid_until=NOW + timedelta(hours=7))
     assert "HW-07" not in check(p, "activate")
     assert check(p, "activate") == set()
 
@@ -369,3 +372,9 @@ def test_signature_kinds_and_persons_follow_the_actor() -> None:
         "closure",
     ]
     assert p.signatures[3].role == "work_leader" and p.signatures[4].role == "worker"
+
+
+def test_HW_07_is_asked_at_submit_where_the_grade_is_known() -> None:
+    draft = permit(facts=SPECIAL, valid_until=NOW + timedelta(hours=7))
+    assert "HW-07" in check(draft, "submit")
+    assert "HW-07" not in check(replace(draft, facts=SPECIAL_READY), "submit")
