@@ -78,8 +78,10 @@ def measure_answers(
 
 
 # The facts each type needs to be filed and worked in the standard scene (a running fire-explosion area).
+# Hot work carries HW-07's special-grade needs, asked at submit, so it files at any grade (at night, on a rest day).
+HW07_READY = {"continuous_gas_monitoring": True, "written_plan": "特级动火作业方案", "video_recording": True}
 TYPE_FACTS: dict[str, dict[str, Any]] = {
-    "hot_work": {"methods": ["electric_welding"]},
+    "hot_work": {"methods": ["electric_welding"], **HW07_READY},
     "confined_space": {"space_id": "T-101", "medium": "原油"},
     "blind_plate": {
         "pipeline_id": "P-201",

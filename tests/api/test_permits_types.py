@@ -10,7 +10,7 @@ import pytest
 
 from permit_service.scheduling.jobs import run_confined_space_monitoring
 from tests.api.checks import assert_problem
-from tests.api.permit_flows import CROSS_OPERATION, PermitFlow
+from tests.api.permit_flows import CROSS_OPERATION, HW07_READY, PermitFlow
 from tests.integration.scheduler_helpers import run
 from tests.plant import give_cards
 
@@ -236,7 +236,8 @@ def test_HW_06_long_interruption_needs_a_new_gas_test_before_resuming(flow, cloc
 
 def test_HW_07_special_grade_needs_monitoring_plan_and_video(flow):
     """Asked at submit, where the grade the facts call for is known, not discovered at ignition."""
-    flow.file("hot_work", facts={"on_running_equipment": True})
+    lacking = {"on_running_equipment": True, **dict.fromkeys(HW07_READY)}
+    flow.file("hot_work", facts=lacking)
     problem = flow.refused("submit", "HW-07", by="applicant")
     assert "video_recording" in problem["message_en"]
     full = {
@@ -571,7 +572,7 @@ def test_TE_01_power_is_cancelled_when_its_hot_work_is_cancelled(flow):
     assert unlinked.reload().state == "approved"
 
 
-def test_TE_02_gas_test_first_only_in_a_running_fire_area(flow, factory):
+def test_TE_02_gas_test_first_only_in_a_fire_explosion_area(flow, factory):
     flow.file("temporary_power").to_briefed()
     flow.refused("activate", "TE-02", by="work_leader")
     quiet = factory.area(
