@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_app_context, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
@@ -152,8 +152,11 @@ def require_roles(*roles: str) -> Callable[[F], F]:
 
 
 def region_subtree(session: Session, region_id: uuid.UUID) -> set[uuid.UUID]:
-    """A region and every region below it (districts and zones of a city, zones of a district)."""
-    cache: dict[uuid.UUID, set[uuid.UUID]] = g.setdefault("region_subtrees", {})
+    """A region and every region below it (districts and zones of a city, zones of a district).
+
+    Cached for the request (or app context); outside one (a worker committing events) it is read each time.
+    """
+    cache: dict[uuid.UUID, set[uuid.UUID]] = g.setdefault("region_subtrees", {}) if has_app_context() else {}
     if region_id not in cache:
         children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
         for rid, parent in session.execute(sa.select(Region.id, Region.parent_id)):

@@ -5,17 +5,24 @@ gapless with the pull feed from the subscription's cursor on (DC-04, RG-01; plan
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import jsonschema
 import pytest
+import sqlalchemy as sa
 
+from permit_service.feed.models import FeedPosition
+from permit_service.integrations.models import WebhookDelivery
 from permit_service.integrations.webhooks import deliver_due, verify
 from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
 from tests.api.test_regulator_feed import CLIENTS, FEED, follow, other_side, platform
+from tests.api.test_regulator_feed_concurrency import _burst
 from tests.integration.test_webhooks import LOOPBACK, POLICY, SECRET, Receiver
 from tests.plant import portal
 
@@ -233,3 +240,37 @@ def test_DC_04_a_plant_portal_is_not_sent_the_regulators_wiring_of_its_region(
     assert json.loads(plant.received[0]["body"])["subject_id"] != platform_sub["id"]
     regional = client.get(FEED, headers=factory.headers(world.regulator)).get_json()["items"]
     assert not [e for e in regional if e["subject_type"] in ("integration_client", "webhook_subscription")]
+
+
+@pytest.mark.postgres_only
+def test_DC_04_a_subscription_made_mid_burst_is_pushed_every_event_after_its_cursor_and_none_up_to_it(
+    app, client, factory, world
+):
+    headers = platform(client, factory, world.city_regulator)
+    ticks, spans = itertools.count(), []
+    burst = threading.Thread(target=_burst, args=(app, world, ticks, spans))
+    burst.start()
+    while len(spans) < 100:  # well into the burst
+        time.sleep(0.01)
+    body = {"url": "http://127.0.0.1:9/hooks", "secret": SECRET, "event_kinds": ["permit.*"]}
+    sub = client.post(SUBSCRIPTIONS, json=body, headers=headers)
+    assert sub.status_code == 201, sub.get_json()
+    burst.join()
+
+    written = [i for _, _, ids in spans for i in ids]
+    with factory.app.extensions["db_sessionmaker"]() as session:
+        position = dict(
+            session.execute(
+                sa.select(FeedPosition.event_id, FeedPosition.position).where(
+                    FeedPosition.event_id.in_(written)
+                )
+            ).all()
+        )
+        pushed = session.scalars(
+            sa.select(WebhookDelivery.event_id).where(WebhookDelivery.subscription_id == sub.get_json()["id"])
+        ).all()
+    cursor = int(sub.get_json()["feed_cursor"])
+    after = {i for i in written if position[i] > cursor}
+    assert after and len(after) < len(written)  # the subscription came mid-burst
+    assert len(pushed) == len(set(pushed)), "an event was pushed twice"
+    assert set(pushed) == after, "the feed up to the cursor and the pushes after it are not every event once"
