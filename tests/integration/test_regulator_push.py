@@ -93,7 +93,7 @@ def test_DC_04_a_district_platform_is_pushed_its_enterprises_events_signed_and_t
     for step in ("to_approved", "brief", "shift_check", "gas_test", "activate"):
         clock.advance(timedelta(minutes=2))  # a gas test belongs to the events after it, not to those before
         getattr(ours, step)()
-    theirs = PermitFlow(client, factory, other_side(factory, world)).file()
+    theirs = PermitFlow(client, factory, other_side(world)).file()
     assert deliver(app, clock).failed == 0
 
     assert permit_numbers(district) == {ours.number}
@@ -118,7 +118,7 @@ def test_DC_04_RG_01_a_platform_narrows_its_pushes_to_enterprises_and_risk_grade
     subscribe(client, city, by_code, ["permit.*"], enterprises=[world.other_enterprise.credit_code])
     subscribe(client, city, by_grade, ["permit.*", "enterprise.*"], risk_grades=["orange", "red"])
     before = PermitFlow(client, factory, world).file()
-    theirs = PermitFlow(client, factory, other_side(factory, world)).file()
+    theirs = PermitFlow(client, factory, other_side(world)).file()
     graded = client.post(
         f"/api/v1/enterprises/{world.enterprise.id}/risk-grade",
         json={"grade": "orange", "reason": "重大隐患未整改"},
