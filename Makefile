@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 export PORT
 
-.PHONY: help venv lock audit-deps run test lint openapi migration bench fuzz
+.PHONY: help venv lock audit-deps run test lint openapi migration bench bench-compare fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -85,3 +85,6 @@ bench: venv ## run the benchmarks in bench/ (scripts and pytest-benchmark files)
 	tests=(bench/test_*.py); \
 	if [ $${#tests[@]} -gt 0 ]; then $(BIN)/python -m pytest "$${tests[@]}" --benchmark-only; ran=1; fi; \
 	[ $$ran = 1 ] || echo "no benchmarks in bench/"
+
+bench-compare: venv ## the service beside the bare stack (../shared/perf's floor) on PostgreSQL; appends to bench/RESULTS.md
+	RESULTS=bench/RESULTS.md bench/compare/run_compare.sh
