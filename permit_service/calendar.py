@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -262,15 +263,22 @@ class ChinaHolidayCalendar:
         return periods
 
 
+_region_parents: weakref.WeakKeyDictionary[Any, dict[uuid.UUID, uuid.UUID | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def region_lineage(session: Session, region_id: uuid.UUID | None) -> list[uuid.UUID]:
     """The region and its ancestors, nearest first (a district, then its city)."""
     if region_id is None:
         return []
-    parents: dict[uuid.UUID, uuid.UUID | None] = session.info.get("region_parents") or {}
+    # Regions are few and a region's parent never changes (only the seed and migrations write them): the process
+    # reads the map once per database, and again only when asked about a region it does not know yet (issue 14).
+    engine = session.get_bind()
+    parents = _region_parents.get(engine) or {}
     if region_id not in parents:
-        # Regions are few and change rarely: one query per session serves every lookup in it.
         parents = dict(session.execute(sa.select(Region.id, Region.parent_id)).all())
-        session.info["region_parents"] = parents
+        _region_parents[engine] = parents  # replaced whole: a concurrent reader keeps the map it has
     lineage: list[uuid.UUID] = []
     current: uuid.UUID | None = region_id
     while current is not None and current not in lineage:
@@ -285,23 +293,31 @@ def _farthest_first(rows: Iterable[Any], lineage: list[uuid.UUID]) -> list[Any]:
     return sorted(rows, key=lambda r: -rank[r.region_id])
 
 
-def _overrides(session: Session, lineage: list[uuid.UUID]) -> Iterator[tuple[date, bool]]:
-    rows = session.execute(
-        sa.select(CalendarOverride.region_id, CalendarOverride.day, CalendarOverride.rest_day).where(
-            CalendarOverride.region_id.in_(lineage)
-        )
-    ).all()
-    for row in _farthest_first(rows, lineage):
-        yield row.day, row.rest_day
-
-
 def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayCalendar:
     """The calendar of a region: the years its city confirmed, and its own and its ancestors' overrides (FZ-04)."""
     lineage = region_lineage(session, region_id)
-    years = session.scalars(sa.select(CalendarYear).where(CalendarYear.region_id.in_(lineage))).all()
+    if not lineage:
+        return ChinaHolidayCalendar()
+    # The confirmed years and the one-day overrides in one statement (issue 14): a year's row has no day, an
+    # override's no year.
+    years = sa.select(
+        CalendarYear.region_id,
+        CalendarYear.year,
+        CalendarYear.periods,
+        CalendarYear.workdays,
+        sa.cast(sa.null(), sa.Date).label("day"),
+        sa.cast(sa.null(), sa.Boolean).label("rest_day"),
+    ).where(CalendarYear.region_id.in_(lineage))
+    overrides = sa.select(
+        CalendarOverride.region_id,
+        sa.cast(sa.null(), sa.Integer),
+        sa.cast(sa.null(), sa.JSON),
+        sa.cast(sa.null(), sa.JSON),
+        CalendarOverride.day,
+        CalendarOverride.rest_day,
+    ).where(CalendarOverride.region_id.in_(lineage))
+    rows = _farthest_first(session.execute(sa.union_all(years, overrides)).all(), lineage)
     return ChinaHolidayCalendar(
-        overrides=dict(_overrides(session, lineage)),
-        confirmed={
-            r.year: confirmed_year(r.year, r.periods, r.workdays) for r in _farthest_first(years, lineage)
-        },
+        overrides={r.day: r.rest_day for r in rows if r.day is not None},
+        confirmed={r.year: confirmed_year(r.year, r.periods, r.workdays) for r in rows if r.year is not None},
     )

@@ -225,41 +225,44 @@ def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | Non
         ident = uuid.UUID(sub)
     except ValueError:
         return None
-    session = get_session()
-    if payload.get("kind") == "integration":
-        client = session.get(IntegrationClient, ident)
-        return principal_of_client(client) if client and client.active else None
-    checked: dict[uuid.UUID, Person | None] = g.get("token_people", {})
-    person = checked[ident] if ident in checked else session.get(Person, ident)
-    return principal_of_person(person) if person and person.active else None
+    # The blocklist check has just read the token's person or client (issue 14: the caller is read once).
+    model = IntegrationClient if payload.get("kind") == "integration" else Person
+    checked: dict[uuid.UUID, Person | IntegrationClient | None] = g.get("token_callers", {})
+    caller = checked[ident] if ident in checked else get_session().get(model, ident)
+    if isinstance(caller, IntegrationClient):
+        return principal_of_client(caller) if caller.active else None
+    return principal_of_person(caller) if isinstance(caller, Person) and caller.active else None
 
 
-def _person_token(payload: dict[str, Any]) -> uuid.UUID | None:
-    """The person an access token of ours names (None: an external or integration token, or a malformed sub)."""
-    if is_external(payload) or payload.get("kind") != "person":
+def _token_caller(payload: dict[str, Any]) -> tuple[type[Person] | type[IntegrationClient], uuid.UUID] | None:
+    """The person or client an access token of ours names (None: an external token, or a malformed sub)."""
+    kind = payload.get("kind")
+    if is_external(payload) or kind not in ("person", "integration"):
         return None
     try:
-        return uuid.UUID(str(payload.get("sub")))
+        ident = uuid.UUID(str(payload.get("sub")))
     except ValueError:
         return None  # not ours to judge here: the user lookup refuses it
+    return (IntegrationClient if kind == "integration" else Person), ident
 
 
 @jwt.token_in_blocklist_loader
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     # Revoked by logout, or older than the person's last password change (their generation): every token issued
-    # before it, on any device, is dead. A person's token is judged and its person loaded in ONE statement, and
-    # the user lookup reuses that person (issue 14: the caller is read once per request).
+    # before it, on any device, is dead. A token of ours is judged and its person or client loaded in ONE
+    # statement, and the user lookup reuses what it loaded (issue 14: the caller is read once per request).
     key = token_key(payload)
-    ident = _person_token(payload)
-    if ident is None:
+    caller = _token_caller(payload)
+    if caller is None:
         return key is not None and get_session().get(RevokedToken, key) is not None
+    model, ident = caller
     listed = sa.exists().where(RevokedToken.jti == key) if key is not None else sa.false()
-    row = get_session().execute(sa.select(Person, listed).where(Person.id == ident)).one_or_none()
-    g.setdefault("token_people", {})[ident] = row[0] if row else None
+    row = get_session().execute(sa.select(model, listed).where(model.id == ident)).one_or_none()
+    g.setdefault("token_callers", {})[ident] = row[0] if row else None
     if row is None:
-        return False  # the user lookup refuses an unknown person
-    person, revoked = row
-    return bool(revoked) or payload.get("gen", 0) != person.token_generation
+        return False  # the user lookup refuses an unknown person or client
+    found, revoked = row
+    return bool(revoked) or (isinstance(found, Person) and payload.get("gen", 0) != found.token_generation)
 
 
 @jwt.unauthorized_loader

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from permit_service.db import Base, UUIDPk, utcnow
-from permit_service.directory.models import Certificate, Person, PlantArea
+from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 
 
@@ -55,6 +55,8 @@ class Permit(UUIDPk, Base):
     gas_alarm: Mapped[bool] = mapped_column(default=False)
 
     area: Mapped[PlantArea] = relationship(lazy="joined")
+    # Loaded with the permit where its context is built (the guards read its region and grade); read-only here.
+    enterprise: Mapped[Enterprise] = relationship(viewonly=True)
     crew: Mapped[list[PermitCrewMember]] = relationship(
         cascade="all, delete-orphan", order_by="PermitCrewMember.position"
     )

@@ -59,9 +59,11 @@ EDITABLE = (
 
 
 def _load_options() -> list[Any]:
-    # The crew (a few) and the links (rarely any) come joined to the permit row; signatures and gas tests grow
-    # with the permit's life, so each is one more statement rather than a product of the joined rows.
+    # The crew (a few), the links (rarely any) and the enterprise (one) come joined to the permit row; signatures
+    # and gas tests grow with the permit's life, so each is one more statement rather than a product of the
+    # joined rows.
     return [
+        joinedload(Permit.enterprise),
         joinedload(Permit.crew),
         joinedload(Permit.links).joinedload(PermitLink.linked),
         selectinload(Permit.signatures),

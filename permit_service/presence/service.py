@@ -105,32 +105,38 @@ def tools_inside(session: Session, permit_id: uuid.UUID) -> int:
 @register_provider
 def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
     # CS-05: the confined-space register of people and tools decides whether the permit may complete.
-    # Every load of every permit comes here (1,000 expiries are 1,000 loads): both counts in one statement.
-    people, tools = session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(sa.case((PresenceEntry.kind.in_(PEOPLE_KINDS), 1), else_=0)), 0),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((PresenceEntry.kind == "tool", PresenceEntry.tool_quantity), else_=0)), 0
+    # Every load of every permit comes here (1,000 expiries are 1,000 loads): one statement answers the counts
+    # and, for a suspended permit, whether its guardians have all checked out again (HC-04).
+    open_ = PresenceEntry.checked_out_at.is_(None)
+    columns = [
+        sa.func.coalesce(
+            sa.func.sum(sa.case((sa.and_(open_, PresenceEntry.kind.in_(PEOPLE_KINDS)), 1), else_=0)), 0
+        ),
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case((sa.and_(open_, PresenceEntry.kind == "tool"), PresenceEntry.tool_quantity), else_=0)
             ),
-        ).where(PresenceEntry.permit_id == permit.id, PresenceEntry.checked_out_at.is_(None))
-    ).one()
-    return {"people_inside": people, "tools_inside": tools, "guardian_left": _guardian_left(session, permit)}
+            0,
+        ),
+    ]
+    guardians = _guardians_to_ask(permit)
+    if guardians:
+        guardian = PresenceEntry.person_id.in_(guardians)
+        columns += [
+            sa.func.coalesce(sa.func.sum(sa.case((guardian, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(guardian, open_), 1), else_=0)), 0),
+        ]
+    row = session.execute(sa.select(*columns).where(PresenceEntry.permit_id == permit.id)).one()
+    # HC-04: the guardians have checked in and all checked out again
+    guardian_left = bool(guardians) and row[2] > 0 and not row[3]
+    return {"people_inside": row[0], "tools_inside": row[1], "guardian_left": guardian_left}
 
 
-def _guardian_left(session: Session, permit: Permit) -> bool:
-    """HC-04: the permit's guardians have checked in and all checked out again (only a resumption asks)."""
+def _guardians_to_ask(permit: Permit) -> list[uuid.UUID]:
+    """The guardians whose check-out HC-04 asks about: only a suspended permit's (only a resumption reads it)."""
     if permit.state != State.suspended:
-        return False
-    guardians = [c.person_id for c in permit.crew if c.role == "guardian"]
-    if not guardians:
-        return False
-    entries, inside = session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((PresenceEntry.checked_out_at.is_(None), 1), else_=0)), 0),
-        ).where(PresenceEntry.permit_id == permit.id, PresenceEntry.person_id.in_(guardians))
-    ).one()
-    return entries > 0 and not inside
+        return []
+    return [c.person_id for c in permit.crew if c.role == "guardian"]
 
 
 def _lock_area(session: Session, area_id: uuid.UUID) -> None:
