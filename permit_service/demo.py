@@ -19,7 +19,8 @@ run creates nothing; existing rows are never changed):
   `max_headcount` 3 (HC-01, Plan 23).
 - People (natural key: username): in the first enterprise one person for every enterprise role of rules.md §0,
   four of them `worker`s holding the welder's, electrician's, crane operator's and crane signaller's certificates
-  (G-13, each with its expiry; natural key: kind + number); a few in the second enterprise; a regulator for each district and zone and the city
+  (G-13, each with its expiry; natural key: kind + number), and a member of each department that countersigns an
+  excavation by default (EX-01: water, power, telecom, fire, safety; one person per department); a few in the second enterprise; a regulator for each district and zone and the city
   regulator. Enterprise staff carry positioning cards (HC-03).
 - One integration client per enterprise (natural key: client_id) for its DCS / gas / positioning portal.
 - Two regulators' platform clients (natural key: client_id), the city's "智慧安全" platform and 岚山区's, that read
@@ -108,13 +109,14 @@ class CertSpec:
 
 @dataclass(frozen=True)
 class PersonSpec:
-    """A person who signs in, with roles, positioning card and certificates."""
+    """A person who signs in, with roles, positioning card, certificates and the departments they countersign for."""
 
     username: str
     name: str
     roles: tuple[str, ...]
     card: str | None = None
     certificates: tuple[CertSpec, ...] = ()
+    departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,12 +196,15 @@ ENTERPRISES = (
             PersonSpec("lh.shift_leader", "吴凯", ("shift_leader",), "LH-0008"),
             PersonSpec("lh.unit_leader", "郑伟", ("unit_leader",), "LH-0009"),
             PersonSpec("lh.specialist_dept", "冯涛", ("specialist_dept",), "LH-0010"),
-            PersonSpec("lh.safety_dept", "许丽", ("safety_dept",), "LH-0011"),
+            PersonSpec("lh.safety_dept", "许丽", ("safety_dept",), "LH-0011", departments=("safety",)),
             PersonSpec("lh.plant_manager", "何国栋", ("plant_manager",), "LH-0012"),
             PersonSpec("lh.leader_in_charge", "高建军", ("leader_in_charge",), "LH-0013"),
             PersonSpec("lh.principal", "徐振华", ("principal",), "LH-0014"),
             PersonSpec("lh.power_supplier", "马超", ("power_supplier",), "LH-0015"),
-            PersonSpec("lh.countersigner", "韩磊", ("countersigner",), "LH-0016"),
+            PersonSpec("lh.countersigner", "韩磊", ("countersigner",), "LH-0016", departments=("water",)),
+            PersonSpec("lh.power_dept", "胡斌", ("countersigner",), "LH-0019", departments=("power",)),
+            PersonSpec("lh.telecom_dept", "罗晓东", ("countersigner",), "LH-0020", departments=("telecom",)),
+            PersonSpec("lh.fire_dept", "梁勇", ("countersigner",), "LH-0021", departments=("fire",)),
             PersonSpec("lh.admin", "杨帆", ("enterprise_admin",), "LH-0017"),
             PersonSpec(
                 "lh.signaller", "钱卫东", ("worker",), "LH-0018",
@@ -358,6 +363,7 @@ def _person(seeder: Seeder, spec: PersonSpec, *, enterprise: Enterprise | None, 
         enterprise_id=enterprise.id if enterprise else None,
         region_id=None if enterprise else region.id,
         positioning_card_id=seeder.card_free(spec.card),
+        departments=list(spec.departments),
         created_at=clock.now(),
     )
     seeder.people[spec.username] = person

@@ -4,6 +4,7 @@ from permit_service.api.models import IdempotencyRecord
 from permit_service.audit.models import ChainHead, Checkpoint, CheckpointHead, Event
 from permit_service.auth.models import IntegrationClient, PasswordAttempts, RevokedToken
 from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
+from permit_service.countersigning.models import EnterpriseCountersigning
 from permit_service.db import Base
 from permit_service.directory.models import Certificate, ChemicalPark, Enterprise, Person, PlantArea, Region
 from permit_service.feed.models import FeedCounter, FeedPosition
@@ -49,6 +50,7 @@ __all__ = [
     "Detector",
     "Enterprise",
     "EnterpriseChecklist",
+    "EnterpriseCountersigning",
     "EnterpriseRiskGrade",
     "Event",
     "Feed",

@@ -11,6 +11,7 @@ def register(app: Flask, api: Api) -> None:
     from permit_service import docs, observability
     from permit_service.auth.views import blp as auth_blp
     from permit_service.checklists.views import blp as checklists_blp
+    from permit_service.countersigning.views import blp as countersigning_blp
     from permit_service.directory.views import blp as directory_blp
     from permit_service.feed.views import blp as feed_blp
     from permit_service.freezes.views import blp as freezes_blp
@@ -35,6 +36,7 @@ def register(app: Flask, api: Api) -> None:
         directory_blp,
         onsite_blp,
         checklists_blp,
+        countersigning_blp,
         permits_blp,
         measures_blp,
         catalogue_blp,

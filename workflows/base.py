@@ -55,9 +55,10 @@ class Outcome:
     grade: str | None = None
     effects: tuple[str, ...] = ()
     gas_test: GasTest | None = None
-    certified: tuple[
-        certs.Certified, ...
-    ] = ()  # G-13: the certificates submit accepted, to record on the permit
+    # G-13: the certificates submit accepted, to record on the permit
+    certified: tuple[certs.Certified, ...] = ()
+    # EX-01, RC-01: the departments to countersign, fixed at submission
+    departments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Workflow:
         gas_plan: GasPlan | None = None,
         countersign_rule: str | None = None,
         countersign_departments: tuple[str, ...] = (),
+        default_departments: tuple[str, ...] = (),
         briefing_order: tuple[str, ...] = ("work_leader", "worker"),
         briefing_rule: str = "G-05",
         acceptance: tuple[tuple[str, ...], ...] = (("unit_leader", "shift_leader"),),
@@ -134,6 +136,7 @@ class Workflow:
             grading=self.grading,
             countersign_rule=countersign_rule,
             departments=countersign_departments,
+            default_departments=default_departments,
             briefing_order=briefing_order,
             briefing_rule=briefing_rule,
             acceptance=acceptance,
@@ -199,7 +202,7 @@ class Workflow:
                 grading.window_valid,
                 *((wh.periods_stated_well(rule),) if rule else ()),
             ),
-            "countersign": (sig.countersign_guard,),
+            "countersign": (sig.countersigner_eligible, sig.countersign_guard),
             "approve": (
                 g.duties_separated,
                 measures.measures_confirmed,
@@ -325,6 +328,9 @@ class Workflow:
             effects=self._outcome_effects(event, permit, ctx, payload, state, gas_test),
             gas_test=gas_test,
             certified=certs.certified(self.certificates, permit) if event == "submit" else (),
+            departments=self.signatures.required_departments(ctx.departments_configured)
+            if event == "submit" and self.signatures.countersign_rule
+            else (),
         )
 
     def check(
@@ -413,6 +419,7 @@ class Workflow:
             "certificates": [need.catalogue() for need in self.certificates],  # G-13
             "measures": measures.current(self.type).catalogue(),  # G-02: the list new permits are filed under
             "signature_order": self.signatures.order(tests_gas=self.gas_plan is not None),
+            "countersigning": self.signatures.countersigning(),  # EX-01, RC-01
             "gas": self.gas_plan.catalogue() if self.gas_plan else None,
             "working_periods_rule": self.working_hours_rule,
             "events": [s.name for s in self.steps],

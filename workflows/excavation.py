@@ -14,39 +14,28 @@ from workflows.rules import RuleViolation, Violation, reads_payload
 from workflows.rules import general as g
 
 PERMIT_FROM_M = 0.5  # EX-01
+# EX-01: who countersigns where the enterprise configured no list (GB A.7: water, power, telecom, fire, safety ...).
+DEFAULT_DEPARTMENTS = ("water", "power", "telecom", "fire", "safety")
 LINKED_CONFINED_FROM_M = 1.2  # EX-02
 FOUND_OBJECT = "found_object"  # EX-03 suspension reason code
 
 
 def needs_permit(facts: Mapping[str, Any]) -> None:
-    """EX-01: only digging deeper than 0.5 m needs a permit (ungraded type)."""
+    """EX-01: digging deeper than 0.5 m needs a permit, and so does levelling or filling with machines at any depth
+    (ungraded type)."""
     depth = facts.get("depth_m")
     if not isinstance(depth, int | float) or isinstance(depth, bool):
         raise RuleViolation(
             Violation("EX-01", "须填写动土深度(m)", "the digging depth in metres is required")
         )
-    if depth <= PERMIT_FROM_M:
+    if depth <= PERMIT_FROM_M and not facts.get("machine_levelling"):
         raise RuleViolation(
             Violation(
                 "EX-01",
-                "动土深度不超过0.5m，不需要办理动土作业票",
-                "up to 0.5 m deep no excavation permit is needed",
+                "动土深度不超过0.5m且不使用机械平整或填土，不需要办理动土作业票",
+                "up to 0.5 m deep, without machine levelling or filling, no excavation permit is needed",
             )
         )
-
-
-def departments_named(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """EX-01: the countersigning departments are a list of names (an empty list is a missing fact)."""
-    departments = permit.facts.get("countersign_departments")
-    if not departments or (
-        isinstance(departments, list) and all(isinstance(d, str) and g.filled(d) for d in departments)
-    ):
-        return None
-    return Violation(
-        "EX-01",
-        "会签部门须逐一填写部门名称",
-        "countersign_departments must name each department",
-    )
 
 
 def linked_confined_space(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
@@ -115,11 +104,10 @@ WORKFLOW = Workflow(
             maximum=500,
         ),
         Fact(
-            "countersign_departments",
-            "list",
-            "会签部门",
-            "departments that countersign",
-            required=True,
+            "machine_levelling",
+            "bool",
+            "使用推土机、压路机等施工机械填土或平整场地",
+            "levelling or filling with machines (bulldozers, rollers ...)",
             rule="EX-01",
         ),
         Fact(
@@ -134,8 +122,9 @@ WORKFLOW = Workflow(
     base_grade=needs_permit,
     grade_rule="EX-01",
     countersign_rule="EX-01",
+    default_departments=DEFAULT_DEPARTMENTS,
     guards={
-        "submit": (departments_named, linked_confined_space),
+        "submit": (linked_confined_space,),
         "suspend": (found_object_described,),
         "resume": (found_object_disposed,),
     },

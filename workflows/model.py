@@ -18,6 +18,8 @@ class Actor:
     name: str = ""
     # The positioning card the person carries (HC-03); the shell's G-06 claim names it as the signer's own.
     card_id: str | None = None
+    # The departments the person belongs to on their record: they countersign for those only (EX-01, RC-01).
+    departments: frozenset[str] = frozenset()
 
     SYSTEM_ID = "system"
 
@@ -159,6 +161,8 @@ class PermitData:
     # G-02: the version of the type's Appendix A list it was filed under (0: before the lists).
     measure_list: int = 0
     crew: tuple[CrewMember, ...] = ()
+    # EX-01, RC-01: the departments that must countersign, fixed at submission from the enterprise's configuration.
+    countersign_departments: tuple[str, ...] = ()
     signatures: tuple[Signature, ...] = ()
     gas_tests: tuple[GasTest, ...] = ()
     linked: tuple[LinkedPermit, ...] = ()
@@ -229,3 +233,6 @@ class Context:
     # SD-02: the item codes of the enterprise's checklists, in order, by kind ("site", "outsourcing"); a kind the
     # enterprise has not configured is absent and has nothing to confirm.
     checklists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # EX-01, RC-01: the departments the enterprise configured to countersign the permit's type (read at submission);
+    # None: it configured none, and the type's default applies.
+    departments_configured: tuple[str, ...] | None = None

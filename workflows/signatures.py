@@ -12,6 +12,7 @@ from workflows.model import Context, CrewMember, PermitData
 from workflows.rules import Guard, Violation, reads_payload
 from workflows.rules import general as g
 from workflows.states import State
+from workflows.vocabulary import DEPARTMENT_NAMES
 
 SYSTEM = "system"  # pseudo-role held only by the system actor (Actor.is_system)
 STATIC_ROLES: Mapping[str, tuple[str, ...]] = {
@@ -28,13 +29,25 @@ STATIC_ROLES: Mapping[str, tuple[str, ...]] = {
 Completes = Callable[[PermitData, Context, Mapping[str, Any]], bool]
 
 
+def department_name(code: Any) -> tuple[str, str]:
+    """A department's Chinese and English name (an unlisted code as itself)."""
+    return DEPARTMENT_NAMES.get(code, (str(code), str(code)))
+
+
+def department_names(codes: list[str]) -> tuple[str, str]:
+    """Departments by name, Chinese and English ("—" for none)."""
+    pairs = [department_name(c) for c in codes]
+    return "、".join(zh for zh, _ in pairs) or "—", ", ".join(en for _, en in pairs) or "—"
+
+
 @dataclass(frozen=True)
 class Signatures:
     """A type's signers: the approval table it grades by, countersigning, briefing, acceptance and closure."""
 
     grading: Grading
     countersign_rule: str | None = None
-    departments: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()  # countersign every permit of the type (RC-01: fire, safety)
+    default_departments: tuple[str, ...] = ()  # where the enterprise configured none (EX-01)
     briefing_order: tuple[str, ...] = ("work_leader", "worker")
     briefing_rule: str = "G-05"
     acceptance: tuple[tuple[str, ...], ...] = (("unit_leader", "shift_leader"),)
@@ -155,32 +168,68 @@ class Signatures:
 
     # -- countersigning (EX-01, RC-01) --------------------------------------------------------------------
 
-    def departments_missing(self, permit: PermitData) -> set[str]:
-        """The departments still to countersign."""
-        wanted = set(self.departments) | set(permit.facts.get("countersign_departments") or ())
-        return wanted - {s.evidence.get("department") for s in g.signed(permit, "countersign")}
+    def required_departments(self, configured: tuple[str, ...] | None) -> tuple[str, ...]:
+        """EX-01, RC-01: the departments a permit submitted now must gather: the type's own (road closure's fire and
+        safety) and those the enterprise `configured` for the type, or the type's default where it configured none."""
+        listed = self.default_departments if configured is None else configured
+        return tuple(dict.fromkeys((*self.departments, *listed)))
+
+    def departments_missing(self, permit: PermitData) -> list[str]:
+        """The departments fixed at submission that have not countersigned yet, in their order."""
+        signed = {s.evidence.get("department") for s in g.signed(permit, "countersign")}
+        return [d for d in permit.countersign_departments if d not in signed]
 
     def countersign_completes(self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> bool:
         """Whether this countersignature is the last one missing."""
-        return not self.departments_missing(permit) - {payload.get("department")}
+        return not set(self.departments_missing(permit)) - {payload.get("department")}
 
-    def _countersign_guard(
-        self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]
-    ) -> Violation | None:
-        missing = self.departments_missing(permit)
-        if payload.get("department") in missing:
+    def _already_countersigned(self, permit: PermitData, ctx: Context) -> Violation | None:
+        signed = [s for s in g.signed(permit, "countersign") if s.person_id == ctx.actor.person_id]
+        if not signed:
             return None
-        names = ", ".join(sorted(missing)) or "—"
+        zh, en = department_name(signed[0].evidence.get("department"))
         return Violation(
             self.countersign_rule or "STATE",
-            f"会签部门须为待会签部门之一：{names}",
-            f"department must be one still to countersign: {names}",
+            f"同一人只能为一个部门会签：已代表{zh}会签",
+            f"one person countersigns for one department only: already signed for the {en}",
         )
+
+    def countersigner_eligible(
+        self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]
+    ) -> Violation | None:
+        """EX-01, RC-01: the actor belongs to a department still to countersign and has not countersigned this permit
+        for another one (each department is signed by a different person of that department)."""
+        found = self._already_countersigned(permit, ctx)
+        if found or set(self.departments_missing(permit)) & ctx.actor.departments:
+            return found
+        zh, en = department_names(self.departments_missing(permit))
+        return Violation(
+            self.countersign_rule or "STATE",
+            f"会签人须属于待会签的部门：{zh}",
+            f"the countersigner must belong to a department still to countersign: {en}",
+        )
+
+    def _department_named(
+        self, permit: PermitData, ctx: Context, payload: Mapping[str, Any]
+    ) -> Violation | None:
+        department, missing = payload.get("department"), self.departments_missing(permit)
+        rule = self.countersign_rule or "STATE"
+        if department not in missing:
+            zh, en = department_names(missing)
+            return Violation(
+                rule,
+                f"会签部门须为待会签部门之一：{zh}",
+                f"department must be one still to countersign: {en}",
+            )
+        if department not in ctx.actor.departments:
+            zh, en = department_name(department)
+            return Violation(rule, f"会签人不属于{zh}", f"the countersigner does not belong to the {en}")
+        return None
 
     @property
     def countersign_guard(self) -> Guard:
-        """A countersign guard: the department named is one still to countersign."""
-        return reads_payload(self._countersign_guard)
+        """A countersign guard: the department named is one still to countersign, and the actor's own."""
+        return reads_payload(self._department_named)
 
     # -- briefing (G-05, LF-04) ---------------------------------------------------------------------------
 
@@ -260,6 +309,18 @@ class Signatures:
             "countersign": self.countersign_completes,
             "approve": self.approval_completes,
             "brief": self.briefing_completes,
+        }
+
+    def countersigning(self) -> dict[str, Any] | None:
+        """EX-01, RC-01 as the catalogue publishes them: the departments every permit of the type gathers, those it
+        gathers where the enterprise configured none, and the departments an enterprise configures from."""
+        if not self.countersign_rule:
+            return None
+        return {
+            "rule": self.countersign_rule,
+            "always": list(self.departments),
+            "default": list(self.default_departments),
+            "departments": [{"code": c, "zh": zh, "en": en} for c, (zh, en) in DEPARTMENT_NAMES.items()],
         }
 
     def order(self, tests_gas: bool) -> list[dict[str, Any]]:

@@ -84,13 +84,14 @@ ACTION_NAMES: dict[str, str] = {
     "start": "开始",
 }
 
-# Departments that countersign (EX-01, RC-01): road closure's own (fire, safety) and those GB A.7 names for excavation.
-# A permit may name any department in words; these codes print by name.
+# Departments that countersign (EX-01, RC-01), the closed list an enterprise configures its countersigning from and
+# a person's record belongs to: road closure's own (fire, safety) and those GB A.7 names for excavation.
 DEPARTMENT_NAMES: dict[str, tuple[str, str]] = {
     "fire": ("消防部门", "fire department"),
     "safety": ("安全管理部门", "safety department"),
     "power": ("供电部门", "power supply"),
     "water": ("给排水部门", "water supply and drainage"),
+    "steam": ("供汽部门", "steam supply"),
     "telecom": ("通信部门", "telecommunications"),
     "process": ("工艺部门", "process"),
     "equipment": ("设备管理部门", "equipment"),

@@ -48,6 +48,7 @@ class Principal:
     card_id: str | None = (
         None  # a person's positioning card, read with the person (G-06 takes only their own)
     )
+    departments: frozenset[str] = frozenset()  # a person's departments: they countersign for those (EX-01)
 
     @property
     def is_regulator(self) -> bool:
@@ -69,6 +70,7 @@ class Principal:
             enterprise_id=str(self.enterprise_id) if self.enterprise_id else None,
             name=self.name,
             card_id=self.card_id,
+            departments=self.departments,
         )
 
 

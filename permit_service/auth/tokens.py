@@ -184,6 +184,7 @@ def principal_of_person(person: Person) -> Principal:
         region_id=person.region_id,
         token_generation=person.token_generation,
         card_id=person.positioning_card_id,
+        departments=frozenset(person.departments or ()),
     )
 
 

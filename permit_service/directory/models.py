@@ -114,6 +114,9 @@ class Person(UUIDPk, Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The departments the person belongs to (workflows.vocabulary.DEPARTMENT_NAMES): they countersign for those
+    # only, one per permit (EX-01, RC-01).
+    departments: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("enterprises.id"), index=True)
     region_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("regions.id"), index=True)
     positioning_card_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

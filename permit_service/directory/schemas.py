@@ -15,6 +15,7 @@ from permit_service.directory.geometry import BoundaryError, as_geojson, parse_b
 from permit_service.directory.models import RISK_GRADES
 from workflows import gas
 from workflows.certificates import KINDS as CERTIFICATE_KINDS
+from workflows.vocabulary import DEPARTMENT_NAMES
 
 MAX_HEADCOUNT_LIMIT = 1000
 _CODE = validate.Regexp(r"^[^\s]+$", error="不能含空白 / must not contain whitespace")
@@ -298,6 +299,19 @@ def _certificates(**kw: Any) -> fields.List:
     return fields.List(fields.Nested(CertificateInSchema), validate=validate.Length(max=20), **kw)
 
 
+def _departments(**kw: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.OneOf(list(DEPARTMENT_NAMES))),
+        validate=validate.Length(max=len(DEPARTMENT_NAMES)),
+        metadata={
+            "description": "the departments the person belongs to: they countersign excavations and road closures "
+            "for those, one per permit (EX-01, RC-01); "
+            + "; ".join(f"{code}: {zh}" for code, (zh, _en) in DEPARTMENT_NAMES.items())
+        },
+        **kw,
+    )
+
+
 def _person_name(**kw: Any) -> fields.String:
     return fields.String(validate=[validate.Length(min=1, max=100), _NOT_BLANK], **kw)
 
@@ -326,6 +340,9 @@ class PersonSchema(StrictSchema):
     active = fields.Boolean()
     positioning_card_id = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    departments = fields.List(
+        fields.String(), metadata={"description": "the departments the person belongs to"}
+    )
     certificates = fields.List(fields.Nested(CertificateSchema))
     created_at = AwareDateTime()
     version = fields.Integer()
@@ -351,6 +368,11 @@ class _PersonInput(StrictSchema):
         if len(set(value)) != len(value):
             raise ValidationError("角色重复 / a role is listed twice")
 
+    @validates("departments")
+    def _departments_once(self, value: list[str], **_kw: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("部门重复 / a department is listed twice")
+
     @validates("certificates")
     def _certificates_once(self, value: list[dict[str, Any]], **_kw: Any) -> None:
         pairs = [(c.get("kind"), c.get("number")) for c in value if isinstance(c, dict)]
@@ -367,6 +389,7 @@ class PersonCreateSchema(_PersonInput):
     roles = _roles(required=True)
     positioning_card_id = _card(load_default=None)
     phone = _phone(load_default=None)
+    departments = _departments(load_default=list)
     certificates = _certificates(load_default=list)
 
     @validates_schema
@@ -383,4 +406,5 @@ class PersonUpdateSchema(_PersonInput):
     active = StrictBoolean()
     positioning_card_id = _card()
     phone = _phone()
+    departments = _departments()
     certificates = _certificates()

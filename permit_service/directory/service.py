@@ -32,7 +32,7 @@ AREA_FIELDS = (
     "dike_code",
     "media",
 )
-PERSON_FIELDS = ("name", "active", "positioning_card_id", "phone")
+PERSON_FIELDS = ("name", "active", "positioning_card_id", "phone", "departments")
 
 
 def _record(
@@ -231,6 +231,7 @@ def create_person(
         roles=list(data["roles"]),
         positioning_card_id=data["positioning_card_id"],
         phone=data["phone"],
+        departments=list(data["departments"]),
         created_at=clock.now(),
         certificates=[Certificate(**cert) for cert in data["certificates"]],
     )
@@ -247,6 +248,7 @@ def create_person(
             "name": person.name,
             "roles": person.roles,
             "positioning_card_id": person.positioning_card_id,
+            "departments": person.departments,
             "certificates": data["certificates"],
         },
     )

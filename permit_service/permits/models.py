@@ -40,6 +40,10 @@ class Permit(UUIDPk, Base):
     # Plan-27 job the regulator consented to, whether or not anyone attaches it to one.
     high_risk_kind: Mapped[str | None] = mapped_column(sa.String(32))
     measures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # EX-01, RC-01: the departments that must countersign, fixed at submission from the enterprise's configuration.
+    countersign_departments: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default=sa.text("'[]'")
+    )
     # G-02: the version of the type's Appendix A measure list the permit was filed under: 0 for the rows filed
     # before the lists (free-text lines confirmed at filing), the current list for every permit filed since.
     measure_list_version: Mapped[int] = mapped_column(default=CURRENT_MEASURE_LIST, server_default="0")

@@ -145,7 +145,6 @@ RELATIONS: Mapping[str, tuple[str, str]] = {
 # own (a closed vocabulary prints by those).
 VALUE_NAMES: Mapping[str, Mapping[str, tuple[str, str]]] = {
     "also_involves": {code: (w.zh, w.en) for code, w in WORKFLOWS.items()},
-    "countersign_departments": DEPARTMENT_NAMES,
     "department": DEPARTMENT_NAMES,
     "reason_code": REASON_KINDS,
     "conditions": CONDITION_NAMES,

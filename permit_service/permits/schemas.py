@@ -457,6 +457,13 @@ class PermitOut(StrictSchema):
     )
     measures = fields.List(fields.Nested(MeasureOut), metadata={"description": "every line of that list"})
     crew = fields.List(fields.Nested(CrewOut))
+    countersign_departments = fields.List(
+        fields.String(),
+        metadata={
+            "description": "the departments that must countersign (EX-01, RC-01), fixed at submission from the "
+            "enterprise's configuration; each by a different person of that department"
+        },
+    )
     signatures = fields.List(fields.Nested(SignatureOut))
     gas_tests = fields.List(fields.Nested(GasTestOut))
     links = fields.List(fields.Nested(LinkOut))

@@ -145,6 +145,7 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         risk_analysis=permit.risk_analysis,
         measures=core_measures(permit.measures or ()),
         measure_list=permit.measure_list_version,
+        countersign_departments=tuple(permit.countersign_departments or ()),
         crew=tuple(
             wf.CrewMember(
                 person_id=str(c.person_id),
@@ -654,6 +655,8 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
         permit.state = str(outcome.state)
         permit.status_reason = payload.get("reason") or permit.status_reason
     _record_certificates(permit, outcome.certified)
+    if outcome.departments:
+        permit.countersign_departments = list(outcome.departments)  # EX-01, RC-01: fixed at submission
     if outcome.gas_test is not None:
         permit.gas_tests.append(_gas_test(outcome, payload))
     elif outcome.signature is not None:

@@ -92,7 +92,7 @@ TYPE_FACTS: dict[str, dict[str, Any]] = {
     "height": {"height_m": 4},
     "lifting": {"load_t": 20, "outdoor": True, "wind_level": 3},
     "temporary_power": {"voltage_v": 380, "connection_point": "配电室 2# 柜"},
-    "excavation": {"depth_m": 1.0, "countersign_departments": ["power", "water"]},
+    "excavation": {"depth_m": 1.0},
     "road_closure": {"road": "3号路", "traffic_plan": "绕行4号路，保留消防通道", "fire_access_kept": True},
 }
 # GB B.1: the approver role of each type and grade (the rules.md §3 table).
@@ -118,7 +118,6 @@ CROSS_OPERATION = {
     "cross_operation_coordinator": "李协调",
     "cross_operation_risk_analysis": "动火与临时用电交叉：分区隔离",
 }
-REVIEW_DEPARTMENTS = {"road_closure": ("fire", "safety")}  # RC-01, besides those listed on the permit
 ACCEPTORS = {"blind_plate": ("work_leader", "unit_leader"), "road_closure": ("safety_dept",)}  # BP-04, RC-02
 CLOSER = {"temporary_power": "power_supplier"}  # TE-03
 SAFE_AIR = {
@@ -300,14 +299,14 @@ class PermitFlow:
                 self.confirm_line(line["code"], confirmer)
         return self
 
-    def countersign(self, *departments: str, by: str | Person = "countersigner") -> PermitFlow:
-        """Countersign for each department (default: every one the type and the permit call for)."""
-        wanted = departments or (
-            *REVIEW_DEPARTMENTS.get(self.permit["type"], ()),
-            *self.permit["facts"].get("countersign_departments", ()),
-        )
-        for department in wanted:
-            self.do("countersign", {"department": department}, by=by)
+    def member(self, department: str) -> Person:
+        """The countersigner of one department (EX-01, RC-01), created once per department."""
+        return self.extra(f"countersigner:{department}", "countersigner", departments=[department])
+
+    def countersign(self, *departments: str) -> PermitFlow:
+        """Countersign for each department (default: every one fixed at submission), each by its own member."""
+        for department in departments or self.permit["countersign_departments"]:
+            self.do("countersign", {"department": department}, by=self.member(department))
         return self
 
     def evidence(self) -> dict[str, Any]:

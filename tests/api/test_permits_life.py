@@ -35,20 +35,36 @@ def test_full_life_draft_to_closed_by_the_right_roles(flow, permit_type):
 
 
 def test_full_life_excavation_countersigned_by_each_department_before_approval(flow):
-    flow.file("excavation", facts={"countersign_departments": ["power", "water", "fire"]}).submit()
-    flow.countersign("power").countersign("water")
+    flow.file("excavation").submit()
+    assert flow.permit["countersign_departments"] == [
+        "water",
+        "power",
+        "telecom",
+        "fire",
+        "safety",
+    ]  # the default
+    flow.countersign("power", "water", "telecom", "safety")
     assert flow.state == "submitted"  # EX-01: still waiting for the fire department
     flow.countersign("fire")
     assert flow.state == "countersigned"
     flow.approve().brief().activate().complete().accept().close()
-    departments = [
-        s["evidence"]["department"] for s in flow.permit["signatures"] if s["kind"] == "countersign"
+    signed = [
+        (s["evidence"]["department"], s["person_id"])
+        for s in flow.permit["signatures"]
+        if s["kind"] == "countersign"
     ]
-    assert (departments, flow.state) == (["power", "water", "fire"], "closed")
+    assert [d for d, _ in signed] == [
+        "power",
+        "water",
+        "telecom",
+        "safety",
+        "fire",
+    ] and flow.state == "closed"
+    assert len({p for _, p in signed}) == 5  # each by a different person of that department
 
 
 def test_full_life_road_closure_reviewed_by_fire_and_safety(flow):
-    flow.file("road_closure").submit().countersign("fire", "safety", by="safety_dept")
+    flow.file("road_closure").submit().countersign("fire", "safety")
     assert flow.state == "countersigned"
     flow.approve().brief().activate().complete().accept("safety_dept").close()
     assert flow.state == "closed"

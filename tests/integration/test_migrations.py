@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,36 @@ def test_G_02_permits_filed_before_the_measure_lists_are_marked_list_version_0(e
 
     assert stored[0] == 0
     assert "置换合格" in str(stored[1])
+
+
+def test_EX_01_RC_01_permits_submitted_before_keep_their_countersigning_departments(empty_database_url):
+    """A road closure submitted before the configured departments keeps fire, safety and those it listed."""
+    upgrade(empty_database_url, "0018_crew_certificates")
+    engine = sa.create_engine(empty_database_url)
+    columns = (
+        "id, enterprise_id, area_id, applicant_id, number, type, state, version, title, location, work_content,"
+        " valid_from, valid_until, facts, risk_analysis, measures, work_unit, contractor, created_at, updated_at,"
+        " gas_alarm"
+    )
+    try:
+        with engine.begin() as conn:
+            if ON_POSTGRES:  # the permit's enterprise, area and applicant are beside the point here
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO permits ({columns}) VALUES (:id, :id, :id, :id, 'DL-2026-000001', 'road_closure',"
+                    " 'submitted', 2, 'old', '', '', '2026-06-10 02:00:00', '2026-06-10 06:00:00', :facts, 'x',"
+                    " '[]', '', false, '2026-06-10 01:00:00', '2026-06-10 01:00:00', false)"
+                ),
+                {
+                    "id": "0f0e0d0c-0b0a-4908-8706-050403020101",
+                    "facts": '{"countersign_departments": ["telecom", "fire"]}',
+                },
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT countersign_departments FROM permits")).scalar_one()
+    finally:
+        engine.dispose()
+
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == ["fire", "safety", "telecom"]

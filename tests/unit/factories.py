@@ -49,7 +49,7 @@ FACTS: Mapping[str, Mapping[str, Any]] = {
     "height": {"height_m": 3.0},
     "lifting": {"load_t": 20.0},
     "temporary_power": {},
-    "excavation": {"depth_m": 1.0, "countersign_departments": ["power", "telecom"]},
+    "excavation": {"depth_m": 1.0},
     "road_closure": {"road": "Road 3", "traffic_plan": "detour via Road 5", "fire_access_kept": True},
 }
 GOOD_AIR = ({"gas": "O2", "value": 20.9, "unit": "%vol"}, {"gas": "CH4", "value": 0.1, "unit": "%vol"})
@@ -72,6 +72,18 @@ def actor(*roles: str, person_id: str | None = None) -> Actor:
 
 
 SYSTEM = Actor(Actor.SYSTEM_ID, frozenset(), "ent-1")
+
+
+def member_of(department: str) -> Actor:
+    """A countersigner of one department (EX-01, RC-01): person p-<department>."""
+    return Actor(
+        f"p-{department}", frozenset({"countersigner"}), "ent-1", departments=frozenset({department})
+    )
+
+
+def countersigner(p: PermitData) -> Actor:
+    """A member of the first department still to countersign the permit."""
+    return member_of(next(iter(get_workflow(p.type).signatures.departments_missing(p)), "none"))
 
 
 # G-06: what the shell would find for an approver on site: their own card seen in the area just now.
@@ -211,7 +223,7 @@ def actor_for(wf: Workflow, p: PermitData, event: str) -> Actor:
         return actor(group[0])
     fixed = {
         "submit": actor("applicant", person_id=APPLICANT),
-        "countersign": actor("countersigner"),
+        "countersign": countersigner(p),
         "reject": actor(wf.grading.approval_slots(p, ctx())[0][0][0]),
         "record_gas_test": actor("analyst"),
         "shift_check": actor("shift_leader"),
@@ -236,11 +248,7 @@ CALM = {
 def payload_for(wf: Workflow, p: PermitData, event: str) -> dict[str, Any]:
     """A payload that satisfies the event's payload rules."""
     if event == "countersign":
-        return {
-            "department": sorted(wf.signatures.departments_missing(p))[0]
-            if wf.signatures.departments_missing(p)
-            else "none"
-        }
+        return {"department": next(iter(wf.signatures.departments_missing(p)), "none")}
     return {
         "approve": {"area_id": p.area.id},
         "record_gas_test": {"readings": list(GOOD_AIR), "point": "manhole"},
@@ -263,6 +271,8 @@ def apply(p: PermitData, out: Outcome, c: Context) -> PermitData:
         changes["grade"] = out.grade
     if out.gas_test:
         changes["gas_tests"] = (*p.gas_tests, out.gas_test)
+    if out.departments:
+        changes["countersign_departments"] = out.departments
     if out.state == State.suspended and p.state != State.suspended:
         changes["suspended_at"] = c.now
     if out.state == State.active and p.state != State.active:
