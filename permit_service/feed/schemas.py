@@ -92,6 +92,51 @@ class FeedPermit(StrictSchema):
     gas_test = fields.Nested(FeedGasTest, required=True, allow_none=True)
 
 
+class FeedJob(StrictSchema):
+    """The high-risk job a job event concerns, as reported to the regulator (HR-01..03)."""
+
+    kind = fields.String(required=True, metadata={"description": "leak_plugging, tank_cleaning, ..."})
+    title = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "as at the event"})
+    permits = fields.List(
+        fields.String(), required=True, metadata={"description": "the numbers of its permits"}
+    )
+    planned_headcount = fields.Integer(required=True)
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+    risk_analysis = fields.String(required=True)
+
+
+class FeedAlarm(StrictSchema):
+    """The alarm an alarm event raised (DC-01..03, HC-04, G-08), and the permits it concerns."""
+
+    kind = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "service (judged here) or plant (pushed)"})
+    rule = fields.String(required=True, allow_none=True)
+    permit_number = fields.String(
+        required=True, allow_none=True, metadata={"description": "the permit it is about"}
+    )
+    suspended_permits = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "the numbers of the permits a plant alarm stopped"},
+    )
+    area = fields.Nested(FeedArea, required=True, allow_none=True)
+    message_zh = fields.String(required=True)
+    message_en = fields.String(required=True)
+    raised_at = AwareDateTime(required=True)
+
+
+class FeedFreeze(StrictSchema):
+    """The freeze a freeze event concerns, as at the event (FZ-01..03)."""
+
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+    mode = fields.String(required=True, metadata={"description": "strict (一律暂停) or upgrade (升级管理)"})
+    types = fields.List(fields.String(), required=True, metadata={"description": "the frozen permit types"})
+    state = fields.String(required=True)
+
+
 class FeedSigner(StrictSchema):
     """Who signed with this event: role, step, name and the kinds of evidence given (never an ID number)."""
 
@@ -113,6 +158,9 @@ class FeedEvent(StrictSchema):
     enterprise = fields.Nested(FeedEnterprise, required=True, allow_none=True)
     region_code = fields.String(required=True, allow_none=True)
     permit = fields.Nested(FeedPermit, required=True, allow_none=True)
+    job = fields.Nested(FeedJob, required=True, allow_none=True)
+    alarm = fields.Nested(FeedAlarm, required=True, allow_none=True)
+    freeze = fields.Nested(FeedFreeze, required=True, allow_none=True)
     signer = fields.Nested(FeedSigner, required=True, allow_none=True)
     actor_roles = fields.List(fields.String(), required=True)
     reason = fields.String(required=True, allow_none=True)

@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from permit_service.audit.models import Event
 from permit_service.auth.principal import Principal, enterprise_scope, region_scope
-from permit_service.directory.models import Enterprise, Person, Region
+from permit_service.directory.models import Enterprise, Person, PlantArea, Region
 from permit_service.feed.models import FeedPosition
+from permit_service.integrations.models import Alarm
+from permit_service.jobs.models import HighRiskJob
 from permit_service.permits.models import GasTest, Permit, PermitCrewMember
 from permit_service.regulators.models import EnterpriseRiskGrade
 
@@ -95,6 +97,9 @@ class _Context:
     grades: dict[uuid.UUID, list[EnterpriseRiskGrade]]  # each enterprise's gradings, oldest first
     regions: dict[uuid.UUID, str]
     permits: dict[str, Permit]
+    jobs: dict[str, HighRiskJob]
+    alarms: dict[str, Alarm]
+    areas: dict[uuid.UUID, PlantArea]  # the areas of the alarms
     guardians: dict[uuid.UUID, list[str]]
     gas_tests: dict[uuid.UUID, list[GasTest]]
     people: dict[str, str]
@@ -119,6 +124,31 @@ class _Context:
             grades.setdefault(grading.enterprise_id, []).append(grading)
         permit_ids = {uuid.UUID(e.subject_id) for e in events if e.subject_type == "permit"}
         permits = {str(p.id): p for p in session.scalars(sa.select(Permit).where(Permit.id.in_(permit_ids)))}
+        job_ids = {uuid.UUID(e.subject_id) for e in events if e.subject_type == "job"}
+        jobs = (
+            {
+                str(j.id): j
+                for j in session.scalars(
+                    sa.select(HighRiskJob)
+                    .where(HighRiskJob.id.in_(job_ids))
+                    .options(selectinload(HighRiskJob.permit_links))
+                )
+            }
+            if job_ids
+            else {}
+        )
+        alarm_ids = {uuid.UUID(e.subject_id) for e in events if e.subject_type == "alarm"}
+        alarms = (
+            {str(a.id): a for a in session.scalars(sa.select(Alarm).where(Alarm.id.in_(alarm_ids)))}
+            if alarm_ids
+            else {}
+        )
+        area_ids = {a.area_id for a in alarms.values() if a.area_id}
+        areas = (
+            {a.id: a for a in session.scalars(sa.select(PlantArea).where(PlantArea.id.in_(area_ids)))}
+            if area_ids
+            else {}
+        )
         guardians: dict[uuid.UUID, list[str]] = {}
         for permit_id, name in session.execute(
             sa.select(PermitCrewMember.permit_id, Person.name)
@@ -143,7 +173,7 @@ class _Context:
                 sa.select(Person.id, Person.name).where(Person.id.in_(actor_ids))
             )
         }
-        return cls(enterprises, grades, regions, permits, guardians, gas_tests, people)
+        return cls(enterprises, grades, regions, permits, jobs, alarms, areas, guardians, gas_tests, people)
 
     def risk_grade(self, enterprise: Enterprise, at: datetime) -> str:
         """The enterprise's risk grade at `at`, from its grading history (RG-01)."""
@@ -176,6 +206,9 @@ class _Context:
             ),
             "region_code": self.regions.get(region_id) if region_id else None,
             "permit": self._permit(position, event, data),
+            "job": self._job(event, data),
+            "alarm": self._alarm(event, data),
+            "freeze": _freeze(event, data),
             "signer": (
                 {
                     "role": signature.get("role"),
@@ -188,8 +221,48 @@ class _Context:
             ),
             "actor_roles": list(event.actor_roles or []),
             "reason": data.get("reason") if isinstance(data.get("reason"), str) else None,
-            "rule_ids": rule_ids(data),
+            "rule_ids": rule_ids([data, self._alarm_record(event)]),
             "hash": event.hash,
+        }
+
+    def _job(self, event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
+        job = self.jobs.get(event.subject_id) if event.subject_type == "job" else None
+        if job is None:
+            return None
+        return {
+            "kind": job.kind,
+            "title": job.title,
+            "state": data.get("state", job.state),
+            # A report names its permits as reported; other job events, the permits the job carries now.
+            "permits": data.get("permits") or sorted(link.permit.number for link in job.permit_links),
+            "planned_headcount": job.planned_headcount,
+            "starts_at": job.starts_at,
+            "ends_at": job.ends_at,
+            "risk_analysis": job.risk_analysis,
+        }
+
+    def _alarm_record(self, event: Event) -> dict[str, Any]:
+        """An alarm event's alarm as stored: it also names the permits the alarm stopped and under which rules."""
+        alarm = self.alarms.get(event.subject_id) if event.subject_type == "alarm" else None
+        return alarm.data if alarm is not None else {}
+
+    def _alarm(self, event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
+        alarm = self.alarms.get(event.subject_id) if event.subject_type == "alarm" else None
+        if alarm is None:
+            return None
+        area = self.areas.get(alarm.area_id) if alarm.area_id else None
+        return {
+            "kind": alarm.kind,
+            "source": alarm.source,
+            "rule": alarm.rule,
+            "permit_number": data.get("number"),
+            "suspended_permits": [
+                s["number"] for s in alarm.data.get("suspended") or [] if isinstance(s, dict)
+            ],
+            "area": {"code": area.code, "name": area.name} if area else None,
+            "message_zh": alarm.message_zh,
+            "message_en": alarm.message_en,
+            "raised_at": alarm.raised_at,
         }
 
     def _permit(self, position: FeedPosition, event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -229,3 +302,21 @@ class _Context:
                 else None
             ),
         }
+
+
+def _freeze(event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The freeze as its event's data tells it (every freeze event carries its summary)."""
+    if event.subject_type != "freeze" or "starts_at" not in data:
+        return None
+    return {
+        "starts_at": _instant(data["starts_at"]),
+        "ends_at": _instant(data.get("ends_at")),
+        "mode": data.get("mode", ""),
+        "types": list(data.get("types") or []),
+        "state": data.get("state", ""),
+    }
+
+
+def _instant(value: Any) -> datetime | None:
+    """A datetime from event data (stored as ISO 8601 text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else None

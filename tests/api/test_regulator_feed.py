@@ -11,6 +11,9 @@ import jsonschema
 import pytest
 
 from tests.api.permit_flows import PermitFlow
+from tests.api.test_freezes import declared
+from tests.api.test_jobs import reported_job
+from tests.plant import portal
 
 FEED = "/api/v1/regulator/events"
 CLIENTS = "/api/v1/regulator/clients"
@@ -259,3 +262,46 @@ def test_DC_04_a_permit_event_tells_validity_area_and_grade_as_they_were_at_the_
     assert edit["enterprise"]["risk_grade"] == "blue" and submitted["enterprise"]["risk_grade"] == "orange"
     graded_event = next(e for e in events if e["kind"] == "enterprise.risk_grade_changed")
     assert graded_event["enterprise"]["risk_grade"] == "orange"
+
+
+def test_HR_03_DC_04_job_alarm_and_freeze_events_name_what_a_platform_maps(client, factory, world):
+    headers = platform(client, factory, world.regulator)
+    flow = PermitFlow(client, factory, world).file().to_active()
+    job = reported_job(client, factory, world)
+    gate = portal(factory, world)
+    alarm = {
+        "area_code": world.area.code,
+        "kind": "fire",
+        "message": "E-101 附近起火",
+        "raised_at": flow.at(),
+    }
+    pushed = client.post("/api/v1/integrations/alarms", json={"alarms": [alarm]}, headers=gate.push("fire-1"))
+    assert pushed.status_code == 201, pushed.get_json()
+    declared(client, factory, world.regulator, world.district)
+
+    events, _ = follow(client, headers)
+    spec = client.get("/openapi.json").get_json()
+    schema = {"$ref": "#/components/schemas/FeedEvent", "components": spec["components"]}
+    for event in events:
+        jsonschema.validate(event, schema, cls=jsonschema.Draft202012Validator)
+    reported = next(e for e in events if e["kind"] == "job.reported")["job"]
+    assert (reported["kind"], reported["state"], reported["planned_headcount"]) == (
+        "tank_cleaning",
+        "reported",
+        3,
+    )
+    assert reported["risk_analysis"] == job["risk_analysis"] and reported["permits"] == []
+    raised = next(e for e in events if e["kind"] == "alarm.raised")["alarm"]
+    assert (raised["kind"], raised["source"], raised["area"]["code"]) == ("fire", "plant", world.area.code)
+    assert raised["permit_number"] is None and raised["suspended_permits"] == [flow.number]
+    assert (
+        "起火" in raised["message_zh"]
+        and "G-08" in next(e for e in events if e["kind"] == "alarm.raised")["rule_ids"]
+    )
+    frozen = next(e for e in events if e["kind"] == "freeze.declared")
+    assert frozen["enterprise"] is None and frozen["region_code"] == world.district.code
+    assert frozen["freeze"]["mode"] == "strict" and sorted(frozen["freeze"]["types"]) == [
+        "confined_space",
+        "hot_work",
+    ]
+    assert all(e["job"] is None and e["alarm"] is None and e["freeze"] is None for e in events if e["permit"])
