@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
@@ -99,12 +99,21 @@ def answer(
 def act_and_answer(
     use_case: Callable[..., Any], respond: Callable[[Session, Any, Principal], Any], /, **kwargs: Any
 ) -> Any:
-    """Run a service use case in one transaction with the caller and the optional If-Match version, and answer
-    with `respond(session, resource, caller)` inside that transaction (the answer reads what the action wrote)."""
+    """Run a service use case in one transaction with the caller and the optional If-Match version, then answer
+    with `respond(session, resource, caller)`.
+
+    The answer is worked out once the action has committed, so the rows the action locked (the permit; on SQLite
+    the database) are not held while the caller's next actions are judged (issue 14); it reads what the action
+    wrote, since the session keeps its objects on commit.
+    """
     principal = current_principal()
     with transaction() as session:
         resource = use_case(session, principal=principal, expected_version=if_match_version(), **kwargs)
+    try:
         return respond(session, resource, principal)
+    finally:
+        if not g.get("tx_depth") and session.in_transaction():
+            session.commit()  # what the answer read ends here, not at teardown (on SQLite: the write lock)
 
 
 def answer_not_modified(response: Response) -> Response:

@@ -494,6 +494,10 @@ def create_permit(
         reissued_from_id=reissued_from.id if reissued_from else None,
         created_at=clock.now(),
         updated_at=clock.now(),
+        # A new draft has none of these: the answer reads them as they are instead of querying for them.
+        signatures=[],
+        gas_tests=[],
+        links=[],
     )
     _check_window(session, permit, principal)
     permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
@@ -506,8 +510,13 @@ def create_permit(
         _links(session, permit, data["linked_permit_ids"])
     record_event(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
     session.flush()
-    session.refresh(permit)
+    # The row as stored and the crew with each person's record (G-13); of the other collections a new draft has
+    # no signatures or gas tests, and links only when _links wrote them (issue 14: not 5 statements, but 2 or 3).
+    session.refresh(permit, [*_COLUMNS, "crew", *(["links"] if data.get("linked_permit_ids") else [])])
     return permit
+
+
+_COLUMNS = [attr.key for attr in sa.inspect(Permit).column_attrs]
 
 
 def _local_year(at: datetime) -> int:

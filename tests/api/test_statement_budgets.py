@@ -31,7 +31,7 @@ BUDGETS = {
     # + the chain head, the event, the permit, the signature, the head's hash, webhooks, the feed position (2)
     "suspend": 16,
     "resume": 16,  # the guardian's check-out (HC-04) comes with the presence counts
-    "create_draft": 24,
+    "create_draft": 21,  # the stored row and the crew read back in 2 statements, not 5
     "ingest": 12,  # the client with its revocation in one statement
 }
 
