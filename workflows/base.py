@@ -197,6 +197,7 @@ class Workflow:
                 g.linked_types_present,
                 f.typed(self.facts),
                 f.required_given(self.facts),
+                plan27.plan27_answered,
                 f.shutdown_on_record,
                 grading.grade_valid,
                 grading.window_valid,

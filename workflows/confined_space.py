@@ -14,6 +14,7 @@ from workflows.model import Context, PermitData
 from workflows.rules import Violation
 from workflows.rules.conflicts import painting_near_hot_work
 from workflows.rules.gas_tests import monitoring_gap
+from workflows.rules.plan27 import ENTRY_PURPOSES, SPACE_KINDS
 
 
 def nobody_inside(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
@@ -39,6 +40,8 @@ WORKFLOW = Workflow(
         Fact("space_id", "text", "受限空间名称/编号", "confined space name or number", rule="CS-06"),
         Fact("oxygen_enriched_environment", "bool", "富氧环境", "oxygen-enriched environment", rule="CS-02"),
         Fact("medium", "text", "原有介质", "former contents"),
+        Fact("space_kind", "text", "受限空间类别", "what the space is", rule="HR-01", choices=SPACE_KINDS),
+        Fact("purpose", "text", "进入目的", "why people enter it", rule="HR-01", choices=ENTRY_PURPOSES),
     ),
     gas_plan=gas.GasPlan(
         limits=gas.CONFINED_SPACE,

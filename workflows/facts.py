@@ -235,6 +235,13 @@ COMMON_FACTS: tuple[Fact, ...] = (
     ),
     Fact("position", "position", "作业点厂区坐标(m)", "work point on the plant grid (m)"),
     Fact(
+        "leaking_line",
+        "bool",
+        "在泄漏的设备、管线上作业（堵漏）",
+        "work on a leaking line or equipment (leak plugging)",
+        rule="HR-01",
+    ),
+    Fact(
         "activities",
         "list",
         "本作业包含的活动",

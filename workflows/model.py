@@ -143,6 +143,18 @@ class WorkingPeriod:
 
 
 @dataclass(frozen=True)
+class DikeJob:
+    """A high-risk job at work in the tank-farm dike of the permit's area, whether or not it carries a permit (HR-01,
+    HW-10): a 切水 job is an operation in that dike all the same."""
+
+    id: str
+    title: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
 class PermitData:
     """Everything the core needs to know about one permit."""
 
@@ -171,6 +183,8 @@ class PermitData:
     people_inside: int = 0
     tools_inside: int = 0  # tools registered into the space and not yet out (CS-05)
     job_kind: str | None = None  # set when the permit belongs to a high-risk job (HR-01)
+    # HR-01: the answer at filing to "is this Plan-27 work?": a Plan-27 kind, "none", or None (never answered).
+    high_risk_answer: str | None = None
     principal_confirmed_at: datetime | None = None  # HR-02: the job's latest on-site confirmation
     guardian_left: bool = False  # HC-04: the guardian checked out and no guardian is registered inside
     consented: bool = False  # a regulator's consent covers this permit (HR-01/03, FZ-02, RG-02)
@@ -226,6 +240,9 @@ class Context:
     calendar: HolidayCalendar
     policy: Mapping[str, Any] = field(default_factory=dict)
     nearby: Sequence[LinkedPermit] = ()  # the shell may load it on first use: only conflict guards read it
+    dike_jobs: Sequence[
+        DikeJob
+    ] = ()  # likewise: read only for hot work in an area that lies in a dike (HW-10)
     freezes: tuple[Freeze, ...] = ()
     enterprise_risk_grade: str | None = None  # red / orange / yellow / blue (RG-01/02)
     # G-06: what the records say about the signer being in the permit's area (only approvals gather it).

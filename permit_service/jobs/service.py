@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from permit_service import clock
 from permit_service.audit import service as audit
@@ -25,8 +25,9 @@ from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFai
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.onsite import service as onsite
 from permit_service.permits import service as permits
-from permit_service.permits.context import provided_fields, register_provider
+from permit_service.permits.context import LazySequence, provided_fields, register_provider
 from permit_service.permits.models import Permit, PermitCrewMember
+from workflows import model as wf
 from workflows.high_risk_job import (
     CONFIRMATION_HOLDS,
     CONSENT_HOLDS,
@@ -37,6 +38,7 @@ from workflows.high_risk_job import (
     target_state,
 )
 from workflows.rules import Violation, on_site
+from workflows.rules.conflicts import DIKE_JOB_KINDS
 from workflows.states import TERMINAL as PERMIT_TERMINAL
 from workflows.states import State as PermitState
 
@@ -75,15 +77,51 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         # so a declared permit never attached to a job still waits for a consent and the principal (HR-02).
         # A consent report is not a Plan-27 job: its permits need consent (FZ-02, RG-02) but the core decides
         # the principal's approval from the freeze, not from a job kind.
-        "job_kind": row.kind if in_plan27_job else permit.high_risk_kind,
+        "job_kind": row.kind if in_plan27_job else permit.plan27_kind,
         # Declared Plan-27 work is covered only by the consent to a Plan-27 job, never by a consent report's.
-        "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.high_risk_kind is None),
+        "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.plan27_kind is None),
         "enterprise_risk_grade": row.risk_grade,
         # HR-02: the principal's latest on-site confirmation of the Plan-27 job, while the job is open after it.
         "principal_confirmed_at": row.confirmed_at
         if in_plan27_job and row.state in CONFIRMATION_HOLDS
         else None,
     }
+
+
+# HR-01 / HW-10: a job holds its place in a dike from its report until it is closed, refused or cancelled.
+_IN_THE_DIKE = (JobState.reported, JobState.consented, JobState.principal_confirmed, JobState.in_progress)
+
+
+@register_provider
+def dike_jobs(session: Session, permit: Permit) -> dict[str, Any]:
+    """For hot work: the water-draining jobs of its enterprise in its area's tank-farm dike, loaded only when the
+    conflict guard reads them (HW-10), whether or not they carry a permit."""
+    if permit.type != "hot_work":
+        return {}
+
+    def load() -> tuple[wf.DikeJob, ...]:
+        job_area = aliased(PlantArea)
+        rows = session.execute(
+            sa.select(
+                HighRiskJob.id,
+                HighRiskJob.title,
+                HighRiskJob.kind,
+                HighRiskJob.starts_at,
+                HighRiskJob.ends_at,
+            )
+            .join(job_area, job_area.id == HighRiskJob.area_id)
+            .join(PlantArea, PlantArea.id == permit.area_id)
+            .where(
+                HighRiskJob.enterprise_id == permit.enterprise_id,
+                HighRiskJob.kind.in_(DIKE_JOB_KINDS),
+                HighRiskJob.state.in_([str(s) for s in _IN_THE_DIKE]),
+                PlantArea.dike_code.is_not(None),
+                job_area.dike_code == PlantArea.dike_code,
+            )
+        )
+        return tuple(wf.DikeJob(str(r.id), r.title, r.kind, r.starts_at, r.ends_at) for r in rows)
+
+    return {"dike_jobs": LazySequence(load)}
 
 
 def stop_unconsented_work(session: Session, *, enterprise_id: uuid.UUID, reason: str) -> list[str]:
@@ -595,7 +633,7 @@ def _check_permit_window(job: HighRiskJob, carried: Sequence[Permit]) -> None:
 def check_declared_kind(job: HighRiskJob, permit: Permit) -> None:
     """HR-01: a permit declaring Plan-27 work is carried only by a job of that kind: the consent is to the work it
     declares. One rule for attaching, reporting and editing a carried draft's declaration."""
-    declared = permit.high_risk_kind
+    declared = permit.plan27_kind
     if declared is None or declared == job.kind:
         return
     if job.kind not in PLAN27_KINDS:

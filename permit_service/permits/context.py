@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -59,3 +59,28 @@ def provided_fields(session: Session, permit: Permit) -> dict[str, Any]:
             memo[key] = provider(session, permit)
         merged.update(memo[key])
     return merged
+
+
+T = TypeVar("T")
+
+
+class LazySequence(Sequence[T]):
+    """A sequence loaded on first use: context a guard reads only in some states costs nothing in the others."""
+
+    def __init__(self, load: Callable[[], tuple[T, ...]]) -> None:
+        self._load = load
+        self._loaded: tuple[T, ...] | None = None
+
+    def _items(self) -> tuple[T, ...]:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items())

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from permit_service.db import Base, UUIDPk, utcnow
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
+from workflows.rules.plan27 import NOT_PLAN27
 
 
 class Permit(UUIDPk, Base):
@@ -73,6 +74,12 @@ class Permit(UUIDPk, Base):
     )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic lock backs the ETag
+
+    @property
+    def plan27_kind(self) -> str | None:
+        """The Plan-27 kind the permit declares (HR-01); None when it answered none or never answered."""
+        return None if self.high_risk_kind in (None, NOT_PLAN27) else self.high_risk_kind
+
     __table_args__ = (
         sa.UniqueConstraint("enterprise_id", "number"),
         sa.Index("ix_permits_enterprise_created", "enterprise_id", "created_at", "id"),
@@ -81,7 +88,7 @@ class Permit(UUIDPk, Base):
         sa.Index("ix_permits_enterprise_type_created", "enterprise_id", "type", "created_at", "id"),
         sa.Index("ix_permits_area_created", "area_id", "created_at", "id"),
         sa.CheckConstraint(
-            "high_risk_kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance')",
+            "high_risk_kind IN ('leak_plugging', 'tank_cleaning', 'water_draining', 'unplanned_maintenance', 'none')",
             name="high_risk_kind",
         ),
     )

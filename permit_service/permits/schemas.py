@@ -10,6 +10,7 @@ from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean,
 from permit_service.freezes.schemas import calendar_notice
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
+from workflows.rules.plan27 import NOT_PLAN27
 from workflows.states import State
 from workflows.weather import CONDITIONS, MAX_WIND_LEVEL
 
@@ -88,10 +89,13 @@ def _working_periods(**kwargs: object) -> fields.List:
 
 def _high_risk_kind(**kwargs: object) -> fields.String:
     return fields.String(
-        validate=validate.OneOf(sorted(PLAN27_KINDS)),
+        validate=validate.OneOf([*sorted(PLAN27_KINDS), NOT_PLAN27]),
         metadata={
-            "description": "the Plan-27 kind of the work (HR-01); the permit is then approved only under a "
-            "high-risk job of that kind the regulator consented to"
+            "description": "是否属于堵漏、清罐、切水、非计划检维修作业（计划第27条），每张作业票都须回答，不属于时为 none / "
+            "whether the work is leak plugging, tank cleaning, water draining or unplanned maintenance (Plan 27, "
+            "HR-01): every permit answers it, none when it is not. A Plan-27 kind is approved only under a "
+            "high-risk job of that kind the regulator consented to. Work that obviously is Plan-27 work (on a "
+            "leaking line, a tank entered to clean it, water draining among its activities) cannot answer none."
         },
         **kwargs,
     )
@@ -140,7 +144,7 @@ class PermitCreate(StrictSchema):
     measures = fields.List(fields.Nested(MeasureIn), load_default=list, validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
-    high_risk_kind = _high_risk_kind(load_default=None)
+    high_risk_kind = _high_risk_kind(required=True)
     work_unit = _work_unit(load_default="")
     contractor = _contractor(load_default=False)
 
@@ -165,7 +169,7 @@ class PermitUpdate(StrictSchema):
     measures = fields.List(fields.Nested(MeasureIn), validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
-    high_risk_kind = _high_risk_kind(allow_none=True)
+    high_risk_kind = _high_risk_kind()
     work_unit = _work_unit()
     contractor = _contractor()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields as dc_fields
 from dataclasses import replace
 from datetime import datetime, time
@@ -26,7 +26,7 @@ from permit_service.errors import Conflict, NotFound, PreconditionFailed, Valida
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
-from permit_service.permits.context import provided_fields
+from permit_service.permits.context import LazySequence, provided_fields
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -143,6 +143,7 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         applicant_id=str(permit.applicant_id),
         number=permit.number,
         risk_analysis=permit.risk_analysis,
+        high_risk_answer=permit.high_risk_kind,
         measures=core_measures(permit.measures or ()),
         measure_list=permit.measure_list_version,
         countersign_departments=tuple(permit.countersign_departments or ()),
@@ -195,7 +196,7 @@ def working_periods(stored: Sequence[Mapping[str, str]] | None) -> tuple[wf.Work
     )
 
 
-class LazyNearby(Sequence[wf.LinkedPermit]):
+def lazy_nearby(session: Session, permit: Permit, *, lock: bool) -> LazySequence[wf.LinkedPermit]:
     """The permits around this one, queried on first use.
 
     Only the conflict guards of `approve` and `activate` read them (G-04, HW-10, BP-02, CS-06): every other
@@ -204,27 +205,14 @@ class LazyNearby(Sequence[wf.LinkedPermit]):
     of the enterprise that read their neighbours; plain reads (allowed_actions of a GET) never wait.
     """
 
-    def __init__(self, session: Session, permit: Permit, *, lock: bool) -> None:
-        self._session, self._permit, self._lock = session, permit, lock
-        self._loaded: tuple[wf.LinkedPermit, ...] | None = None
+    def load() -> tuple[wf.LinkedPermit, ...]:
+        if lock:
+            # Two approvals judged at once would each miss the other (BP-02, HW-10, CS-06 on PostgreSQL's
+            # read committed): they queue here, so each sees what the one before it committed.
+            advisory_xact_lock(session, f"nearby:{permit.enterprise_id}")
+        return _nearby(session, permit)
 
-    def _items(self) -> tuple[wf.LinkedPermit, ...]:
-        if self._loaded is None:
-            if self._lock:
-                # Two approvals judged at once would each miss the other (BP-02, HW-10, CS-06 on PostgreSQL's
-                # read committed): they queue here, so each sees what the one before it committed.
-                advisory_xact_lock(self._session, f"nearby:{self._permit.enterprise_id}")
-            self._loaded = _nearby(self._session, self._permit)
-        return self._loaded
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._items()[index]
-
-    def __len__(self) -> int:
-        return len(self._items())
-
-    def __iter__(self) -> Iterator[wf.LinkedPermit]:
-        return iter(self._items())
+    return LazySequence(load)
 
 
 _NEARBY_COLUMNS = (
@@ -278,7 +266,7 @@ def build_context(
         actor=principal.actor(),  # a person's positioning card came with the request's user lookup
         calendar=_calendar(session, enterprise.region_id if enterprise else None),
         policy=current_app.config["PERMIT_CONFIG"].policy,
-        nearby=LazyNearby(session, permit, lock=for_change),
+        nearby=lazy_nearby(session, permit, lock=for_change),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _CONTEXT_FIELDS})

@@ -41,6 +41,7 @@ def draft_body(world: World, permit_type: str = "hot_work", **overrides: Any) ->
         "valid_until": iso(timedelta(hours=6)),
         "facts": dict(TYPE_FACTS[permit_type]),
         "risk_analysis": "可燃气体泄漏、火花飞溅；已隔离并置换",
+        "high_risk_kind": "none",  # HR-01: every permit answers whether it is Plan-27 work
         "measures": measure_answers(permit_type),
         "crew": [
             {"person_id": str(people["work_leader"].id), "role": "work_leader"},

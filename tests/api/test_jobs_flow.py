@@ -23,6 +23,7 @@ def entry_permit_body(world: Any, **overrides: Any) -> dict[str, Any]:
         "valid_until": iso(timedelta(hours=6)),
         "facts": {"space_id": "T-101", "medium": "原油", "oxygen_enriched_environment": False},
         "risk_analysis": "硫化氢中毒、缺氧窒息、油气爆炸",
+        "high_risk_kind": "none",  # HR-01: answered; the job that carries it makes it Plan-27 work all the same
         "measures": measure_answers("confined_space"),
         "crew": [
             {"person_id": str(people["work_leader"].id), "role": "work_leader"},
@@ -175,11 +176,12 @@ def test_HR_01_a_drafts_declaration_is_corrected_before_submission_only(client, 
     corrected = edit(client, factory, world, draft, {"high_risk_kind": "tank_cleaning"})
     assert corrected.status_code == 200, corrected.get_json()
     assert corrected.get_json()["high_risk_kind"] == "tank_cleaning"
-    cleared = edit(client, factory, world, corrected.get_json(), {"high_risk_kind": None})
+    cleared = edit(client, factory, world, corrected.get_json(), {"high_risk_kind": "none"})
     assert cleared.status_code == 200, cleared.get_json()
-    assert cleared.get_json()["high_risk_kind"] is None
-    bad = edit(client, factory, world, cleared.get_json(), {"high_risk_kind": "consent_report"})
-    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"high_risk_kind"}
+    assert cleared.get_json()["high_risk_kind"] == "none"
+    for bad_answer in ("consent_report", None):  # an answer it must stay: none, not unanswered
+        bad = edit(client, factory, world, cleared.get_json(), {"high_risk_kind": bad_answer})
+        assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"high_risk_kind"}
 
     submitted = file_permit(client, factory, world, high_risk_kind="leak_plugging")
     signed = edit(client, factory, world, submitted, {"high_risk_kind": "tank_cleaning"})
@@ -195,7 +197,9 @@ def test_HR_01_a_draft_in_a_job_keeps_declaring_the_jobs_kind(client, factory):
     assert resp.status_code == 409, resp.get_json()
     assert resp.get_json()["rule"] == "HR-01"
     assert "tank cleaning job" in resp.get_json()["message_en"] and "堵漏" in resp.get_json()["message_zh"]
-    cleared = edit(client, factory, world, draft, {"high_risk_kind": None})  # still Plan-27 work: in the job
+    cleared = edit(
+        client, factory, world, draft, {"high_risk_kind": "none"}
+    )  # still Plan-27 work: in the job
     assert cleared.status_code == 200, cleared.get_json()
 
 
@@ -212,7 +216,7 @@ def test_HR_01_a_draft_in_a_consent_report_cannot_declare_plan_27_work(client, f
     unchanged = client.get(
         f"/api/v1/permits/{draft['id']}", headers=factory.headers(world.people["applicant"])
     ).get_json()
-    assert unchanged["high_risk_kind"] is None and unchanged["version"] == draft["version"]
+    assert unchanged["high_risk_kind"] == "none" and unchanged["version"] == draft["version"]
 
 
 def test_HR_01_declared_plan_27_work_is_approved_by_the_principal_under_a_consented_job(client, factory):

@@ -115,6 +115,7 @@ def hot_work_draft(m: ModuleType, world: World) -> Any:
         valid_from=DEFAULT_NOW,
         valid_until=DEFAULT_NOW + timedelta(hours=6),
         risk_analysis="可燃气体泄漏、火花飞溅；已隔离并置换",
+        high_risk_kind=m.PermitHighRiskKind.NONE,  # HR-01: not Plan-27 work
         facts=m.HotWorkFacts(methods=[m.HotWorkFactsMethodsType0Item.ELECTRIC_WELDING]),
         measures=[
             m.MeasureIn.from_dict(line) for line in measure_answers("hot_work")

@@ -133,6 +133,7 @@ def permit(permit_type: str = "hot_work", state: str = State.draft, **overrides:
         applicant_id=APPLICANT,
         number=f"N-{permit_type}",
         risk_analysis="hazards identified",
+        high_risk_answer="none",  # HR-01: answered at filing
         measures=(Measure("M1", "isolate and purge", True, GUARDIAN),),
         crew=crew(permit_type),
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from workflows.model import Context, LinkedPermit, PermitData
 from workflows.rules import Violation
-from workflows.rules.general import live_neighbours
+from workflows.rules.general import aware, live_neighbours
 
 HOT_WORK_RADII_M = {  # HW-10: activities forbidden within these distances of hot work
     "flammable_gas_venting": 30.0,
@@ -18,6 +18,7 @@ HOT_WORK_RADII_M = {  # HW-10: activities forbidden within these distances of ho
     "dust_sweeping": 10.0,
 }
 DIKE_ACTIVITIES = frozenset({"water_draining", "sampling"})
+DIKE_JOB_KINDS = frozenset({"water_draining"})  # Plan-27 jobs that are a dike activity of their own
 BLIND_PLATE_RADIUS_M = 30.0
 PAINTING = frozenset({"painting", "coating"})
 ACTIVITIES: dict[str, tuple[str, str]] = {  # the closed vocabulary of the `activities` fact (G-14)
@@ -74,8 +75,26 @@ def _hot_work_vs(permit: PermitData, other: LinkedPermit) -> Violation | None:
     return None
 
 
+def _dike_job_conflict(permit: PermitData, ctx: Context) -> Violation | None:
+    """HW-10 / HR-01: water draining in the same dike is an operation there whether or not it carries a permit."""
+    if permit.type != "hot_work" or not permit.area.dike_code:
+        return None
+    start, end = aware(permit.valid_from), aware(permit.valid_until)
+    for job in ctx.dike_jobs:
+        if job.kind in DIKE_JOB_KINDS and aware(job.starts_at) < end and start < aware(job.ends_at):
+            return Violation(
+                "HW-10",
+                f"同一防火堤（{permit.area.dike_code}）内有切水作业“{job.title}”，不得动火",
+                f"water draining job {job.title!r} is under way in the same dike ({permit.area.dike_code}): no hot work",
+            )
+    return None
+
+
 def hot_work_conflicts(permit: PermitData, ctx: Context, payload: Mapping[str, Any]) -> Violation | None:
-    """HW-10: forbidden activities near hot work, and hot work within 30 m of blind-plate work in a fire area."""
+    """HW-10: forbidden activities near hot work (a 切水 job in its dike included), and hot work within 30 m of
+    blind-plate work in a fire area."""
+    if found := _dike_job_conflict(permit, ctx):
+        return found
     for other in live_neighbours(permit, ctx):
         if permit.type == "hot_work" and (found := _hot_work_vs(permit, other)):
             return found
