@@ -296,8 +296,9 @@ def test_HW_10_no_hot_work_near_flammable_gas_venting(flow):
     assert flow.file("hot_work", facts=far).to_approved().state == "approved"
 
 
-def test_HW_10_no_water_draining_in_the_same_dike(flow):
-    """The dike is the area record's dike_code (G-14), not a declaration."""
+def test_HW_10_no_sampling_in_the_same_dike(flow):
+    """The dike is the area record's dike_code (G-14), not a declaration. (Water draining is Plan-27 work of its
+    own, HR-01: tests/api/test_plan27_asked.py.)"""
 
     def dike_area(code: str) -> str:
         area = flow.factory.area(flow.world.enterprise, dike_code=code)
@@ -305,7 +306,7 @@ def test_HW_10_no_water_draining_in_the_same_dike(flow):
         return str(area.id)
 
     flow.another().file(
-        "height", area_id=dike_area("D-3"), facts={"activities": ["water_draining"], **CROSS_OPERATION}
+        "height", area_id=dike_area("D-3"), facts={"activities": ["sampling"], **CROSS_OPERATION}
     ).to_approved()
     flow.file("hot_work", area_id=dike_area("D-3"), facts=CROSS_OPERATION).submit()
     flow.refused("approve", "HW-10", {"evidence": flow.evidence()}, by="safety_dept")
