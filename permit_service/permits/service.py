@@ -58,7 +58,8 @@ EDITABLE = (
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _load_options() -> list[Any]:
+def load_options() -> list[Any]:
+    """What the core's view of a permit and its answer read, loaded with it."""
     # The crew (a few), the links (rarely any) and the enterprise (one) come joined to the permit row; signatures
     # and gas tests grow with the permit's life, so each is one more statement rather than a product of the
     # joined rows.
@@ -81,7 +82,7 @@ def get_permit(
     if for_update:
         # Lock the permit row only: the joined area stays readable by concurrent work in the area.
         stmt = stmt.with_for_update(of=Permit)
-    permit = session.scalars(stmt.options(*_load_options())).unique().one_or_none()
+    permit = session.scalars(stmt.options(*load_options())).unique().one_or_none()
     if permit is None:
         raise NotFound("作业票不存在", "No such permit")
     return permit

@@ -32,7 +32,9 @@ BUDGETS = {
     "suspend": 16,
     "resume": 16,  # the guardian's check-out (HC-04) comes with the presence counts
     "create_draft": 21,  # the stored row and the crew read back in 2 statements, not 5
-    "ingest": 12,  # the client with its revocation in one statement
+    # the client with its revocation (1); the active permits of the areas with their crew and links joined (1),
+    # signatures (1), gas tests (1)
+    "ingest": 10,
 }
 
 
