@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,22 @@ DEFAULT_NOW = datetime(2026, 6, 10, 2, 0, tzinfo=UTC)
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {'PostgreSQL ' + PG_URL.split('@')[-1] if ON_POSTGRES else 'SQLite (file per test)'}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests leave in their user_properties (e.g. schemathesis's counts): under pytest-xdist
+    nothing a test writes reaches the terminal, its report's properties do."""
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "figures" and getattr(report, "when", "call") == "call"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,20 +91,30 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield str(path)
 
 
-@pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
-    """A clean migrated database for one test."""
+@contextmanager
+def clean_database(database_template: str, directory: Path) -> Iterator[str]:
+    """A clean migrated database while the block runs: a copy of the SQLite template in `directory`, or the
+    worker's PostgreSQL database, emptied afterwards."""
     if not ON_POSTGRES:
-        target = tmp_path / "test.db"
+        target = directory / "test.db"
         shutil.copyfile(database_template, target)
         yield f"sqlite:///{target}"
         return
-    yield database_template
-    engine = sa.create_engine(database_template)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    engine.dispose()
+    try:
+        yield database_template
+    finally:
+        engine = sa.create_engine(database_template)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    """A clean migrated database for one test."""
+    with clean_database(database_template, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
