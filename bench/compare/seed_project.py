@@ -151,7 +151,7 @@ class Scene:
             "on_running_equipment": False,
             "outdoor": True,
             "wind_level": 2,
-            "method": "电焊",
+            "methods": ["electric_welding"],
             "continuous_gas_monitoring": True,
             "video_recording": True,
             "written_plan": "《E-101 法兰补焊特级动火作业方案》（设备部 2026-12）",
@@ -173,12 +173,8 @@ class Scene:
             "measures": self.measures(),
             "crew": [
                 {"person_id": self.pid("lh.work_leader"), "role": "work_leader"},
-                {
-                    "person_id": welder["id"],
-                    "role": "worker",
-                    "certificate_kind": "welder",
-                    "certificate_number": welder["certificates"][0]["number"],
-                },
+                # G-13: the welder's certificate comes from their record
+                {"person_id": welder["id"], "role": "worker"},
                 {"person_id": self.pid("lh.guardian"), "role": "guardian"},
             ],
         }
