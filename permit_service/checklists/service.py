@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from permit_service import clock
-from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal
 from permit_service.checklists.models import ChecklistConfirmation, EnterpriseChecklist
 from permit_service.db import advisory_xact_lock
+from permit_service.directory.configured import replace_list
 from permit_service.directory.models import Enterprise
 from permit_service.directory.service import NOT_ACTIVE_STAFF, active_staff
 from permit_service.errors import Forbidden, ValidationProblem
@@ -64,24 +64,16 @@ def replace_checklist(
     items: Sequence[Mapping[str, Any]],
 ) -> EnterpriseChecklist:
     """Make the list `items` (If-Match already checked); the change is an audit event, a no-op records nothing."""
-    wanted = [dict(item) for item in items]
-    if checklist.version and checklist.items == wanted:
-        return checklist
-    before = list(checklist.items)
-    checklist.items, checklist.updated_at = wanted, clock.now()
-    if not checklist.version:
-        checklist.version = None  # type: ignore[assignment] - a new row: the version counter starts it at 1
-        session.add(checklist)
-    session.flush()
-    audit.record(
+    replace_list(
         session,
+        principal=principal,
+        enterprise=enterprise,
+        row=checklist,
+        field="items",
+        wanted=[dict(item) for item in items],
         kind="checklist.updated",
-        actor=principal,
         subject_type="checklist",
-        subject_id=checklist.id,
-        enterprise_id=enterprise.id,
-        region_id=enterprise.region_id,
-        data={"kind": checklist.kind, "from": before, "to": wanted},
+        data={"kind": checklist.kind},
     )
     return checklist
 

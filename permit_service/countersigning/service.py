@@ -11,11 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from permit_service import clock
-from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal
 from permit_service.countersigning.models import EnterpriseCountersigning
 from permit_service.db import advisory_xact_lock
+from permit_service.directory.configured import replace_list
 from permit_service.directory.models import Enterprise
 from permit_service.permits.context import register_provider
 from permit_service.permits.models import Permit
@@ -66,24 +65,16 @@ def replace_departments(
 ) -> EnterpriseCountersigning:
     """Make the list `departments` (If-Match already checked); the change is an audit event, a no-op records nothing.
     Permits submitted before keep the departments fixed at their submission."""
-    wanted = list(departments)
-    if countersigning.version and countersigning.departments == wanted:
-        return countersigning
-    before = list(countersigning.departments) if countersigning.version else None
-    countersigning.departments, countersigning.updated_at = wanted, clock.now()
-    if not countersigning.version:
-        countersigning.version = None  # type: ignore[assignment] - a new row: the version counter starts it at 1
-        session.add(countersigning)
-    session.flush()
-    audit.record(
+    replace_list(
         session,
+        principal=principal,
+        enterprise=enterprise,
+        row=countersigning,
+        field="departments",
+        wanted=list(departments),
         kind="countersigning.updated",
-        actor=principal,
         subject_type="countersigning",
-        subject_id=countersigning.id,
-        enterprise_id=enterprise.id,
-        region_id=enterprise.region_id,
-        data={"permit_type": countersigning.permit_type, "from": before, "to": wanted},
+        data={"permit_type": countersigning.permit_type},
     )
     return countersigning
 
