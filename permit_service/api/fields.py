@@ -57,12 +57,48 @@ def _storable(text: str) -> bool:
     return True
 
 
+class Text(fields.String):
+    """Free text that may run over lines (work content, risk analysis, descriptions, comments): tabs and line
+    breaks are kept. Every other string a StrictSchema takes is one line."""
+
+
+# Tab, line feed, carriage return and the Unicode line and paragraph separators (NEL is a C1 control already).
+_LINE_BREAK = re.compile("[\t\n\r\u2028\u2029]")
+
+
+def _one_line(value: Any) -> None:
+    if isinstance(value, str) and _LINE_BREAK.search(value):
+        raise ValidationError("须为单行文本，不含换行符或制表符 / must be one line: no line breaks or tabs")
+
+
+def _single_line(field: fields.Field) -> None:
+    """Make `field`, or the strings inside it, refuse line breaks and tabs, unless it is Text (nested schemas
+    see to their own fields)."""
+    if isinstance(field, Text):
+        return
+    if isinstance(field, fields.String):
+        if _one_line not in field.validators:
+            field.validators.append(_one_line)
+    elif isinstance(field, fields.List):
+        _single_line(field.inner)
+    elif isinstance(field, fields.Tuple):
+        for inner in field.tuple_fields:
+            _single_line(inner)
+    elif isinstance(field, fields.Mapping):
+        for inner in (field.key_field, field.value_field):
+            if inner is not None:
+                _single_line(inner)
+
+
 class StrictSchema(Schema):
     """Unknown fields are an error, never silently dropped; control characters and text a database cannot store
-    are refused (tab and line breaks are text)."""
+    are refused; tabs and line breaks only in Text fields (titles, names, codes and reasons are one line)."""
 
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _single_line(field_obj)
 
     @pre_load
     def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from permit_service.api.conventions import PageArgs, PageSchema
-from permit_service.api.fields import AwareDateTime, StrictSchema
+from permit_service.api.fields import AwareDateTime, StrictSchema, Text
 from permit_service.permits.schemas import Evidence
 from workflows.high_risk_job import KINDS, JobState
 
@@ -35,8 +35,8 @@ class JobIn(StrictSchema):
     )  # fmt: skip
     area_id = fields.UUID(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=_long_text)
-    risk_analysis = fields.String(load_default="", validate=_long_text)
+    description = Text(load_default="", validate=_long_text)
+    risk_analysis = Text(load_default="", validate=_long_text)
     planned_headcount = fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
     crew = fields.List(fields.Nested(CrewEntryIn), load_default=list, validate=validate.Length(max=200))
     starts_at = AwareDateTime(required=True)

@@ -6,7 +6,7 @@ from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
 from permit_service.api.conventions import PageArgs, PageSchema
-from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean, StrictSchema
+from permit_service.api.fields import AwareDateTime, FiniteFloat, StrictBoolean, StrictSchema, Text
 from permit_service.freezes.schemas import calendar_notice
 from workflows import WORKFLOWS
 from workflows.high_risk_job import PLAN27_KINDS
@@ -126,7 +126,7 @@ class PermitCreate(StrictSchema):
     area_id = fields.UUID(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     location = fields.String(load_default="", validate=validate.Length(max=200))
-    work_content = fields.String(load_default="", validate=_text)
+    work_content = Text(load_default="", validate=_text)
     valid_from = AwareDateTime(required=True)
     valid_until = AwareDateTime(required=True)
     working_periods = _working_periods(load_default=None)
@@ -140,7 +140,7 @@ class PermitCreate(StrictSchema):
         load_default=dict,
         metadata={"description": "type-specific facts, see GET /api/v1/permit-types"},
     )
-    risk_analysis = fields.String(load_default="", validate=_text)
+    risk_analysis = Text(load_default="", validate=_text)
     measures = fields.List(fields.Nested(MeasureIn), load_default=list, validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), load_default=list, validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
@@ -159,13 +159,13 @@ class PermitUpdate(StrictSchema):
 
     title = fields.String(validate=validate.Length(min=1, max=200))
     location = fields.String(validate=validate.Length(max=200))
-    work_content = fields.String(validate=_text)
+    work_content = Text(validate=_text)
     valid_from = AwareDateTime()
     valid_until = AwareDateTime()
     working_periods = _working_periods()
     grade = fields.String(allow_none=True, validate=validate.Length(max=16))
     facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)))
-    risk_analysis = fields.String(validate=_text)
+    risk_analysis = Text(validate=_text)
     measures = fields.List(fields.Nested(MeasureIn), validate=validate.Length(max=200))
     crew = fields.List(fields.Nested(CrewIn), validate=validate.Length(max=100))
     linked_permit_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
@@ -219,7 +219,7 @@ class Weather(StrictSchema):
 class ActionBody(StrictSchema):
     """Body shared by most actions: a comment and the role the caller signs in."""
 
-    comment = fields.String(load_default="", validate=_text)
+    comment = Text(load_default="", validate=_text)
     role = fields.String(
         load_default=None, validate=validate.Length(max=32), metadata={"description": "signing role"}
     )
@@ -260,7 +260,7 @@ class ReasonBody(ActionBody):
         validate=validate.Length(max=50),
         metadata={"description": "e.g. found_object (EX-03), gas_alarm (HW-08)"},
     )
-    found_object = fields.String(
+    found_object = Text(
         load_default=None,
         validate=validate.Length(max=2000),
         metadata={"description": "the exposed cable, pipe or unknown object found (EX-03)"},
@@ -280,7 +280,7 @@ class ResumeBody(ActionBody):
     weather = fields.Nested(
         Weather, metadata={"description": "the weather on site now; stored with the resumption"}
     )
-    found_object_disposal = fields.String(
+    found_object_disposal = Text(
         load_default=None,
         validate=validate.Length(max=2000),
         metadata={"description": "how a found object was reported and dealt with (EX-03)"},
@@ -311,7 +311,7 @@ class GasTestIn(StrictSchema):
     readings = fields.List(
         fields.Nested(GasReadingIn), required=True, validate=validate.Length(min=1, max=50)
     )
-    comment = fields.String(load_default="", validate=_text)
+    comment = Text(load_default="", validate=_text)
 
 
 class PermitQueryArgs(PageArgs):

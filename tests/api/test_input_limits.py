@@ -1,13 +1,20 @@
 """No body makes the service answer 500: nesting, huge integers and non-finite numbers are 400 problems, on every
-way a body is read (webargs, request.get_json, the Idempotency-Key fingerprint), and nothing is stored."""
+way a body is read (webargs, request.get_json, the Idempotency-Key fingerprint), and nothing is stored; text
+refuses control characters, and a one-line field (every string but the free text) line breaks and tabs too."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from marshmallow import ValidationError, fields
 
+import permit_service
+from permit_service.api.fields import StrictSchema
 from permit_service.api.safe_json import MAX_DEPTH
 from permit_service.integrations.models import IngestBatch
 from permit_service.permits.models import Permit
@@ -117,11 +124,87 @@ def test_text_with_control_characters_is_422_and_nothing_is_stored(client, facto
     assert _count(db_session, Permit) == 0
 
 
-def test_free_text_keeps_tabs_and_line_breaks(client, factory):
+# Line feed, carriage return, tab and the Unicode line separator: text, but not in a one-line field.
+LINE_BREAKS = pytest.mark.parametrize(
+    "text", ["补焊\n二次", "补焊\r", "补焊\t二次", "补焊\u2028二次"], ids=["LF", "CR", "TAB", "LS"]
+)
+
+
+@LINE_BREAKS
+def test_one_line_fields_refuse_line_breaks_and_tabs_and_nothing_is_stored(client, factory, db_session, text):
     flow = PermitFlow(client, factory, factory.world())
-    analysis = "1. 可燃气体泄漏\r\n2.\t火花飞溅"
+    body = flow.body("hot_work", title=text, location=text, work_unit=text)
+    body["measures"].append({"text": text})
+    problem = assert_problem(
+        client.post(API, json=body, headers=flow.headers("applicant")),
+        422,
+        fields={"title", "location", "work_unit", f"measures.{len(body['measures']) - 1}.text"},
+    )
+    assert "单行" in problem["errors"]["title"][0] and "one line" in problem["errors"]["title"][0]
+    assert _count(db_session, Permit) == 0
+
+
+@LINE_BREAKS
+def test_a_reason_and_a_query_are_one_line(client, factory, text):
+    flow = PermitFlow(client, factory, factory.world()).file("hot_work").to_active()
+    assert_problem(flow.attempt("suspend", {"reason": text}, by="guardian"), 422, fields={"reason"})
+    assert flow.reload().state == "active"
+    listed = client.get(API, query_string={"number": text}, headers=flow.headers("applicant"))
+    assert_problem(listed, 422, fields={"number"})
+
+
+def test_free_text_keeps_tabs_and_line_breaks_in_every_multi_line_field(client, factory):
+    flow = PermitFlow(client, factory, factory.world())
+    text = "1. 可燃气体泄漏\r\n2.\t火花飞溅\u20283. 高处坠落"
     resp = client.post(
-        API, json=flow.body("hot_work", risk_analysis=analysis), headers=flow.headers("applicant")
+        API,
+        json=flow.body("hot_work", risk_analysis=text, work_content=text),
+        headers=flow.headers("applicant"),
     )
     assert resp.status_code == 201, resp.get_json()
-    assert resp.get_json()["risk_analysis"] == analysis
+    assert (resp.get_json()["risk_analysis"], resp.get_json()["work_content"]) == (text, text)
+    flow.permit = resp.get_json()
+    submitted = flow.attempt("submit", {"comment": text}, by="applicant")
+    assert submitted.status_code == 200, submitted.get_json()
+
+
+# The multi-line free text of the service (Text fields): every other string a request carries is one line.
+MULTI_LINE = {
+    *((body, "comment") for body in ("ActionBody", "AcceptBody", "ActivateBody", "ApproveBody", "BriefBody")),
+    *((body, "comment") for body in ("CountersignBody", "ReasonBody", "ResumeBody", "GasTestIn")),
+    ("ReasonBody", "found_object"),
+    ("ResumeBody", "found_object_disposal"),
+    *(
+        (schema, name)
+        for schema in ("PermitCreate", "PermitUpdate")
+        for name in ("work_content", "risk_analysis")
+    ),
+    *((schema, name) for schema in ("JobIn", "JobPatch") for name in ("description", "risk_analysis")),
+}
+
+
+def _schemas(cls: type = StrictSchema) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _schemas(sub)
+
+
+def test_only_the_free_text_fields_of_every_schema_take_a_line_break():
+    for module in pkgutil.walk_packages(permit_service.__path__, "permit_service."):
+        importlib.import_module(module.name)
+    taking = set()
+    for cls in set(_schemas()):
+        schema = cls()
+        for name, field in schema.load_fields.items():
+            inner = field.inner if isinstance(field, fields.List) else field
+            if not isinstance(inner, fields.String) or isinstance(inner, fields.UUID):
+                continue
+            key = field.data_key or name
+            value = "第一行\n第二行"
+            try:
+                schema.load({key: [value] if inner is not field else value}, partial=True)
+            except ValidationError as refused:
+                assert key in refused.messages, (cls.__name__, key, refused.messages)
+                continue
+            taking.add((cls.__name__, key))
+    assert taking == MULTI_LINE
