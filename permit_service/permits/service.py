@@ -611,6 +611,7 @@ def perform(
             "effects": list(outcome.effects),
             "signature": _signature_summary(outcome.signature),
             "reason": (payload or {}).get("reason"),
+            **_certificates_summary(outcome.certified),
         },
     )
     session.flush()
@@ -675,6 +676,26 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
     # flagging the column forces the UPDATE (and so the version_id_col bump) when `now` equals the old value.
     permit.updated_at = now
     flag_modified(permit, "updated_at")
+
+
+def _certificates_summary(certified: Sequence[Certified]) -> dict[str, Any]:
+    """G-13, AU-01: the certificates submit accepted, in its event as on the crew rows, so the chain keeps them."""
+    if not certified:
+        return {}
+    return {
+        "certificates": [
+            {
+                "person_id": found.person_id,
+                "role": found.role,
+                "kind": found.certificate.kind,
+                "number": found.certificate.number,
+                "expires_on": found.certificate.expires_on.isoformat()
+                if found.certificate.expires_on
+                else None,
+            }
+            for found in certified
+        ]
+    }
 
 
 def _record_certificates(permit: Permit, certified: Sequence[Certified]) -> None:

@@ -153,3 +153,21 @@ def test_G_13_a_certificate_taken_off_the_record_stops_the_start_of_work(flow):
     flow.file("hot_work").to_briefed().gas_test()
     record(flow, flow.person("worker"))  # the admin withdraws every certificate of the worker
     flow.refused("activate", "G-13", by="work_leader")
+
+
+def test_G_13_AU_01_the_submit_event_keeps_the_certificates_submit_accepted(flow):
+    flow.file("hot_work").submit()
+    events = flow.client.get(f"{flow.url}/events", headers=flow.headers("applicant")).get_json()["items"]
+    submitted = next(e for e in events if e["kind"] == "permit.submit")
+    crew = flow.reload().permit["crew"]
+    recorded = [
+        {k: m[k] for k in ("person_id", "role")}
+        | {
+            "kind": m["certificate_kind"],
+            "number": m["certificate_number"],
+            "expires_on": m["certificate_expires_on"],
+        }
+        for m in crew
+        if m["certificate_kind"]
+    ]
+    assert recorded and submitted["data"]["certificates"] == recorded
