@@ -12,7 +12,7 @@ from permit_service.audit.models import Event
 from permit_service.integrations.models import WebhookDelivery
 from permit_service.permits import service as permits_service
 from tests.api.checks import peek
-from tests.api.permit_flows import draft_body
+from tests.api.permit_flows import HW07_READY, draft_body
 from tests.api.test_jobs import act, file_job, on_site
 from tests.api.test_jobs_flow import (
     approval,
@@ -190,7 +190,7 @@ def test_RG_02_orange_regulator_is_notified_of_special_grade_hot_work(client, fa
     world = factory.world()
     grade_enterprise(client, factory, world, "orange")
     headers = factory.headers(world.people["applicant"])
-    facts = {"methods": ["electric_welding"], "on_running_equipment": True, "written_plan": "特级动火方案"}
+    facts = {"methods": ["electric_welding"], "on_running_equipment": True, **HW07_READY}
     body = draft_body(world, "hot_work", facts=facts)
     filed = client.post("/api/v1/permits", json=body, headers=headers).get_json()
     permit = submit(client, factory, world, filed)
