@@ -84,15 +84,18 @@ def special_measures(permit: PermitData, ctx: Context, payload: Mapping[str, Any
     where the grade the facts call for is known, and again before ignition."""
     if WORKFLOW.grading.effective(permit, ctx) != "special":
         return None
+    needed = {f.name: f for f in WORKFLOW.facts}
     missing = [
-        n
+        needed[n]
         for n in ("continuous_gas_monitoring", "written_plan", "video_recording")
         if not g.filled(permit.facts.get(n))
     ]
     if not missing:
         return None
     return Violation(
-        "HW-07", f"特级动火缺少：{', '.join(missing)}", f"special-grade hot work lacks: {', '.join(missing)}"
+        "HW-07",
+        f"特级动火缺少：{'、'.join(f.zh for f in missing)}",
+        f"special-grade hot work lacks: {', '.join(f.name for f in missing)}",
     )
 
 

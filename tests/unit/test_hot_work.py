@@ -11,7 +11,19 @@ from workflows import get_workflow
 from workflows.model import Area
 from workflows.states import State
 
-from .factories import BAD_AIR, NOW, FakeCalendar, actor, check, ctx, fire, gas_test, neighbour, permit
+from .factories import (
+    BAD_AIR,
+    NOW,
+    FakeCalendar,
+    actor,
+    actor_for,
+    check,
+    ctx,
+    fire,
+    gas_test,
+    neighbour,
+    permit,
+)
 
 HW = get_workflow("hot_work")
 DAY = {"valid_from": NOW, "valid_until": NOW + timedelta(hours=4)}  # 10:00-14:00 Shanghai, Tuesday
@@ -378,3 +390,19 @@ def test_HW_07_is_asked_at_submit_where_the_grade_is_known() -> None:
     draft = permit(facts=SPECIAL, valid_until=NOW + timedelta(hours=7))
     assert "HW-07" in check(draft, "submit")
     assert "HW-07" not in check(replace(draft, facts=SPECIAL_READY), "submit")
+
+
+def test_HW_07_names_what_is_missing_in_chinese_and_by_code_in_english() -> None:
+    draft = permit(
+        facts={**SPECIAL, "written_plan": "特级动火作业方案"}, valid_until=NOW + timedelta(hours=7)
+    )
+    wf = get_workflow("hot_work")
+    found = [
+        v for v in wf.check(draft, "submit", ctx(actor_for(wf, draft, "submit")), {}) if v.rule_id == "HW-07"
+    ]
+    assert [(v.zh, v.en) for v in found] == [
+        (
+            "特级动火缺少：连续气体监测、全程视频监控",
+            "special-grade hot work lacks: continuous_gas_monitoring, video_recording",
+        )
+    ]
