@@ -20,7 +20,9 @@ PROBLEM_ALWAYS = ["type", "title", "status", "detail", "message_zh", "message_en
 # Output fields that carry the values of an input's enum (the same constants feed both); named like the input's.
 _PERMIT_ENUMS = {"type": "PermitType", "state": "PermitState", "grade": "PermitGrade"}
 OUTPUT_ENUMS: dict[str, dict[str, str]] = {
-    "CarriedPermitOut": _PERMIT_ENUMS,
+    "PermitOut": {"high_risk_kind": "PermitHighRiskKind"},
+    "CarriedPermitOut": {**_PERMIT_ENUMS, "high_risk_kind": "PermitHighRiskKind"},
+    "DeliveryOut": {"status": "WebhookStatus"},
     "NotifiedPermitOut": _PERMIT_ENUMS,
     "TypeBuckets": {"type": "PermitType"},
     "JobOut": {"state": "JobState", "kind": "JobKind"},

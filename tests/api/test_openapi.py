@@ -204,6 +204,13 @@ def test_outputs_carrying_an_inputs_enum_reference_it_and_optional_fields_are_no
     assert schemas["JobOut"]["properties"]["state"] == {"$ref": "#/components/schemas/JobState"}
     assert schemas["FreezeOut"]["properties"]["state"] == {"$ref": "#/components/schemas/FreezeState"}
     assert schemas["NotifiedPermitOut"]["properties"]["state"] == {"$ref": "#/components/schemas/PermitState"}
+    # HR-01: the answer, null on permits filed before it was asked
+    for owner in ("PermitOut", "CarriedPermitOut"):
+        assert schemas[owner]["properties"]["high_risk_kind"]["anyOf"] == [
+            {"$ref": "#/components/schemas/PermitHighRiskKind"},
+            {"type": "null"},
+        ]
+    assert schemas["DeliveryOut"]["properties"]["status"]["$ref"] == "#/components/schemas/WebhookStatus"
     token = schemas["TokenSchema"] if "TokenSchema" in schemas else schemas["Token"]
     assert "refresh_token" in token["properties"] and "refresh_token" not in token["required"]  # login only
     assert all(not key.startswith("x-optional") for prop in token["properties"].values() for key in prop)
