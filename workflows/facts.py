@@ -10,6 +10,7 @@ hazard, never declare a recorded one away (G-14).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ class Fact:
 
     kind: bool, integer, number, text, list (of text; of objects of `item_fields` numbers when given), position
     ({x, y} on the plant grid) or gases (codes of the gas catalogue). `choices` closes a text or list vocabulary:
-    code -> (zh, en).
+    code -> (zh, en). Text is one line (a name, a number, a place) unless `multiline` (a plan).
     """
 
     name: str
@@ -45,6 +46,7 @@ class Fact:
     maximum: float | None = None
     choices: Mapping[str, tuple[str, str]] | None = None
     item_fields: tuple[str, ...] = ()
+    multiline: bool = False
 
     def problem(self, value: Any, gases: Mapping[str, Any] | None = None) -> Problem | None:
         """Why `value` is not a valid answer (None: it is, or it is left out). `gases`: the gas catalogue."""
@@ -119,11 +121,18 @@ def _unknown(fact: Fact, values: list[str], known: Mapping[str, Any]) -> Problem
     )
 
 
+# Tab, line feed, carriage return and the Unicode line and paragraph separators.
+LINE_BREAK = re.compile("[\t\n\r\u2028\u2029]")
+NOT_ONE_LINE: Problem = ("须为单行文本，不含换行符或制表符", "must be one line: no line breaks or tabs")
+
+
 def _check_text(fact: Fact, value: Any, gases: Mapping[str, Any]) -> Problem | None:
     if not isinstance(value, str):
         return "须为文本", "must be text"
     if len(value) > TEXT_MAX:
         return f"不得超过{TEXT_MAX}字", f"at most {TEXT_MAX} characters"
+    if not fact.multiline and LINE_BREAK.search(value):
+        return NOT_ONE_LINE
     return _unknown(fact, [value], fact.choices) if fact.choices and value else None
 
 
@@ -147,6 +156,8 @@ def _check_list(fact: Fact, value: Any, gases: Mapping[str, Any]) -> Problem | N
         return None
     if not all(isinstance(v, str) and len(v) <= ITEM_MAX for v in value):
         return f"每项须为不超过{ITEM_MAX}字的文本", f"each item must be text of at most {ITEM_MAX} characters"
+    if any(LINE_BREAK.search(v) for v in value):
+        return NOT_ONE_LINE
     return _unknown(fact, value, fact.choices) if fact.choices else None
 
 

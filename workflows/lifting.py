@@ -95,7 +95,7 @@ WORKFLOW = Workflow(
             minimum=0,
             maximum=100000,
         ),
-        Fact("lifting_plan", "text", "吊装作业方案", "lifting plan", rule="LF-02"),
+        Fact("lifting_plan", "text", "吊装作业方案", "lifting plan", rule="LF-02", multiline=True),
         Fact("outdoor", "bool", "露天作业", "outdoors", rule="LF-03"),
         wind_level("LF-03"),
         Fact("heavy_snow", "bool", "大雪", "heavy snow", rule="LF-03"),

@@ -18,7 +18,15 @@ WORKFLOW = Workflow(
     validity_policy=True,
     facts=(
         Fact("road", "text", "断路地段", "road section closed", required=True, rule="RC-01"),
-        Fact("traffic_plan", "text", "交通组织方案", "traffic plan", required=True, rule="RC-01"),
+        Fact(
+            "traffic_plan",
+            "text",
+            "交通组织方案",
+            "traffic plan",
+            required=True,
+            rule="RC-01",
+            multiline=True,
+        ),
         Fact("fire_access_kept", "bool", "保证消防车通行", "fire-engine access kept", rule="RC-01"),
     ),
     countersign_rule="RC-01",

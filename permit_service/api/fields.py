@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
+from workflows.facts import LINE_BREAK, NOT_ONE_LINE
+
 DEFAULT_DISPLAY_TZ = "Asia/Shanghai"
 # Field metadata marking an output field some answers leave out; every other output field is required in OpenAPI.
 OPTIONAL_OUTPUT = "x-optional"
@@ -62,13 +64,9 @@ class Text(fields.String):
     breaks are kept. Every other string a StrictSchema takes is one line."""
 
 
-# Tab, line feed, carriage return and the Unicode line and paragraph separators (NEL is a C1 control already).
-_LINE_BREAK = re.compile("[\t\n\r\u2028\u2029]")
-
-
 def _one_line(value: Any) -> None:
-    if isinstance(value, str) and _LINE_BREAK.search(value):
-        raise ValidationError("须为单行文本，不含换行符或制表符 / must be one line: no line breaks or tabs")
+    if isinstance(value, str) and LINE_BREAK.search(value):
+        raise ValidationError(" / ".join(NOT_ONE_LINE))
 
 
 def _single_line(field: fields.Field) -> None:

@@ -145,6 +145,20 @@ def test_one_line_fields_refuse_line_breaks_and_tabs_and_nothing_is_stored(clien
 
 
 @LINE_BREAKS
+def test_a_text_fact_is_one_line_but_a_plan_and_nothing_is_stored(client, factory, db_session, text):
+    flow = PermitFlow(client, factory, factory.world())
+    facts = {**flow.body("hot_work")["facts"], "space_id": text}
+    body = flow.body("hot_work", facts=facts)
+    problem = assert_problem(
+        client.post(API, json=body, headers=flow.headers("applicant")), 422, fields={"facts.space_id"}
+    )
+    assert "单行" in problem["errors"]["facts.space_id"][0]
+    assert _count(db_session, Permit) == 0
+    planned = flow.body("hot_work", facts={**facts, "space_id": "T-101", "written_plan": text})
+    assert client.post(API, json=planned, headers=flow.headers("applicant")).status_code == 201
+
+
+@LINE_BREAKS
 def test_a_reason_and_a_query_are_one_line(client, factory, text):
     flow = PermitFlow(client, factory, factory.world()).file("hot_work").to_active()
     assert_problem(flow.attempt("suspend", {"reason": text}, by="guardian"), 422, fields={"reason"})

@@ -58,6 +58,18 @@ def test_G_14_a_value_that_does_not_fit_its_type_is_named(permit_type: str, fact
     assert set(problems(permit_type, facts)) == set(facts)
 
 
+@pytest.mark.parametrize(
+    "text", ["D-7\n盲板", "D-7\r", "D-7\t盲板", "D-7\u2028盲板"], ids=["LF", "CR", "TAB", "LS"]
+)
+def test_G_14_text_facts_are_one_line_but_a_plan(text: str) -> None:
+    one_line = ("须为单行文本，不含换行符或制表符", "must be one line: no line breaks or tabs")
+    assert problems("blind_plate", {"blind_number": text}) == {"blind_number": one_line}
+    assert problems("confined_space", {"medium": text}) == {"medium": one_line}
+    assert problems("hot_work", {"written_plan": text}) == {}  # a plan runs over lines
+    assert problems("road_closure", {"traffic_plan": text}) == {}
+    assert problems("lifting", {"lifting_plan": text}) == {}
+
+
 def test_G_14_problems_carry_chinese_and_english() -> None:
     zh, en = problems("hot_work", {"wind_level": "6"})["wind_level"]
     assert zh == "须为整数" and en == "must be an integer"
