@@ -161,6 +161,7 @@ class Scene:
         }
         return {
             "type": "hot_work",
+            "high_risk_kind": "none",  # HR-01: every permit answers whether it is one of Plan 27's four kinds
             "area_id": area["id"],
             "title": f"{area['name']} E-{100 + seq % 900} 换热器出口法兰补焊",
             "location": f"{area['name']}二层平台 E-{100 + seq % 900}",
