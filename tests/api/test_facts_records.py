@@ -200,11 +200,11 @@ def test_WH_01_three_metres_in_a_toxic_area_on_record_is_at_least_level_II(flow)
 # -- HW-10: the same dike, from the records ---------------------------------------------------------------------
 
 
-def test_HW_10_water_draining_in_the_same_dike_on_record_blocks_hot_work(flow):
+def test_HW_10_sampling_in_the_same_dike_on_record_blocks_hot_work(flow):
     east = area_of(flow, dike_code="D-7")
     west = area_of(flow, dike_code="D-7")
-    draining = flow.another().file("confined_space", area_id=west, facts={"activities": ["water_draining"]})
-    draining.submit().approve()
+    sampling = flow.another().file("confined_space", area_id=west, facts={"activities": ["sampling"]})
+    sampling.submit().approve()
     flow.file("hot_work", area_id=east).submit()
     problem = flow.refused("approve", "HW-10", {"evidence": flow.evidence()}, by=flow.approver())
-    assert draining.number in problem["detail"]
+    assert sampling.number in problem["detail"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from permit_service.auth.principal import SYSTEM
+from permit_service.auth.principal import SYSTEM, Principal
 from permit_service.permits import service as permits
 from permit_service.scheduling.jobs import run_expire_permits
 from tests.integration.scheduler_helpers import NOW, arrange, run, states
@@ -50,15 +50,21 @@ def test_G_04_the_allowed_actions_of_a_briefed_permit_read_the_permits_around(ap
     world = factory.world()
     (briefed,) = arrange(db_session, world, state="briefed", valid_from=NOW - timedelta(minutes=5))
     (active,) = arrange(db_session, world)
+    leader = world.people["work_leader"]
+    # The one who may start the work: the rules of an action are judged for a caller whose role may take it.
+    caller = Principal(str(leader.id), "person", leader.name, frozenset({"work_leader"}), world.enterprise.id)
     with app.app_context(), app.extensions["db_sessionmaker"]() as session:
         with nearby_queries(app) as found:
-            permit = permits.get_permit(session, principal=SYSTEM, permit_id=active)
-            permits.allowed_actions(session, permit, SYSTEM)
+            permit = permits.get_permit(session, principal=caller, permit_id=active)
+            permits.allowed_actions(session, permit, caller)
         assert found == []  # nothing an active permit may do next looks at its neighbours
         with nearby_queries(app) as found:
-            permit = permits.get_permit(session, principal=SYSTEM, permit_id=briefed)
-            permits.allowed_actions(session, permit, SYSTEM)
+            permit = permits.get_permit(session, principal=caller, permit_id=briefed)
+            permits.allowed_actions(session, permit, caller)
         assert len(found) == 1  # `activate` checks for conflicts, once however many guards ask
+        with nearby_queries(app) as found:
+            permits.allowed_actions(session, permit, SYSTEM)
+        assert found == []  # the system may not start work: its role settles it before any conflict is read
 
 
 def test_CS_05_expiry_reads_each_permits_presence_register_once(app, factory, db_session):
