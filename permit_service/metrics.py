@@ -25,28 +25,21 @@ from permit_service import clock
 from permit_service.integrations.models import Feed, WebhookDelivery
 from permit_service.permits.models import Permit, Signature
 from permit_service.scheduling.models import SchedulerRun
+from workflows import WORKFLOWS
 from workflows.states import TERMINAL
+from workflows.vocabulary import SUSPENSION_REASONS
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 log = logging.getLogger(__name__)
 
-# The rule behind a suspension, from the reason kind its signature records; a person's suspension is G-08.
-SUSPENSION_RULES = {
-    "freeze": "FZ-03",
-    "gas_monitoring_gap": "CS-03",
-    "found_object": "EX-03",
-    "guardian_absent": "HC-04",
-    "crew_off_post": "HC-04",
-    "headcount_exceeded": "HC-04",
-}
-GAS_ALARM_RULES = {"hot_work": "HW-08", "confined_space": "CS-04"}
-
 
 def suspension_rule(permit_type: str, reason_kind: str | None) -> str:
     """The rule ID a suspension of a permit of `permit_type` with `reason_kind` was made under."""
-    if reason_kind == "gas_alarm":
-        return GAS_ALARM_RULES.get(permit_type, "G-08")
-    return SUSPENSION_RULES.get(reason_kind or "", "G-08")
+    _zh, _en, rule = SUSPENSION_REASONS.get(reason_kind or "", ("", "", "G-08"))
+    if rule is not None:
+        return rule
+    plan = WORKFLOWS[permit_type].gas_plan if permit_type in WORKFLOWS else None
+    return plan.breach_rule if plan is not None else "G-08"
 
 
 class ServiceCollector(Collector):

@@ -97,6 +97,23 @@ DEPARTMENT_NAMES: dict[str, tuple[str, str]] = {
     "equipment": ("设备管理部门", "equipment"),
 }
 
+# Why the service (or a person naming the kind) suspended a permit: the suspension's reason code, its names and the
+# rule it acts under; None: the breach rule of the permit type's gas plan (HW-08, CS-04). A suspension without a
+# code, or with one not listed here, is a person's (G-08).
+SUSPENSION_REASONS: dict[str, tuple[str, str, str | None]] = {
+    "found_object": ("发现不明物或管线", "object found", "EX-03"),
+    "gas_alarm": ("气体报警", "gas alarm", None),
+    "failed_gas_test": ("气体分析不合格", "failed gas test", None),
+    "gas_monitoring_gap": ("气体监测中断", "gas monitoring gap", "CS-03"),
+    "freeze": ("停工冻结", "freeze", "FZ-03"),
+    "red_grade": ("企业红色风险等级", "red risk grade", "RG-02"),
+    "working_period_ended": ("作业时段结束", "working period ended", "HW-03"),
+    "guardian_absent": ("监护人不在场", "guardian absent", "HC-04"),
+    "crew_off_post": ("作业人员脱岗", "crew off post", "HC-04"),
+    "headcount_exceeded": ("作业人数超限", "headcount exceeded", "HC-04"),
+    "plant_alarm": ("装置报警", "plant alarm", "G-08"),
+}
+
 ZH_NAMES: dict[str, str] = {**ACTION_NAMES, **ROLE_NAMES, **STATE_NAMES}
 _WORD = r"[a-z]+(?:_[a-z]+)*"
 # Where messages put codes: quoted (作业票处于“submitted”状态) or as the list that ends a clause (角色：a, b; c).

@@ -29,7 +29,7 @@ from workflows.certificates import KINDS as CERTIFICATE_KINDS
 from workflows.high_risk_job import PLAN27_KINDS
 from workflows.model import WorkingPeriod
 from workflows.rules.general import CHECKLISTS
-from workflows.vocabulary import DEPARTMENT_NAMES, ROLE_NAMES, STATE_NAMES
+from workflows.vocabulary import DEPARTMENT_NAMES, ROLE_NAMES, STATE_NAMES, SUSPENSION_REASONS
 from workflows.weather import CONDITION_NAMES
 
 # Policy (AU-04): GB 30871-2022 asks for the form of Appendix A but, as far as we found, does not name who
@@ -129,12 +129,7 @@ PARTS: Mapping[str, tuple[str, str]] = {
 }
 # Why a permit was suspended, where the service (rather than a person's words) names it (G-08).
 REASON_KINDS: Mapping[str, tuple[str, str]] = {
-    "found_object": ("发现不明物或管线", "object found"),
-    "gas_alarm": ("气体报警", "gas alarm"),
-    "freeze": ("停工冻结", "freeze"),
-    "red_grade": ("企业红色风险等级", "red risk grade"),
-    "gas_monitoring_gap": ("气体监测中断", "gas monitoring gap"),
-    "guardian_absent": ("监护人不在场", "guardian absent"),
+    code: (zh, en) for code, (zh, en, _rule) in SUSPENSION_REASONS.items()
 }
 RELATIONS: Mapping[str, tuple[str, str]] = {
     "related": ("关联", "related"),

@@ -740,7 +740,10 @@ def _follow_effects(session: Session, permit: Permit, effects: Sequence[str], pr
             permit_id=permit.id,
             action="suspend",
             principal=SYSTEM,
-            payload={"reason": "气体分析不合格，立即停止作业 / failed gas test: work stopped (HW-08, CS-04)"},
+            payload={
+                "reason": "气体分析不合格，立即停止作业 / failed gas test: work stopped (HW-08, CS-04)",
+                "reason_code": "failed_gas_test",
+            },
         )
     if "end_linked_temporary_power" in effects:
         for link in permit.links:

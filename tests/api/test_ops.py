@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from permit_service import create_app
+from permit_service import create_app, metrics
 from permit_service.auth.principal import Principal
 from permit_service.auth.tokens import issue_tokens
 from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
@@ -216,3 +216,34 @@ def test_service_gauges_count_permits_suspensions_outbox_and_silent_feeds(client
     assert gauges["permit_webhook_outbox_pending"] > 0
     assert gauges["permit_webhook_outbox_oldest_seconds"] >= 90
     assert gauges['permit_silent_feeds{kind="gas"}'] == 1
+
+
+def test_suspensions_are_counted_under_the_rule_the_service_acted_on(client, factory):
+    stopped = PermitFlow(client, factory, factory.world()).file("hot_work").to_active()
+    stopped.gas_test([{"gas": "CH4", "value": 0.8, "unit": "%vol"}])  # HW-08: a failed test stops the work
+    assert stopped.state == "suspended"
+    PermitFlow(client, factory, factory.world()).file("hot_work").to_active().suspend()  # a person's: G-08
+
+    gauges = _gauges(client)
+    assert gauges['permit_suspensions{rule="HW-08"}'] == 1
+    assert gauges['permit_suspensions{rule="G-08"}'] == 1
+
+
+@pytest.mark.parametrize(
+    ("permit_type", "reason_kind", "rule"),
+    [
+        ("hot_work", "working_period_ended", "HW-03"),
+        ("hot_work", "red_grade", "RG-02"),
+        ("hot_work", "freeze", "FZ-03"),
+        ("confined_space", "gas_monitoring_gap", "CS-03"),
+        ("hot_work", "crew_off_post", "HC-04"),
+        ("hot_work", "failed_gas_test", "HW-08"),
+        ("confined_space", "gas_alarm", "CS-04"),
+        ("excavation", "found_object", "EX-03"),
+        ("height", "plant_alarm", "G-08"),
+        ("height", "a person's own words", "G-08"),
+        ("height", None, "G-08"),
+    ],
+)
+def test_a_suspensions_rule_follows_from_its_reason_kind(permit_type, reason_kind, rule):
+    assert metrics.suspension_rule(permit_type, reason_kind) == rule

@@ -324,3 +324,13 @@ def test_AU_04_a_closed_permit_prints_on_a4_with_the_cjk_fonts_of_plant_pcs(flow
     assert "@page { size: A4 portrait;" in page and "page-break-after: always" in page
     for font in ("SimSun", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Serif CJK SC"):
         assert f'"{font}"' in page
+
+
+def test_G_08_AU_04_a_suspension_the_service_made_prints_why_by_name(flow):
+    flow.file("hot_work").to_active()
+    flow.gas_test([{"gas": "CH4", "value": 0.8, "unit": "%vol"}])  # HW-08: the service stops the work
+
+    sheet = text(copies(printed(flow).get_data(as_text=True))[0])
+
+    assert not LEAKS.search(sheet), LEAKS.findall(sheet)
+    assert "原因类别 reason kind ：气体分析不合格 failed gas test" in sheet
