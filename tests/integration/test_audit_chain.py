@@ -201,3 +201,10 @@ def test_AU_02_verify_can_be_limited_to_one_enterprise(trail, factory, db_sessio
     assert audit_verify("--enterprise", str(other)) == (0, "0 chains, 0 events intact / 审计链完整\n")
     assert audit_verify("--since", "2026-06-10T10:00:00")[0] == 1
     assert audit_verify("--since", "2026-06-11T10:00:00+08:00")[0] == 0  # no chain has events that late
+
+
+def test_AU_02_verify_reports_its_progress_as_it_streams(trail, db_session):
+    seen: list[tuple[int, int]] = []
+    reports = list(verify(db_session, progress=lambda events, chains: seen.append((events, chains)), every=2))
+    assert sorted(r.events for r in reports) == [1, 5] and all(r.ok for r in reports)
+    assert [events for events, _chains in seen] == [2, 4, 6]
