@@ -262,14 +262,14 @@ def incomplete(
     missing += [g for g in wanted if g.code not in measured]
     names_zh = "、".join(f"{g.zh}({g.code})" for g in missing)
     names_en = ", ".join(f"{g.en} ({g.code})" for g in missing)
-    kinds_zh = "、".join(_KIND_ZH[k] for k in sorted(rule.representative))
+    kinds_zh = "或".join(_KIND_ZH[k] for k in sorted(rule.representative))
     kinds_en = " or ".join(sorted(rule.representative))
     if not wanted and not any(table[c].kinds & rule.representative for c in measured if c in table):
         return _finding(
             rule,
             f"气体分析不完整：未分析{kinds_zh}气体{'，也未分析' + names_zh if missing else ''}"
-            f"（作业部位介质未记录时至少分析一种{kinds_zh}气体）",
-            f"incomplete gas test: no {kinds_en} gas measured{', nor ' + names_en if missing else ''} (with no "
+            f"（作业部位未记录此类介质时至少分析一种{kinds_zh}气体）",
+            f"incomplete gas test: no {kinds_en} gas measured{', nor ' + names_en if missing else ''} (with no such "
             f"media on record for the work location, measure at least one {kinds_en} gas)",
         )
     if not missing:
