@@ -151,6 +151,7 @@ def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
         responses[name] = _problem(description, status)
     responses.pop("UNPROCESSABLE_ENTITY", None)
     responses.pop("TOO_MANY_REQUESTS", None)
+    responses.pop("NOT_FOUND", None)
     idempotent = _idempotentoperations(app)
     for path, method, operation in operations(spec):
         key = f"{method} {path.removeprefix('/api/v1')}"
@@ -273,8 +274,7 @@ def _complete_operation(
             "description": "未变化（If-None-Match 与当前 ETag 相同）/ not modified: If-None-Match names the current ETag",
             "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
         }
-    if "429" in responses:
-        errors.add(429)
+    errors |= {int(code) for code in responses if code in ("404", "429")}  # declared by the view itself
     for code, response in responses.items():
         if code.startswith("2") and "$ref" not in response:
             headers = response.setdefault("headers", {})

@@ -76,6 +76,7 @@ def events(args: dict[str, Any]) -> Any:
 @require_roles(*REGULATORS)
 @blp.arguments(schemas.RegulatorClientIn)
 @blp.response(201, schemas.RegulatorClientOut)
+@blp.alt_response(404, response="NOT_FOUND")  # a region_id that is not the caller's region or below it
 def register_client(body: dict[str, Any]) -> dict[str, Any]:
     """Register the platform of the caller's region (or one below): it reads that region's events, nothing else."""
     principal = current_principal()

@@ -88,6 +88,8 @@ def test_DC_04_a_regulator_registers_platforms_only_for_its_region_and_below(cli
     )
     assert refused.status_code == 404
     assert refused.headers["Content-Type"].startswith("application/problem+json")
+    document = client.get("/openapi.json").get_json()
+    assert "404" in document["paths"][CLIENTS]["post"]["responses"]  # the answer is a documented one
     below = client.post(
         CLIENTS,
         json={"name": "东港平台", "region_id": str(world.district.id)},
