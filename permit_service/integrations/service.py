@@ -843,13 +843,7 @@ def _active_permits(session: Session, area_ids: Iterable[uuid.UUID]) -> list[Per
 def suspend(session: Session, permit: Permit, *, reason: str, code: str) -> bool:
     """Suspend through the workflow as the system (G-08); False if the permit is no longer active."""
     try:
-        permits.perform(
-            session,
-            permit_id=permit.id,
-            action="suspend",
-            principal=SYSTEM,
-            payload={"reason": reason[:2000], "reason_code": code},
-        )
+        permits.suspend_as_system(session, permit.id, reason=reason[:2000], reason_code=code)
     except RuleViolation:
         return False
     return True

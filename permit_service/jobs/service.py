@@ -140,13 +140,7 @@ def stop_unconsented_work(session: Session, *, enterprise_id: uuid.UUID, reason:
     for permit in list(open_permits):
         if permit.state != PermitState.active or job_context(session, permit)["consented"]:
             continue
-        permits.perform(
-            session,
-            permit_id=permit.id,
-            action="suspend",
-            principal=SYSTEM,
-            payload={"reason": reason, "reason_code": "red_grade"},
-        )
+        permits.suspend_as_system(session, permit.id, reason=reason, reason_code="red_grade")
         stopped.append(permit.number)
     return stopped
 

@@ -732,18 +732,26 @@ def _gas_test(outcome: Any, payload: Mapping[str, Any]) -> GasTest:
     )
 
 
+def suspend_as_system(session: Session, permit_id: uuid.UUID, *, reason: str, reason_code: str) -> Permit:
+    """Stop work through the workflow as the system (G-08), with the reason and its code (the suspension reasons of
+    workflows.vocabulary); raises RuleViolation where the permit cannot be suspended."""
+    return perform(
+        session,
+        permit_id=permit_id,
+        action="suspend",
+        principal=SYSTEM,
+        payload={"reason": reason, "reason_code": reason_code},
+    )
+
+
 def _follow_effects(session: Session, permit: Permit, effects: Sequence[str], principal: Principal) -> None:
     """Carry out what the core asked for beyond recording the event (HW-08/CS-04 stop, TE-01)."""
     if "suspend_permit" in effects and permit.state == State.active:
-        perform(
+        suspend_as_system(
             session,
-            permit_id=permit.id,
-            action="suspend",
-            principal=SYSTEM,
-            payload={
-                "reason": "气体分析不合格，立即停止作业 / failed gas test: work stopped (HW-08, CS-04)",
-                "reason_code": "failed_gas_test",
-            },
+            permit.id,
+            reason="气体分析不合格，立即停止作业 / failed gas test: work stopped (HW-08, CS-04)",
+            reason_code="failed_gas_test",
         )
     if "end_linked_temporary_power" in effects:
         for link in permit.links:

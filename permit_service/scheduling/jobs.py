@@ -234,13 +234,7 @@ def _suspend_for(session: Session, freeze: Freeze, permit_id: uuid.UUID, now: da
     why_zh = "".join(f"；{v.rule_id}：{v.zh}" for v in lacking)
     why_en = "".join(f"; {v.rule_id}: {v.en}" for v in lacking)
     reason = f"冻结期开始：{freeze.reason}{why_zh} / freeze started: {freeze.reason}{why_en} (FZ-03)"
-    permit = permits.perform(
-        session,
-        permit_id=permit_id,
-        action="suspend",
-        principal=SYSTEM,
-        payload={"reason": reason, "reason_code": "freeze"},
-    )
+    permit = permits.suspend_as_system(session, permit_id, reason=reason, reason_code="freeze")
     # The enterprise's notice: which freeze stopped its permit, and that nothing resumes by itself.
     audit.record(
         session,
@@ -353,15 +347,11 @@ def run_confined_space_monitoring(session_factory: SessionFactory, now: datetime
             return False
         if (violation := _watch(session, permit_id, "CS-03")) is None:
             return False
-        permits.perform(
+        permits.suspend_as_system(
             session,
-            permit_id=permit_id,
-            action="suspend",
-            principal=SYSTEM,
-            payload={
-                "reason": f"{violation.zh} / {violation.en} (CS-03)",
-                "reason_code": "gas_monitoring_gap",
-            },
+            permit_id,
+            reason=f"{violation.zh} / {violation.en} (CS-03)",
+            reason_code="gas_monitoring_gap",
         )
         return True
 
@@ -453,15 +443,11 @@ def run_working_period_ends(session_factory: SessionFactory, now: datetime) -> R
         row = session.execute(running(Permit.id == permit_id).with_for_update(skip_locked=True)).first()
         if row is None or (violation := stopped(row)) is None:
             return False
-        permits.perform(
+        permits.suspend_as_system(
             session,
-            permit_id=permit_id,
-            action="suspend",
-            principal=SYSTEM,
-            payload={
-                "reason": f"作业时段结束：{violation.zh} / working period ended: {violation.en} ({violation.rule_id})",
-                "reason_code": "working_period_ended",
-            },
+            permit_id,
+            reason=f"作业时段结束：{violation.zh} / working period ended: {violation.en} ({violation.rule_id})",
+            reason_code="working_period_ended",
         )
         return True
 
