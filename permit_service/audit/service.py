@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask import g, has_request_context
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -88,11 +87,7 @@ def record(
     )
     event.hash = event_hash(event)
     session.add(event)
-    session.flush()
-    session.execute(
-        sa.update(ChainHead).where(ChainHead.chain == chain).values(last_hash=event.hash),
-        execution_options={"synchronize_session": False},
-    )
+    session.flush()  # the insert also moves the head to this event's hash (trigger of 0023)
     for listener in _listeners:
         listener(session, event)
     return event

@@ -28,10 +28,11 @@ BUDGETS = {
     # gas tests (1); freezes, presence, Plan-27 job (1 each); the calendar's years and overrides (1)
     "get_permit": 8,
     "list_permits": 2,
-    # + the chain head, the event, the permit, the signature, the head's hash, webhooks, the feed position (2)
-    "suspend": 16,
-    "resume": 16,  # the guardian's check-out (HC-04) comes with the presence counts
-    "create_draft": 21,  # the stored row and the crew read back in 2 statements, not 5
+    # + the chain head, the event (which moves the head's hash), the permit, the signature, webhooks, the feed
+    # position (2)
+    "suspend": 15,
+    "resume": 15,  # the guardian's check-out (HC-04) comes with the presence counts
+    "create_draft": 20,  # the stored row and the crew read back in 2 statements, not 5
     # the client with its revocation (1); the active permits of the areas with their crew and links joined (1),
     # signatures (1), gas tests (1)
     "ingest": 10,
