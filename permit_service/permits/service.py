@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields as dc_fields
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -14,14 +14,14 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.db import advisory_xact_lock
-from permit_service.directory.models import Enterprise, Person, PlantArea
+from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
@@ -309,33 +309,29 @@ def next_actions(session: Session, permit: Permit, principal: Principal) -> tupl
 
 
 def next_number(session: Session, *, enterprise_id: uuid.UUID, prefix: str, year: int) -> str:
-    """The next human-readable number, e.g. DH-2026-000123; unique under concurrency (the counter row is locked)."""
+    """The next human-readable number, e.g. DH-2026-000123; unique under concurrency: the one upsert that takes it
+    locks the counter row until commit."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
+    counter = PermitNumberCounter.__table__.c
+    last = session.execute(
         insert(PermitNumberCounter)
-        .values(enterprise_id=enterprise_id, prefix=prefix, year=year, last=0)
-        .on_conflict_do_nothing()
-    )
-    counter = session.scalars(
-        sa.select(PermitNumberCounter)
-        .where(
-            PermitNumberCounter.enterprise_id == enterprise_id,
-            PermitNumberCounter.prefix == prefix,
-            PermitNumberCounter.year == year,
+        .values(enterprise_id=enterprise_id, prefix=prefix, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=[counter.enterprise_id, counter.prefix, counter.year],
+            set_={"last": counter.last + 1},
         )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    counter.last += 1
-    return f"{prefix}-{year}-{counter.last:06d}"
+        .returning(counter.last)
+    ).scalar_one()
+    return f"{prefix}-{year}-{last:06d}"
 
 
 def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> PlantArea:
-    area = session.scalar(
-        sa.select(PlantArea).where(
-            PlantArea.id == area_id, enterprise_scope(session, principal, PlantArea.enterprise_id)
-        )
-    )
+    # The enterprise comes along: the draft's context reads its region and grade (session.get finds it).
+    area = session.scalars(
+        sa.select(PlantArea, Enterprise)
+        .join(Enterprise, Enterprise.id == PlantArea.enterprise_id)
+        .where(PlantArea.id == area_id, enterprise_scope(session, principal, PlantArea.enterprise_id))
+    ).first()
     if area is None:
         raise ValidationProblem({"area_id": ["区域不存在或不属于本企业 / no such area in your enterprise"]})
     return area
@@ -345,9 +341,16 @@ def _crew(
     session: Session, enterprise_id: uuid.UUID, crew: Sequence[Mapping[str, Any]]
 ) -> list[PermitCrewMember]:
     ids = {c["person_id"] for c in crew}
-    known = set(
-        session.scalars(sa.select(Person.id).where(Person.id.in_(ids), Person.enterprise_id == enterprise_id))
-    )
+    # Each person with their certificates (G-13), as the crew's eager loads would bring them: the new rows need
+    # no reading back for the core or the answer.
+    known = {
+        person.id: person
+        for person in session.scalars(
+            sa.select(Person)
+            .options(joinedload(Person.certificates))
+            .where(Person.id.in_(ids), Person.enterprise_id == enterprise_id)
+        ).unique()
+    }
     errors = {
         f"crew.{i}.person_id": ["人员不存在或不属于本企业 / no such person in your enterprise"]
         for i, c in enumerate(crew)
@@ -360,9 +363,19 @@ def _crew(
         seen.add((c["person_id"], c["role"]))
     if errors:
         raise ValidationProblem(errors)
-    return [
-        PermitCrewMember(person_id=c["person_id"], role=c["role"], position=i) for i, c in enumerate(crew)
-    ]
+    members = []
+    for i, c in enumerate(crew):
+        member = PermitCrewMember(person_id=c["person_id"], role=c["role"], position=i)
+        person = known[c["person_id"]]
+        set_committed_value(member, "person", person)
+        set_committed_value(member, "certificates_on_record", sorted(person.certificates, key=_expiry))
+        members.append(member)
+    return members
+
+
+def _expiry(certificate: Certificate) -> tuple[bool, date | None]:
+    # PermitCrewMember.certificates_on_record's order: by expiry, certificates that never expire last.
+    return certificate.expires_on is None, certificate.expires_on
 
 
 def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
@@ -499,13 +512,11 @@ def create_permit(
         _links(session, permit, data["linked_permit_ids"])
     record_event(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
     session.flush()
-    # The row as stored and the crew with each person's record (G-13); of the other collections a new draft has
-    # no signatures or gas tests, and links only when _links wrote them (issue 14: not 5 statements, but 2 or 3).
-    session.refresh(permit, [*_COLUMNS, "crew", *(["links"] if data.get("linked_permit_ids") else [])])
+    # The crew came with each person's record (_crew); a new draft has no signatures or gas tests, and links only
+    # when _links wrote them.
+    if data.get("linked_permit_ids"):
+        session.refresh(permit, ["links"])
     return permit
-
-
-_COLUMNS = [attr.key for attr in sa.inspect(Permit).column_attrs]
 
 
 def _local_year(at: datetime) -> int:
@@ -550,7 +561,6 @@ def update_draft(
         permit.measure_list_version = CURRENT_MEASURE_LIST
     if "crew" in changes:
         _replace_crew(permit, _crew(session, permit.enterprise_id, changes["crew"]))
-        session.flush()  # new members persist: their person and certificates load for the core (G-13)
     if "linked_permit_ids" in changes:
         _links(session, permit, changes["linked_permit_ids"])
     if "high_risk_kind" in changes:

@@ -32,7 +32,9 @@ BUDGETS = {
     # position (2)
     "suspend": 15,
     "resume": 15,  # the guardian's check-out (HC-04) comes with the presence counts
-    "create_draft": 20,  # the stored row and the crew read back in 2 statements, not 5
+    # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
+    # read back
+    "create_draft": 15,
     # the client with its revocation (1); the active permits of the areas with their crew and links joined (1),
     # signatures (1), gas tests (1)
     "ingest": 10,
