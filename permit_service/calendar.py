@@ -13,6 +13,7 @@ proposed freezes (FZ-04).
 from __future__ import annotations
 
 import functools
+import time as time_module
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays as holiday_package
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from permit_service.directory.models import Region
@@ -321,3 +323,38 @@ def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayC
         overrides={r.day: r.rest_day for r in rows if r.day is not None},
         confirmed={r.year: confirmed_year(r.year, r.periods, r.workdays) for r in rows if r.year is not None},
     )
+
+
+# Calendars as answers show them, per database and region, for RECENT_SECONDS (issue 14). A change committed in
+# this process drops them at once; another process sees it within the bound. Guards never read these: an action
+# builds its calendar from the database in its own transaction (permits.service._calendar).
+RECENT_SECONDS = 10.0
+_recent: weakref.WeakKeyDictionary[Any, dict[uuid.UUID | None, tuple[float, ChinaHolidayCalendar]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CHANGED = "calendar_changed"
+
+
+def recent_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayCalendar:
+    """The region's calendar as read at most RECENT_SECONDS ago: for notices in answers, never for guards."""
+    cached = _recent.setdefault(session.get_bind(), {})
+    now = time_module.monotonic()
+    hit = cached.get(region_id)
+    if hit is None or now - hit[0] > RECENT_SECONDS:
+        hit = cached[region_id] = (now, get_calendar(session, region_id))
+    return hit[1]
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _note_calendar_change(session: Session, _context: Any) -> None:
+    if any(
+        isinstance(o, CalendarYear | CalendarOverride)
+        for o in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_CHANGED] = True
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _drop_recent(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _recent.pop(session.get_bind(), None)

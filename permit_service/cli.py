@@ -322,5 +322,20 @@ def audit_retention(days: int) -> None:
             )
 
 
+@main.group()
+def documents() -> None:
+    """The finished permits' documents, from which a read of one is answered (issue 14)."""
+
+
+@documents.command("rebuild")
+def documents_rebuild() -> None:
+    """Render the document of every finished permit that has none or an outdated one (after an upgrade)."""
+    from permit_service.permits.documents import rebuild
+
+    app = _app()
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session:
+        click.echo(f"{rebuild(session)} finished permits rendered / 已生成已结束作业票的文档")
+
+
 if __name__ == "__main__":
     main()

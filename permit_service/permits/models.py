@@ -176,3 +176,22 @@ class PermitNumberCounter(Base):
     prefix: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class PermitDocument(Base):
+    """A finished permit as readers are answered, rendered when it finished (issue 14: a read in one statement).
+
+    Served only while `version` is the permit's own and `format` the service's current one (see
+    permits.documents); anything else falls back to loading the permit, so a stale document is never shown.
+    """
+
+    __tablename__ = "permit_documents"
+
+    permit_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("permits.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int]
+    format: Mapped[str] = mapped_column(sa.String(64))
+    body: Mapped[str] = mapped_column(
+        sa.Text
+    )  # the JSON of PermitOut without the caller's and the day's parts

@@ -26,6 +26,7 @@ from permit_service.errors import Conflict, NotFound, PreconditionFailed, Valida
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
+from permit_service.permits import documents  # noqa: F401 - its listeners render a finished permit's document
 from permit_service.permits.context import LazySequence, provided_fields
 from permit_service.permits.models import (
     GasTest,

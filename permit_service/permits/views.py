@@ -25,8 +25,7 @@ from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, transaction
-from permit_service.measures.lines import lines as measure_lines
-from permit_service.permits import printing, service
+from permit_service.permits import documents, printing, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
 
@@ -40,6 +39,7 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
         permit,
         status,
         location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
+        **documents.permit_fields(permit),
         allowed_actions=allowed,
         blocked_actions=[
             {
@@ -50,7 +50,6 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
             }
             for b in blocked
         ],
-        measures=measure_lines(permit.type, permit.measure_list_version, permit.measures),
         calendar_notice=service.calendar_notice(session, permit),
     )
 
@@ -107,6 +106,9 @@ class PermitById(MethodView):
         """Read a permit with its signatures, gas tests, links and allowed next actions; the ETag is its version."""
         principal = current_principal()
         session = get_session()
+        finished = documents.read_finished(session, principal, permit_id)
+        if finished is not None:
+            return finished
         permit = service.get_permit(session, principal=principal, permit_id=permit_id)
         return _answer(session, permit, principal)
 

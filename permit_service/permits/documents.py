@@ -1,0 +1,185 @@
+"""Finished permits read in one statement: their answer rendered once, when they finish (issue 14).
+
+A closed, cancelled, rejected, expired or voided permit never changes again, and no step leaves its state, so
+its answer is the same for every reader but for two parts: the linked permits' states (they live on) and the
+calendar notice (a regulator may confirm a year later). The rest is rendered into `permit_documents` in the
+transaction that finishes the permit, and a read of a finished permit is one statement: the permit's scope,
+state and version with its document.
+
+A document is served only while it is current: its version is the permit's own (the ORM bumps it with every
+change of the row, and the ETag promises as much) and its format is this service's (the answer's shape and the
+display timezone). Anything else, a live permit among them, is read the long way, so a stale document is never
+shown; `permit-service documents rebuild` renders the finished permits a live database already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app
+from marshmallow import Schema, fields
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, SessionTransaction
+
+from permit_service.api.conventions import WithExtras, etag_of
+from permit_service.api.fields import display_tz
+from permit_service.auth.principal import Principal, enterprise_scope
+from permit_service.calendar import recent_calendar
+from permit_service.db import is_postgres
+from permit_service.directory.models import Enterprise
+from permit_service.measures.lines import lines as measure_lines
+from permit_service.permits import schemas as s
+from permit_service.permits.models import Permit, PermitDocument, PermitLink
+from workflows.states import TERMINAL
+
+# The parts of PermitOut that are not the permit's own: the caller's next actions and the day's calendar notice.
+PER_READ = ("allowed_actions", "blocked_actions", "calendar_notice")
+# Bump when the rendering changes without the answer's shape changing (the shape is in the format already).
+RENDERING = 1
+_TERMINAL = frozenset(str(state) for state in TERMINAL)
+_DUE = "permit_documents_due"
+
+
+_document = s.PermitOut(exclude=PER_READ)
+_per_read = s.PermitOut(only=PER_READ)
+
+
+def _shape(schema: Schema) -> list[Any]:
+    """The answer's fields, nested ones included: a new, removed or retyped field is a new format."""
+    shape: list[Any] = []
+    for name, field in sorted(schema.fields.items()):
+        inner = field.inner if isinstance(field, fields.List) else field
+        nested = inner.schema if isinstance(inner, fields.Nested) else None
+        shape.append([name, type(field).__name__, type(inner).__name__, _shape(nested) if nested else None])
+    return shape
+
+
+def current_format() -> str:
+    """The format documents are rendered in now: the answer's shape, the display timezone and RENDERING."""
+    key = json.dumps([RENDERING, str(display_tz()), _shape(_document)])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def permit_fields(permit: Permit) -> dict[str, Any]:
+    """What the permit's answer adds to the stored row: the measure lines with their wording (G-02)."""
+    return {"measures": measure_lines(permit.type, permit.measure_list_version, permit.measures)}
+
+
+def render(permit: Permit) -> str:
+    """The permit's document: its answer without the per-read parts, as JSON."""
+    body = _document.dump(WithExtras(permit, **permit_fields(permit)))
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def save(session: Session, permits: Iterable[Permit]) -> int:
+    """Render and store the documents of the finished ones of `permits` (replacing older ones); how many."""
+    rows = [
+        {"permit_id": p.id, "version": p.version, "format": current_format(), "body": render(p)}
+        for p in permits
+        if p.state in _TERMINAL
+    ]
+    if rows:
+        insert = pg_insert if is_postgres(session) else sqlite_insert
+        stmt = insert(PermitDocument)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[PermitDocument.permit_id],
+                set_={name: stmt.excluded[name] for name in ("version", "format", "body")},
+            ),
+            rows,
+        )
+    return len(rows)
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _note_finished(session: Session, _context: Any) -> None:
+    due = [
+        obj for obj in (*session.new, *session.dirty) if isinstance(obj, Permit) and obj.state in _TERMINAL
+    ]
+    if due:
+        session.info.setdefault(_DUE, {}).update((permit.id, permit) for permit in due)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _render_finished(session: Session) -> None:
+    if not session.info.get(_DUE):
+        return
+    session.flush()  # the permits' final versions
+    save(session, session.info.pop(_DUE).values())
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # ended without commit: nothing of it is kept
+        session.info.pop(_DUE, None)
+
+
+def read_finished(session: Session, principal: Principal, permit_id: uuid.UUID) -> Response | None:
+    """The answer to GET of a finished permit the caller may see, from its current document; None otherwise."""
+    row = session.execute(
+        sa.select(
+            PermitDocument.body,
+            Permit.version,
+            Permit.valid_from,
+            Permit.valid_until,
+            Enterprise.region_id,
+        )
+        .join(Permit, Permit.id == PermitDocument.permit_id)
+        .join(Enterprise, Enterprise.id == Permit.enterprise_id)
+        .where(
+            PermitDocument.permit_id == permit_id,
+            PermitDocument.version == Permit.version,
+            PermitDocument.format == current_format(),
+            Permit.state.in_(_TERMINAL),
+            enterprise_scope(session, principal, Permit.enterprise_id),
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    answer = json.loads(row.body)
+    if answer["links"]:  # G-03: the linked permits live on after this one finished
+        states = dict(
+            session.execute(
+                sa.select(Permit.id, Permit.state)
+                .join(PermitLink, PermitLink.linked_id == Permit.id)
+                .where(PermitLink.permit_id == permit_id)
+            ).all()
+        )
+        for link in answer["links"]:
+            link["state"] = states.get(uuid.UUID(link["id"]), link["state"])
+    notice = recent_calendar(session, row.region_id).window_notice(row.valid_from, row.valid_until)
+    answer.update(_per_read.dump({"allowed_actions": [], "blocked_actions": [], "calendar_notice": notice}))
+    return current_app.response_class(
+        current_app.json.dumps(answer),
+        mimetype="application/json",
+        headers={"ETag": etag_of(row.version)},
+    )
+
+
+def rebuild(session: Session, *, batch: int = 500) -> int:
+    """Render every finished permit whose document is missing or not current; how many were rendered."""
+    from permit_service.permits.service import load_options
+
+    done = 0
+    current = sa.and_(
+        PermitDocument.permit_id == Permit.id,
+        PermitDocument.version == Permit.version,
+        PermitDocument.format == current_format(),
+    )
+    while True:
+        ids = session.scalars(
+            sa.select(Permit.id).where(Permit.state.in_(_TERMINAL), ~sa.exists().where(current)).limit(batch)
+        ).all()
+        if not ids:
+            return done
+        permits = session.scalars(sa.select(Permit).where(Permit.id.in_(ids)).options(*load_options()))
+        done += save(session, permits.unique().all())
+        session.commit()
+        session.expunge_all()
