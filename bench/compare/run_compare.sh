@@ -136,7 +136,11 @@ loadgen --url "http://$FLOOR_BIND" --token "$floor_token" --wait-for /permits/1 
 loadgen --url "http://$PROJECT_BIND" --token '' --wait-for /readyz --wait-timeout 60
 
 seed() { "$PYTHON" "$here/seed_project.py" --url "http://$PROJECT_BIND" --db "$PROJECT_DB" "$@"; }
-if [ "$SEED" = 1 ]; then seed seed --permits "$PERMITS" --live "$LIVE" 2>&1 | tee "$OUT/seed.log" >&2; fi
+if [ "$SEED" = 1 ]; then
+  seed seed --permits "$PERMITS" --live "$LIVE" 2>&1 | tee "$OUT/seed.log" >&2
+  # The seed copies finished permits by SQL: render their documents as an upgraded database would (README).
+  (cd "$PROJECT_REPO" && DATABASE_URL=$PROJECT_DB .venv/bin/permit-service documents rebuild) 2>&1 | tee -a "$OUT/seed.log" >&2
+fi
 seed fixture --out "$fixture" --pool "$POOL" 2>> "$OUT/fixture.log"
 
 hot_check() {  # 2xx answers of the project's last hot-transition run (warm-up included) vs the permit's version
