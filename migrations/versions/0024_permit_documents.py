@@ -3,8 +3,8 @@
 Empty after the upgrade: a permit gets its document when it next finishes; `permit-service documents rebuild`
 renders the finished permits of a live database (until then they are read as before, only slower).
 
-Revision ID: 0022_permit_documents
-Revises: 0021_plant_records_append_only
+Revision ID: 0024_permit_documents
+Revises: 0023_chain_head_follows_events
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022_permit_documents"
-down_revision = "0021_plant_records_append_only"
+revision = "0024_permit_documents"
+down_revision = "0023_chain_head_follows_events"
 branch_labels = None
 depends_on = None
 
