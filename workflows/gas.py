@@ -172,12 +172,20 @@ def convert(gas: Gas, value: float, unit: str, to: str) -> float:
     return ppm
 
 
-def normalise(gas: str, value: float, unit: str, policy: Mapping[str, Any] | None = None) -> GasReading:
+def normalise(
+    gas: str,
+    value: float,
+    unit: str,
+    policy: Mapping[str, Any] | None = None,
+    *,
+    table: Mapping[str, Gas] | None = None,
+) -> GasReading:
     """A reading in its stored unit: % vol for flammables and O2 (%LEL converted with the LEL), else mg/m3.
 
     Raises ValueError (bilingual message) for an unknown gas or unit and for NaN, infinite or negative values.
+    `table`: the policy's `gas_table`, when the caller normalises many readings.
     """
-    g = _lookup(gas, gas_table(policy))
+    g = _lookup(gas, gas_table(policy) if table is None else table)
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{g.zh}读数无效：{value!r} / invalid {g.en} reading: {value!r}")
     unit = _unit(unit)
@@ -237,7 +245,7 @@ def evaluate(
             else (raw.get("gas", ""), raw.get("value"), raw.get("unit", ""))
         )
         try:
-            reading = normalise(str(gas), value, str(unit), policy)
+            reading = normalise(str(gas), value, str(unit), table=table)
         except ValueError as exc:
             zh, _, en = str(exc).partition(" / ")
             findings.append(_finding(rule, zh, en or zh))

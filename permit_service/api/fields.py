@@ -27,18 +27,44 @@ def display_tz() -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _unstorable_text(data: Any, path: str = "") -> list[str]:
+def unstorable_text(data: Any) -> list[str]:
     """Paths of strings (values or keys) the service does not store: control characters or lone surrogates."""
+    # One test over all the text first: bodies are nearly always clean, and naming paths costs more than testing.
+    if _storable("".join(_strings(data))):
+        return []
+    return _unstorable_paths(data)
+
+
+def _strings(data: Any) -> list[str]:
+    found: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            found.extend(filter(_is_text, item))
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _unstorable_paths(data: Any, path: str = "") -> list[str]:
     found: list[str] = []
     if isinstance(data, Mapping):
         for key, value in data.items():
             name = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and not _storable(key):
                 found.append(name)
-            found.extend(_unstorable_text(value, name))
+            found.extend(_unstorable_paths(value, name))
     elif isinstance(data, list | tuple):
         for index, value in enumerate(data):
-            found.extend(_unstorable_text(value, f"{path}.{index}" if path else str(index)))
+            found.extend(_unstorable_paths(value, f"{path}.{index}" if path else str(index)))
     elif isinstance(data, str) and not _storable(data):
         found.append(path or "_schema")
     return found
@@ -100,7 +126,7 @@ class StrictSchema(Schema):
 
     @pre_load
     def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
-        bad = _unstorable_text(data)
+        bad = unstorable_text(data)
         if bad:
             message = (
                 "含控制字符或无效的 Unicode 字符 / contains control characters or invalid Unicode characters"

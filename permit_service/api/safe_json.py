@@ -45,16 +45,16 @@ def _constant(text: str) -> float:
 
 
 def _check_depth(value: Any) -> None:
+    if not isinstance(value, dict | list):
+        return
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
         if depth > MAX_DEPTH:
             raise _too_deep()
-        stack.extend((child, depth + 1) for child in item)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
 
 
 def _too_deep() -> InvalidJSON:

@@ -310,7 +310,7 @@ def _bulk_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, 
 class Reading:
     """A checked reading, resolved to its detector and normalised."""
 
-    detector: Detector
+    detector: sa.Row[Any]  # the detector's columns that judging and storing read (no ORM object per batch)
     value: float
     normalised: gas.GasReading
     measured_at: datetime
@@ -339,8 +339,11 @@ def check_readings(
     codes = {item["detector"] for item in items if "detector" in item}
     detectors = {
         d.code: d
-        for d in session.scalars(
-            sa.select(Detector).where(
+        for d in session.execute(
+            sa.select(
+                Detector.id, Detector.code, Detector.area_id, Detector.gas, Detector.unit, Detector.feed_id,
+                Detector.created_at,
+            ).where(
                 Detector.enterprise_id == enterprise_id, Detector.code.in_(codes), Detector.active.is_(True)
             )
         )
@@ -348,12 +351,14 @@ def check_readings(
     table = gas.gas_table(cfg.policy)
     readings: list[Reading] = []
     refused: list[dict[str, Any]] = []
+    refused_at: set[int] = set()
     errors: Errors = {}
 
     def refuse(i: int, item: Mapping[str, Any], field: str, reason: str, message: str) -> None:
         errors.setdefault(f"readings.{i}.{field}", []).append(message)
         zh, _, en = message.partition(" / ")
-        if not any(r["index"] == i for r in refused):
+        if i not in refused_at:
+            refused_at.add(i)
             refused.append(
                 {
                     "index": i,
@@ -381,7 +386,7 @@ def check_readings(
         if detector is None or "value" not in item:
             continue
         try:
-            normalised = gas.normalise(detector.gas, item["value"], detector.unit, cfg.policy)
+            normalised = gas.normalise(detector.gas, item["value"], detector.unit, table=table)
             # Not a concentration at all: more than the whole volume, or past a %LEL sensor's full scale.
             if gas.convert(table[detector.gas], item["value"], detector.unit, gas.PCT_VOL) > 100 or (
                 detector.unit == gas.PCT_LEL and item["value"] > 100
@@ -390,7 +395,7 @@ def check_readings(
         except ValueError as exc:
             refuse(i, item, "value", "out_of_range", str(exc))
             continue
-        if at is not None and not any(r["index"] == i for r in refused):
+        if at is not None and i not in refused_at:
             readings.append(Reading(detector, item["value"], normalised, at))
     return ReadingCheck(readings, refused), errors
 
