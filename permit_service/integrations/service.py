@@ -344,7 +344,8 @@ def check_readings(
                 Detector.id, Detector.code, Detector.area_id, Detector.gas, Detector.unit, Detector.feed_id,
                 Detector.created_at,
             ).where(
-                Detector.enterprise_id == enterprise_id, Detector.code.in_(codes), Detector.active.is_(True)
+                Detector.enterprise_id == enterprise_id, _one_of(session, Detector.code, codes),
+                Detector.active.is_(True),
             )
         )
     } if codes else {}  # fmt: skip
@@ -398,6 +399,14 @@ def check_readings(
         if at is not None and i not in refused_at:
             readings.append(Reading(detector, item["value"], normalised, at))
     return ReadingCheck(readings, refused), errors
+
+
+def _one_of(session: Session, column: sa.ColumnElement[str], values: set[str]) -> sa.ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL one array parameter, since an IN of hundreds of parameters is a new
+    statement text for every count (rendered and parsed again, half the CPU of reading the rows)."""
+    if is_postgres(session):
+        return column == sa.any_(sa.bindparam("values", list(values), type_=sa.ARRAY(sa.String)))
+    return column.in_(values)
 
 
 def _time_problems(at: datetime | None, now: datetime, policy: Mapping[str, Any]) -> list[tuple[str, str]]:
