@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,7 +104,32 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_pragmas(engine, sqlite_busy_timeout_ms)
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+# A connection back in the pool for longer than this is tested before a request gets it (issue 14: a ping on
+# every checkout was one more round trip per request). One in steady use is not: if the server dropped it, the
+# request fails as "database unavailable" (503, Retry-After), SQLAlchemy discards the pool's connections of
+# before the drop, and the client's retry gets a fresh one.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get("checked_in")
+        if checked_in is None or time.monotonic() - checked_in <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc  # the pool replaces it and tries again
 
 
 def _keep_loaded(session: Session, instance: Any) -> None:
