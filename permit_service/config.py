@@ -16,6 +16,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `PASSWORD_MIN_LENGTH` | `12` | shortest password a person may set with `POST /api/v1/auth/password` (at least 8; passwords are hashed with Argon2id). |
 | `AUTH_MAX_FAILED_ATTEMPTS` | `5` | failed password attempts on one account (login and password change together) after which further attempts are refused with 429 and a `Retry-After`, without the password being checked, until the window below ends. A success clears the count. Counted per username, existing or not, in the database (every worker and instance shares it). At least 1. |
 | `AUTH_FAILURE_WINDOW_MINUTES` | `15` | the window those failures are counted in, from the first failure. At least 1. |
+| `AUTH_CACHE_SECONDS` | `5` | how long a worker process keeps what it read of a token (revoked or not) and of its caller (active, roles, tenant, password generation, card, departments), so that most requests read neither. A change made through this process (logout, password change, deactivation, roles, card, departments, a client's deactivation) takes effect at once in it; in other worker processes and instances it takes effect within this many seconds. `0` reads them on every request. 0 to 60. |
 | `JWT_AUDIENCE` | `permit-service` | `aud` of issued tokens, checked on every token. |
 | `EXTERNAL_IDP_ISSUER` | unset | `iss` of an enterprise identity provider whose RS256 tokens are accepted (`sub` = our username, `aud` must name `JWT_AUDIENCE`, `exp` required). Must differ from `JWT_ISSUER`; needs a key file below. |
 | `EXTERNAL_IDP_PUBLIC_KEY_FILE` | unset | PEM RSA public key of that provider. |
@@ -90,6 +91,7 @@ class Config:
     password_min_length: int = 12
     auth_max_failed_attempts: int = 5
     auth_failure_window_minutes: int = 15
+    auth_cache_seconds: int = 5
     external_idp_issuer: str | None = None
     external_idp_public_key_file: str | None = None
     external_idp_jwks_file: str | None = None
@@ -140,6 +142,7 @@ class Config:
             jwt_algorithm=env.get("JWT_ALGORITHM", base.jwt_algorithm),
             jwt_access_minutes=_int(env, "JWT_ACCESS_MINUTES", base.jwt_access_minutes),
             jwt_refresh_days=_int(env, "JWT_REFRESH_DAYS", base.jwt_refresh_days),
+            auth_cache_seconds=_int(env, "AUTH_CACHE_SECONDS", base.auth_cache_seconds),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", base.password_min_length),
             auth_max_failed_attempts=_int(env, "AUTH_MAX_FAILED_ATTEMPTS", base.auth_max_failed_attempts),
             auth_failure_window_minutes=_int(
@@ -214,6 +217,8 @@ class Config:
             raise ConfigError("PASSWORD_MIN_LENGTH must be between 8 and 128")
         if min(self.auth_max_failed_attempts, self.auth_failure_window_minutes) < 1:
             raise ConfigError("AUTH_MAX_FAILED_ATTEMPTS and AUTH_FAILURE_WINDOW_MINUTES must be at least 1")
+        if not 0 <= self.auth_cache_seconds <= 60:
+            raise ConfigError("AUTH_CACHE_SECONDS must be between 0 and 60")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
         for network in self.webhook_allowed_networks:

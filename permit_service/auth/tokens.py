@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
+from permit_service.auth.cache import AuthCache, Verdict
 from permit_service.auth.models import IntegrationClient, RevokedToken
 from permit_service.auth.principal import INTEGRATION_ROLE, REGULATOR_PLATFORM_ROLE, Principal
 from permit_service.config import Config, ConfigError
@@ -90,6 +91,7 @@ def init_app(app: Flask, cfg: Config) -> None:
         JWT_COOKIE_CSRF_PROTECT=False,
     )
     app.extensions["external_idp_keys"] = _load_external_keys(cfg) if external else {}
+    app.extensions["auth_cache"] = AuthCache(cfg.auth_cache_seconds)
 
 
 def is_external(payload: dict[str, Any]) -> bool:
@@ -212,58 +214,74 @@ def _external_person(sub: str) -> Person | None:
     return get_session().scalar(stmt)
 
 
+def _read_verdict(payload: dict[str, Any], key: str | None) -> Verdict:
+    session = get_session()
+    sub = payload.get("sub")
+    if is_external(payload):
+        revoked = key is not None and session.get(RevokedToken, key) is not None
+        person = _external_person(sub) if isinstance(sub, str) and sub else None
+        principal = principal_of_person(person) if person else None
+        owner = principal.id if principal else None
+        return Verdict(principal, active=principal is not None, revoked=revoked, owner=owner, username=sub)
+    kind = payload.get("kind")
+    try:
+        ident = uuid.UUID(str(sub))
+    except ValueError:
+        ident = None
+    if ident is None or kind not in ("person", "integration"):
+        return Verdict(None, active=False, revoked=False, owner=None)  # the user lookup refuses it
+    # The token's person or client and its revocation in ONE statement.
+    model = IntegrationClient if kind == "integration" else Person
+    listed = sa.exists().where(RevokedToken.jti == key) if key is not None else sa.false()
+    row = session.execute(sa.select(model, listed).where(model.id == ident)).one_or_none()
+    if row is None:
+        return Verdict(None, active=False, revoked=False, owner=str(ident))
+    found, revoked = row
+    principal = (
+        principal_of_client(found) if isinstance(found, IntegrationClient) else principal_of_person(found)
+    )
+    return Verdict(principal, active=found.active, revoked=bool(revoked), owner=str(ident))
+
+
+def _verdict(payload: dict[str, Any]) -> Verdict:
+    """What the database says of this token: read once a request, and served from the process's cache for
+    AUTH_CACHE_SECONDS (auth.cache: a change committed in this process drops it at once)."""
+    key = token_key(payload)
+    seen: dict[str | None, Verdict] = g.setdefault("token_verdicts", {})
+    if key in seen:
+        return seen[key]
+    cache: AuthCache = current_app.extensions["auth_cache"]
+    verdict = cache.get(key) if key is not None else None
+    if verdict is None:
+        epoch = cache.epoch
+        verdict = _read_verdict(payload, key)
+        if key is not None:
+            cache.put(key, verdict, epoch)
+    seen[key] = verdict
+    return verdict
+
+
 @jwt.user_lookup_loader
 def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> Principal | None:
-    # Roles and tenant come from the database on every request: a deactivated person or a changed
-    # role takes effect at once, and an external provider cannot grant roles.
-    sub = payload.get("sub")
-    if not isinstance(sub, str) or not sub:
-        return None
-    if is_external(payload):
-        person = _external_person(sub)
-        return principal_of_person(person) if person else None
-    try:
-        ident = uuid.UUID(sub)
-    except ValueError:
-        return None
-    # The blocklist check has just read the token's person or client (issue 14: the caller is read once).
-    model = IntegrationClient if payload.get("kind") == "integration" else Person
-    checked: dict[uuid.UUID, Person | IntegrationClient | None] = g.get("token_callers", {})
-    caller = checked[ident] if ident in checked else get_session().get(model, ident)
-    if isinstance(caller, IntegrationClient):
-        return principal_of_client(caller) if caller.active else None
-    return principal_of_person(caller) if isinstance(caller, Person) and caller.active else None
-
-
-def _token_caller(payload: dict[str, Any]) -> tuple[type[Person] | type[IntegrationClient], uuid.UUID] | None:
-    """The person or client an access token of ours names (None: an external token, or a malformed sub)."""
-    kind = payload.get("kind")
-    if is_external(payload) or kind not in ("person", "integration"):
-        return None
-    try:
-        ident = uuid.UUID(str(payload.get("sub")))
-    except ValueError:
-        return None  # not ours to judge here: the user lookup refuses it
-    return (IntegrationClient if kind == "integration" else Person), ident
+    # Roles and tenant come from our directory (an external provider cannot grant roles), at most
+    # AUTH_CACHE_SECONDS old; a deactivated person or client is refused.
+    verdict = _verdict(payload)
+    return verdict.caller if verdict.active else None
 
 
 @jwt.token_in_blocklist_loader
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     # Revoked by logout, or older than the person's last password change (their generation): every token issued
-    # before it, on any device, is dead. A token of ours is judged and its person or client loaded in ONE
-    # statement, and the user lookup reuses what it loaded (issue 14: the caller is read once per request).
-    key = token_key(payload)
-    caller = _token_caller(payload)
-    if caller is None:
-        return key is not None and get_session().get(RevokedToken, key) is not None
-    model, ident = caller
-    listed = sa.exists().where(RevokedToken.jti == key) if key is not None else sa.false()
-    row = get_session().execute(sa.select(model, listed).where(model.id == ident)).one_or_none()
-    g.setdefault("token_callers", {})[ident] = row[0] if row else None
-    if row is None:
-        return False  # the user lookup refuses an unknown person or client
-    found, revoked = row
-    return bool(revoked) or (isinstance(found, Person) and payload.get("gen", 0) != found.token_generation)
+    # before it, on any device, is dead.
+    verdict = _verdict(payload)
+    caller = verdict.caller
+    superseded = (
+        caller is not None
+        and caller.kind == "person"
+        and not is_external(payload)
+        and payload.get("gen", 0) != caller.token_generation
+    )
+    return verdict.revoked or superseded
 
 
 @jwt.unauthorized_loader
