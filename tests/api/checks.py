@@ -12,12 +12,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import jwt as pyjwt
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from permit_service.db import get_engine
+
 PROBLEM = "application/problem+json"
+# Transaction control is not counted: SQLite's BEGIN IMMEDIATE is a statement, PostgreSQL's is implicit.
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def assert_problem(resp: TestResponse, status: int, *, fields: set[str] | None = None) -> dict[str, Any]:
@@ -79,3 +84,21 @@ def url_of(rule: Rule, **given: Any) -> str:
             kind = type(converter).__name__
             values[name] = uuid.uuid4() if "UUID" in kind else 2027 if "Integer" in kind else "hot_work"
     return rule.build(values)[1]
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[list[str]]:
+    """The statements the app sends while the block runs."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = get_engine()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

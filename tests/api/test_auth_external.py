@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from permit_service import create_app
 from permit_service.config import Config, ConfigError
-from tests.api.checks import assert_problem, bearer, hand_made
+from tests.api.checks import assert_problem, bearer, counted, hand_made
 from tests.conftest import TEST_JWT_SECRET
 
 ISSUER = "https://sso.example-chem.cn/realms/plant"
@@ -225,3 +225,22 @@ def test_config_reads_the_provider_settings_from_the_environment(pem_file):
         }
     )
     assert (cfg.external_idp_issuer, cfg.external_idp_enterprise) == (ISSUER, "91371100MA3C000000")
+
+
+def test_provider_token_is_cached_like_ours_and_a_change_in_the_process_is_seen_at_once(
+    app, client, factory, idp_key
+):
+    world = factory.world()
+    person = world.people["worker"]
+    headers = bearer(idp_token(idp_key, person.username))
+    assert client.get(ME, headers=headers).status_code == 200
+    with counted(app) as statements:
+        assert client.get(ME, headers=headers).status_code == 200
+    assert statements == []  # within AUTH_CACHE_SECONDS: neither the person nor the revocation is read
+    person.active = False
+    factory.session.commit()
+    assert_problem(client.get(ME, headers=headers), 401)
+    newcomer = bearer(idp_token(idp_key, "new.hire"))
+    assert_problem(client.get(ME, headers=newcomer), 401)  # nobody has that username yet
+    factory.person("worker", enterprise=world.enterprise, username="new.hire")
+    assert client.get(ME, headers=newcomer).get_json()["roles"] == ["worker"]
