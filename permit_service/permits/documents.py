@@ -14,6 +14,7 @@ shown; `permit-service documents rebuild` renders the finished permits a live da
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -63,7 +64,12 @@ def _shape(schema: Schema) -> list[Any]:
 
 def current_format() -> str:
     """The format documents are rendered in now: the answer's shape, the display timezone and RENDERING."""
-    key = json.dumps([RENDERING, str(display_tz()), _shape(_document)])
+    return _format_in(str(display_tz()))
+
+
+@functools.cache
+def _format_in(timezone: str) -> str:
+    key = json.dumps([RENDERING, timezone, _shape(_document)])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
