@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shapely
-from shapely.geometry import Point, shape
-from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
+if TYPE_CHECKING:
+    from shapely.geometry import Point
+    from shapely.geometry.base import BaseGeometry
+
+# shapely (with numpy) costs a worker some 20 MB (issue 14: <= 150 MB per worker): it is imported on the first
+# boundary set or position tested, which most workers never see.
 
 BOUNDARY_TYPES = ("Polygon", "MultiPolygon")
 MAX_VERTICES = 10_000  # a plant area outline, not a survey: bounds the work of every on-site test
@@ -32,6 +34,10 @@ def parse_boundary(value: Any) -> BaseGeometry:
         )
     if set(value) - {"type", "coordinates"}:
         raise BoundaryError("只能含 type 与 coordinates / only type and coordinates are allowed")
+    import shapely
+    from shapely.geometry import shape
+    from shapely.validation import explain_validity
+
     try:
         geometry = shape(value)
     except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
@@ -50,6 +56,8 @@ def parse_boundary(value: Any) -> BaseGeometry:
 
 def as_geojson(geometry: BaseGeometry) -> dict[str, Any]:
     """The boundary as stored: plain GeoJSON with lists, ready for a JSON column."""
+    import shapely.geometry
+
     mapped = shapely.geometry.mapping(geometry)
     return {"type": mapped["type"], "coordinates": _lists(mapped["coordinates"])}
 
@@ -60,6 +68,8 @@ def _lists(value: Any) -> Any:
 
 def position_point(position: Mapping[str, Any]) -> Point | None:
     """The position's point in the platform's plane: (x, y) when given, else (lon, lat); None if neither."""
+    from shapely.geometry import Point
+
     for first, second in (("x", "y"), ("lon", "lat")):
         if position.get(first) is not None and position.get(second) is not None:
             return Point(float(position[first]), float(position[second]))
@@ -68,4 +78,6 @@ def position_point(position: Mapping[str, Any]) -> Point | None:
 
 def covers(boundary: Mapping[str, Any], point: Point) -> bool:
     """Whether the stored boundary holds the point (its edge counts as inside)."""
+    from shapely.geometry import shape
+
     return shape(boundary).covers(point)

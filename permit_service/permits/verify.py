@@ -17,7 +17,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import segno
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, render_template, request
 from markupsafe import Markup
@@ -77,6 +76,8 @@ def verify_url(permit_id: uuid.UUID) -> str:
 
 def qr_svg(url: str) -> Markup:
     """The QR code of `url` as an inline SVG element (no image file, no network)."""
+    import segno  # 9 MB a worker needs only once it prints a form (issue 14)
+
     return Markup(segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=False))  # noqa: S704 - segno's own SVG
 
 
