@@ -61,7 +61,7 @@ EDITABLE = (
 # --- the permit workflow's view (context provider) -----------------------------------------------
 
 
-@register_provider
+@register_provider(deferred=("job_kind", "consented", "enterprise_risk_grade", "principal_confirmed_at"))
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     row = session.execute(

@@ -13,14 +13,20 @@ from permit_service.permits.models import Permit
 ContextProvider = Callable[[Session, Permit], dict[str, Any]]
 _providers: list[ContextProvider] = []
 _by_state: set[ContextProvider] = set()
+# The fields a deferred provider answers: it is asked only when a guard first reads one of them.
+_deferred: dict[ContextProvider, tuple[str, ...]] = {}
 # A request's session memoises each provider's answer for a permit under this key (see provided_fields).
 MEMO = "provided_fields"
 
 
-def register_provider(provider: ContextProvider | None = None, *, by_state: bool = False) -> Any:
+def register_provider(
+    provider: ContextProvider | None = None, *, by_state: bool = False, deferred: tuple[str, ...] = ()
+) -> Any:
     """Register a provider (idempotent); usable as a decorator at import time of a service module.
 
     `by_state`: its answer depends on the permit's state, so an action's answer asks it again.
+    `deferred`: the fields it always answers; it is asked (its statement sent) only when the core first reads
+    one of them, so an action none of whose guards reads them costs nothing (issue 14).
     """
 
     def register(fn: ContextProvider) -> ContextProvider:
@@ -28,6 +34,8 @@ def register_provider(provider: ContextProvider | None = None, *, by_state: bool
             _providers.append(fn)
         if by_state:
             _by_state.add(fn)
+        if deferred:
+            _deferred[fn] = deferred
         return fn
 
     return register(provider) if provider is not None else register
@@ -51,14 +59,51 @@ def provided_fields(session: Session, permit: Permit) -> dict[str, Any]:
     memo: dict[tuple[Any, ...], dict[str, Any]] | None = session.info.get(MEMO)
     merged: dict[str, Any] = {}
     for provider in _providers:
-        if memo is None:
-            merged.update(provider(session, permit))
-            continue
-        key = _key(provider, permit)
-        if key not in memo:
-            memo[key] = provider(session, permit)
-        merged.update(memo[key])
+        answer = _answer_of(session, permit, provider, memo)
+        if provider in _deferred:
+            merged.update({name: Deferred(answer, name) for name in _deferred[provider]})
+        else:
+            merged.update(answer())
     return merged
+
+
+def _answer_of(
+    session: Session,
+    permit: Permit,
+    provider: ContextProvider,
+    memo: dict[tuple[Any, ...], dict[str, Any]] | None,
+) -> Callable[[], dict[str, Any]]:
+    """The provider's answer for the permit, asked on the call (once per transaction where memoised)."""
+    # The key is taken now: what the provider reads of the permit as the action found it.
+    key = _key(provider, permit)
+    local: dict[tuple[Any, ...], dict[str, Any]] = {} if memo is None else memo
+
+    def answer() -> dict[str, Any]:
+        if key not in local:
+            local[key] = provider(session, permit)
+        return local[key]
+
+    return answer
+
+
+class Deferred:
+    """One field of a deferred provider's answer, read on first use (see `resolving`)."""
+
+    __slots__ = ("_answer", "_name")
+
+    def __init__(self, answer: Callable[[], dict[str, Any]], name: str) -> None:
+        self._answer, self._name = answer, name
+
+    def get(self) -> Any:
+        return self._answer()[self._name]
+
+
+class Resolving:
+    """Mixed into the core's PermitData and Context by the shell: a Deferred field reads as its value."""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        return value.get() if type(value) is Deferred else value
 
 
 T = TypeVar("T")

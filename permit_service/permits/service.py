@@ -27,7 +27,7 @@ from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
 from permit_service.permits import documents  # noqa: F401 - its listeners render a finished permit's document
-from permit_service.permits.context import LazySequence, provided_fields
+from permit_service.permits.context import LazySequence, Resolving, provided_fields
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -49,6 +49,16 @@ if TYPE_CHECKING:
 
 _PERMIT_DATA_FIELDS = {f.name for f in dc_fields(wf.PermitData)}
 _CONTEXT_FIELDS = {f.name for f in dc_fields(wf.Context)}
+
+
+class _PermitData(Resolving, wf.PermitData):
+    """The core's PermitData whose provided fields may load on first read (permits.context.Deferred)."""
+
+
+class _Context(Resolving, wf.Context):
+    """The core's Context whose provided fields may load on first read (permits.context.Deferred)."""
+
+
 ON_SITE_ACTIONS = frozenset({"approve"})  # G-06: signatures that must be given on site, with evidence
 EDITABLE = (
     "title", "location", "work_content", "valid_from", "valid_until", "grade", "facts", "risk_analysis",
@@ -188,7 +198,7 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
         working_periods=working_periods(permit.working_periods),
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _PERMIT_DATA_FIELDS})
-    return wf.PermitData(**fields)
+    return _PermitData(**fields)
 
 
 def working_periods(stored: Sequence[Mapping[str, str]] | None) -> tuple[wf.WorkingPeriod, ...]:
@@ -272,7 +282,7 @@ def build_context(
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
     )
     fields.update({k: v for k, v in (extra or {}).items() if k in _CONTEXT_FIELDS})
-    return wf.Context(**fields)
+    return _Context(**fields)
 
 
 def core_view(

@@ -102,7 +102,7 @@ def tools_inside(session: Session, permit_id: uuid.UUID) -> int:
     )
 
 
-@register_provider
+@register_provider(deferred=("people_inside", "tools_inside", "guardian_left"))
 def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
     # CS-05: the confined-space register of people and tools decides whether the permit may complete.
     # Every load of every permit comes here (1,000 expiries are 1,000 loads): one statement answers the counts
