@@ -3,6 +3,7 @@ gas plan each testing type follows."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -140,6 +141,9 @@ def _lookup(code: str, table: Mapping[str, Gas]) -> Gas:
     return gas
 
 
+@functools.lru_cache(
+    maxsize=64
+)  # every conversion asks, a batch of readings 5 times per reading; raises are not kept
 def _unit(unit: str) -> str:
     key = unit.replace(" ", "").lower()
     if key not in _UNIT_ALIASES:

@@ -30,28 +30,32 @@ def display_tz() -> ZoneInfo:
 def unstorable_text(data: Any) -> list[str]:
     """Paths of strings (values or keys) the service does not store: control characters or lone surrogates."""
     # One test over all the text first: bodies are nearly always clean, and naming paths costs more than testing.
-    if _storable("".join(_strings(data))):
-        return []
-    return _unstorable_paths(data)
+    try:
+        clean = _storable("".join(_strings(data)))
+    except TypeError:  # a key that is not text (never in JSON): the long way names what is wrong
+        clean = False
+    return [] if clean else _unstorable_paths(data)
 
 
-def _strings(data: Any) -> list[str]:
-    found: list[str] = []
+_SCALARS = (int, float, type(None))
+
+
+def _strings(data: Any) -> list[Any]:
+    """Every string value and every key of `data`."""
+    found: list[Any] = []
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             found.append(item)
+        elif isinstance(item, _SCALARS):
+            continue
         elif isinstance(item, Mapping):
-            found.extend(filter(_is_text, item))
+            found.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return found
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str)
 
 
 def _unstorable_paths(data: Any, path: str = "") -> list[str]:
