@@ -42,7 +42,9 @@ class Verdict:
 
 
 @dataclass
-class _Changes:
+class Changes:
+    """What a committed transaction wrote that verdicts depend on."""
+
     tokens: set[str] = field(default_factory=set)
     owners: set[str] = field(default_factory=set)
     usernames: set[str] = field(default_factory=set)
@@ -85,7 +87,7 @@ class AuthCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def drop(self, changes: _Changes) -> None:
+    def drop(self, changes: Changes) -> None:
         """Forget every verdict a committed change may have made wrong."""
         with self._lock:
             self.epoch += 1
@@ -109,8 +111,8 @@ _CHANGES = "auth_cache_changes"
 _TABLES = {Person.__tablename__, IntegrationClient.__tablename__}
 
 
-def _changes(session: Session) -> _Changes:
-    return session.info.setdefault(_CHANGES, _Changes())
+def _changes(session: Session) -> Changes:
+    return session.info.setdefault(_CHANGES, Changes())
 
 
 @event.listens_for(Session, "after_flush")

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from permit_service import create_app
+from permit_service.auth.cache import AuthCache, Changes, Verdict
 from permit_service.config import Config, ConfigError
 from permit_service.directory.models import Person
 from tests.api.checks import assert_problem, bearer, counted
@@ -139,3 +140,28 @@ def test_auth_cache_seconds_is_configuration_between_0_and_60():
     for wrong in ("-1", "61", "soon"):
         with pytest.raises(ConfigError, match="AUTH_CACHE_SECONDS"):
             Config.from_env({**env, "AUTH_CACHE_SECONDS": wrong})
+
+
+def _verdict(owner: str) -> Verdict:
+    return Verdict(None, active=False, revoked=False, owner=owner)
+
+
+def test_a_process_keeps_at_most_so_many_tokens_the_least_recently_used_going_first():
+    cache = AuthCache(5, size=2)
+    for key in ("a", "b"):
+        cache.put(key, _verdict(key), cache.epoch)
+    assert cache.get("a") is not None  # "b" is now the least recently used
+    cache.put("c", _verdict("c"), cache.epoch)
+    assert [cache.get(k) is not None for k in ("a", "b", "c")] == [True, False, True]
+
+
+def test_a_verdict_read_before_a_change_was_committed_is_not_kept():
+    # A request read the caller while a logout in another thread of the process committed: its answer may
+    # predate the logout, so it must not be served to the next request.
+    cache = AuthCache(5)
+    epoch = cache.epoch
+    cache.drop(Changes(tokens={"jti-1"}))
+    cache.put("jti-1", _verdict("p"), epoch)
+    assert cache.get("jti-1") is None
+    cache.put("jti-1", _verdict("p"), cache.epoch)
+    assert cache.get("jti-1") is not None
