@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -92,10 +92,13 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
-    # Writers take the lock up front so two requests never deadlock upgrading a read lock.
+    # Writers take the lock up front so two requests never deadlock upgrading a read lock. A request's reads
+    # outside `transaction()` (a GET, the caller's lookup, an action's answer after its commit) never write: in WAL
+    # mode they read a snapshot beside the writer instead of queueing for its lock (issue 14).
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = has_request_context() and not g.get("tx_depth")
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5000) -> Engine:

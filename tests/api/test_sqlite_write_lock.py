@@ -1,0 +1,71 @@
+"""On SQLite (WAL) only writes queue for the database's write lock: a request's reads run beside a writer (issue 14)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from permit_service import create_app
+from permit_service.config import Config
+from tests.api.permit_flows import draft_body
+from tests.conftest import ON_POSTGRES
+from tests.factories import Factory
+
+pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's database-wide write lock")
+
+
+@pytest.fixture
+def impatient(config: Config, app: Flask) -> Iterator[Flask]:
+    """A second app on the same file whose writers give up after 100 ms instead of 5 s."""
+    other = create_app(dataclasses.replace(config, sqlite_busy_timeout_ms=100))
+    other.extensions["clock"] = app.extensions["clock"]
+    yield other
+    other.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def other_writer(config: Config) -> Iterator[sqlite3.Connection]:
+    """Another process's connection to the file, to hold the write lock with BEGIN IMMEDIATE."""
+    conn = sqlite3.connect(config.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def test_a_permit_and_the_list_are_read_while_another_writer_holds_the_lock(
+    client, factory: Factory, impatient: Flask, other_writer: sqlite3.Connection
+) -> None:
+    world = factory.world()
+    created = client.post(
+        "/api/v1/permits", json=draft_body(world), headers=factory.headers(world.people["applicant"])
+    )
+    assert created.status_code == 201, created.json
+    reader = impatient.test_client()
+    headers = factory.headers(world.people["work_leader"])
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    one = reader.get(f"/api/v1/permits/{created.json['id']}", headers=headers)
+    page = reader.get("/api/v1/permits?limit=50", headers=headers)
+
+    assert one.status_code == 200, one.json
+    assert one.json["number"] == created.json["number"]
+    assert [p["id"] for p in page.json["items"]] == [created.json["id"]]
+    other_writer.rollback()
+
+
+def test_a_write_still_waits_for_the_lock_and_changes_nothing_when_it_gives_up(
+    client, factory: Factory, impatient: Flask, other_writer: sqlite3.Connection
+) -> None:
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"])
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    refused = impatient.test_client().post("/api/v1/permits", json=draft_body(world), headers=headers)
+    other_writer.rollback()
+    listed = client.get("/api/v1/permits?limit=50", headers=headers)
+
+    assert refused.status_code >= 500
+    assert listed.json["items"] == []
