@@ -92,6 +92,16 @@ def _commit() -> str:
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def _workers_cpu_s(server: subprocess.Popen) -> float:
+    """CPU seconds the server's workers have used so far (Linux /proc)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     import urllib.request
 
@@ -167,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             fixture_path = f"{tmp}/fixture.json"
             Path(fixture_path).write_text(json.dumps(fixture, ensure_ascii=False))
             load1 = os.getloadavg()[0]
+            cpu0 = _workers_cpu_s(server)
             run = subprocess.run(
                 [sys.executable, loadgen, "--url", url, "--token", "", "--scenarios", __file__,
                  "--scenario", "sqlite-writes", "--param", f"fixture={fixture_path}",
@@ -174,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--connections", str(args.connections), "--label", f"sqlite-{args.workers}w"],
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
+            cpu = _workers_cpu_s(server) - cpu0
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -181,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(run.stdout.strip().splitlines()[-1])
         locked = Path(f"{tmp}/gunicorn.log").read_text().count("database is locked")
     status = result.get("status", {})
+    answered = sum(status.values()) + result["warmup"]["ok"]
     server_errors = sum(n for code, n in status.items() if code.startswith("5"))
     print(json.dumps(result))
     print(
@@ -189,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({args.workers} workers, 1 in {CANCEL_EVERY} a cancel): achieved {result['achieved_rate']}/s, "
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms, status {status}, "
         f"5xx {server_errors}, errors {result['errors']}, unsent {result.get('unsent', 0)}, "
-        f"'database is locked' in the log {locked}"
+        f"'database is locked' in the log {locked}; the workers' CPU {cpu * 1000 / max(answered, 1):.1f} ms "
+        "per answered request"
     )
     met = (
         server_errors == 0

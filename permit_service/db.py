@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -80,7 +83,43 @@ def unique_violated(exc: IntegrityError, table: sa.Table, *columns: str) -> bool
     return str(exc.orig) == "UNIQUE constraint failed: " + ", ".join(f"{table.name}.{c}" for c in columns)
 
 
-def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+class _SQLiteConnection(sqlite3.Connection):
+    """pysqlite's connection, holding the file descriptor of the writers' queue (None: no queue)."""
+
+    writer_queue: int | None = None
+
+
+def _writer_queue_path(url: sa.URL) -> str | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database + "-writers"
+
+
+def _join_writer_queue(fd: int, timeout_s: float) -> None:
+    # Polled every millisecond: SQLite's own busy handler sleeps up to 100 ms between tries, so the lock sat idle
+    # for milliseconds after each commit while every waiter slept (issue 14). After `timeout_s` the writer goes on
+    # to BEGIN IMMEDIATE, whose busy timeout decides: the queue orders writers, SQLite's lock still excludes them.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.001)
+
+
+def _leave_writer_queue(connection: Any) -> None:
+    fd = getattr(getattr(connection, "dbapi_connection", connection), "writer_queue", None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
+    queue_path = _writer_queue_path(engine.url)
+
     # pysqlite's own transaction handling defeats BEGIN IMMEDIATE and savepoints; take it over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -91,21 +130,60 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if queue_path is not None:
+            dbapi_conn.writer_queue = os.open(queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_conn: Any, _record: Any) -> None:
+        if dbapi_conn.writer_queue is not None:
+            os.close(dbapi_conn.writer_queue)  # also leaves the queue
+            dbapi_conn.writer_queue = None
 
     # Writers take the lock up front so two requests never deadlock upgrading a read lock. A request's reads
     # outside `transaction()` (a GET, the caller's lookup, an action's answer after its commit) never write: in WAL
-    # mode they read a snapshot beside the writer instead of queueing for its lock (issue 14).
+    # mode they read a snapshot beside the writer instead of queueing for its lock (issue 14). Writers of every
+    # process on the file queue on a file lock beside it first, which hands over the moment a writer ends.
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        reading = has_request_context() and not g.get("tx_depth")
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        if has_request_context() and not g.get("tx_depth"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        fd = conn.connection.dbapi_connection.writer_queue
+        if fd is not None:
+            _join_writer_queue(fd, busy_timeout_ms / 1000)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave_writer_queue(conn.connection)
+            raise
+
+    # The queue is left once the transaction has ended (the engine's commit and rollback events come before it).
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(connection: Any) -> None:
+        try:
+            commit(connection)
+        finally:
+            _leave_writer_queue(connection)
+
+    def do_rollback(connection: Any) -> None:
+        try:
+            rollback(connection)
+        finally:
+            _leave_writer_queue(connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5000) -> Engine:
     """Create the engine for `url` with the settings each backend needs."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _sqlite_pragmas(engine, sqlite_busy_timeout_ms)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30, "factory": _SQLiteConnection}
+        )
+        _sqlite_setup(engine, sqlite_busy_timeout_ms)
         return engine
     engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     _ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
