@@ -156,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explain", action="store_true", help="print each page's plan")
     args = ap.parse_args(argv)
     url = args.db.replace("postgresql://", "postgresql+psycopg://", 1)
-    _ensure_database(args.db)
+    try:
+        _ensure_database(args.db)
+    except psycopg.OperationalError as exc:
+        print(f"skipped: no PostgreSQL at {args.db} ({exc})")
+        return 0
     _migrate(args.db, url)
 
     os.environ["DATABASE_URL"] = url
