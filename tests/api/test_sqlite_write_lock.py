@@ -1,10 +1,13 @@
-"""On SQLite (WAL) only writes queue for the database's write lock: a request's reads run beside a writer (issue 14)."""
+"""On SQLite (WAL) writes queue for the write lock, one at a time, and a request's reads run beside a writer (issue 14)."""
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
@@ -69,3 +72,48 @@ def test_a_write_still_waits_for_the_lock_and_changes_nothing_when_it_gives_up(
 
     assert refused.status_code >= 500
     assert listed.json["items"] == []
+
+
+def _queue_is_free(config: Config) -> bool:
+    fd = os.open(config.database_url.removeprefix("sqlite:///") + "-writers", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_writers_leave_the_queue_when_their_transaction_ends_committed_or_rejected(
+    app: Flask, client, config: Config, factory: Factory
+) -> None:
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"])
+
+    created = client.post("/api/v1/permits", json=draft_body(world), headers=headers)
+    after_commit = _queue_is_free(config)
+    rejected = client.post(
+        "/api/v1/permits", json=draft_body(world, area_id=str(world.enterprise.id)), headers=headers
+    )
+    after_rejection = _queue_is_free(config)
+
+    assert created.status_code == 201
+    assert rejected.status_code in (404, 422)
+    assert after_commit and after_rejection
+
+
+def test_concurrent_creates_all_succeed_one_writer_at_a_time(app: Flask, factory: Factory) -> None:
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"])
+    body = draft_body(world)
+
+    def create(_: int) -> tuple[int, str | None]:
+        answer = app.test_client().post("/api/v1/permits", json=body, headers=headers)
+        return answer.status_code, answer.json.get("number")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(create, range(16)))
+
+    assert [status for status, _ in answers] == [201] * 16
+    assert len({number for _, number in answers}) == 16
