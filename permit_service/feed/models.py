@@ -46,3 +46,6 @@ class FeedCounter(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_position: Mapped[int] = mapped_column(BigId)
     platform_subscriptions: Mapped[int] = mapped_column(server_default=sa.text("0"))
+    # Moved by a trigger on every change to a webhook subscription: a process reads the plant portals'
+    # subscriptions again only when the generation its commit reads here has moved (integrations.webhooks).
+    webhook_generation: Mapped[int] = mapped_column(server_default=sa.text("0"))

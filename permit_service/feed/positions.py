@@ -24,9 +24,10 @@ from permit_service.audit.models import Event
 from permit_service.db import is_postgres
 from permit_service.feed import push
 from permit_service.feed.models import FeedCounter, FeedPosition
+from permit_service.integrations import webhooks
 from permit_service.permits.models import Permit
 
-# session.info key: (id, permit as at the event) of each event recorded in the open transaction
+# session.info key: (id, event, permit as at the event) of each event recorded in the open transaction
 _PENDING = "feed_pending_events"
 # What can change after a permit's event: its state and grade; a draft edit changes validity, location and work
 # unit; an administrator the area's code and name.
@@ -36,7 +37,7 @@ AT_EVENT = ("state", "grade", "valid_from", "valid_until", "area_code", "area_na
 @audit.on_event
 def remember(session: Session, event: Event) -> None:
     """Note an event recorded in this transaction, and its permit as it stands now; both go to the feed at commit."""
-    session.info.setdefault(_PENDING, []).append((event.id, _permit_at(session, event)))
+    session.info.setdefault(_PENDING, []).append((event.id, event, _permit_at(session, event)))
 
 
 def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
@@ -58,21 +59,26 @@ def _assign_positions(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ids = [event_id for event_id, _ in pending]
+    ids = [event_id for event_id, _, _ in pending]
     session.flush()
     insert = pg_insert if is_postgres(session) else sqlite_insert
     upsert = insert(FeedCounter).values(id=1, last_position=len(ids))
-    last, platforms = session.execute(
+    last, platforms, generation = session.execute(
         upsert.on_conflict_do_update(
             index_elements=[FeedCounter.id],
             set_={"last_position": FeedCounter.__table__.c.last_position + len(ids)},
-        ).returning(FeedCounter.last_position, FeedCounter.platform_subscriptions)
+        ).returning(
+            FeedCounter.last_position, FeedCounter.platform_subscriptions, FeedCounter.webhook_generation
+        )
     ).one()
+    # The plant portals' deliveries, matched against the subscriptions as they stand at this commit.
+    # (An event of a savepoint that was rolled back is no longer persistent: it is gone, and delivers nothing.)
+    webhooks.enqueue(session, [event for _, event, _ in pending if sa.inspect(event).persistent], generation)
     first = last - len(ids) + 1
     # INSERT ... SELECT: an event written inside a savepoint that was rolled back is gone and gets no row; its
     # position stays unused, a harmless hole (a reader never sees anything appear below a position it passed).
     positions = sa.case({eid: first + i for i, eid in enumerate(ids)}, value=Event.id)
-    facts = {event_id: permit for event_id, permit in pending if permit is not None}
+    facts = {event_id: permit for event_id, _, permit in pending if permit is not None}
     session.execute(
         sa.insert(FeedPosition).from_select(
             ["position", "event_id", *AT_EVENT],

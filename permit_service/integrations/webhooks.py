@@ -31,16 +31,19 @@ import socket
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import psutil
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from permit_service import clock
@@ -523,32 +526,93 @@ def payload(event: Event) -> str:
 _REGULATOR_WIRING = ("integration_client", "webhook_subscription")
 
 
-def _subscriptions_for(session: Session, event: Event) -> list[WebhookSubscription]:
-    stmt = sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+class _Subscriber(NamedTuple):
+    """What matching an event and queueing its delivery read of an active subscription."""
+
+    id: uuid.UUID
+    event_kinds: list[str]
+
+
+# Per database: the active subscriptions of plant portals by enterprise, as of a webhook generation (0025).
+_by_enterprise: weakref.WeakKeyDictionary[Engine, tuple[int, dict[uuid.UUID, list[_Subscriber]]]] = (
+    weakref.WeakKeyDictionary()
+)
+# session.info key: the subscriptions this transaction read, kept for the process once it has committed
+_READ = "webhook_subscribers_read"
+
+
+def _enterprise_subscribers(session: Session, generation: int) -> dict[uuid.UUID, list[_Subscriber]]:
+    """The plant portals' active subscriptions by enterprise at `generation`: read once per generation and process.
+
+    What a transaction read is kept only once it has committed: a rolled-back change of subscriptions never
+    leaves its generation's number behind with subscriptions that never were.
+    """
+    engine = session.get_bind()
+    known = _by_enterprise.get(engine)
+    if known is not None and known[0] == generation:
+        return known[1]
+    found: dict[uuid.UUID, list[_Subscriber]] = {}
+    rows = session.execute(
+        sa.select(WebhookSubscription.enterprise_id, WebhookSubscription.id, WebhookSubscription.event_kinds)
+        .where(WebhookSubscription.active.is_(True), WebhookSubscription.enterprise_id.is_not(None))
+        .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+    )
+    for row in rows:
+        found.setdefault(row.enterprise_id, []).append(_Subscriber(row.id, row.event_kinds))
+    session.info[_READ] = (engine, generation, found)
+    return found
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _keep_read(session: Session) -> None:
+    read = session.info.pop(_READ, None)
+    if read is not None:
+        engine, generation, found = read
+        _by_enterprise[engine] = (generation, found)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_read(session: Session, _previous: Any) -> None:
+    session.info.pop(_READ, None)
+
+
+def _subscriptions_for(session: Session, event: Event, generation: int) -> Sequence[_Subscriber]:
     if event.enterprise_id is not None:
-        stmt = stmt.where(WebhookSubscription.enterprise_id == event.enterprise_id)
+        subs: Sequence[_Subscriber] = _enterprise_subscribers(session, generation).get(
+            event.enterprise_id, []
+        )
     elif event.region_id is not None and event.subject_type not in _REGULATOR_WIRING:
         # A regional event (a freeze) concerns every enterprise of the region and below.
         regions = region_subtree(session, event.region_id)
-        stmt = stmt.where(
-            WebhookSubscription.enterprise_id.in_(
-                sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions))
+        subs = session.scalars(
+            sa.select(WebhookSubscription).where(
+                WebhookSubscription.active.is_(True),
+                WebhookSubscription.enterprise_id.in_(
+                    sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions))
+                ),
             )
-        )
+        ).all()
     else:
         return []
-    return [s for s in session.scalars(stmt) if matches(s.event_kinds, event.kind)]
+    return [s for s in subs if matches(s.event_kinds, event.kind)]
 
 
-@audit.on_event
-def enqueue(session: Session, event: Event) -> None:
-    """Write one outbox row per matching plant portal's subscription, in the event's own transaction (DC-04)."""
-    subs = _subscriptions_for(session, event)
-    if subs:
-        queue(session, event, subs, payload(event))
+def enqueue(session: Session, events: Sequence[Event], generation: int) -> None:
+    """Write one outbox row per matching plant portal's subscription, in the events' own transaction (DC-04).
+
+    Called as the transaction commits, under the feed counter's lock, with the webhook generation read there
+    (feed.positions): a subscription committed before this commit is matched, and nothing is looked up while no
+    subscription has changed since this process last read them.
+    """
+    for event in events:
+        subs = _subscriptions_for(session, event, generation)
+        if subs:
+            queue(session, event, subs, payload(event))
 
 
-def queue(session: Session, event: Event, subs: Sequence[WebhookSubscription], body: str) -> None:
+def queue(
+    session: Session, event: Event, subs: Sequence[WebhookSubscription | _Subscriber], body: str
+) -> None:
     """Write the outbox rows that deliver `body` about `event` to each subscription, in the open transaction."""
     key = ordering_key(event)
     session.execute(

@@ -29,13 +29,13 @@ BUDGETS = {
     # a finished permit: the permit's scope and version with its document (1)
     "get_finished_permit": 1,
     "list_permits": 1,
-    # + the chain head, the event (which moves the head's hash), the permit, the signature, webhooks, the feed
-    # position (2); the presence counts only where a guard reads them (resume: HC-04), the Plan-27 job likewise
-    "suspend": 13,
-    "resume": 14,  # the guardian's check-out (HC-04) comes with the presence counts
+    # + the chain head, the event (which moves the head's hash), the permit, the signature, the feed position (2,
+    # which reads the webhook generation: subscriptions only when it moved); the presence counts only where a guard reads them (resume: HC-04), the Plan-27 job likewise
+    "suspend": 12,
+    "resume": 13,  # the guardian's check-out (HC-04) comes with the presence counts
     # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
     # read back; a draft's guards read neither presence nor the Plan-27 job
-    "create_draft": 12,
+    "create_draft": 11,
     # the client from the cache (0); the active permits of the areas with their crew and links joined (1),
     # signatures (1), gas tests (1)
     "ingest": 9,

@@ -427,6 +427,30 @@ def test_DC04_an_unsubscribed_receiver_gets_nothing_more(app, client, factory, c
     assert _deliver(app, clock).delivered == 0 and receiver.received == []
 
 
+def test_DC04_a_subscription_changed_behind_the_service_counts_from_the_next_commit(
+    app, client, factory, receiver, scene
+):
+    world, _gate, _sub, permit = scene
+
+    def behind_the_service(active: bool) -> None:  # as another process, or an operator's SQL, would change it
+        with app.app_context():
+            session = _sessions(app)()
+            with session.begin():
+                session.execute(sa.update(WebhookSubscription).values(active=active))
+            session.close()
+
+    _check_in(
+        client, factory, world, permit, world.people["worker"]
+    )  # this process has read the subscriptions
+    behind_the_service(active=False)
+    _check_in(client, factory, world, permit, world.people["work_leader"])
+    behind_the_service(active=True)
+    _check_in(client, factory, world, permit, world.people["guardian"])
+    with app.app_context():
+        delivered = [json.loads(d.body)["data"]["person_id"] for d in _deliveries(_sessions(app)())]
+    assert delivered == [str(world.people["worker"].id), str(world.people["guardian"].id)]
+
+
 def test_DC04_the_address_is_checked_again_at_delivery(app, client, factory, clock, receiver, scene):
     world, _gate, _sub, permit = scene
     _check_in(client, factory, world, permit, world.people["worker"])
