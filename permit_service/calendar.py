@@ -325,9 +325,9 @@ def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayC
     )
 
 
-# Calendars as answers show them, per database and region, for RECENT_SECONDS (issue 14). A change committed in
-# this process drops them at once; another process sees it within the bound. Guards never read these: an action
-# builds its calendar from the database in its own transaction (permits.service._calendar).
+# Calendars as answers show them (notices, the caller's next actions), per database and region, for RECENT_SECONDS
+# (issue 14). A change committed in this process drops them at once; another process sees it within the bound. An
+# action never decides on these: it reads the calendar afresh in its own transaction (permits.service._calendar).
 RECENT_SECONDS = 10.0
 _recent: weakref.WeakKeyDictionary[Any, dict[uuid.UUID | None, tuple[float, ChinaHolidayCalendar]]] = (
     weakref.WeakKeyDictionary()

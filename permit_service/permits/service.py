@@ -253,13 +253,17 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     return tuple(_linked(row, row.dike_code) for row in rows)
 
 
-def _calendar(session: Session, region_id: uuid.UUID | None) -> Any:
-    """The region's calendar, built once per session (an action and its answer share it)."""
-    from permit_service.calendar import get_calendar  # the calendar area registers region overrides
+def _calendar(session: Session, region_id: uuid.UUID | None, *, advisory: bool = False) -> Any:
+    """The region's calendar, built once per session (an action and its answer share it); `advisory`, for an
+    answer that acted on nothing: the process's recent copy unless the session read it afresh."""
+    from permit_service.calendar import get_calendar, recent_calendar  # the calendar area registers overrides
 
     calendars: dict[uuid.UUID | None, Any] = session.info.setdefault("calendars", {})
-    if region_id not in calendars:
-        calendars[region_id] = get_calendar(session, region_id)
+    if region_id in calendars:
+        return calendars[region_id]
+    if advisory:
+        return recent_calendar(session, region_id)
+    calendars[region_id] = get_calendar(session, region_id)
     return calendars[region_id]
 
 
@@ -270,13 +274,15 @@ def build_context(
     extra: Mapping[str, Any] | None = None,
     *,
     for_change: bool = False,
+    advisory: bool = False,
 ) -> wf.Context:
-    """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied)."""
+    """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied;
+    `advisory`: only the caller's next actions are judged, which the action itself judges again)."""
     enterprise = session.get(Enterprise, permit.enterprise_id)
     fields: dict[str, Any] = dict(
         now=clock.now(),
         actor=principal.actor(),  # a person's positioning card came with the request's user lookup
-        calendar=_calendar(session, enterprise.region_id if enterprise else None),
+        calendar=_calendar(session, enterprise.region_id if enterprise else None, advisory=advisory),
         policy=current_app.config["PERMIT_CONFIG"].policy,
         nearby=lazy_nearby(session, permit, lock=for_change),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
@@ -286,18 +292,24 @@ def build_context(
 
 
 def core_view(
-    session: Session, permit: Permit, principal: Principal, *, for_change: bool = False
+    session: Session,
+    permit: Permit,
+    principal: Principal,
+    *,
+    for_change: bool = False,
+    advisory: bool = False,
 ) -> tuple[wf.PermitData, wf.Context]:
-    """The permit and its context for the core, including what other areas provide (`for_change`: see
-    build_context)."""
+    """The permit and its context for the core, including what other areas provide (`for_change`, `advisory`:
+    see build_context)."""
     extra = provided_fields(session, permit)
-    return permit_data(permit, extra), build_context(session, permit, principal, extra, for_change=for_change)
+    context = build_context(session, permit, principal, extra, for_change=for_change, advisory=advisory)
+    return permit_data(permit, extra), context
 
 
 def calendar_notice(session: Session, permit: Permit) -> ProvisionalNotice | None:
     """FZ-04/HW-03: the notice naming the days of the permit's validity whose holiday schedule is provisional."""
     enterprise = session.get(Enterprise, permit.enterprise_id)
-    calendar = _calendar(session, enterprise.region_id if enterprise else None)
+    calendar = _calendar(session, enterprise.region_id if enterprise else None, advisory=True)
     return calendar.window_notice(permit.valid_from, permit.valid_until)
 
 
@@ -312,7 +324,7 @@ def next_actions(session: Session, permit: Permit, principal: Principal) -> tupl
     workflow = get_workflow(permit.type)
     if not any(permit.state in step.sources for step in workflow.steps):
         return [], []
-    data, ctx = core_view(session, permit, principal)
+    data, ctx = core_view(session, permit, principal, advisory=True)
     return workflow.next_actions(data, ctx)
 
 

@@ -3,14 +3,16 @@ Council's notice, and the freezes proposed 90 days ahead (FZ-04, HW-03)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from permit_service import calendar
 from permit_service.audit.models import Event
-from permit_service.freezes.models import CalendarYear, Freeze
+from permit_service.freezes.models import CalendarOverride, CalendarYear, Freeze
 from permit_service.scheduling.jobs import run_holiday_proposals
 from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
@@ -258,3 +260,31 @@ def test_FZ_04_the_2027_spring_festival_freeze_is_proposed_in_december_and_follo
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Freeze)) == 2
     db_session.commit()
     assert propose(app, TODAY + timedelta(hours=12)).done == 0
+
+
+def test_FZ_04_answers_show_a_calendar_change_made_elsewhere_within_ten_seconds(
+    flow, db_session, monkeypatch
+):
+    # Another process (a second worker, the CLI) corrects the day: this one's answers keep their recent calendar at
+    # most calendar.RECENT_SECONDS; its own changes drop it at once (the tests above); actions always read afresh.
+    permit = flow.another().file("hot_work", **window("2027-03-03", 9))
+    assert permit.reload().permit["calendar_notice"]["days"] == ["2027-03-03"]
+    db_session.execute(
+        sa.insert(CalendarOverride).values(
+            id=uuid.uuid4(),
+            region_id=flow.world.enterprise.region_id,
+            day=date(2027, 3, 3),
+            rest_day=False,
+            note="区里确认照常上班",
+            created_by="another process",
+            created_at=TODAY,
+        )
+    )
+    db_session.commit()
+    assert permit.reload().permit["calendar_notice"]["days"] == ["2027-03-03"]
+
+    later = calendar.time_module.monotonic() + calendar.RECENT_SECONDS + 1
+    monkeypatch.setattr(calendar.time_module, "monotonic", lambda: later)
+    assert (
+        permit.reload().permit["calendar_notice"] is None
+    )  # the region decided the day: nothing provisional
