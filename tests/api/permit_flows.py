@@ -412,3 +412,13 @@ class PermitFlow:
     def to_closed(self) -> PermitFlow:
         """At work, completed, accepted and closed."""
         return self.to_active().complete().accept().close()
+
+    def hot_work_with_its_power(self) -> tuple[PermitFlow, PermitFlow]:
+        """A hot work and the temporary power serving it (TE-01), linked (G-03), both at work."""
+        parent = self.file("hot_work", facts={"also_involves": ["temporary_power"], **CROSS_OPERATION})
+        power = self.another().file(
+            "temporary_power",
+            linked_permit_ids=[parent.id],
+            facts={"parent_permit_number": parent.number, **CROSS_OPERATION},
+        )
+        return parent.to_active(), power.to_active()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from permit_service.cli import main
 from permit_service.permits.models import Permit, PermitDocument
 from tests.api.checks import assert_problem
-from tests.api.permit_flows import CROSS_OPERATION, PermitFlow
+from tests.api.permit_flows import PermitFlow
 
 
 @pytest.fixture
@@ -77,14 +77,7 @@ def test_a_live_permit_is_never_read_from_a_document(flow, db_session):
 
 
 def test_G_03_a_finished_permit_shows_its_linked_permits_state_now(flow):
-    parent = flow.file("hot_work", facts={"also_involves": ["temporary_power"], **CROSS_OPERATION})
-    power = flow.another().file(
-        "temporary_power",
-        linked_permit_ids=[parent.id],
-        facts={"parent_permit_number": parent.number, **CROSS_OPERATION},
-    )
-    parent.to_active()
-    power.to_active()
+    parent, power = flow.hot_work_with_its_power()
     parent.complete()
     parent.accept().close()
     assert [link["state"] for link in _get(parent).get_json()["links"]] == ["completed"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.checks import assert_problem
-from tests.api.permit_flows import ACCEPTORS, CLOSER, CROSS_OPERATION, TYPE_FACTS, PermitFlow
+from tests.api.permit_flows import ACCEPTORS, CLOSER, TYPE_FACTS, PermitFlow
 
 
 @pytest.fixture
@@ -71,15 +71,7 @@ def test_full_life_road_closure_reviewed_by_fire_and_safety(flow):
 
 
 def test_full_life_temporary_power_serving_hot_work_ends_with_its_parent(flow):
-    parent = flow.file("hot_work", facts={"also_involves": ["temporary_power"], **CROSS_OPERATION})
-    power = flow.another().file(
-        "temporary_power",
-        linked_permit_ids=[parent.id],
-        facts={"parent_permit_number": parent.number, **CROSS_OPERATION},
-    )
-    parent.to_active()
-    power.to_active()
-
+    parent, power = flow.hot_work_with_its_power()
     parent.complete()
     power.reload()
 
