@@ -24,7 +24,7 @@ from permit_service.api.fields import StrictSchema
 from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
-from permit_service.db import get_session, transaction
+from permit_service.db import get_session, reading_session, transaction
 from permit_service.permits import documents, printing, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
@@ -81,7 +81,7 @@ class Permits(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List permits (newest first, cursor-paginated), filtered by type, state, area, enterprise or number."""
         principal = current_principal()
-        session = get_session()
+        session = reading_session()
         stmt = service.list_permits(session, principal=principal, filters=args)
         items, cursor = paginate(session, stmt, Permit.created_at, Permit.id, args)
         return {"items": items, "next_cursor": cursor}
@@ -105,7 +105,7 @@ class PermitById(MethodView):
     def get(self, permit_id: uuid.UUID) -> Any:
         """Read a permit with its signatures, gas tests, links and allowed next actions; the ETag is its version."""
         principal = current_principal()
-        session = get_session()
+        session = reading_session()
         finished = documents.read_finished(session, principal, permit_id)
         if finished is not None:
             return finished

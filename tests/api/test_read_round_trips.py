@@ -1,0 +1,60 @@
+"""Reads of permits open no transaction on PostgreSQL: no BEGIN and no ROLLBACK round trip around their statements
+(issue 14; under READ COMMITTED each statement has its own snapshot anyway)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
+
+from permit_service.db import get_engine
+from tests.api.permit_flows import PermitFlow
+
+pytestmark = pytest.mark.postgres_only
+
+
+@contextmanager
+def transaction_states(app) -> Iterator[list[TransactionStatus]]:
+    """The server-side transaction status after each statement of the app."""
+    seen: list[TransactionStatus] = []
+
+    def note(conn, _cursor, _statement, _params, _context, _many) -> None:  # after: psycopg sends BEGIN first
+        seen.append(conn.connection.dbapi_connection.info.transaction_status)
+
+    with app.app_context():
+        engine = get_engine()
+    sa.event.listen(engine, "after_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", note)
+
+
+@pytest.fixture
+def flow(client, factory):
+    return PermitFlow(client, factory, factory.world())
+
+
+@pytest.mark.parametrize("state", ["closed", "active"])
+def test_reading_a_permit_and_the_list_sends_statements_outside_any_transaction(app, flow, state):
+    flow.file("hot_work")
+    flow.to_closed() if state == "closed" else flow.to_active()
+    headers = flow.headers("work_leader")
+    assert flow.client.get("/api/v1/auth/me", headers=headers).status_code == 200  # the caller, cached
+    with transaction_states(app) as seen:
+        assert flow.client.get(flow.url, headers=headers).status_code == 200
+        assert flow.client.get("/api/v1/permits?limit=5", headers=headers).status_code == 200
+    assert seen and set(seen) == {TransactionStatus.IDLE}
+
+
+def test_an_action_still_runs_in_one_transaction(app, flow):
+    flow.file("hot_work").to_active()
+    headers = flow.headers("guardian", **{"If-Match": f'"{flow.permit["version"]}"'})
+    assert flow.client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    with transaction_states(app) as seen:
+        resp = flow.client.post(f"{flow.url}/suspend", json={"reason": "现场异常"}, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    assert TransactionStatus.INTRANS in seen
