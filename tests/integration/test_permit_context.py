@@ -67,10 +67,11 @@ def test_G_04_the_allowed_actions_of_a_briefed_permit_read_the_permits_around(ap
         assert found == []  # the system may not start work: its role settles it before any conflict is read
 
 
-def test_CS_05_expiry_reads_each_permits_presence_register_once(app, factory, db_session):
+def test_expiry_does_not_read_the_presence_register(app, factory, db_session):
+    # Presence is read when a guard reads it (CS-05 at completion, HC-04 on resuming); no guard of expiry does.
     world = factory.world()
     due = arrange(db_session, world, n=3, valid_until=NOW)
     with queries(app, "FROM presence_entries", "presence_entries.permit_id =") as found:
         assert run(app, run_expire_permits, NOW).done == 3
-    assert len(found) == 3  # people and tools inside, counted together for each permit loaded
+    assert found == []
     assert states(db_session, due) == {"expired": 3}
