@@ -22,7 +22,7 @@ from permit_service.api import safe_json
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
-from permit_service.db import UTCDateTime, advisory_xact_lock, transaction
+from permit_service.db import UTCDateTime, advisory_xact_lock, reading_session, transaction
 from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,11 +104,13 @@ def act_and_answer(
 
     The answer is worked out once the action has committed, so the rows the action locked (the permit; on SQLite
     the database) are not held while the caller's next actions are judged (issue 14); it reads what the action
-    wrote, since the session keeps its objects on commit.
+    wrote, since the session keeps its objects on commit, and on PostgreSQL outside a transaction (see
+    reading_session).
     """
     principal = current_principal()
     with transaction() as session:
         resource = use_case(session, principal=principal, expected_version=if_match_version(), **kwargs)
+    reading_session()  # the answer only reads: on PostgreSQL no BEGIN and COMMIT around it
     try:
         return respond(session, resource, principal)
     finally:
