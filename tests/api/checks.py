@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,6 +87,18 @@ def url_of(rule: Rule, **given: Any) -> str:
 
 
 @contextmanager
+def listening(app: Flask, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """`listener` on the app engine's event `name` (e.g. before_cursor_execute) while the block runs."""
+    with app.app_context():
+        engine = get_engine()
+    sa.event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, name, listener)
+
+
+@contextmanager
 def counted(app: Flask) -> Iterator[list[str]]:
     """The statements the app sends while the block runs."""
     statements: list[str] = []
@@ -95,10 +107,5 @@ def counted(app: Flask) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith(_CONTROL):
             statements.append(statement)
 
-    with app.app_context():
-        engine = get_engine()
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with listening(app, "before_cursor_execute", count):
         yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 
-from permit_service.db import get_engine
+from tests.api.checks import listening
 from tests.api.permit_flows import PermitFlow
 
 pytestmark = pytest.mark.postgres_only
@@ -24,13 +23,8 @@ def transaction_states(app) -> Iterator[list[TransactionStatus]]:
     def note(conn, _cursor, _statement, _params, _context, _many) -> None:  # after: psycopg sends BEGIN first
         seen.append(conn.connection.dbapi_connection.info.transaction_status)
 
-    with app.app_context():
-        engine = get_engine()
-    sa.event.listen(engine, "after_cursor_execute", note)
-    try:
+    with listening(app, "after_cursor_execute", note):
         yield seen
-    finally:
-        sa.event.remove(engine, "after_cursor_execute", note)
 
 
 @pytest.fixture

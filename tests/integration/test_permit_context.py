@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from permit_service.auth.principal import SYSTEM, Principal
 from permit_service.permits import service as permits
 from permit_service.scheduling.jobs import run_expire_permits
+from tests.api.checks import listening
 from tests.integration.scheduler_helpers import NOW, arrange, run, states
 
 
@@ -23,12 +22,8 @@ def queries(app, *fragments: str) -> Iterator[list[str]]:
         if all(f in statement for f in fragments):
             found.append(statement)
 
-    engine = app.extensions["db_engine"]
-    sa.event.listen(engine, "before_cursor_execute", spy)
-    try:
+    with listening(app, "before_cursor_execute", spy):
         yield found
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", spy)
 
 
 def nearby_queries(app):
