@@ -53,12 +53,15 @@ def _migrate(dsn: str, url: str) -> None:
     """Migrate, and seed the demo into an empty database."""
     env = os.environ | {"DATABASE_URL": url}
     bin_dir = Path(sys.executable).parent
-    for cmd in (["db", "upgrade"], ["seed-demo"]):
-        with psycopg.connect(dsn) as conn:
-            seeded = conn.execute("SELECT to_regclass('people') IS NOT NULL AND EXISTS (SELECT FROM people)")
-            if cmd == ["seed-demo"] and seeded.fetchone()[0]:
-                return
+
+    def run(*cmd: str) -> None:
         subprocess.run([bin_dir / "permit-service", *cmd], env=env, cwd=ROOT, check=True, capture_output=True)
+
+    run("db", "upgrade")  # first: a new database has no table to ask about
+    with psycopg.connect(dsn) as conn:
+        seeded = conn.execute("SELECT EXISTS (SELECT FROM people)").fetchone()[0]
+    if not seeded:
+        run("seed-demo")
 
 
 class _InProcessApi:

@@ -7,6 +7,7 @@ import binascii
 import functools
 import hashlib
 import json
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -284,7 +285,10 @@ class PageSchema(StrictSchema):
 def paginate(
     session: Session, stmt: sa.Select, created_col: Any, id_col: Any, args: dict[str, Any]
 ) -> tuple[Sequence[Any], str | None]:
-    """Newest first, keyed on (created_at, id); returns one page and the next cursor (`args` from PageArgs)."""
+    """Newest first, keyed on (created_at, id); returns one page and the next cursor (`args` from PageArgs).
+
+    A statement of one entity pages its objects; one of columns pages its rows as mappings, which a schema dumps
+    by key (the columns must include `created_col` and `id_col`)."""
     limit = args.get("limit") or current_app.config["PAGE_SIZE_DEFAULT"]
     if args.get("cursor"):
         created, ident = args["cursor"]
@@ -292,10 +296,13 @@ def paginate(
             sa.tuple_(created_col, id_col)
             < sa.tuple_(sa.literal(created, UTCDateTime()), sa.literal(ident, sa.Uuid()))
         )
-    rows = session.scalars(stmt.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)).unique().all()
+    result = session.execute(stmt.order_by(created_col.desc(), id_col.desc()).limit(limit + 1))
+    if len(stmt.column_descriptions) == 1:
+        rows: Sequence[Any] = result.scalars().unique().all()
+        key = operator.attrgetter(created_col.key, id_col.key)
+    else:
+        rows = result.mappings().all()
+        key = operator.itemgetter(created_col.key, id_col.key)
     page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = _encode_cursor(last.created_at, last.id)
+    next_cursor = _encode_cursor(*key(page[-1])) if len(rows) > limit else None
     return page, next_cursor

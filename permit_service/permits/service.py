@@ -99,9 +99,17 @@ def get_permit(
     return permit
 
 
+# What a list shows of a permit (schemas.PermitSummary): a page reads these columns, not whole permits with their
+# area joined and their facts and measures decoded.
+SUMMARY_COLUMNS = (
+    Permit.id, Permit.number, Permit.enterprise_id, Permit.area_id, Permit.type, Permit.grade, Permit.state,
+    Permit.version, Permit.title, Permit.valid_from, Permit.valid_until, Permit.created_at,
+)  # fmt: skip
+
+
 def list_permits(session: Session, *, principal: Principal, filters: Mapping[str, Any]) -> sa.Select:
-    """The caller's permits matching `filters`, as a statement to paginate."""
-    stmt = sa.select(Permit).where(enterprise_scope(session, principal, Permit.enterprise_id))
+    """The caller's permits matching `filters`, their summary columns as a statement to paginate."""
+    stmt = sa.select(*SUMMARY_COLUMNS).where(enterprise_scope(session, principal, Permit.enterprise_id))
     for name in ("type", "state", "area_id", "enterprise_id", "number"):
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(Permit, name) == filters[name])

@@ -15,7 +15,10 @@ import sqlalchemy as sa
 from permit_service.api.conventions import purge_expired_idempotency_records
 from permit_service.api.models import IdempotencyRecord
 from permit_service.directory.models import Person, PlantArea
+from permit_service.permits.schemas import PermitSummary
+from permit_service.permits.service import SUMMARY_COLUMNS
 from tests.api.checks import assert_problem, peek
+from tests.api.permit_flows import PermitFlow
 from tests.conftest import DEFAULT_NOW
 
 AREA = {"code": "T-201", "name": "罐区 T-201", "flammable": True, "max_headcount": 3}
@@ -373,3 +376,20 @@ def test_unknown_paths_and_methods_are_problems(client, factory):
     resp = client.delete(f"/api/v1/areas/{world.area.id}", headers=headers)
     assert_problem(resp, 405)
     assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "PATCH"}
+
+
+def test_permit_pages_show_each_permit_as_its_summary_newest_first(client, factory, clock):
+    # A page reads the summary's columns only (issue 14): every field of PermitSummary is there and as the permit's
+    # own answer has it; pages of a filtered list neither overlap nor skip.
+    flow = PermitFlow(client, factory, factory.world())
+    filed = []
+    for _ in range(5):
+        filed.append(flow.another().file("hot_work").permit)
+        clock.advance(timedelta(seconds=1))
+    headers = flow.headers("work_leader")
+    pages = walk(client, "/api/v1/permits", headers, limit=2)
+    assert pages == [[p["id"] for p in filed[::-1][i : i + 2]] for i in (0, 2, 4)]
+    first = client.get("/api/v1/permits?state=draft&type=hot_work&limit=1", headers=headers).get_json()
+    summary = set(PermitSummary().fields)
+    assert first["items"] == [{name: filed[-1][name] for name in summary}]
+    assert summary == {column.key for column in SUMMARY_COLUMNS}
