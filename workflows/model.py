@@ -176,6 +176,7 @@ class PermitData:
     # EX-01, RC-01: the departments that must countersign, fixed at submission from the enterprise's configuration.
     countersign_departments: tuple[str, ...] = ()
     signatures: tuple[Signature, ...] = ()
+    # In sampling order, ties in recording order; the shell may give only those rules.gas_tests.read_by_guards picks.
     gas_tests: tuple[GasTest, ...] = ()
     linked: tuple[LinkedPermit, ...] = ()
     suspended_at: datetime | None = None

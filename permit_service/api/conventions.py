@@ -97,6 +97,16 @@ def answer(
     return WithExtras(resource, **extra), status, headers
 
 
+def rendered_answer(
+    body: str, version: int, status: int = 200, *, location: str | None = None
+) -> tuple[Response, int, dict[str, str]]:
+    """What a view returns for a versioned resource whose JSON it rendered itself (see answer())."""
+    headers = {"ETag": etag_of(version)}
+    if location is not None:
+        headers["Location"] = location
+    return current_app.response_class(f"{body}\n", mimetype=current_app.json.mimetype), status, headers
+
+
 def act_and_answer(
     use_case: Callable[..., Any], respond: Callable[[Session, Any, Principal], Any], /, **kwargs: Any
 ) -> Any:

@@ -61,7 +61,7 @@ def provided_fields(session: Session, permit: Permit) -> dict[str, Any]:
     for provider in _providers:
         answer = _answer_of(session, permit, provider, memo)
         if provider in _deferred:
-            merged.update({name: Deferred(answer, name) for name in _deferred[provider]})
+            merged.update({name: Deferred(_field(answer, name)) for name in _deferred[provider]})
         else:
             merged.update(answer())
     return merged
@@ -86,16 +86,17 @@ def _answer_of(
     return answer
 
 
+def _field(answer: Callable[[], dict[str, Any]], name: str) -> Callable[[], Any]:
+    return lambda: answer()[name]
+
+
 class Deferred:
-    """One field of a deferred provider's answer, read on first use (see `resolving`)."""
+    """A field of the core's data read on first use (see `Resolving`): a deferred provider's, a permit's children."""
 
-    __slots__ = ("_answer", "_name")
+    __slots__ = ("get",)
 
-    def __init__(self, answer: Callable[[], dict[str, Any]], name: str) -> None:
-        self._answer, self._name = answer, name
-
-    def get(self) -> Any:
-        return self._answer()[self._name]
+    def __init__(self, get: Callable[[], Any]) -> None:
+        self.get = get
 
 
 class Resolving:

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from permit_service.calendar import recent_calendar
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.measures.lines import lines as measure_lines
+from permit_service.permits import children
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit, PermitDocument, PermitLink
 from workflows.states import TERMINAL
@@ -50,6 +51,11 @@ _DUE = "permit_documents_due"
 
 _document = s.PermitOut(exclude=PER_READ)
 _per_read = s.PermitOut(only=PER_READ)
+# What marshmallow dumps of an answer and of a document: everything but the gas tests (see permit_json).
+_answer_dump = s.PermitOut(exclude=("gas_tests",))
+_document_dump = s.PermitOut(exclude=(*PER_READ, "gas_tests"))
+_FIELDS = list(s.PermitOut().dump_fields)
+_BEFORE_GAS_TESTS = frozenset(_FIELDS[: _FIELDS.index("gas_tests")])
 
 
 def _shape(schema: Schema) -> list[Any]:
@@ -73,15 +79,35 @@ def _format_in(timezone: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def permit_fields(permit: Permit) -> dict[str, Any]:
-    """What the permit's answer adds to the stored row: the measure lines with their wording (G-02)."""
-    return {"measures": measure_lines(permit.type, permit.measure_list_version, permit.measures)}
+def permit_json(permit: Permit, per_read: Mapping[str, Any] | None = None) -> str:
+    """PermitOut of the permit as JSON: its answer with `per_read` (the caller's next actions and the day's notice),
+    its document without.
+
+    The gas tests, which a permit at work gathers all its life, are not dumped by marshmallow: each is rendered from
+    its row with its readings as stored (permits.children.gas_test_json), in the place PermitOut gives them.
+    """
+    kids = children.of(permit)
+    extras = {
+        "measures": measure_lines(permit.type, permit.measure_list_version, permit.measures),  # G-02: worded
+        "signatures": kids.signatures,
+        **(per_read or {}),
+    }
+    dumped = (_document_dump if per_read is None else _answer_dump).dump(WithExtras(permit, **extras))
+    gas_tests = children.gas_tests_json(kids.gas_tests, display_tz())
+    before = {k: v for k, v in dumped.items() if k in _BEFORE_GAS_TESTS}
+    after = {k: v for k, v in dumped.items() if k not in _BEFORE_GAS_TESTS}
+    parts = [_compact(before)[:-1], f',"gas_tests":{gas_tests}']
+    parts.append("," + _compact(after)[1:] if after else "}")
+    return "".join(parts)
+
+
+def _compact(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def render(permit: Permit) -> str:
     """The permit's document: its answer without the per-read parts, as JSON."""
-    body = _document.dump(WithExtras(permit, **permit_fields(permit)))
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return permit_json(permit)
 
 
 def save(session: Session, permits: Iterable[Permit]) -> int:

@@ -67,7 +67,7 @@ class Permit(UUIDPk, Base):
     )
     signatures: Mapped[list[Signature]] = relationship(cascade="all, delete-orphan", order_by="Signature.at")
     gas_tests: Mapped[list[GasTest]] = relationship(
-        cascade="all, delete-orphan", order_by="GasTest.sampled_at"
+        cascade="all, delete-orphan", order_by=lambda: (GasTest.sampled_at, GasTest.recorded_at)
     )
     links: Mapped[list[PermitLink]] = relationship(
         foreign_keys="PermitLink.permit_id", cascade="all, delete-orphan"

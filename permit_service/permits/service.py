@@ -26,8 +26,11 @@ from permit_service.errors import Conflict, NotFound, PreconditionFailed, Valida
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
-from permit_service.permits import documents  # noqa: F401 - its listeners render a finished permit's document
-from permit_service.permits.context import LazySequence, Resolving, provided_fields
+from permit_service.permits import (
+    children,
+    documents,  # noqa: F401 - its listeners render a finished permit's document
+)
+from permit_service.permits.context import Deferred, LazySequence, Resolving, provided_fields
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -69,18 +72,20 @@ EDITABLE = (
 # --- reading --------------------------------------------------------------------------------------
 
 
-def load_options() -> list[Any]:
-    """What the core's view of a permit and its answer read, loaded with it."""
-    # The crew (a few), the links (rarely any) and the enterprise (one) come joined to the permit row; signatures
-    # and gas tests grow with the permit's life, so each is one more statement rather than a product of the
-    # joined rows.
+def row_options() -> list[Any]:
+    """What the core's view of a permit reads with its row: the crew (a few), the links (rarely any) and the
+    enterprise (one), joined to it. Signatures and gas tests grow with the permit's life: they are read as plain
+    rows where first needed (permits.children)."""
     return [
         joinedload(Permit.enterprise),
         joinedload(Permit.crew),
         joinedload(Permit.links).joinedload(PermitLink.linked),
-        selectinload(Permit.signatures),
-        selectinload(Permit.gas_tests),
     ]
+
+
+def load_options() -> list[Any]:
+    """row_options() and the signatures and gas tests, one statement each: for loading many permits at once."""
+    return [*row_options(), selectinload(Permit.signatures), selectinload(Permit.gas_tests)]
 
 
 def get_permit(
@@ -93,7 +98,7 @@ def get_permit(
     if for_update:
         # Lock the permit row only: the joined area stays readable by concurrent work in the area.
         stmt = stmt.with_for_update(of=Permit)
-    permit = session.scalars(stmt.options(*load_options())).unique().one_or_none()
+    permit = session.scalars(stmt.options(*row_options())).unique().one_or_none()
     if permit is None:
         raise NotFound("作业票不存在", "No such permit")
     return permit
@@ -150,7 +155,8 @@ def _linked(permit: Permit | sa.Row[Any], dike_code: str | None = None) -> wf.Li
 
 
 def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.PermitData:
-    """The plain data the workflow core reads."""
+    """The plain data the workflow core reads (its signatures and gas tests read when the core first reads them)."""
+    kids = children.of(permit)
     fields: dict[str, Any] = dict(
         id=str(permit.id),
         type=permit.type,
@@ -179,26 +185,8 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
             )
             for c in permit.crew
         ),
-        signatures=tuple(
-            wf.Signature(
-                kind=s.kind,
-                role=s.role,
-                person_id=str(s.person_id) if s.person_id else wf.Actor.SYSTEM_ID,
-                at=s.at,
-                evidence=s.evidence or {},
-            )
-            for s in permit.signatures
-        ),
-        gas_tests=tuple(
-            wf.GasTest(
-                sampled_at=t.sampled_at,
-                analyst_id=str(t.analyst_id),
-                passed=t.passed,
-                readings=tuple(wf.GasReading(r["gas"], r["value"], r["unit"]) for r in t.readings),
-                point=t.point,
-            )
-            for t in permit.gas_tests
-        ),
+        signatures=Deferred(kids.core_signatures),
+        gas_tests=Deferred(kids.core_gas_tests),
         linked=tuple(_linked(link.linked) for link in permit.links),
         suspended_at=permit.suspended_at,
         activated_at=permit.activated_at,
@@ -698,10 +686,10 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
     if outcome.departments:
         permit.countersign_departments = list(outcome.departments)  # EX-01, RC-01: fixed at submission
     if outcome.gas_test is not None:
-        permit.gas_tests.append(_gas_test(outcome, payload))
+        children.of(permit).add_gas_test(_gas_test(outcome, payload))
     elif outcome.signature is not None:
         signature = outcome.signature
-        permit.signatures.append(
+        children.of(permit).add_signature(
             Signature(
                 kind=signature.kind,
                 role=signature.role,
@@ -763,6 +751,7 @@ def _gas_test(outcome: Any, payload: Mapping[str, Any]) -> GasTest:
         for r, m in zip(test.readings, [*measured, *([None] * len(test.readings))], strict=False)
     ]
     return GasTest(
+        id=uuid.uuid4(),
         analyst_id=uuid.UUID(test.analyst_id),
         sampled_at=test.sampled_at,
         point=test.point,

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import (
     act_and_answer,
-    answer,
     check_if_match,
     etag_of,
     idempotent,
     paginate,
+    rendered_answer,
 )
 from permit_service.api.fields import StrictSchema
 from permit_service.api.openapi import WORKFLOW_EVENT
@@ -33,15 +33,11 @@ blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业�
 
 
 def _answer(session: Session, permit: Permit, principal: Principal, status: int = 200) -> Any:
-    """The permit with the caller's next actions and what blocks the others (what PermitOut dumps)."""
+    """The permit with the caller's next actions and what blocks the others (PermitOut)."""
     allowed, blocked = service.next_actions(session, permit, principal)
-    return answer(
-        permit,
-        status,
-        location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
-        **documents.permit_fields(permit),
-        allowed_actions=allowed,
-        blocked_actions=[
+    per_read = {
+        "allowed_actions": allowed,
+        "blocked_actions": [
             {
                 "action": b.action,
                 "violations": [
@@ -50,7 +46,13 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
             }
             for b in blocked
         ],
-        calendar_notice=service.calendar_notice(session, permit),
+        "calendar_notice": service.calendar_notice(session, permit),
+    }
+    return rendered_answer(
+        documents.permit_json(permit, per_read),
+        permit.version,
+        status,
+        location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from workflows import gas
 from workflows.facts import recorded
@@ -14,6 +14,25 @@ from workflows.rules.general import aware, signed
 from workflows.working_hours import SHANGHAI
 
 BREACH_REASONS = frozenset({"gas_alarm"})  # suspension reason codes that mean the gas went over the limit
+
+
+T = TypeVar("T")
+
+
+def read_by_guards(tests: Sequence[T], passed: Callable[[T], bool]) -> tuple[T, ...]:
+    """Of a permit's gas tests in sampling order (ties in recording order, as PermitData.gas_tests), the ones the
+    guards and watches read: the latest, and the latest that passed (issue 14: a permit's history stays out of
+    its judgement).
+
+    Judged on these alone every guard answers as on the whole history: latest_gas_test() is the last of them,
+    and a test passed on the current day exists exactly when the latest passing one was sampled that day, since
+    nothing is sampled in the future (readings_valid). A guard that needs more of the history must widen this.
+    """
+    if not tests:
+        return ()
+    latest = tests[-1]
+    last_pass = latest if passed(latest) else next((t for t in reversed(tests) if passed(t)), None)
+    return (latest,) if last_pass is None or last_pass is latest else (last_pass, latest)
 
 
 def latest_gas_test(permit: PermitData) -> GasTest | None:

@@ -1,0 +1,185 @@
+"""A permit's signatures and gas tests: append-only, read as plain rows, kept with the permit (issue 14).
+
+Neither is ever edited, and a permit at work gathers gas tests all its life, so they are not ORM collections loaded
+with every permit: each list is read in one statement of plain rows when the core or the answer first needs it,
+kept on the permit object for the rest of the request (as a loaded collection would be, and dropped when the permit
+is refreshed or expired), and what an action adds is appended to what was read. The core is given only the gas
+tests its guards read (workflows.rules.gas_tests.read_by_guards); the answer lists every one, its readings and
+findings passed through as the JSON text they are stored as (`gas_test_json`), never decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session
+
+from permit_service.permits.models import GasTest, Permit, Signature
+from workflows import model as wf
+from workflows.rules.gas_tests import read_by_guards
+
+_KEY = "_permit_children"  # the permit object's own attribute (not a column): its Children
+
+
+class GasTestRow(NamedTuple):
+    """A gas test as read: its readings and findings are the stored JSON text."""
+
+    id: uuid.UUID
+    analyst_id: uuid.UUID
+    sampled_at: datetime
+    point: str
+    readings: str
+    passed: bool
+    findings: str
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, test: GasTest) -> GasTestRow:
+        """The row of a test object (one written now, or in a collection loaded with its permit)."""
+        return cls(
+            test.id, test.analyst_id, test.sampled_at, test.point, json.dumps(test.readings), test.passed,
+            json.dumps(test.findings), test.recorded_at,
+        )  # fmt: skip
+
+
+_SIGNATURES = sa.select(
+    Signature.kind, Signature.role, Signature.person_id, Signature.at, Signature.evidence, Signature.on_site
+)
+_GAS_TESTS = sa.select(
+    GasTest.id, GasTest.analyst_id, GasTest.sampled_at, GasTest.point, sa.cast(GasTest.readings, sa.Text),
+    GasTest.passed, sa.cast(GasTest.findings, sa.Text), GasTest.recorded_at,
+)  # fmt: skip
+
+
+class Children:
+    """One permit's signatures (oldest first) and gas tests (in sampling order, ties in recording order)."""
+
+    def __init__(self, permit: Permit) -> None:
+        self._permit = permit
+        self._signatures: list[Any] | None = None
+        self._gas_tests: list[GasTestRow] | None = None
+        self._core_signatures: tuple[wf.Signature, ...] | None = None
+        self._core_gas_tests: tuple[wf.GasTest, ...] | None = None
+
+    def _session(self) -> Session:
+        session = object_session(self._permit)
+        assert session is not None, "a permit's children are read through its session"
+        # Rows an action added but has not flushed yet are part of what it reads (the session does not autoflush).
+        if any(isinstance(obj, Signature | GasTest) for obj in session.new):
+            session.flush()
+        return session
+
+    @property
+    def signatures(self) -> list[Any]:
+        """Rows with kind, role, person_id, at, evidence and on_site, as SignatureOut reads them."""
+        if self._signatures is None:
+            # Loaded with the permit (a batch of permits, a new draft), in order.
+            if "signatures" in self._permit.__dict__:
+                self._signatures = list(self._permit.signatures)
+            else:
+                self._signatures = list(
+                    self._session().execute(
+                        _SIGNATURES.where(Signature.permit_id == self._permit.id).order_by(Signature.at)
+                    )
+                )
+        return self._signatures
+
+    @property
+    def gas_tests(self) -> list[GasTestRow]:
+        """Every gas test as read."""
+        if self._gas_tests is None:
+            if "gas_tests" in self._permit.__dict__:
+                loaded = sorted(self._permit.gas_tests, key=lambda t: (t.sampled_at, t.recorded_at))
+                self._gas_tests = [GasTestRow.of(t) for t in loaded]
+            else:
+                stmt = _GAS_TESTS.where(GasTest.permit_id == self._permit.id)
+                rows = self._session().execute(stmt.order_by(GasTest.sampled_at, GasTest.recorded_at))
+                self._gas_tests = [GasTestRow(*row) for row in rows]
+        return self._gas_tests
+
+    def core_signatures(self) -> tuple[wf.Signature, ...]:
+        """The signatures as the core reads them."""
+        if self._core_signatures is None:
+            self._core_signatures = tuple(
+                wf.Signature(
+                    kind=s.kind,
+                    role=s.role,
+                    person_id=str(s.person_id) if s.person_id else wf.Actor.SYSTEM_ID,
+                    at=s.at,
+                    evidence=s.evidence or {},
+                )
+                for s in self.signatures
+            )
+        return self._core_signatures
+
+    def core_gas_tests(self) -> tuple[wf.GasTest, ...]:
+        """The gas tests the core's guards read, as it reads them."""
+        if self._core_gas_tests is None:
+            self._core_gas_tests = tuple(
+                wf.GasTest(
+                    sampled_at=t.sampled_at,
+                    analyst_id=str(t.analyst_id),
+                    passed=t.passed,
+                    readings=tuple(
+                        wf.GasReading(r["gas"], r["value"], r["unit"]) for r in json.loads(t.readings)
+                    ),
+                    point=t.point,
+                )
+                for t in read_by_guards(self.gas_tests, lambda t: t.passed)
+            )
+        return self._core_gas_tests
+
+    def add_signature(self, signature: Signature) -> None:
+        """Write a new signature of the permit and count it as read."""
+        self._add("signatures", signature)
+        if self._signatures is not None:
+            self._signatures.append(signature)
+        self._core_signatures = None
+
+    def add_gas_test(self, test: GasTest) -> None:
+        """Write a new gas test of the permit (the tests are read again if they had been: none of the actions that
+        record one reads them first)."""
+        self._add("gas_tests", test)
+        self._gas_tests = self._core_gas_tests = None
+
+    def _add(self, collection: str, row: Signature | GasTest) -> None:
+        if collection in self._permit.__dict__:
+            getattr(self._permit, collection).append(row)  # a loaded collection stays current
+        else:
+            row.permit_id = self._permit.id
+            object_session(self._permit).add(row)  # type: ignore[union-attr]
+
+
+def of(permit: Permit) -> Children:
+    """The permit's children, read on first use."""
+    found = permit.__dict__.get(_KEY)
+    if found is None:
+        found = permit.__dict__[_KEY] = Children(permit)
+    return found
+
+
+@event.listens_for(Permit, "refresh")
+@event.listens_for(Permit, "expire")
+def _forget(permit: Permit, *_args: Any) -> None:
+    permit.__dict__.pop(_KEY, None)
+
+
+def gas_tests_json(rows: Sequence[GasTestRow], tz: tzinfo) -> str:
+    """The gas tests as the answer lists them (GasTestOut, timestamps in `tz`), a JSON array."""
+    return "[" + ",".join(gas_test_json(row, tz) for row in rows) + "]"
+
+
+def gas_test_json(row: GasTestRow, tz: tzinfo) -> str:
+    """One gas test as GasTestOut dumps it, its readings and findings the stored JSON text as they are."""
+    return (
+        f'{{"id":"{row.id}","analyst_id":"{row.analyst_id}",'
+        f'"sampled_at":"{row.sampled_at.astimezone(tz).isoformat()}","point":{json.dumps(row.point, ensure_ascii=False)},'
+        f'"readings":{row.readings or "null"},"passed":{"true" if row.passed else "false"},'
+        f'"findings":{row.findings or "null"},"recorded_at":"{row.recorded_at.astimezone(tz).isoformat()}"}}'
+    )
