@@ -12,7 +12,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing
 from marshmallow.decorators import PRE_LOAD
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from permit_service.api.fields import unstorable_text
@@ -32,7 +31,7 @@ class Push:
     field: str
     schema: type[Schema]
     check: Callable[..., tuple[Any, dict[str, list[str]]]]
-    apply: Callable[[Session, Principal, IngestBatch, list[dict[str, Any]], Any], dict[str, Any]]
+    apply: Callable[[Session, Principal, service.Batch, list[dict[str, Any]], Any], dict[str, Any]]
     refuses_items: bool = False  # DC-01: well-formed items the check will not take are refused in the answer
 
 
@@ -87,10 +86,20 @@ def _load(schema: type[Schema], body: Any) -> tuple[dict[str, Any], dict[str, li
 
 
 @dataclass(frozen=True)
+class _Step:
+    """One load field: a nested list's items have their plan; a field without load hooks loads a value directly."""
+
+    name: str
+    field: fields.Field
+    inner: _Plan | None
+    direct: bool
+
+
+@dataclass(frozen=True)
 class _Plan:
     """How to load a plain schema field by field: its load fields, each nested list with the plan of its items."""
 
-    steps: tuple[tuple[str, fields.Field, _Plan | None], ...]
+    steps: tuple[_Step, ...]
     names: frozenset[str]
 
 
@@ -105,7 +114,7 @@ def _plan(schema: Schema) -> _Plan | None:
         inner = _plan(field.schema) if isinstance(field, fields.Nested) and field.many else None
         if field.data_key is not None or field.attribute is not None:
             return None
-        steps.append((name, field, inner))
+        steps.append(_Step(name, field, inner, direct=not field.pre_load and not field.post_load))
     return _Plan(tuple(steps), frozenset(schema.load_fields))
 
 
@@ -130,12 +139,18 @@ def _quick_load(plan: _Plan | None, data: Any) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     try:
-        for name, field, inner in plan.steps:
+        for step in plan.steps:
+            name, field = step.name, step.field
             raw = data.get(name, missing)
-            if inner is not None and isinstance(raw, list):
-                value: Any = [_quick_load(inner, item) for item in raw]
+            if step.inner is not None and isinstance(raw, list):
+                value: Any = [_quick_load(step.inner, item) for item in raw]
                 if None in value or any(validate(value) is False for validate in field.validators):
                     return None
+            elif step.direct and raw is not missing and raw is not None:
+                # What field.deserialize does with a value, without composing its validators anew for each one.
+                value = field._deserialize(raw, name, data)
+                for validate in field.validators:
+                    validate(value)
             else:
                 value = field.deserialize(raw, name, data)
             if value is not missing:
@@ -161,38 +176,31 @@ def push(principal: Principal, *, kind: str, key: str, body: Any, request_hash: 
     raw_items = body.get(spec.field) if isinstance(body, dict) else None
     if isinstance(raw_items, list) and len(raw_items) > limit:
         raise ValidationProblem({spec.field: [f"每批最多 {limit} 条 / at most {limit} items per batch"]})
-    try:
-        with transaction() as session:
-            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
-            if done is not None:
-                return _replayed(done)
-            data, errors = _load(spec.schema, body)
-            items = data.get(spec.field) or []
-            resolved, problems = spec.check(session, principal=principal, items=items)
-            # DC-01: well-formed readings the service will not judge are refused one by one in the answer; a
-            # malformed batch is refused whole, every offending item listed.
-            if errors or not spec.refuses_items:
-                errors.update(problems)
-            if errors:
-                raise ValidationProblem(
-                    dict(sorted(errors.items())),
-                    "批次被拒绝，未保存任何数据：请修正所列各项",
-                    "The batch is refused and nothing was stored: fix every item listed",
-                )
-            batch = service.open_batch(
-                session,
-                principal=principal,
-                kind=kind,
-                key=key,
-                request_hash=request_hash,
-                item_count=len(items),
+    with transaction() as session:
+        # The key first; a refused batch rolls its claim back with everything else.
+        batch = service.claim_batch(
+            session,
+            principal=principal,
+            kind=kind,
+            key=key,
+            request_hash=request_hash,
+            item_count=len(raw_items) if isinstance(raw_items, list) else 0,
+        )
+        if isinstance(batch, IngestBatch):
+            return _replayed(batch)
+        data, errors = _load(spec.schema, body)
+        items = data.get(spec.field) or []
+        resolved, problems = spec.check(session, principal=principal, items=items)
+        # DC-01: well-formed readings the service will not judge are refused one by one in the answer; a
+        # malformed batch is refused whole, every offending item listed.
+        if errors or not spec.refuses_items:
+            errors.update(problems)
+        if errors:
+            raise ValidationProblem(
+                dict(sorted(errors.items())),
+                "批次被拒绝，未保存任何数据：请修正所列各项",
+                "The batch is refused and nothing was stored: fix every item listed",
             )
-            answer = spec.apply(session, principal, batch, items, resolved)
-            return Outcome(answer, batch.status_code, replayed=False)
-    except IntegrityError:
-        # A concurrent push with the same key committed first: answer as it did.
-        with transaction() as session:
-            done = service.find_batch(session, principal=principal, key=key, request_hash=request_hash)
-            if done is None:
-                raise
-            return _replayed(done)
+        answer = spec.apply(session, principal, batch, items, resolved)
+        service.record_answer(session, batch, answer)
+        return Outcome(answer, service.ACCEPTED, replayed=False)

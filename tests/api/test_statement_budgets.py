@@ -36,8 +36,10 @@ BUDGETS = {
     # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
     # read back; a draft's guards read neither presence nor the Plan-27 job
     "create_draft": 11,
-    # the client from the cache (0); the active permits of the areas with their crew and links joined (1),
-    # signatures (1), gas tests (1)
+    # the client from the cache (0); the key claimed (1: the batch's row, unless a repeat's), its detectors (1), the
+    # readings (1 on SQLite; PostgreSQL's COPY is not a statement here), the feed (1 per feed); the active permits'
+    # ids, locked (1), and only when there are any: them with their crew and links joined (1), signatures (1), gas
+    # tests (1); the answer kept for repeats (1)
     "ingest": 9,
 }
 

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workflows import evaluate_gas
-from workflows.gas import CONFINED_SPACE, DEFAULT_GASES, HOT_WORK, convert, evaluate, incomplete, normalise
+from workflows.gas import (
+    CONFINED_SPACE,
+    DEFAULT_GASES,
+    HOT_WORK,
+    Sensor,
+    convert,
+    evaluate,
+    incomplete,
+    normalise,
+)
 
 
 def test_normalise_converts_lel_to_percent_volume() -> None:
@@ -31,6 +43,25 @@ def test_normalise_rejects_unknown_gas_unit_and_lel_of_non_flammable() -> None:
     for gas, unit in (("XX", "%vol"), ("CH4", "bar"), ("Cl2", "%LEL")):
         with pytest.raises(ValueError):
             normalise(gas, 1, unit)
+
+
+@given(
+    st.sampled_from(sorted(DEFAULT_GASES)),
+    st.sampled_from(["%vol", "%LEL", "ppm", "mg/m3", "vol%"]),
+    st.floats(min_value=0, max_value=1e7) | st.integers(min_value=0, max_value=10**6),
+)
+def test_DC_01_a_detectors_readings_normalise_as_any_reading_of_its_gas_and_unit(code, unit, value) -> None:
+    gas = DEFAULT_GASES[code]
+    try:
+        expected = normalise(code, value, unit)
+    except ValueError as exc:  # a %LEL of a gas without LEL: the detector's every reading is refused alike
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            Sensor.of(gas, unit).normalise(value)
+        return
+    sensor = Sensor.of(gas, unit)
+    assert sensor.normalise(value) == expected
+    beyond = convert(gas, value, unit, "%vol") > 100 or (unit == "%LEL" and value > 100)
+    assert sensor.beyond_range(value) is beyond
 
 
 @pytest.mark.parametrize(
