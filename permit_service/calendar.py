@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import holidays as holiday_package
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -98,6 +97,8 @@ def official_year(year: int) -> YearSchedule | None:
 def provisional_year(year: int) -> YearSchedule:
     """The year as `holidays` computes it: its statutory holidays and the make-up working days it knows (often
     none for a year not yet published)."""
+    import holidays as holiday_package  # 4 MiB a worker needs only for a year no other layer has (issue 14)
+
     english = holiday_package.China(years=year, language="en_US")
     chinese = holiday_package.China(years=year, language="zh_CN")
     rest_days: dict[date, Name | None] = {}

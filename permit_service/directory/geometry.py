@@ -1,22 +1,25 @@
 """Area boundaries: GeoJSON polygons in the coordinates the plant's positioning platform reports (G-06).
 
-The geometry is shapely's: a boundary is parsed and validated once when it is set, and a position is tested
-against it when someone signs on site. Coordinates are whatever plane the platform reports in (longitude and
-latitude, or a plant grid in metres); a position is tested in the same plane, x/lon first as in GeoJSON.
+A boundary is parsed and validated by shapely once, when it is set; a position is tested against the stored
+boundary when someone signs on site, in plain Python with exact arithmetic. Coordinates are whatever plane the
+platform reports in (longitude and latitude, or a plant grid in metres); a position is tested in the same plane,
+x/lon first as in GeoJSON.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shapely.geometry import Point
     from shapely.geometry.base import BaseGeometry
 
-# shapely (with numpy) costs a worker some 20 MB (issue 14: <= 150 MB per worker): it is imported on the first
-# boundary set or position tested, which most workers never see.
+# shapely with numpy costs a worker some 14 MiB (issue 14: <= 150 MB per worker). Only setting a boundary (the
+# enterprise admin, rarely) imports it; testing a position, which every on-site signature may do, does not.
+
+Point = tuple[float, float]
 
 BOUNDARY_TYPES = ("Polygon", "MultiPolygon")
 MAX_VERTICES = 10_000  # a plant area outline, not a survey: bounds the work of every on-site test
@@ -68,16 +71,57 @@ def _lists(value: Any) -> Any:
 
 def position_point(position: Mapping[str, Any]) -> Point | None:
     """The position's point in the platform's plane: (x, y) when given, else (lon, lat); None if neither."""
-    from shapely.geometry import Point
-
     for first, second in (("x", "y"), ("lon", "lat")):
         if position.get(first) is not None and position.get(second) is not None:
-            return Point(float(position[first]), float(position[second]))
+            return (float(position[first]), float(position[second]))
     return None
 
 
 def covers(boundary: Mapping[str, Any], point: Point) -> bool:
-    """Whether the stored boundary holds the point (its edge counts as inside)."""
-    from shapely.geometry import shape
+    """Whether the stored boundary holds the point (its edge counts as inside), as shapely's `covers` decides."""
+    polygons = [boundary["coordinates"]] if boundary["type"] == "Polygon" else boundary["coordinates"]
+    for exterior, *holes in polygons:
+        side = _side(exterior, point)
+        if side == 0:
+            return True
+        if side > 0 and all(_side(hole, point) <= 0 for hole in holes):
+            return True
+    return False
 
-    return shape(boundary).covers(point)
+
+def _side(ring: Sequence[Sequence[float]], point: Point) -> int:
+    """1 inside the ring, 0 on it, -1 outside: crossings of the ray from the point towards +x (as GEOS counts)."""
+    px, py = point
+    crossings = 0
+    for (ax, ay), (bx, by) in zip(ring, [*ring[1:], ring[0]], strict=True):
+        if ax < px and bx < px:
+            continue
+        if (px, py) == (bx, by):
+            return 0
+        if ay == py == by:  # a horizontal edge on the ray's line: on it or not, it is no crossing
+            if min(ax, bx) <= px <= max(ax, bx):
+                return 0
+            continue
+        if (ay > py) != (by > py):
+            turn = _orientation(ax, ay, bx, by, px, py)
+            if turn == 0:
+                return 0
+            if (turn > 0) == (by > ay):
+                crossings += 1
+    return 1 if crossings % 2 else -1
+
+
+# Shewchuk's error bound for the orientation determinant in doubles: a float result larger than this share of
+# its terms has the exact sign; anything closer to zero is decided again exactly.
+_ORIENTATION_BOUND = (3 + 16 * 2**-53) * 2**-53
+
+
+def _orientation(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
+    """1 when the point lies left of a->b, -1 right of it, 0 on its line: exact for any finite doubles."""
+    left, right = (ax - px) * (by - py), (ay - py) * (bx - px)
+    det = left - right
+    if math.isfinite(det) and abs(det) > _ORIENTATION_BOUND * (abs(left) + abs(right)):
+        return 1 if det > 0 else -1
+    fx, fy = Fraction(px), Fraction(py)
+    exact = (Fraction(ax) - fx) * (Fraction(by) - fy) - (Fraction(ay) - fy) * (Fraction(bx) - fx)
+    return (exact > 0) - (exact < 0)

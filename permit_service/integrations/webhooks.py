@@ -38,7 +38,6 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import psutil
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -164,6 +163,8 @@ def _in_any(address: IPAddress, networks: Sequence[Network]) -> bool:
 
 def host_addresses() -> frozenset[IPAddress]:
     """The addresses of this host's network interfaces, read on each check (interfaces come and go)."""
+    import psutil  # imported where webhooks are subscribed or delivered, not by every worker (issue 14)
+
     return frozenset(
         ipaddress.ip_address(entry.address.split("%")[0])
         for entries in psutil.net_if_addrs().values()

@@ -1,8 +1,8 @@
 """On-site evidence use cases: gather what the plant's records say about a signer's presence, record exemptions.
 
 The facts are gathered here (the signer's own card's last placement, a position fix tested against the area's
-boundary with shapely, the regulator's exemption); the core (`workflows.rules.on_site`) weighs them. Services
-flush, never commit.
+boundary by `directory.geometry`, the regulator's exemption); the core (`workflows.rules.on_site`) weighs them.
+Services flush, never commit.
 """
 
 from __future__ import annotations
