@@ -82,10 +82,16 @@ class AuthCache:
         with self._lock:
             if epoch != self.epoch:
                 return
-            self._entries[key] = (self.timer() + self.seconds, verdict)
+            now = self.timer()
+            self._entries[key] = (now + self.seconds, verdict)
             self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
+            # The least recently used go first: beyond `size`, and once expired (issue 14: a worker that saw
+            # thousands of tokens would otherwise keep their verdicts until as many others pushed them out).
+            while len(self._entries) > self.size or next(iter(self._entries.values()))[0] <= now:
                 self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def drop(self, changes: Changes) -> None:
         """Forget every verdict a committed change may have made wrong."""

@@ -155,6 +155,18 @@ def test_a_process_keeps_at_most_so_many_tokens_the_least_recently_used_going_fi
     assert [cache.get(k) is not None for k in ("a", "b", "c")] == [True, False, True]
 
 
+def test_verdicts_no_request_asked_for_since_they_expired_leave_when_the_next_is_kept():
+    now = [0.0]
+    cache = AuthCache(5, timer=lambda: now[0])
+    for key in ("a", "b"):
+        cache.put(key, _verdict(key), cache.epoch)
+    now[0] = 4.0
+    assert cache.get("b") is not None
+    now[0] = 5.0  # "a" has expired, "b" too, though used more recently
+    cache.put("c", _verdict("c"), cache.epoch)
+    assert len(cache) == 1 and cache.get("c") is not None
+
+
 def test_a_verdict_read_before_a_change_was_committed_is_not_kept():
     # A request read the caller while a logout in another thread of the process committed: its answer may
     # predate the logout, so it must not be served to the next request.

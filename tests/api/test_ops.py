@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from permit_service import create_app, metrics
+from permit_service import create_app, db, metrics
 from permit_service.auth.principal import Principal
 from permit_service.auth.tokens import issue_tokens
 from permit_service.config import DEV_JWT_SECRET, Config, ConfigError
@@ -247,3 +247,12 @@ def test_suspensions_are_counted_under_the_rule_the_service_acted_on(client, fac
 )
 def test_a_suspensions_rule_follows_from_its_reason_kind(permit_type, reason_kind, rule):
     assert metrics.suspension_rule(permit_type, reason_kind) == rule
+
+
+def test_a_process_keeps_a_bounded_number_of_compiled_statements(app):
+    # Issue 14 (memory per worker): SQLAlchemy prunes its cache to the bound once it holds half as many more.
+    engine = app.extensions["db_engine"]
+    with engine.connect() as conn:
+        for i in range(2 * db.QUERY_CACHE_SIZE):
+            conn.execute(sa.select(sa.literal_column(str(i)).label("n")))
+    assert db.QUERY_CACHE_SIZE <= len(engine._compiled_cache) <= 1.5 * db.QUERY_CACHE_SIZE
