@@ -13,7 +13,6 @@ proposed freezes (FZ-04).
 from __future__ import annotations
 
 import functools
-import time as time_module
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from permit_service.directory.models import Region
@@ -326,36 +324,21 @@ def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayC
     )
 
 
-# Calendars as answers show them (notices, the caller's next actions), per database and region, for RECENT_SECONDS
-# (issue 14). A change committed in this process drops them at once; another process sees it within the bound. An
-# action never decides on these: it reads the calendar afresh in its own transaction (permits.service._calendar).
-RECENT_SECONDS = 10.0
-_recent: weakref.WeakKeyDictionary[Any, dict[uuid.UUID | None, tuple[float, ChinaHolidayCalendar]]] = (
+# Calendars per database and region as read at one context generation (permits.context.GENERATION, 0027): every
+# change to calendar years and overrides moves it, so a copy read at the generation a permit was read with is
+# current for that permit's action and answer.
+_at_generation: weakref.WeakKeyDictionary[Any, tuple[int, dict[uuid.UUID | None, ChinaHolidayCalendar]]] = (
     weakref.WeakKeyDictionary()
 )
-_CHANGED = "calendar_changed"
 
 
-def recent_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayCalendar:
-    """The region's calendar as read at most RECENT_SECONDS ago: for notices in answers, never for guards."""
-    cached = _recent.setdefault(session.get_bind(), {})
-    now = time_module.monotonic()
-    hit = cached.get(region_id)
-    if hit is None or now - hit[0] > RECENT_SECONDS:
-        hit = cached[region_id] = (now, get_calendar(session, region_id))
-    return hit[1]
-
-
-@sa_event.listens_for(Session, "after_flush")
-def _note_calendar_change(session: Session, _context: Any) -> None:
-    if any(
-        isinstance(o, CalendarYear | CalendarOverride)
-        for o in (*session.new, *session.dirty, *session.deleted)
-    ):
-        session.info[_CHANGED] = True
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _drop_recent(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
-        _recent.pop(session.get_bind(), None)
+def calendar_at(session: Session, region_id: uuid.UUID | None, generation: int) -> ChinaHolidayCalendar:
+    """The region's calendar at the context `generation`: the process's copy read at it, or read now and kept."""
+    engine = session.get_bind()
+    kept, calendars = _at_generation.get(engine) or (None, {})
+    if kept != generation:
+        calendars = {}
+        _at_generation[engine] = (generation, calendars)
+    if region_id not in calendars:
+        calendars[region_id] = get_calendar(session, region_id)
+    return calendars[region_id]

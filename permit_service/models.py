@@ -24,6 +24,7 @@ from permit_service.integrations.models import (
 )
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.permits.models import (
+    ContextGeneration,
     GasTest,
     Permit,
     PermitCrewMember,
@@ -48,6 +49,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointHead",
     "ChemicalPark",
+    "ContextGeneration",
     "Detector",
     "Enterprise",
     "EnterpriseChecklist",

@@ -8,6 +8,7 @@ when `freeze.starts_at < permit.valid_until and permit.valid_from < freeze.ends_
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from permit_service.calendar import HolidayPeriod, get_calendar, region_lineage
 from permit_service.directory.models import Enterprise, PlantArea, Region
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.freezes.models import CalendarOverride, Freeze
-from permit_service.permits.context import register_provider
+from permit_service.permits.context import generation_of, register_provider
 from permit_service.permits.models import Permit
 from workflows import WORKFLOWS
 from workflows import model as wf
@@ -183,14 +184,49 @@ def freeze_context(session: Session, permit: Permit) -> dict[str, Any]:
     """Context provider: the declared freezes overlapping the permit's window in its enterprise's region (FZ-02/04)."""
     # session.get: build_context reads the same enterprise, and finds it in the identity map.
     enterprise = session.get(Enterprise, permit.enterprise_id)
-    found = covering_freezes(
-        session,
-        region_id=enterprise.region_id if enterprise else None,
-        valid_from=permit.valid_from,
-        valid_until=permit.valid_until,
-        permit_type=permit.type,
-    )
-    return {"freezes": tuple(as_core(f) for f in found)}
+    region_id = enterprise.region_id if enterprise else None
+    generation = generation_of(permit)
+    if generation is None:
+        found = covering_freezes(
+            session,
+            region_id=region_id,
+            valid_from=permit.valid_from,
+            valid_until=permit.valid_until,
+            permit_type=permit.type,
+        )
+        return {"freezes": tuple(as_core(f) for f in found)}
+    return {
+        "freezes": tuple(
+            f
+            for f in declared_at(session, region_id, generation)
+            if f.starts_at < permit.valid_until and permit.valid_from < f.ends_at and permit.type in f.types
+        )
+    }
+
+
+# The declared freezes of a region and its ancestors per database, as read at one context generation (0027):
+# every change to freezes moves it, so a copy read at the generation a permit was read with is current for it.
+_declared: weakref.WeakKeyDictionary[Any, tuple[int, dict[uuid.UUID | None, tuple[wf.Freeze, ...]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def declared_at(session: Session, region_id: uuid.UUID | None, generation: int) -> tuple[wf.Freeze, ...]:
+    """The declared freezes of the region and its ancestors at the context `generation`, in covering_freezes'
+    order: the process's copy read at it, or read now and kept."""
+    engine = session.get_bind()
+    kept, regions = _declared.get(engine) or (None, {})
+    if kept != generation:
+        regions = {}
+        _declared[engine] = (generation, regions)
+    if region_id not in regions:
+        stmt = (
+            sa.select(Freeze)
+            .where(Freeze.region_id.in_(region_lineage(session, region_id)), Freeze.state == "declared")
+            .order_by(Freeze.starts_at, Freeze.id)
+        )
+        regions[region_id] = tuple(as_core(f) for f in session.scalars(stmt))
+    return regions[region_id]
 
 
 # --- what a frozen window means -------------------------------------------------------------------

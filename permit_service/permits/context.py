@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from permit_service.permits.models import Permit
+from permit_service.permits.models import ContextGeneration, Permit
 
 # A provider returns extra PermitData / Context fields for one permit, e.g. {"freezes": (...)}.
 ContextProvider = Callable[[Session, Permit], dict[str, Any]]
@@ -17,6 +19,30 @@ _by_state: set[ContextProvider] = set()
 _deferred: dict[ContextProvider, tuple[str, ...]] = {}
 # A request's session memoises each provider's answer for a permit under this key (see provided_fields).
 MEMO = "provided_fields"
+
+
+# The context generation (0027), selected with a permit: a process's copies of the freezes and calendars read at
+# the same generation are current (freezes.service.freeze_context, calendar.calendar_at). No row reads as 0.
+GENERATION = sa.func.coalesce(
+    sa.select(ContextGeneration.generation).where(ContextGeneration.id == 1).scalar_subquery(), 0
+)
+_GENERATION = "_context_generation"  # the permit object's own attribute (not a column)
+
+
+def note_generation(permit: Permit, generation: int) -> None:
+    """Keep with the permit the context generation its statement read."""
+    permit.__dict__[_GENERATION] = generation
+
+
+def generation_of(permit: Permit) -> int | None:
+    """The context generation read with the permit (None: not read with it, so read its context afresh)."""
+    return permit.__dict__.get(_GENERATION)
+
+
+@event.listens_for(Permit, "refresh")
+@event.listens_for(Permit, "expire")
+def _forget(permit: Permit, *_args: Any) -> None:
+    permit.__dict__.pop(_GENERATION, None)
 
 
 def register_provider(

@@ -32,12 +32,13 @@ from sqlalchemy.orm import Session, SessionTransaction
 from permit_service.api.conventions import WithExtras, etag_of
 from permit_service.api.fields import display_tz
 from permit_service.auth.principal import Principal, enterprise_scope
-from permit_service.calendar import recent_calendar
+from permit_service.calendar import calendar_at
 from permit_service.db import is_postgres
 from permit_service.directory.models import Enterprise
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import children
 from permit_service.permits import schemas as s
+from permit_service.permits.context import GENERATION
 from permit_service.permits.models import Permit, PermitDocument, PermitLink
 from workflows.states import TERMINAL
 
@@ -162,6 +163,7 @@ def read_finished(session: Session, principal: Principal, permit_id: uuid.UUID) 
             Permit.valid_from,
             Permit.valid_until,
             Enterprise.region_id,
+            GENERATION.label("generation"),
         )
         .join(Permit, Permit.id == PermitDocument.permit_id)
         .join(Enterprise, Enterprise.id == Permit.enterprise_id)
@@ -186,7 +188,8 @@ def read_finished(session: Session, principal: Principal, permit_id: uuid.UUID) 
         )
         for link in answer["links"]:
             link["state"] = states.get(uuid.UUID(link["id"]), link["state"])
-    notice = recent_calendar(session, row.region_id).window_notice(row.valid_from, row.valid_until)
+    calendar = calendar_at(session, row.region_id, row.generation)
+    notice = calendar.window_notice(row.valid_from, row.valid_until)
     answer.update(_per_read.dump({"allowed_actions": [], "blocked_actions": [], "calendar_notice": notice}))
     return current_app.response_class(
         current_app.json.dumps(answer),

@@ -195,3 +195,13 @@ class PermitDocument(Base):
     body: Mapped[str] = mapped_column(
         sa.Text
     )  # the JSON of PermitOut without the caller's and the day's parts
+
+
+class ContextGeneration(Base):
+    """One number moved by a trigger on every change to freezes, calendar years and calendar overrides (0027): read
+    with a permit, it tells a process whether the freezes and calendars it keeps are still current (issue 14)."""
+
+    __tablename__ = "context_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("0"))

@@ -30,7 +30,15 @@ from permit_service.permits import (
     children,
     documents,  # noqa: F401 - its listeners render a finished permit's document
 )
-from permit_service.permits.context import Deferred, LazySequence, Resolving, provided_fields
+from permit_service.permits.context import (
+    GENERATION,
+    Deferred,
+    LazySequence,
+    Resolving,
+    generation_of,
+    note_generation,
+    provided_fields,
+)
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -92,15 +100,17 @@ def get_permit(
     session: Session, *, principal: Principal, permit_id: uuid.UUID, for_update: bool = False
 ) -> Permit:
     """A permit the caller may see (404 otherwise); locked for the transaction when `for_update`."""
-    stmt = sa.select(Permit).where(
+    stmt = sa.select(Permit, GENERATION).where(
         Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
     )
     if for_update:
         # Lock the permit row only: the joined area stays readable by concurrent work in the area.
         stmt = stmt.with_for_update(of=Permit)
-    permit = session.scalars(stmt.options(*row_options())).unique().one_or_none()
-    if permit is None:
+    row = session.execute(stmt.options(*row_options())).unique().one_or_none()
+    if row is None:
         raise NotFound("作业票不存在", "No such permit")
+    permit, generation = row
+    note_generation(permit, generation)
     return permit
 
 
@@ -249,17 +259,19 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     return tuple(_linked(row, row.dike_code) for row in rows)
 
 
-def _calendar(session: Session, region_id: uuid.UUID | None, *, advisory: bool = False) -> Any:
-    """The region's calendar, built once per session (an action and its answer share it); `advisory`, for an
-    answer that acted on nothing: the process's recent copy unless the session read it afresh."""
-    from permit_service.calendar import get_calendar, recent_calendar  # the calendar area registers overrides
+def _calendar(session: Session, permit: Permit) -> Any:
+    """The permit's region's calendar: the process's copy at the context generation read with the permit; without
+    one (a new draft), read once per session (an action and its answer share it)."""
+    from permit_service.calendar import calendar_at, get_calendar  # the calendar area registers overrides
 
+    enterprise = session.get(Enterprise, permit.enterprise_id)
+    region_id = enterprise.region_id if enterprise else None
+    generation = generation_of(permit)
+    if generation is not None:
+        return calendar_at(session, region_id, generation)
     calendars: dict[uuid.UUID | None, Any] = session.info.setdefault("calendars", {})
-    if region_id in calendars:
-        return calendars[region_id]
-    if advisory:
-        return recent_calendar(session, region_id)
-    calendars[region_id] = get_calendar(session, region_id)
+    if region_id not in calendars:
+        calendars[region_id] = get_calendar(session, region_id)
     return calendars[region_id]
 
 
@@ -270,15 +282,13 @@ def build_context(
     extra: Mapping[str, Any] | None = None,
     *,
     for_change: bool = False,
-    advisory: bool = False,
 ) -> wf.Context:
-    """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied;
-    `advisory`: only the caller's next actions are judged, which the action itself judges again)."""
+    """The world at the moment of an action, as the core sees it (`for_change`: the action will be applied)."""
     enterprise = session.get(Enterprise, permit.enterprise_id)
     fields: dict[str, Any] = dict(
         now=clock.now(),
         actor=principal.actor(),  # a person's positioning card came with the request's user lookup
-        calendar=_calendar(session, enterprise.region_id if enterprise else None, advisory=advisory),
+        calendar=_calendar(session, permit),
         policy=current_app.config["PERMIT_CONFIG"].policy,
         nearby=lazy_nearby(session, permit, lock=for_change),
         enterprise_risk_grade=enterprise.risk_grade if enterprise else None,
@@ -293,20 +303,17 @@ def core_view(
     principal: Principal,
     *,
     for_change: bool = False,
-    advisory: bool = False,
 ) -> tuple[wf.PermitData, wf.Context]:
-    """The permit and its context for the core, including what other areas provide (`for_change`, `advisory`:
-    see build_context)."""
+    """The permit and its context for the core, including what other areas provide (`for_change`: see
+    build_context)."""
     extra = provided_fields(session, permit)
-    context = build_context(session, permit, principal, extra, for_change=for_change, advisory=advisory)
+    context = build_context(session, permit, principal, extra, for_change=for_change)
     return permit_data(permit, extra), context
 
 
 def calendar_notice(session: Session, permit: Permit) -> ProvisionalNotice | None:
     """FZ-04/HW-03: the notice naming the days of the permit's validity whose holiday schedule is provisional."""
-    enterprise = session.get(Enterprise, permit.enterprise_id)
-    calendar = _calendar(session, enterprise.region_id if enterprise else None, advisory=True)
-    return calendar.window_notice(permit.valid_from, permit.valid_until)
+    return _calendar(session, permit).window_notice(permit.valid_from, permit.valid_until)
 
 
 def allowed_actions(session: Session, permit: Permit, principal: Principal) -> list[str]:
@@ -320,7 +327,7 @@ def next_actions(session: Session, permit: Permit, principal: Principal) -> tupl
     workflow = get_workflow(permit.type)
     if not any(permit.state in step.sources for step in workflow.steps):
         return [], []
-    data, ctx = core_view(session, permit, principal, advisory=True)
+    data, ctx = core_view(session, permit, principal)
     return workflow.next_actions(data, ctx)
 
 

@@ -21,18 +21,20 @@ from tests.plant import at_work, iso, portal
 # Measured on both databases; raise one only with a reason in the commit message.
 BUDGETS = {
     # the caller and its revocation come from the process's cache (0; the first request of a token reads them: 1);
-    # the permit with its area, enterprise, crew and links (1), signatures (1), gas tests (1); freezes (1), the
-    # Plan-27 job (1: the active permit's guards read it; presence only where one reads it); first, the finished
-    # permit's document looked for (1), which answers 90 % of a plant's reads in 1 (below). The calendar of the
-    # notice and the next actions is the process's recent copy (0; 1 when none was read in the last 10 s)
-    "get_permit": 6,
+    # the permit with its area, enterprise, crew and links and the context generation (1), signatures (1), gas tests
+    # (1); the Plan-27 job (1: the active permit's guards read it; presence only where one reads it); first, the
+    # finished permit's document looked for (1), which answers 90 % of a plant's reads in 1 (below). Freezes and the
+    # calendar are the process's copies at the generation read with the permit (0; 1 each after a change)
+    "get_permit": 5,
     # a finished permit: the permit's scope and version with its document (1)
     "get_finished_permit": 1,
     "list_permits": 1,
-    # + the chain head, the event (which moves the head's hash), the permit, the signature, the feed position (2,
-    # which reads the webhook generation: subscriptions only when it moved); the presence counts only where a guard reads them (resume: HC-04), the Plan-27 job likewise
-    "suspend": 12,
-    "resume": 13,  # the guardian's check-out (HC-04) comes with the presence counts
+    # the permit with the context generation, locked (1); the chain head, the event (which moves the head's hash),
+    # the permit, the signature, the feed position (2, which reads the webhook generation: subscriptions only when it
+    # moved); then the answer: signatures and gas tests (1 each, unless a guard of the action read them), the Plan-27
+    # job (1); the presence counts only where a guard reads them (resume: HC-04)
+    "suspend": 10,
+    "resume": 11,  # the guardian's check-out (HC-04) comes with the presence counts
     # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
     # read back; a draft's guards read neither presence nor the Plan-27 job
     "create_draft": 11,
@@ -82,7 +84,9 @@ def test_get_permit_within_budget(app, flow):
 def test_get_finished_permit_within_budget(app, flow):
     flow.file("hot_work").to_closed()
     headers = flow.headers("work_leader")
-    flow.client.get(flow.url, headers=headers)  # the calendar of its notices, as a process keeps it a while
+    flow.client.get(
+        flow.url, headers=headers
+    )  # the calendar of its notices, as a process keeps it until it changes
     within_budget(app, "get_finished_permit", lambda: flow.client.get(flow.url, headers=headers))
 
 
