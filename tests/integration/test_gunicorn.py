@@ -1,11 +1,13 @@
-"""The service as deployed: gunicorn with gunicorn.conf.py and two workers. Its own refusals are problem+json and
-/metrics sums both workers (prometheus_client multiprocess mode)."""
+"""The service as deployed: gunicorn with gunicorn.conf.py and two workers forked from the preloaded app. Its own
+refusals are problem+json, /metrics sums both workers (prometheus_client multiprocess mode), and a worker never
+uses a database connection of the master's."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import runpy
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -138,3 +141,17 @@ def test_gunicorns_own_refusals_are_problem_json(server, request_bytes, status):
     assert problem["status"] == status
     assert problem["message_zh"] and problem["message_en"]
     assert problem["detail"] == f"{problem['message_zh']} / {problem['message_en']}"
+
+
+def test_a_worker_forked_from_the_preloaded_app_opens_connections_of_its_own(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the settings file sets it for the process
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["preload_app"]
+    engine = app.extensions["db_engine"]
+    with engine.connect() as conn:
+        masters = conn.connection.dbapi_connection
+    settings["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), None)
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection is not masters
+    masters.execute("SELECT 1")  # left open: closing it would end the master's session on the shared socket
+    masters.close()
