@@ -87,6 +87,7 @@ def when_ready(server):
 def post_fork(server, worker):
     """A worker forked from the preloaded app starts with a pool of its own (close=False: the master's connections,
     if it ever had any, are left to the master)."""
-    app = server.app.callable
-    if app is not None:
-        app.extensions["db_engine"].dispose(close=False)
+    # No engine: not preloaded, or another app served with these settings (bench/compare runs the floor from here).
+    engine = getattr(server.app.callable, "extensions", {}).get("db_engine")
+    if engine is not None:
+        engine.dispose(close=False)

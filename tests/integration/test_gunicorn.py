@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from flask import Flask
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -155,3 +156,5 @@ def test_a_worker_forked_from_the_preloaded_app_opens_connections_of_its_own(app
         assert conn.connection.dbapi_connection is not masters
     masters.execute("SELECT 1")  # left open: closing it would end the master's session on the shared socket
     masters.close()
+    # bench/compare serves the floor, another app, with these settings: its workers boot all the same
+    settings["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=Flask("floor"))), None)
