@@ -5,7 +5,7 @@
 # runs it and appends the table, with the date, machine, commit and load, to bench/RESULTS.md.
 # Starts both with the same gunicorn settings (sync x5), seeds what is missing, runs every scenario
 # (saturation, then a fixed rate), interleaved floor / project, prints loadgen's --table with the
-# "x floor" ratio, the RSS per worker, and stops both by their own PIDs.
+# "x floor" ratio, the RSS and PSS of each worker and master, and stops both by their own PIDs.
 #
 #   bench/compare/run_compare.sh                       # defaults: 10 s per run, 2 s warm-up
 #   DURATION=15 WARMUP=3 bench/compare/run_compare.sh  # longer runs on a quiet machine
@@ -209,8 +209,15 @@ for scenario in $SCENARIOS; do
   esac
 done
 
-rss() {  # "pid rss_MiB" per worker of a gunicorn master
-  ps -o pid=,rss= --ppid "$1" | awk '{printf "%s %.0f MiB; ", $1, $2 / 1024}'
+mem() {  # "pid RSS MiB (PSS MiB)": PSS shares each page among the processes that map it (a preloaded app's pages)
+  awk -v pid="$1" '/^Rss:/ {r = $2} /^Pss:/ {p = $2} END {printf "%s %.0f MiB (PSS %.0f); ", pid, r / 1024, p / 1024}' \
+    "/proc/$1/smaps_rollup"
+}
+rss() {  # every worker of a gunicorn master, then the master
+  local pid
+  for pid in $(ps -o pid= --ppid "$1"); do mem "$pid"; done
+  printf "master "
+  mem "$1"
 }
 if [ -n "$profile_pid" ]; then wait "$profile_pid" || true; fi
 rss_line="RSS per worker after the runs: project $(rss "$project_pid")floor $(rss "$floor_pid")"
