@@ -25,7 +25,13 @@ from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFai
 from permit_service.jobs.models import HighRiskJob, HighRiskJobPermit
 from permit_service.onsite import service as onsite
 from permit_service.permits import service as permits
-from permit_service.permits.context import LazySequence, provided_fields, register_provider
+from permit_service.permits.context import (
+    LazySequence,
+    provided_fields,
+    read_with,
+    read_with_permit,
+    register_provider,
+)
 from permit_service.permits.models import Permit, PermitCrewMember
 from workflows import model as wf
 from workflows.high_risk_job import (
@@ -61,29 +67,57 @@ EDITABLE = (
 # --- the permit workflow's view (context provider) -----------------------------------------------
 
 
+def _of_the_permits_job(column: Any) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(column)
+        .join(HighRiskJobPermit, HighRiskJobPermit.job_id == HighRiskJob.id)
+        .where(HighRiskJobPermit.permit_id == Permit.id)
+        .scalar_subquery()
+    )
+
+
+# What job_context reads, in the permit's own statement (permits.context.read_with_permit).
+read_with_permit(
+    "enterprise_risk_grade",
+    sa.select(Enterprise.risk_grade).where(Enterprise.id == Permit.enterprise_id).scalar_subquery(),
+)
+read_with_permit("job_kind", _of_the_permits_job(HighRiskJob.kind))
+read_with_permit("job_state", _of_the_permits_job(HighRiskJob.state))
+read_with_permit("job_confirmed_at", _of_the_permits_job(HighRiskJob.confirmed_at))
+
+
 @register_provider(deferred=("job_kind", "consented", "enterprise_risk_grade", "principal_confirmed_at"))
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
-    row = session.execute(
-        sa.select(Enterprise.risk_grade, HighRiskJob.kind, HighRiskJob.state, HighRiskJob.confirmed_at)
-        .select_from(Enterprise)
-        .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == permit.id)
-        .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
-        .where(Enterprise.id == permit.enterprise_id)
-    ).one()
-    in_plan27_job = row.kind in PLAN27_KINDS
+    read = read_with(permit)
+    if read is None:
+        row = session.execute(
+            sa.select(
+                Enterprise.risk_grade.label("enterprise_risk_grade"),
+                HighRiskJob.kind.label("job_kind"),
+                HighRiskJob.state.label("job_state"),
+                HighRiskJob.confirmed_at.label("job_confirmed_at"),
+            )
+            .select_from(Enterprise)
+            .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == permit.id)
+            .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
+            .where(Enterprise.id == permit.enterprise_id)
+        ).one()
+        read = row._asdict()
+    kind, state = read["job_kind"], read["job_state"]
+    in_plan27_job = kind in PLAN27_KINDS
     return {
         # HR-01: Plan-27 work is Plan-27 work whether it was carried in a job or only declared on the permit,
         # so a declared permit never attached to a job still waits for a consent and the principal (HR-02).
         # A consent report is not a Plan-27 job: its permits need consent (FZ-02, RG-02) but the core decides
         # the principal's approval from the freeze, not from a job kind.
-        "job_kind": row.kind if in_plan27_job else permit.plan27_kind,
+        "job_kind": kind if in_plan27_job else permit.plan27_kind,
         # Declared Plan-27 work is covered only by the consent to a Plan-27 job, never by a consent report's.
-        "consented": row.state in CONSENT_HOLDS and (in_plan27_job or permit.plan27_kind is None),
-        "enterprise_risk_grade": row.risk_grade,
+        "consented": state in CONSENT_HOLDS and (in_plan27_job or permit.plan27_kind is None),
+        "enterprise_risk_grade": read["enterprise_risk_grade"],
         # HR-02: the principal's latest on-site confirmation of the Plan-27 job, while the job is open after it.
-        "principal_confirmed_at": row.confirmed_at
-        if in_plan27_job and row.state in CONFIRMATION_HOLDS
+        "principal_confirmed_at": read["job_confirmed_at"]
+        if in_plan27_job and state in CONFIRMATION_HOLDS
         else None,
     }
 

@@ -18,8 +18,9 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 
+from permit_service.db import UTCDateTime
 from permit_service.permits.models import GasTest, Permit, Signature
 from workflows import model as wf
 from workflows.rules.gas_tests import read_by_guards
@@ -48,12 +49,31 @@ class GasTestRow(NamedTuple):
         )  # fmt: skip
 
 
-_SIGNATURES = sa.select(
-    Signature.kind, Signature.role, Signature.person_id, Signature.at, Signature.evidence, Signature.on_site
-)
-_GAS_TESTS = sa.select(
-    GasTest.id, GasTest.analyst_id, GasTest.sampled_at, GasTest.point, sa.cast(GasTest.readings, sa.Text),
-    GasTest.passed, sa.cast(GasTest.findings, sa.Text), GasTest.recorded_at,
+class SignatureRow(NamedTuple):
+    """A signature as read (the attributes SignatureOut dumps)."""
+
+    kind: str
+    role: str
+    person_id: uuid.UUID | None
+    at: datetime
+    evidence: dict[str, Any]
+    on_site: str | None
+
+
+def _none(type_: Any) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.null(), type_)
+
+
+# Both lists in one statement, a signature's columns and a gas test's in the same places (the first says which):
+# child, id, kind, role, person, when, JSON, on-site or point, passed, findings, recorded at.
+_SIGNATURE = sa.select(
+    sa.literal(0), _none(sa.Uuid), Signature.kind, Signature.role, Signature.person_id, Signature.at,
+    sa.cast(Signature.evidence, sa.Text), Signature.on_site, _none(sa.Boolean), _none(sa.Text), _none(UTCDateTime),
+)  # fmt: skip
+_GAS_TEST = sa.select(
+    sa.literal(1), GasTest.id, _none(sa.String), _none(sa.String), GasTest.analyst_id, GasTest.sampled_at,
+    sa.cast(GasTest.readings, sa.Text), GasTest.point, GasTest.passed, sa.cast(GasTest.findings, sa.Text),
+    GasTest.recorded_at,
 )  # fmt: skip
 
 
@@ -67,41 +87,54 @@ class Children:
         self._core_signatures: tuple[wf.Signature, ...] | None = None
         self._core_gas_tests: tuple[wf.GasTest, ...] | None = None
 
-    def _session(self) -> Session:
-        session = object_session(self._permit)
-        assert session is not None, "a permit's children are read through its session"
-        # Rows an action added but has not flushed yet are part of what it reads (the session does not autoflush).
-        if any(isinstance(obj, Signature | GasTest) for obj in session.new):
-            session.flush()
-        return session
-
     @property
     def signatures(self) -> list[Any]:
         """Rows with kind, role, person_id, at, evidence and on_site, as SignatureOut reads them."""
         if self._signatures is None:
-            # Loaded with the permit (a batch of permits, a new draft), in order.
-            if "signatures" in self._permit.__dict__:
-                self._signatures = list(self._permit.signatures)
-            else:
-                self._signatures = list(
-                    self._session().execute(
-                        _SIGNATURES.where(Signature.permit_id == self._permit.id).order_by(Signature.at)
-                    )
-                )
+            self._read()
+        assert self._signatures is not None
         return self._signatures
 
     @property
     def gas_tests(self) -> list[GasTestRow]:
         """Every gas test as read."""
         if self._gas_tests is None:
-            if "gas_tests" in self._permit.__dict__:
-                loaded = sorted(self._permit.gas_tests, key=lambda t: (t.sampled_at, t.recorded_at))
-                self._gas_tests = [GasTestRow.of(t) for t in loaded]
-            else:
-                stmt = _GAS_TESTS.where(GasTest.permit_id == self._permit.id)
-                rows = self._session().execute(stmt.order_by(GasTest.sampled_at, GasTest.recorded_at))
-                self._gas_tests = [GasTestRow(*row) for row in rows]
+            self._read()
+        assert self._gas_tests is not None
         return self._gas_tests
+
+    def _read(self) -> None:
+        """Both lists: the one statement reads what the permit was not loaded with (a batch of permits, a new
+        draft)."""
+        loaded = self._permit.__dict__
+        if "signatures" in loaded:
+            self._signatures = list(self._permit.signatures)
+        if "gas_tests" in loaded:
+            tests = sorted(self._permit.gas_tests, key=lambda t: (t.sampled_at, t.recorded_at))
+            self._gas_tests = [GasTestRow.of(t) for t in tests]
+        if self._signatures is not None and self._gas_tests is not None:
+            return
+        session = object_session(self._permit)
+        assert session is not None, "a permit's children are read through its session"
+        # Rows an action added but has not flushed yet are part of what it reads (the session does not autoflush).
+        if any(isinstance(obj, Signature | GasTest) for obj in session.new):
+            session.flush()
+        permit_id = self._permit.id
+        both = sa.union_all(
+            _SIGNATURE.where(Signature.permit_id == permit_id),
+            _GAS_TEST.where(GasTest.permit_id == permit_id),
+        )
+        rows = session.execute(both.order_by(sa.text("1, 6, 11"))).all()  # child, when, recorded at
+        if self._signatures is None:
+            self._signatures = [
+                SignatureRow(r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {}, r[7])
+                for r in rows
+                if r[0] == 0
+            ]
+        if self._gas_tests is None:
+            self._gas_tests = [
+                GasTestRow(r[1], r[4], r[5], r[7], r[6], r[8], r[9], r[10]) for r in rows if r[0] == 1
+            ]
 
     def core_signatures(self) -> tuple[wf.Signature, ...]:
         """The signatures as the core reads them."""

@@ -21,28 +21,50 @@ _deferred: dict[ContextProvider, tuple[str, ...]] = {}
 MEMO = "provided_fields"
 
 
-# The context generation (0027), selected with a permit: a process's copies of the freezes and calendars read at
-# the same generation are current (freezes.service.freeze_context, calendar.calendar_at). No row reads as 0.
-GENERATION = sa.func.coalesce(
-    sa.select(ContextGeneration.generation).where(ContextGeneration.id == 1).scalar_subquery(), 0
-)
-_GENERATION = "_context_generation"  # the permit object's own attribute (not a column)
+# Values other areas read in the permit's own statement rather than one of their own (issue 14): scalar
+# expressions correlated to the permit row, selected by every get_permit and kept with the permit object.
+_WITH_PERMIT: dict[str, sa.ColumnElement[Any]] = {}
+_READ = "_read_with_permit"  # the permit object's own attribute (not a column)
 
 
-def note_generation(permit: Permit, generation: int) -> None:
-    """Keep with the permit the context generation its statement read."""
-    permit.__dict__[_GENERATION] = generation
+def read_with_permit(name: str, expression: sa.ColumnElement[Any]) -> None:
+    """Select `expression`, a scalar subquery correlated to `permits`, with each permit get_permit loads, as `name`
+    (see read_with); at import time of the area that reads it."""
+    _WITH_PERMIT[name] = expression
 
 
-def generation_of(permit: Permit) -> int | None:
-    """The context generation read with the permit (None: not read with it, so read its context afresh)."""
-    return permit.__dict__.get(_GENERATION)
+def with_permit_columns() -> list[sa.ColumnElement[Any]]:
+    """The expressions to select beside a permit, labelled."""
+    return [expression.label(name) for name, expression in _WITH_PERMIT.items()]
+
+
+def note_read_with(permit: Permit, values: Any) -> None:
+    """Keep with the permit what its statement read of with_permit_columns(), in their order."""
+    permit.__dict__[_READ] = dict(zip(_WITH_PERMIT, values, strict=True))
+
+
+def read_with(permit: Permit) -> dict[str, Any] | None:
+    """What was read with the permit, by name (None: it was not read through get_permit; ask the database)."""
+    return permit.__dict__.get(_READ)
 
 
 @event.listens_for(Permit, "refresh")
 @event.listens_for(Permit, "expire")
 def _forget(permit: Permit, *_args: Any) -> None:
-    permit.__dict__.pop(_GENERATION, None)
+    permit.__dict__.pop(_READ, None)
+
+
+# The context generation (0027): a process's copies of the freezes and calendars read at the generation a permit
+# was read with are current for it (freezes.service.freeze_context, calendar.calendar_at). No row reads as 0.
+GENERATION = sa.func.coalesce(
+    sa.select(ContextGeneration.generation).where(ContextGeneration.id == 1).scalar_subquery(), 0
+)
+read_with_permit("context_generation", GENERATION)
+
+
+def generation_of(permit: Permit) -> int | None:
+    """The context generation read with the permit (None: not read with it, so read its context afresh)."""
+    return (read_with(permit) or {}).get("context_generation")
 
 
 def register_provider(

@@ -163,7 +163,7 @@ def read_finished(session: Session, principal: Principal, permit_id: uuid.UUID) 
             Permit.valid_from,
             Permit.valid_until,
             Enterprise.region_id,
-            GENERATION.label("generation"),
+            GENERATION.label("context_generation"),
         )
         .join(Permit, Permit.id == PermitDocument.permit_id)
         .join(Enterprise, Enterprise.id == Permit.enterprise_id)
@@ -188,7 +188,7 @@ def read_finished(session: Session, principal: Principal, permit_id: uuid.UUID) 
         )
         for link in answer["links"]:
             link["state"] = states.get(uuid.UUID(link["id"]), link["state"])
-    calendar = calendar_at(session, row.region_id, row.generation)
+    calendar = calendar_at(session, row.region_id, row.context_generation)
     notice = calendar.window_notice(row.valid_from, row.valid_until)
     answer.update(_per_read.dump({"allowed_actions": [], "blocked_actions": [], "calendar_notice": notice}))
     return current_app.response_class(

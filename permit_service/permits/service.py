@@ -31,13 +31,13 @@ from permit_service.permits import (
     documents,  # noqa: F401 - its listeners render a finished permit's document
 )
 from permit_service.permits.context import (
-    GENERATION,
     Deferred,
     LazySequence,
     Resolving,
     generation_of,
-    note_generation,
+    note_read_with,
     provided_fields,
+    with_permit_columns,
 )
 from permit_service.permits.models import (
     GasTest,
@@ -100,7 +100,7 @@ def get_permit(
     session: Session, *, principal: Principal, permit_id: uuid.UUID, for_update: bool = False
 ) -> Permit:
     """A permit the caller may see (404 otherwise); locked for the transaction when `for_update`."""
-    stmt = sa.select(Permit, GENERATION).where(
+    stmt = sa.select(Permit, *with_permit_columns()).where(
         Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
     )
     if for_update:
@@ -109,8 +109,8 @@ def get_permit(
     row = session.execute(stmt.options(*row_options())).unique().one_or_none()
     if row is None:
         raise NotFound("作业票不存在", "No such permit")
-    permit, generation = row
-    note_generation(permit, generation)
+    permit, *read = row
+    note_read_with(permit, read)
     return permit
 
 

@@ -21,20 +21,21 @@ from tests.plant import at_work, iso, portal
 # Measured on both databases; raise one only with a reason in the commit message.
 BUDGETS = {
     # the caller and its revocation come from the process's cache (0; the first request of a token reads them: 1);
-    # the permit with its area, enterprise, crew and links and the context generation (1), signatures (1), gas tests
-    # (1); the Plan-27 job (1: the active permit's guards read it; presence only where one reads it); first, the
+    # the permit with its area, enterprise, crew and links, and what other areas read with it: the context
+    # generation, the enterprise's grade and the Plan-27 job (1); its signatures and gas tests (1); first, the
     # finished permit's document looked for (1), which answers 90 % of a plant's reads in 1 (below). Freezes and the
-    # calendar are the process's copies at the generation read with the permit (0; 1 each after a change)
-    "get_permit": 5,
+    # calendar are the process's copies at the generation read with the permit (0; 1 each after a change); presence
+    # only where a guard reads it
+    "get_permit": 3,
     # a finished permit: the permit's scope and version with its document (1)
     "get_finished_permit": 1,
     "list_permits": 1,
-    # the permit with the context generation, locked (1); the chain head, the event (which moves the head's hash),
-    # the permit, the signature, the feed position (2, which reads the webhook generation: subscriptions only when it
-    # moved); then the answer: signatures and gas tests (1 each, unless a guard of the action read them), the Plan-27
-    # job (1); the presence counts only where a guard reads them (resume: HC-04)
-    "suspend": 10,
-    "resume": 11,  # the guardian's check-out (HC-04) comes with the presence counts
+    # the permit, locked, with what is read with it (1); the chain head, the event (which moves the head's hash), the
+    # permit, the signature, the feed position (2, which reads the webhook generation: subscriptions only when it
+    # moved); its signatures and gas tests (1: after the commit, for the answer, unless a guard of the action read
+    # them); the presence counts only where a guard reads them (resume: HC-04)
+    "suspend": 8,
+    "resume": 9,  # the guardian's check-out (HC-04) comes with the presence counts
     # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
     # read back; a draft's guards read neither presence nor the Plan-27 job
     "create_draft": 11,
