@@ -76,21 +76,23 @@ def _of_the_permits_job(column: Any) -> sa.ScalarSelect[Any]:
     )
 
 
-# What job_context reads, in the permit's own statement (permits.context.read_with_permit).
+# What job_context reads, in the permit's own statement (permits.context.read_with_permit). Guarded: a grading
+# (RG-02) and a job's decisions change them holding the permits' row locks.
 read_with_permit(
     "enterprise_risk_grade",
     sa.select(Enterprise.risk_grade).where(Enterprise.id == Permit.enterprise_id).scalar_subquery(),
+    guarded=True,
 )
-read_with_permit("job_kind", _of_the_permits_job(HighRiskJob.kind))
-read_with_permit("job_state", _of_the_permits_job(HighRiskJob.state))
-read_with_permit("job_confirmed_at", _of_the_permits_job(HighRiskJob.confirmed_at))
+read_with_permit("job_kind", _of_the_permits_job(HighRiskJob.kind), guarded=True)
+read_with_permit("job_state", _of_the_permits_job(HighRiskJob.state), guarded=True)
+read_with_permit("job_confirmed_at", _of_the_permits_job(HighRiskJob.confirmed_at), guarded=True)
 
 
 @register_provider(deferred=("job_kind", "consented", "enterprise_risk_grade", "principal_confirmed_at"))
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     read = read_with(permit)
-    if read is None:
+    if read is None or "job_state" not in read:
         row = session.execute(
             sa.select(
                 Enterprise.risk_grade.label("enterprise_risk_grade"),

@@ -24,27 +24,36 @@ MEMO = "provided_fields"
 # Values other areas read in the permit's own statement rather than one of their own (issue 14): scalar
 # expressions correlated to the permit row, selected by every get_permit and kept with the permit object.
 _WITH_PERMIT: dict[str, sa.ColumnElement[Any]] = {}
+# Those whose writers change them holding the permit's row lock (a grading locks the open permits it judges): a
+# statement that locks the permit reads other rows as of its start, possibly before the lock was free, so a locking
+# read leaves these out and their area reads them after the lock (read_with has no such name).
+_GUARDED: set[str] = set()
 _READ = "_read_with_permit"  # the permit object's own attribute (not a column)
 
 
-def read_with_permit(name: str, expression: sa.ColumnElement[Any]) -> None:
+def read_with_permit(name: str, expression: sa.ColumnElement[Any], *, guarded: bool = False) -> None:
     """Select `expression`, a scalar subquery correlated to `permits`, with each permit get_permit loads, as `name`
-    (see read_with); at import time of the area that reads it."""
+    (see read_with); `guarded`: its writers hold the permit's row lock, so a locking read leaves it out. At import
+    time of the area that reads it."""
     _WITH_PERMIT[name] = expression
+    if guarded:
+        _GUARDED.add(name)
 
 
-def with_permit_columns() -> list[sa.ColumnElement[Any]]:
-    """The expressions to select beside a permit, labelled."""
-    return [expression.label(name) for name, expression in _WITH_PERMIT.items()]
+def with_permit_columns(*, locking: bool = False) -> list[sa.ColumnElement[Any]]:
+    """The expressions to select beside a permit, labelled (`locking`: in a statement that locks it)."""
+    return [e.label(name) for name, e in _WITH_PERMIT.items() if not (locking and name in _GUARDED)]
 
 
-def note_read_with(permit: Permit, values: Any) -> None:
-    """Keep with the permit what its statement read of with_permit_columns(), in their order."""
-    permit.__dict__[_READ] = dict(zip(_WITH_PERMIT, values, strict=True))
+def note_read_with(permit: Permit, values: Any, *, locking: bool = False) -> None:
+    """Keep with the permit what its statement read of with_permit_columns(locking=...), in their order."""
+    names = [name for name in _WITH_PERMIT if not (locking and name in _GUARDED)]
+    permit.__dict__[_READ] = dict(zip(names, values, strict=True))
 
 
 def read_with(permit: Permit) -> dict[str, Any] | None:
-    """What was read with the permit, by name (None: it was not read through get_permit; ask the database)."""
+    """What was read with the permit, by name (None: it was not read through get_permit; ask the database, as for
+    a name it lacks)."""
     return permit.__dict__.get(_READ)
 
 

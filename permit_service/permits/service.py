@@ -100,7 +100,7 @@ def get_permit(
     session: Session, *, principal: Principal, permit_id: uuid.UUID, for_update: bool = False
 ) -> Permit:
     """A permit the caller may see (404 otherwise); locked for the transaction when `for_update`."""
-    stmt = sa.select(Permit, *with_permit_columns()).where(
+    stmt = sa.select(Permit, *with_permit_columns(locking=for_update)).where(
         Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
     )
     if for_update:
@@ -110,7 +110,7 @@ def get_permit(
     if row is None:
         raise NotFound("作业票不存在", "No such permit")
     permit, *read = row
-    note_read_with(permit, read)
+    note_read_with(permit, read, locking=for_update)
     return permit
 
 
