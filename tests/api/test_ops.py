@@ -252,7 +252,18 @@ def test_a_suspensions_rule_follows_from_its_reason_kind(permit_type, reason_kin
 def test_a_process_keeps_a_bounded_number_of_compiled_statements(app):
     # Issue 14 (memory per worker): SQLAlchemy prunes its cache to the bound once it holds half as many more.
     engine = app.extensions["db_engine"]
+    cache = engine.get_execution_options()["compiled_cache"]
     with engine.connect() as conn:
         for i in range(2 * db.QUERY_CACHE_SIZE):
             conn.execute(sa.select(sa.literal_column(str(i)).label("n")))
-    assert db.QUERY_CACHE_SIZE <= len(engine._compiled_cache) <= 1.5 * db.QUERY_CACHE_SIZE
+    assert db.QUERY_CACHE_SIZE <= len(cache) <= 1.5 * db.QUERY_CACHE_SIZE
+
+
+def test_a_statement_whose_shape_follows_a_batchs_size_is_not_kept(app):
+    engine = app.extensions["db_engine"]
+    cache = engine.get_execution_options()["compiled_cache"]
+    with engine.connect() as conn:
+        for size in (3, db.MAX_CACHED_PARAMETERS + 1, 2 * db.MAX_CACHED_PARAMETERS):
+            kept = len(cache)
+            assert conn.execute(sa.select(*(sa.literal(i) for i in range(size)))).one() == tuple(range(size))
+            assert len(cache) == kept + (size <= db.MAX_CACHED_PARAMETERS)
