@@ -80,20 +80,19 @@ EDITABLE = (
 # --- reading --------------------------------------------------------------------------------------
 
 
-def row_options() -> list[Any]:
-    """What the core's view of a permit reads with its row: the crew (a few), the links (rarely any) and the
-    enterprise (one), joined to it. Signatures and gas tests grow with the permit's life: they are read as plain
-    rows where first needed (permits.children)."""
-    return [
-        joinedload(Permit.enterprise),
-        joinedload(Permit.crew),
-        joinedload(Permit.links).joinedload(PermitLink.linked),
-    ]
+# What the core's view of a permit reads with its row: the crew (a few), the links (rarely any) and the enterprise
+# (one), joined to it. Signatures and gas tests grow with the permit's life: they are read as plain rows where first
+# needed (permits.children). Built once: loader options are immutable, and building them took 65 µs a statement.
+ROW_OPTIONS = (
+    joinedload(Permit.enterprise),
+    joinedload(Permit.crew),
+    joinedload(Permit.links).joinedload(PermitLink.linked),
+)
 
 
 def load_options() -> list[Any]:
-    """row_options() and the signatures and gas tests, one statement each: for loading many permits at once."""
-    return [*row_options(), selectinload(Permit.signatures), selectinload(Permit.gas_tests)]
+    """ROW_OPTIONS and the signatures and gas tests, one statement each: for loading many permits at once."""
+    return [*ROW_OPTIONS, selectinload(Permit.signatures), selectinload(Permit.gas_tests)]
 
 
 def get_permit(
@@ -106,7 +105,7 @@ def get_permit(
     if for_update:
         # Lock the permit row only: the joined area stays readable by concurrent work in the area.
         stmt = stmt.with_for_update(of=Permit)
-    row = session.execute(stmt.options(*row_options())).unique().one_or_none()
+    row = session.execute(stmt.options(*ROW_OPTIONS)).unique().one_or_none()
     if row is None:
         raise NotFound("作业票不存在", "No such permit")
     permit, *read = row
