@@ -8,7 +8,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -295,7 +295,8 @@ def get_session() -> Session:
 def transaction() -> Iterator[Session]:
     """The one transaction of a request: commit on success, roll back on any exception.
 
-    Nested calls (a decorator and its view) join the outer transaction instead of opening another.
+    Nested calls (a decorator and its view) join the outer transaction instead of opening another. Inside
+    `lasting_transaction`, the first one runs that block's opening step and stays open after its own block.
     """
     session = get_session()
     if g.get("tx_depth", 0):
@@ -307,12 +308,46 @@ def transaction() -> Iterator[Session]:
         return
     if session.in_transaction():
         session.rollback()
+    opening = g.pop("tx_opening", None)
     g.tx_depth = 1
     session.info.get("provided_fields", {}).clear()  # what providers answered belongs to one transaction
+    if opening is None:
+        try:
+            with session.begin():
+                yield session
+        finally:
+            g.tx_depth = 0
+        return
+    session.begin()
     try:
-        with session.begin():
-            yield session
+        opening(session)
+        yield session
+    except BaseException:
+        g.tx_depth = 0
+        session.rollback()
+        raise
+
+
+@contextmanager
+def lasting_transaction(opening: Callable[[Session], None]) -> Iterator[None]:
+    """Within the block, the request's write transaction begins with `opening(session)` and lasts to its end.
+
+    Its first `transaction()` stays open after its own `with` block, so that what the request does after it
+    (storing its answer under an Idempotency-Key, say) commits with its writes, or rolls back with them on an
+    exception. What comes before it (reading, checking, judging the answer) holds no lock (issue 14).
+    """
+    g.tx_opening = opening
+    session = get_session()
+    try:
+        yield
+        if g.get("tx_depth"):
+            session.commit()
+    except BaseException:
+        if session.in_transaction():
+            session.rollback()
+        raise
     finally:
+        g.pop("tx_opening", None)
         g.tx_depth = 0
 
 

@@ -17,14 +17,22 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from permit_service import clock
 from permit_service.api import safe_json
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
-from permit_service.db import UTCDateTime, advisory_xact_lock, reading_session, transaction
-from permit_service.errors import PreconditionFailed, PreconditionRequired, ValidationProblem
+from permit_service.db import (
+    UTCDateTime,
+    advisory_xact_lock,
+    lasting_transaction,
+    reading_session,
+    transaction,
+)
+from permit_service.errors import PreconditionFailed, PreconditionRequired, Problem, ValidationProblem
+from workflows.rules import RuleViolation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -163,10 +171,48 @@ def _lock_key(session: Session, principal: str, key: str) -> None:
     advisory_xact_lock(session, f"idem:{principal}:{key}")
 
 
+def _record(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
+    return session.scalar(
+        sa.select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+        )
+    )
+
+
+def _expired(record: IdempotencyRecord, ttl: timedelta) -> bool:
+    # A retry after the stored answer's time to live is a new request.
+    return record.created_at <= clock.now() - ttl
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    """The stored answer again, or 422 when the key came with another body."""
+    if record.request_hash != fingerprint:
+        raise ValidationProblem(
+            {"Idempotency-Key": ["该键已用于另一请求体 / this key was used with another request body"]},
+            "Idempotency-Key 已用于不同的请求",
+            "The Idempotency-Key was already used for a different request",
+        )
+    replay = Response(record.response_body, status=record.status_code, headers=record.response_headers)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
+
+
+class _Answered(Exception):
+    """A request with the same key stored its answer before this one's writes began: that answer wins."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
 def idempotent(view: F) -> F:
     """Make a creating POST answer the same to a retried `Idempotency-Key` (422 if the body differs).
 
-    Keys belong to the authenticated caller: one caller's key never replays another caller's answer.
+    Keys belong to the authenticated caller: one caller's key never replays another caller's answer. The answer is
+    stored in the view's write transaction, which lasts until it is (db.lasting_transaction), so what the view
+    reads and checks before its writes holds no lock (issue 14). A retry looks for the stored answer before the
+    view, again once it holds the key's lock at the start of its writes, and, refused before them, after waiting
+    for the key's lock: a retry racing its original gets the original's answer.
     """
 
     @functools.wraps(view)
@@ -181,56 +227,61 @@ def idempotent(view: F) -> F:
         principal = current_principal().id
         fingerprint = _request_fingerprint()
         ttl = timedelta(hours=current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24))
-        with transaction() as session:
+        record = _record(reading_session(), principal, key)
+        if record is not None and not _expired(record, ttl):
+            return _replay(record, fingerprint)
+        writing = False
+
+        def opening(session: Session) -> None:
+            nonlocal writing
+            writing = True
             _lock_key(session, principal, key)
-            record = session.scalar(
-                sa.select(IdempotencyRecord).where(
-                    IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
-                )
-            )
-            if record is not None and record.created_at <= clock.now() - ttl:
+            record = _record(session, principal, key)
+            if record is not None and _expired(record, ttl):
                 session.delete(record)
                 session.flush()
-                record = None
-            if record is not None:
-                if record.request_hash != fingerprint:
-                    raise ValidationProblem(
-                        {
-                            "Idempotency-Key": [
-                                "该键已用于另一请求体 / this key was used with another request body"
-                            ]
-                        },
-                        "Idempotency-Key 已用于不同的请求",
-                        "The Idempotency-Key was already used for a different request",
-                    )
-                replay = Response(
-                    record.response_body, status=record.status_code, headers=record.response_headers
-                )
-                replay.headers["Idempotent-Replayed"] = "true"
-                return replay
-            response = current_app.make_response(view(*args, **kwargs))
-            if response.status_code < 500:
-                session.add(
-                    IdempotencyRecord(
-                        principal=principal,
-                        key=key,
-                        method=request.method,
-                        path=request.path,
-                        request_hash=fingerprint,
-                        status_code=response.status_code,
-                        response_body=response.get_data(as_text=True),
-                        response_headers={
-                            k: v
-                            for k, v in response.headers.items()
-                            if k in ("Content-Type", "ETag", "Location")
-                        },
-                        created_at=clock.now(),
-                    )
-                )
-            return response
+            elif record is not None:
+                raise _Answered(_replay(record, fingerprint))
+
+        try:
+            with lasting_transaction(opening):
+                response = current_app.make_response(view(*args, **kwargs))
+                if response.status_code < 500:
+                    with transaction() as session:
+                        session.add(_stored(principal, key, fingerprint, response))
+        except _Answered as answered:
+            return answered.response
+        except (Problem, RuleViolation, HTTPException):
+            if writing:
+                raise
+            # Refused before its writes began, maybe while the request it retries was running: once the key's
+            # lock is free, that request's stored answer wins.
+            with transaction() as session:
+                _lock_key(session, principal, key)
+                record = _record(session, principal, key)
+            if record is None or _expired(record, ttl):
+                raise
+            return _replay(record, fingerprint)
+        return response
 
     wrapper.idempotent = True  # type: ignore[attr-defined]  # the OpenAPI document declares the header from it
     return wrapper  # type: ignore[return-value]
+
+
+def _stored(principal: str, key: str, fingerprint: str, response: Response) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        principal=principal,
+        key=key,
+        method=request.method,
+        path=request.path,
+        request_hash=fingerprint,
+        status_code=response.status_code,
+        response_body=response.get_data(as_text=True),
+        response_headers={
+            k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")
+        },
+        created_at=clock.now(),
+    )
 
 
 def purge_expired_idempotency_records(session: Session, now: datetime, ttl: timedelta) -> int:

@@ -419,8 +419,8 @@ def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
     permit.crew = crew
 
 
-def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) -> None:
-    """Link this permit with others of the same enterprise, both ways (G-03)."""
+def _linked_permits(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) -> list[Permit]:
+    """The permits of the same enterprise this one is to be linked with (G-03); 422 naming any missing."""
     linked = list(
         session.scalars(
             sa.select(Permit).where(Permit.id.in_(linked_ids), Permit.enterprise_id == permit.enterprise_id)
@@ -429,6 +429,20 @@ def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) ->
     missing = set(linked_ids) - {p.id for p in linked}
     if missing or permit.id in linked_ids:
         raise ValidationProblem({"linked_permit_ids": ["关联作业票不存在 / no such permit to link"]})
+    return linked
+
+
+def _new_links(session: Session, draft: Permit, linked_ids: Sequence[uuid.UUID]) -> list[PermitLink]:
+    """A new draft's links, with the permits they name for its answer; file_draft adds the other direction."""
+    return [
+        PermitLink(permit_id=draft.id, linked_id=other.id, linked=other)
+        for other in _linked_permits(session, draft, linked_ids)
+    ]
+
+
+def _links(session: Session, permit: Permit, linked_ids: Sequence[uuid.UUID]) -> None:
+    """Link this permit with others of the same enterprise, both ways (G-03)."""
+    linked = _linked_permits(session, permit, linked_ids)
     session.execute(
         sa.delete(PermitLink).where(
             sa.or_(PermitLink.permit_id == permit.id, PermitLink.linked_id == permit.id)
@@ -486,18 +500,30 @@ def check_facts(permit_type: str, facts: Mapping[str, Any]) -> None:
 def create_permit(
     session: Session, *, principal: Principal, data: Mapping[str, Any], reissued_from: Permit | None = None
 ) -> Permit:
-    """File a draft: number it, record its crew, measures and links, and the event.
+    """File a draft in one go: check it (prepare_draft), then write it (file_draft)."""
+    draft = prepare_draft(session, principal=principal, data=data, reissued_from=reissued_from)
+    return file_draft(session, draft, principal=principal)
 
-    A re-issued permit keeps the old one's facts as they are: its submit guard names any that no longer fit.
+
+def prepare_draft(
+    session: Session, *, principal: Principal, data: Mapping[str, Any], reissued_from: Permit | None = None
+) -> Permit:
+    """A draft checked and ready to file, not yet written: it only reads, so it may run before the write lock.
+
+    It reads the area, the crew's people with their certificates and the linked permits, and judges the window
+    (G-12, HW-03) against the calendar and what other areas provide; a rejection changes nothing. Nothing it reads
+    is locked while the draft is written (on PostgreSQL, read committed, it never was): the draft is filed as it
+    was checked a moment before, and submit judges its window (G-12) and crew (G-13) again. A re-issued permit
+    keeps the old one's facts as they are: its submit guard names any that no longer fit.
     """
     if principal.enterprise_id is None:
         raise Conflict("只有企业人员可以申请作业票", "Only enterprise staff file permits", rule="G-01")
     if reissued_from is None:
         check_facts(data["type"], data.get("facts") or {})
     area = _own_area(session, principal, data["area_id"])
-    workflow = get_workflow(data["type"])
     permit = Permit(
         id=uuid.uuid4(),
+        version=1,  # what the ORM writes; the draft's answer, judged before it is written, shows it as its ETag
         enterprise_id=area.enterprise_id,
         area_id=area.id,
         area=area,
@@ -528,20 +554,25 @@ def create_permit(
     )
     _check_window(session, permit, principal)
     permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
-    permit.number = next_number(
-        session, enterprise_id=area.enterprise_id, prefix=workflow.prefix, year=_local_year(permit.valid_from)
-    )
-    session.add(permit)
-    session.flush()
     if data.get("linked_permit_ids"):
-        _links(session, permit, data["linked_permit_ids"])
-    record_event(session, permit, principal, "permit.filed", {"number": permit.number, "type": permit.type})
-    session.flush()
-    # The crew came with each person's record (_crew); a new draft has no signatures or gas tests, and links only
-    # when _links wrote them.
-    if data.get("linked_permit_ids"):
-        session.refresh(permit, ["links"])
+        permit.links = _new_links(session, permit, data["linked_permit_ids"])
     return permit
+
+
+def file_draft(session: Session, draft: Permit, *, principal: Principal) -> Permit:
+    """Write a prepared draft in the caller's transaction: its number, its rows and links (both ways), the event."""
+    draft.number = next_number(
+        session,
+        enterprise_id=draft.enterprise_id,
+        prefix=get_workflow(draft.type).prefix,
+        year=_local_year(draft.valid_from),
+    )
+    session.add(draft)
+    session.add_all(PermitLink(permit_id=link.linked_id, linked_id=draft.id) for link in draft.links)
+    session.flush()
+    record_event(session, draft, principal, "permit.filed", {"number": draft.number, "type": draft.type})
+    session.flush()
+    return draft
 
 
 def _local_year(at: datetime) -> int:

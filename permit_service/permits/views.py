@@ -34,8 +34,13 @@ blp = Blueprint("permits", __name__, url_prefix="/permits", description="作业�
 
 def _answer(session: Session, permit: Permit, principal: Principal, status: int = 200) -> Any:
     """The permit with the caller's next actions and what blocks the others (PermitOut)."""
+    return _rendered(permit, _per_read(session, permit, principal), status)
+
+
+def _per_read(session: Session, permit: Permit, principal: Principal) -> dict[str, Any]:
+    """What the answer adds for this caller and day: the next actions, what blocks the others, the calendar notice."""
     allowed, blocked = service.next_actions(session, permit, principal)
-    per_read = {
+    return {
         "allowed_actions": allowed,
         "blocked_actions": [
             {
@@ -48,6 +53,9 @@ def _answer(session: Session, permit: Permit, principal: Principal, status: int 
         ],
         "calendar_notice": service.calendar_notice(session, permit),
     }
+
+
+def _rendered(permit: Permit, per_read: dict[str, Any], status: int = 200) -> Any:
     return rendered_answer(
         documents.permit_json(permit, per_read),
         permit.version,
@@ -94,9 +102,15 @@ class Permits(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """File a permit as a draft (send an Idempotency-Key to make retries safe)."""
         principal = current_principal()
+        session = reading_session()
+        draft = service.prepare_draft(session, principal=principal, data=body)
+        # Checked and judged before the write lock (issue 14): the number, drawn with the writes, changes none of
+        # the next actions.
+        per_read = _per_read(session, draft, principal)
+        session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
         with transaction() as session:
-            permit = service.create_permit(session, principal=principal, data=body)
-            return _answer(session, permit, principal, 201)
+            service.file_draft(session, draft, principal=principal)
+        return _rendered(draft, per_read, 201)
 
 
 @blp.route("/<uuid:permit_id>")

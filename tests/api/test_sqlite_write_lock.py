@@ -6,6 +6,7 @@ import dataclasses
 import fcntl
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ from flask import Flask
 
 from permit_service import create_app
 from permit_service.config import Config
+from tests.api.checks import assert_problem
 from tests.api.permit_flows import draft_body
 from tests.conftest import ON_POSTGRES
 from tests.factories import Factory
@@ -72,6 +74,31 @@ def test_a_write_still_waits_for_the_lock_and_changes_nothing_when_it_gives_up(
 
     assert refused.status_code >= 500
     assert listed.json["items"] == []
+
+
+def test_a_refused_create_and_a_retried_one_answer_while_another_writer_holds_the_lock(
+    client, factory: Factory, impatient: Flask, other_writer: sqlite3.Connection
+) -> None:
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"], **{"Idempotency-Key": "filed-before"})
+    created = client.post("/api/v1/permits", json=draft_body(world), headers=headers)
+    assert created.status_code == 201, created.json
+    waiting = impatient.test_client()
+    other_writer.execute("BEGIN IMMEDIATE")
+
+    # Neither writes: the retry finds the stored answer, the other is refused by its checks (an unknown crew
+    # member), both before asking for the write lock. (A refused request with a key of its own would wait for the
+    # lock to look for its key's answer once more: see test_create_before_the_writes.)
+    retried = waiting.post("/api/v1/permits", json=draft_body(world), headers=headers)
+    refused = waiting.post(
+        "/api/v1/permits",
+        json=draft_body(world, crew=[{"person_id": str(uuid.uuid4()), "role": "worker"}]),
+        headers=factory.headers(world.people["applicant"]),
+    )
+    other_writer.rollback()
+
+    assert retried.status_code == 201 and retried.json == created.json
+    assert_problem(refused, 422, fields={"crew.0.person_id"})
 
 
 def _queue_is_free(config: Config) -> bool:
