@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import g, has_request_context
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -44,6 +46,19 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+@functools.cache
+def _advance_head(postgres: bool) -> sa.Insert:
+    """One statement creates or advances a subject's head and locks that row until commit: appends to one subject
+    queue (they would anyway, on the subject's own row), other subjects of the enterprise never do. Built once."""
+    insert = pg_insert if postgres else sqlite_insert
+    head = ChainHead.__table__
+    return (
+        insert(head)
+        .on_conflict_do_update(index_elements=[head.c.chain], set_={"length": head.c.length + 1})
+        .returning(head.c.last_hash, head.c.length)
+    )
+
+
 def record(
     session: Session,
     *,
@@ -58,16 +73,15 @@ def record(
 ) -> Event:
     """Append one event to its subject's chain; runs the listeners; flushes, never commits."""
     chain = chain_of(subject_type, subject_id)
-    # One statement creates or advances the subject's head and locks that row until commit: appends to one
-    # subject queue (they would anyway, on the subject's own row), other subjects of the enterprise never do.
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    upsert = insert(ChainHead).values(
-        chain=chain, last_hash=GENESIS, length=1, enterprise_id=enterprise_id, region_id=region_id
-    )
     prev_hash, seq = session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[ChainHead.chain], set_={"length": ChainHead.__table__.c.length + 1}
-        ).returning(ChainHead.last_hash, ChainHead.length)
+        _advance_head(is_postgres(session)),
+        {
+            "chain": chain,
+            "last_hash": GENESIS,
+            "length": 1,
+            "enterprise_id": enterprise_id,
+            "region_id": region_id,
+        },
     ).one()
     event = Event(
         at=at or clock.now(),

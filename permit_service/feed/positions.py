@@ -10,6 +10,7 @@ reader sees position p, every position below p is already visible, and nothing c
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -59,49 +60,51 @@ def _assign_positions(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ids = [event_id for event_id, _, _ in pending]
     session.flush()
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    upsert = insert(FeedCounter).values(id=1, last_position=len(ids))
     last, platforms, generation = session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[FeedCounter.id],
-            set_={"last_position": FeedCounter.__table__.c.last_position + len(ids)},
-        ).returning(
-            FeedCounter.last_position, FeedCounter.platform_subscriptions, FeedCounter.webhook_generation
-        )
+        _advance_counter(is_postgres(session)), {"n": len(pending)}
     ).one()
+    # An event of a savepoint that was rolled back is no longer persistent: it is gone, gets no row and delivers
+    # nothing; its position stays unused, a harmless hole (a reader never sees anything appear below a position
+    # it passed).
+    kept = [
+        (first_position, event, permit)
+        for first_position, (_, event, permit) in enumerate(pending, start=last - len(pending) + 1)
+        if sa.inspect(event).persistent
+    ]
     # The plant portals' deliveries, matched against the subscriptions as they stand at this commit.
-    # (An event of a savepoint that was rolled back is no longer persistent: it is gone, and delivers nothing.)
-    webhooks.enqueue(session, [event for _, event, _ in pending if sa.inspect(event).persistent], generation)
-    first = last - len(ids) + 1
-    # INSERT ... SELECT: an event written inside a savepoint that was rolled back is gone and gets no row; its
-    # position stays unused, a harmless hole (a reader never sees anything appear below a position it passed).
-    positions = sa.case({eid: first + i for i, eid in enumerate(ids)}, value=Event.id)
-    facts = {event_id: permit for event_id, _, permit in pending if permit is not None}
-    session.execute(
-        sa.insert(FeedPosition).from_select(
-            ["position", "event_id", *AT_EVENT],
-            sa.select(positions, Event.id, *(_at_event(facts, name) for name in AT_EVENT)).where(
-                Event.id.in_(ids)
-            ),
+    webhooks.enqueue(session, [event for _, event, _ in kept], generation)
+    if kept:
+        session.execute(
+            FeedPosition.__table__.insert(),
+            [
+                {"position": position, "event_id": event.id, **(permit or _NOT_A_PERMIT)}
+                for position, event, permit in kept
+            ],
         )
-    )
     if (
         platforms
     ):  # read under the counter's lock: a subscription committed before this commit counts (push.py)
-        push.enqueue(session, ids)
+        push.enqueue(session, [event.id for _, event, _ in kept])
 
 
-def _at_event(facts: dict[int, dict[str, Any]], name: str) -> sa.ColumnElement[Any]:
-    """One AT_EVENT column of the INSERT ... SELECT: each permit event's value, typed as the column is."""
-    column = FeedPosition.__table__.c[name]
-    if not facts:
-        return sa.null()
-    return sa.case(
-        {event_id: sa.literal(permit[name], column.type) for event_id, permit in facts.items()},
-        value=Event.id,
-        else_=sa.null(),
+_NOT_A_PERMIT = dict.fromkeys(AT_EVENT)
+
+
+@functools.cache
+def _advance_counter(postgres: bool) -> sa.Insert:
+    """The one statement that takes the counter's lock and :n positions, reading the subscription counts with them
+    (built once: a commit runs it, issue 14)."""
+    insert = pg_insert if postgres else sqlite_insert
+    counter = FeedCounter.__table__
+    n = sa.bindparam("n", type_=counter.c.last_position.type)
+    return (
+        insert(counter)
+        .values(id=1, last_position=n)
+        .on_conflict_do_update(
+            index_elements=[counter.c.id], set_={"last_position": counter.c.last_position + n}
+        )
+        .returning(counter.c.last_position, counter.c.platform_subscriptions, counter.c.webhook_generation)
     )
 
 

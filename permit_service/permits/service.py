@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields as dc_fields
@@ -20,7 +21,7 @@ from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
-from permit_service.db import advisory_xact_lock
+from permit_service.db import advisory_xact_lock, is_postgres
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.measures.lines import answers as measure_answers
@@ -336,18 +337,25 @@ def next_actions(session: Session, permit: Permit, principal: Principal) -> tupl
 def next_number(session: Session, *, enterprise_id: uuid.UUID, prefix: str, year: int) -> str:
     """The next human-readable number, e.g. DH-2026-000123; unique under concurrency: the one upsert that takes it
     locks the counter row until commit."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    counter = PermitNumberCounter.__table__.c
     last = session.execute(
-        insert(PermitNumberCounter)
-        .values(enterprise_id=enterprise_id, prefix=prefix, year=year, last=1)
-        .on_conflict_do_update(
-            index_elements=[counter.enterprise_id, counter.prefix, counter.year],
-            set_={"last": counter.last + 1},
-        )
-        .returning(counter.last)
+        _take_number(is_postgres(session)),
+        {"enterprise_id": enterprise_id, "prefix": prefix, "year": year, "last": 1},
     ).scalar_one()
     return f"{prefix}-{year}-{last:06d}"
+
+
+@functools.cache
+def _take_number(postgres: bool) -> sa.Insert:
+    insert = pg_insert if postgres else sqlite_insert
+    counter = PermitNumberCounter.__table__
+    return (
+        insert(counter)
+        .on_conflict_do_update(
+            index_elements=[counter.c.enterprise_id, counter.c.prefix, counter.c.year],
+            set_={"last": counter.c.last + 1},
+        )
+        .returning(counter.c.last)
+    )
 
 
 def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> PlantArea:

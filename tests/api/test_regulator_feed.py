@@ -4,12 +4,15 @@ backfill, JSON Lines and the published payload schema (DC-04, AU-01; plan measur
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
 import jsonschema
 import pytest
 
+from permit_service.audit import service as audit
+from permit_service.auth.principal import SYSTEM
 from tests.api.permit_flows import PermitFlow
 from tests.api.test_freezes import declared
 from tests.api.test_jobs import reported_job
@@ -264,6 +267,28 @@ def test_DC_04_a_permit_event_tells_validity_area_and_grade_as_they_were_at_the_
     assert edit["enterprise"]["risk_grade"] == "blue" and submitted["enterprise"]["risk_grade"] == "orange"
     graded_event = next(e for e in events if e["kind"] == "enterprise.risk_grade_changed")
     assert graded_event["enterprise"]["risk_grade"] == "orange"
+
+
+def test_AU_01_an_event_of_a_rolled_back_savepoint_gets_no_place_and_the_others_keep_their_order(
+    app, client, factory, world
+):
+    headers = platform(client, factory, world.regulator)
+
+    def edited(session):
+        return audit.record(
+            session, kind="permit.edited", actor=SYSTEM, subject_type="permit", subject_id=uuid.uuid4(),
+            enterprise_id=world.enterprise.id, data={"fields": ["title"]},
+        )  # fmt: skip
+
+    with app.app_context(), app.extensions["db_sessionmaker"]() as session, session.begin():
+        before = edited(session).subject_id
+        savepoint = session.begin_nested()
+        gone = edited(session).subject_id
+        savepoint.rollback()
+        after = edited(session).subject_id
+
+    subjects = [e["subject_id"] for e in follow(client, headers)[0] if e["kind"] == "permit.edited"]
+    assert subjects == [before, after] and gone not in subjects
 
 
 def test_HR_03_DC_04_job_alarm_and_freeze_events_name_what_a_platform_maps(client, factory, world):
