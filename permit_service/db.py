@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import os
 import sqlite3
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -85,9 +86,11 @@ def unique_violated(exc: IntegrityError, table: sa.Table, *columns: str) -> bool
 
 
 class _SQLiteConnection(sqlite3.Connection):
-    """pysqlite's connection, holding the file descriptor of the writers' queue (None: no queue)."""
+    """pysqlite's connection, holding the file descriptors of the writers' queue and of the WAL index (None: a
+    database without them, in memory)."""
 
     writer_queue: int | None = None
+    wal_index: int | None = None  # opened at its first commit: a new database has no WAL index before
 
 
 def _writer_queue_path(url: sa.URL) -> str | None:
@@ -118,8 +121,34 @@ def _leave_writer_queue(connection: Any) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+# WAL frames a committer lets wait before it checkpoints them into the database: SQLite's own default.
+CHECKPOINT_FRAMES = 1000
+
+
+def _frames_to_checkpoint(wal_index: int) -> int:
+    """The WAL's frames not yet copied into the database, read from its WAL-index header (sqlite.org/walformat.html:
+    mxFrame at byte 16, nBackfill at byte 96, native byte order; the count restarts when the WAL does)."""
+    header = os.pread(wal_index, 100, 0)
+    if len(header) < 100:
+        return 0
+    (frames,) = struct.unpack_from("=I", header, 16)
+    (copied,) = struct.unpack_from("=I", header, 96)
+    return frames - copied if frames >= copied else frames
+
+
+def _checkpoint_if_due(dbapi_conn: _SQLiteConnection, index_path: str) -> None:
+    if dbapi_conn.wal_index is None:
+        try:
+            dbapi_conn.wal_index = os.open(index_path, os.O_RDONLY)
+        except FileNotFoundError:  # not in WAL mode: nothing to checkpoint
+            return
+    if _frames_to_checkpoint(dbapi_conn.wal_index) >= CHECKPOINT_FRAMES:
+        dbapi_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     queue_path = _writer_queue_path(engine.url)
+    index_path = f"{engine.url.database}-shm"
 
     # pysqlite's own transaction handling defeats BEGIN IMMEDIATE and savepoints; take it over.
     @event.listens_for(engine, "connect")
@@ -130,15 +159,19 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
         if queue_path is not None:
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # see do_commit below
             dbapi_conn.writer_queue = os.open(queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+        cur.close()
 
     @event.listens_for(engine, "close")
     def _on_close(dbapi_conn: Any, _record: Any) -> None:
         if dbapi_conn.writer_queue is not None:
             os.close(dbapi_conn.writer_queue)  # also leaves the queue
             dbapi_conn.writer_queue = None
+        if dbapi_conn.wal_index is not None:
+            os.close(dbapi_conn.wal_index)
+            dbapi_conn.wal_index = None
 
     # Writers take the lock up front so two requests never deadlock upgrading a read lock. A request's reads
     # outside `transaction()` (a GET, the caller's lookup, an action's answer after its commit) never write: in WAL
@@ -159,6 +192,9 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
             raise
 
     # The queue is left once the transaction has ended (the engine's commit and rollback events come before it).
+    # SQLite's automatic checkpoint would copy the WAL into the database inside the committing statement, with the
+    # queue still held (a few milliseconds every few dozen creates, issue 14): the committer checkpoints once it
+    # has left the queue instead, at SQLite's own threshold. A passive checkpoint never blocks a writer.
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
@@ -167,6 +203,8 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
             commit(connection)
         finally:
             _leave_writer_queue(connection)
+        if queue_path is not None:
+            _checkpoint_if_due(getattr(connection, "dbapi_connection", connection), index_path)
 
     def do_rollback(connection: Any) -> None:
         try:

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask import Flask
 
-from permit_service import create_app
+from permit_service import create_app, db
 from permit_service.config import Config
-from tests.api.checks import assert_problem
+from tests.api.checks import assert_problem, listening
 from tests.api.permit_flows import draft_body
 from tests.conftest import ON_POSTGRES
 from tests.factories import Factory
@@ -144,3 +144,29 @@ def test_concurrent_creates_all_succeed_one_writer_at_a_time(app: Flask, factory
 
     assert [status for status, _ in answers] == [201] * 16
     assert len({number for _, number in answers}) == 16
+
+
+def test_a_writer_checkpoints_the_wal_once_it_has_left_the_queue(
+    app: Flask, client, config: Config, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "CHECKPOINT_FRAMES", 1)  # every commit finds frames to copy
+    world = factory.world()
+    queue_free_at_checkpoints: list[bool] = []
+
+    def trace(statement: str) -> None:
+        if statement.startswith("PRAGMA wal_checkpoint"):
+            queue_free_at_checkpoints.append(_queue_is_free(config))
+
+    with listening(app, "connect", lambda dbapi_conn, _record: dbapi_conn.set_trace_callback(trace)):
+        app.extensions["db_engine"].dispose()  # the request's connection is a new one, traced
+        created = client.post(
+            "/api/v1/permits", json=draft_body(world), headers=factory.headers(world.people["applicant"])
+        )
+
+    assert created.status_code == 201, created.json
+    assert queue_free_at_checkpoints and all(queue_free_at_checkpoints)
+    wal_index = os.open(config.database_url.removeprefix("sqlite:///") + "-shm", os.O_RDONLY)
+    try:
+        assert db._frames_to_checkpoint(wal_index) == 0
+    finally:
+        os.close(wal_index)
