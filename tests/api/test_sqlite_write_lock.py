@@ -6,6 +6,8 @@ import dataclasses
 import fcntl
 import os
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -170,3 +172,38 @@ def test_a_writer_checkpoints_the_wal_once_it_has_left_the_queue(
         assert db._frames_to_checkpoint(wal_index) == 0
     finally:
         os.close(wal_index)
+
+
+def test_a_waiting_writer_sleeps_until_the_holder_leaves_instead_of_polling(
+    app: Flask, config: Config, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"])
+    other_process = db._WritersQueue(config.database_url.removeprefix("sqlite:///") + "-writers")
+    other_process.join(timeout_s=1)
+    tries = 0
+    flock = fcntl.flock
+
+    def counted_flock(fd: int, operation: int) -> None:
+        nonlocal tries
+        if threading.current_thread().name == "waiting" and operation & fcntl.LOCK_EX:
+            tries += 1
+        flock(fd, operation)
+
+    monkeypatch.setattr(db.fcntl, "flock", counted_flock)
+    answers = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            app.test_client().post("/api/v1/permits", json=draft_body(world), headers=headers)
+        ),
+        name="waiting",
+    )
+    waiting.start()
+    time.sleep(0.5)  # the create waits for the queue all this while
+    other_process.leave()
+    waiting.join(10)
+    other_process.close()
+
+    assert answers[0].status_code == 201, answers[0].json
+    # Polling each millisecond tried ~500 times; sleeping until a ring, at most every RECHECK_SECONDS, ~25.
+    assert 1 < tries <= 0.5 / db.RECHECK_SECONDS + 5
