@@ -149,9 +149,8 @@ class _WritersQueue:
             return
         self._held = False
         fcntl.flock(self._lock, fcntl.LOCK_UN)
-        with contextlib.suppress(
-            BlockingIOError
-        ):  # full of rings nobody waited for: the next waiter wakes anyway
+        # A bell full of rings nobody waited for refuses another: the next waiter wakes anyway.
+        with contextlib.suppress(BlockingIOError):
             os.write(self._bell, b"\0")
 
     def close(self) -> None:
