@@ -26,6 +26,7 @@ import chinese_calendar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from permit_service.db import PerGeneration
 from permit_service.directory.models import Region
 from permit_service.freezes.models import CalendarOverride, CalendarYear
 
@@ -327,18 +328,9 @@ def get_calendar(session: Session, region_id: uuid.UUID | None) -> ChinaHolidayC
 # Calendars per database and region as read at one context generation (permits.context.GENERATION, 0027): every
 # change to calendar years and overrides moves it, so a copy read at the generation a permit was read with is
 # current for that permit's action and answer.
-_at_generation: weakref.WeakKeyDictionary[Any, tuple[int, dict[uuid.UUID | None, ChinaHolidayCalendar]]] = (
-    weakref.WeakKeyDictionary()
-)
+_at_generation: PerGeneration[ChinaHolidayCalendar] = PerGeneration()
 
 
 def calendar_at(session: Session, region_id: uuid.UUID | None, generation: int) -> ChinaHolidayCalendar:
     """The region's calendar at the context `generation`: the process's copy read at it, or read now and kept."""
-    engine = session.get_bind()
-    kept, calendars = _at_generation.get(engine) or (None, {})
-    if kept != generation:
-        calendars = {}
-        _at_generation[engine] = (generation, calendars)
-    if region_id not in calendars:
-        calendars[region_id] = get_calendar(session, region_id)
-    return calendars[region_id]
+    return _at_generation.get(session, generation, region_id, lambda: get_calendar(session, region_id))

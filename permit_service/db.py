@@ -11,10 +11,11 @@ import sqlite3
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
@@ -451,3 +452,27 @@ def advisory_xact_lock(session: Session, name: str, *, wait: bool = True) -> boo
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
         return True
     return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+
+
+V = TypeVar("V")
+
+
+class PerGeneration(Generic[V]):
+    """Values per database and key, kept while the generation they were read at is current: a process's copy of
+    data that a trigger-moved generation counter says has not changed (the context generation of 0027)."""
+
+    def __init__(self) -> None:
+        self._kept: weakref.WeakKeyDictionary[Any, tuple[int, dict[Hashable, V]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, session: Session, generation: int, key: Hashable, read: Callable[[], V]) -> V:
+        """The value of `key` read at `generation`: the kept copy, or `read()` now and kept."""
+        engine = session.get_bind()
+        kept, values = self._kept.get(engine) or (None, {})
+        if kept != generation:
+            values = {}
+            self._kept[engine] = (generation, values)
+        if key not in values:
+            values[key] = read()
+        return values[key]

@@ -8,7 +8,6 @@ when `freeze.starts_at < permit.valid_until and permit.valid_from < freeze.ends_
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from permit_service.audit import service as audit
 from permit_service.auth.principal import Principal, enterprise_scope, region_subtree
 from permit_service.calendar import HolidayPeriod, get_calendar, region_lineage
+from permit_service.db import PerGeneration
 from permit_service.directory.models import Enterprise, PlantArea, Region
 from permit_service.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from permit_service.freezes.models import CalendarOverride, Freeze
@@ -206,27 +206,22 @@ def freeze_context(session: Session, permit: Permit) -> dict[str, Any]:
 
 # The declared freezes of a region and its ancestors per database, as read at one context generation (0027):
 # every change to freezes moves it, so a copy read at the generation a permit was read with is current for it.
-_declared: weakref.WeakKeyDictionary[Any, tuple[int, dict[uuid.UUID | None, tuple[wf.Freeze, ...]]]] = (
-    weakref.WeakKeyDictionary()
-)
+_declared: PerGeneration[tuple[wf.Freeze, ...]] = PerGeneration()
 
 
 def declared_at(session: Session, region_id: uuid.UUID | None, generation: int) -> tuple[wf.Freeze, ...]:
     """The declared freezes of the region and its ancestors at the context `generation`, in covering_freezes'
     order: the process's copy read at it, or read now and kept."""
-    engine = session.get_bind()
-    kept, regions = _declared.get(engine) or (None, {})
-    if kept != generation:
-        regions = {}
-        _declared[engine] = (generation, regions)
-    if region_id not in regions:
+
+    def read() -> tuple[wf.Freeze, ...]:
         stmt = (
             sa.select(Freeze)
             .where(Freeze.region_id.in_(region_lineage(session, region_id)), Freeze.state == "declared")
             .order_by(Freeze.starts_at, Freeze.id)
         )
-        regions[region_id] = tuple(as_core(f) for f in session.scalars(stmt))
-    return regions[region_id]
+        return tuple(as_core(f) for f in session.scalars(stmt))
+
+    return _declared.get(session, generation, region_id, read)
 
 
 # --- what a frozen window means -------------------------------------------------------------------
