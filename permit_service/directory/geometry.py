@@ -1,25 +1,22 @@
 """Area boundaries: GeoJSON polygons in the coordinates the plant's positioning platform reports (G-06).
 
-A boundary is parsed and validated by shapely once, when it is set; a position is tested against the stored
-boundary when someone signs on site, in plain Python with exact arithmetic. Coordinates are whatever plane the
-platform reports in (longitude and latitude, or a plant grid in metres); a position is tested in the same plane,
-x/lon first as in GeoJSON.
+shapely parses and validates a boundary when it is set, and tests a position against the stored boundary when
+someone signs on site. Coordinates are whatever plane the platform reports in (longitude and latitude, or a plant
+grid in metres); a position is tested in the same plane, x/lon first as in GeoJSON.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from shapely.geometry.base import BaseGeometry
-
-# shapely with numpy costs a worker some 14 MiB (issue 14: <= 150 MB per worker). Only setting a boundary (the
-# enterprise admin, rarely) imports it; testing a position, which every on-site signature may do, does not.
-
-Point = tuple[float, float]
+# Imported with the app, never late: gunicorn's master preloads it and the workers share its pages (with numpy's)
+# copy-on-write (issue 14, <= 150 MB per worker; tests/unit/test_worker_imports.py).
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
 
 BOUNDARY_TYPES = ("Polygon", "MultiPolygon")
 MAX_VERTICES = 10_000  # a plant area outline, not a survey: bounds the work of every on-site test
@@ -37,10 +34,6 @@ def parse_boundary(value: Any) -> BaseGeometry:
         )
     if set(value) - {"type", "coordinates"}:
         raise BoundaryError("只能含 type 与 coordinates / only type and coordinates are allowed")
-    import shapely
-    from shapely.geometry import shape
-    from shapely.validation import explain_validity
-
     try:
         geometry = shape(value)
     except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
@@ -59,9 +52,7 @@ def parse_boundary(value: Any) -> BaseGeometry:
 
 def as_geojson(geometry: BaseGeometry) -> dict[str, Any]:
     """The boundary as stored: plain GeoJSON with lists, ready for a JSON column."""
-    import shapely.geometry
-
-    mapped = shapely.geometry.mapping(geometry)
+    mapped = mapping(geometry)
     return {"type": mapped["type"], "coordinates": _lists(mapped["coordinates"])}
 
 
@@ -69,7 +60,7 @@ def _lists(value: Any) -> Any:
     return [_lists(v) for v in value] if isinstance(value, list | tuple) else float(value)
 
 
-def position_point(position: Mapping[str, Any]) -> Point | None:
+def position_point(position: Mapping[str, Any]) -> tuple[float, float] | None:
     """The position's point in the platform's plane: (x, y) when given, else (lon, lat); None if neither."""
     for first, second in (("x", "y"), ("lon", "lat")):
         if position.get(first) is not None and position.get(second) is not None:
@@ -77,51 +68,6 @@ def position_point(position: Mapping[str, Any]) -> Point | None:
     return None
 
 
-def covers(boundary: Mapping[str, Any], point: Point) -> bool:
-    """Whether the stored boundary holds the point (its edge counts as inside), as shapely's `covers` decides."""
-    polygons = [boundary["coordinates"]] if boundary["type"] == "Polygon" else boundary["coordinates"]
-    for exterior, *holes in polygons:
-        side = _side(exterior, point)
-        if side == 0:
-            return True
-        if side > 0 and all(_side(hole, point) <= 0 for hole in holes):
-            return True
-    return False
-
-
-def _side(ring: Sequence[Sequence[float]], point: Point) -> int:
-    """1 inside the ring, 0 on it, -1 outside: crossings of the ray from the point towards +x (as GEOS counts)."""
-    px, py = point
-    crossings = 0
-    for (ax, ay), (bx, by) in zip(ring, [*ring[1:], ring[0]], strict=True):
-        if ax < px and bx < px:
-            continue
-        if (px, py) == (bx, by):
-            return 0
-        if ay == py == by:  # a horizontal edge on the ray's line: on it or not, it is no crossing
-            if min(ax, bx) <= px <= max(ax, bx):
-                return 0
-            continue
-        if (ay > py) != (by > py):
-            turn = _orientation(ax, ay, bx, by, px, py)
-            if turn == 0:
-                return 0
-            if (turn > 0) == (by > ay):
-                crossings += 1
-    return 1 if crossings % 2 else -1
-
-
-# Shewchuk's error bound for the orientation determinant in doubles: a float result larger than this share of
-# its terms has the exact sign; anything closer to zero is decided again exactly.
-_ORIENTATION_BOUND = (3 + 16 * 2**-53) * 2**-53
-
-
-def _orientation(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
-    """1 when the point lies left of a->b, -1 right of it, 0 on its line: exact for any finite doubles."""
-    left, right = (ax - px) * (by - py), (ay - py) * (bx - px)
-    det = left - right
-    if math.isfinite(det) and abs(det) > _ORIENTATION_BOUND * (abs(left) + abs(right)):
-        return 1 if det > 0 else -1
-    fx, fy = Fraction(px), Fraction(py)
-    exact = (Fraction(ax) - fx) * (Fraction(by) - fy) - (Fraction(ay) - fy) * (Fraction(bx) - fx)
-    return (exact > 0) - (exact < 0)
+def covers(boundary: Mapping[str, Any], point: tuple[float, float]) -> bool:
+    """Whether the stored boundary holds the point: its edge counts as inside, a hole's inside does not."""
+    return shape(boundary).covers(shapely.Point(point))
