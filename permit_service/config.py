@@ -5,7 +5,7 @@ Every setting is an environment variable; this table is the operator's reference
 | variable | default | meaning |
 |---|---|---|
 | `PERMIT_ENV` | `development` | `development`, `test` or `production`. Outside development the service refuses to start with the development JWT secret. |
-| `DATABASE_URL` | `sqlite:///<instance>/permit_service.db` | SQLAlchemy URL; required when `PERMIT_ENV=production` (the service refuses to start on the default SQLite file). PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`. SQLite runs with WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions. |
+| `DATABASE_URL` | `sqlite:///<instance>/permit_service.db` | SQLAlchemy URL; required when `PERMIT_ENV=production` (the service refuses to start on the default SQLite file). PostgreSQL: `postgresql+psycopg://user:pass@host:5432/db`. SQLite runs with WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions; writers of every process queue on a lock file beside the database (`<file>-writers`) and are woken by a FIFO (`<file>-writers.bell`) as each leaves; where the filesystem cannot make a FIFO they poll the lock every millisecond instead, and the log says so once. |
 | `DATABASE_POOL_SIZE` | `5` | connections per process (PostgreSQL). |
 | `SQLITE_BUSY_TIMEOUT_MS` | `5000` | how long a SQLite writer waits for the lock. |
 | `JWT_SECRET_KEY` | development secret | HMAC key for HS256 tokens issued by this service. Required outside development. |

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
+import logging
 import os
 import select
 import sqlite3
+import stat
 import struct
 import time
 import uuid
@@ -32,6 +35,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -106,6 +111,8 @@ def _writer_queue_path(url: sa.URL) -> str | None:
 # How long a waiting writer sleeps at most before trying the queue again without a ring: a writer that died left it
 # without ringing.
 RECHECK_SECONDS = 0.02
+# Without a doorbell, how long a waiting writer sleeps between tries of the queue.
+POLL_SECONDS = 0.001
 
 
 class _WritersQueue:
@@ -117,20 +124,23 @@ class _WritersQueue:
     second. Waiters now sleep until a ring (every waiter wakes, one takes the lock) or RECHECK_SECONDS: ~3 ms a
     second, and the lock is taken ~0.2 ms after it is left. After the timeout a writer goes on to BEGIN IMMEDIATE,
     whose busy timeout decides: the queue orders writers, SQLite's lock still excludes them.
+
+    Where the doorbell cannot be made or opened (a filesystem without FIFOs), waiters poll the file lock every
+    POLL_SECONDS instead, and a warning says so once per process and database: writes still queue and succeed, at
+    that polling's CPU.
     """
 
     def __init__(self, path: str) -> None:
         self._lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        bell = f"{path}.bell"
-        with contextlib.suppress(FileExistsError):
-            os.mkfifo(bell, 0o600)
-        self._bell = os.open(bell, os.O_RDWR | os.O_NONBLOCK)  # read and write: never blocks on the other end
+        self._bell = _doorbell(f"{path}.bell")
         self._held = False
 
     def join(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        waiting = select.poll()
-        waiting.register(self._bell, select.POLLIN)
+        waiting = None
+        if self._bell is not None:
+            waiting = select.poll()
+            waiting.register(self._bell, select.POLLIN)
         while True:
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,7 +151,9 @@ class _WritersQueue:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            if waiting.poll(min(remaining, RECHECK_SECONDS) * 1000):
+            if waiting is None:
+                time.sleep(min(remaining, POLL_SECONDS))
+            elif waiting.poll(min(remaining, RECHECK_SECONDS) * 1000):
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._bell, 4096)  # the rings so far: another waiter may have taken them first
 
@@ -150,14 +162,43 @@ class _WritersQueue:
             return
         self._held = False
         fcntl.flock(self._lock, fcntl.LOCK_UN)
-        # A bell full of rings nobody waited for refuses another: the next waiter wakes anyway.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._bell, b"\0")
+        if self._bell is not None:
+            # A bell full of rings nobody waited for refuses another: the next waiter wakes anyway.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._bell, b"\0")
 
     def close(self) -> None:
         self.leave()
         os.close(self._lock)
-        os.close(self._bell)
+        if self._bell is not None:
+            os.close(self._bell)
+
+
+def _doorbell(path: str) -> int | None:
+    """The doorbell FIFO, opened for reading and writing (never blocks on the other end); None where the filesystem
+    cannot make or open one."""
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(path, 0o600)
+        bell = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    except OSError as exc:
+        _without_doorbell(path, str(exc))
+        return None
+    if not stat.S_ISFIFO(os.fstat(bell).st_mode):  # rings written to a plain file would pile up in it
+        os.close(bell)
+        _without_doorbell(path, "not a FIFO")
+        return None
+    return bell
+
+
+@functools.cache
+def _without_doorbell(path: str, reason: str) -> None:
+    log.warning(
+        "SQLite writers' doorbell %s unusable (%s): waiting writers poll the queue every %s s instead",
+        path,
+        reason,
+        POLL_SECONDS,
+    )
 
 
 def _leave_writer_queue(connection: Any) -> None:

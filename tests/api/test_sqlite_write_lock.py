@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import os
 import sqlite3
@@ -207,3 +208,41 @@ def test_a_waiting_writer_sleeps_until_the_holder_leaves_instead_of_polling(
     assert answers[0].status_code == 201, answers[0].json
     # Polling each millisecond tried ~500 times; sleeping until a ring, at most every RECHECK_SECONDS, ~25.
     assert 1 < tries <= 0.5 / db.RECHECK_SECONDS + 5
+
+
+def test_without_a_doorbell_writers_poll_the_queue_and_concurrent_creates_still_all_succeed(
+    app: Flask,
+    config: Config,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_fifos(path: str, mode: int = 0o666) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported", path)
+
+    monkeypatch.setattr(db.os, "mkfifo", no_fifos)
+    app.extensions["db_engine"].dispose()  # every connection from here on is made without a doorbell
+    world = factory.world()
+    headers = factory.headers(world.people["applicant"])
+    body = draft_body(world)
+    other_process = db._WritersQueue(config.database_url.removeprefix("sqlite:///") + "-writers")
+    other_process.join(timeout_s=1)
+
+    def create(_: int) -> tuple[int, str | None]:
+        answer = app.test_client().post("/api/v1/permits", json=body, headers=headers)
+        return answer.status_code, answer.json.get("number")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pending = [pool.submit(create, i) for i in range(16)]
+        time.sleep(0.3)  # far less than the busy timeout: every create waits for the queue
+        waited = not any(p.done() for p in pending)
+        other_process.leave()  # no ring: the waiters find the queue free by polling
+        answers = [p.result() for p in pending]
+    other_process.close()
+
+    assert waited
+    assert [status for status, _ in answers] == [201] * 16
+    assert len({number for _, number in answers}) == 16
+    warnings = [r for r in caplog.records if "doorbell" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert not os.path.exists(config.database_url.removeprefix("sqlite:///") + "-writers.bell")
