@@ -173,12 +173,17 @@ def region_subtree(session: Session, region_id: uuid.UUID) -> set[uuid.UUID]:
     return cache[region_id]
 
 
+def own_enterprise(principal: Principal) -> uuid.UUID | None:
+    """The one enterprise a caller of an enterprise sees (its people and plant clients); None for any other."""
+    return principal.enterprise_id if principal.kind != "system" else None
+
+
 def enterprise_scope(session: Session, principal: Principal, column: Any) -> sa.ColumnElement[bool]:
     """A WHERE clause limiting `column` (an enterprise id column) to what the caller may see."""
     if principal.kind == "system":
         return sa.true()
-    if principal.enterprise_id is not None:
-        return column == principal.enterprise_id
+    if (enterprise_id := own_enterprise(principal)) is not None:
+        return column == enterprise_id
     if principal.region_id is not None and (principal.is_regulator or principal.is_regulator_platform):
         regions = region_subtree(session, principal.region_id)
         return column.in_(sa.select(Enterprise.id).where(Enterprise.region_id.in_(regions)))

@@ -124,7 +124,7 @@ class PermitById(MethodView):
         session = reading_session()
         finished = documents.read_finished(session, principal, permit_id)
         if finished is not None:
-            return finished
+            return rendered_answer(*finished)
         permit = service.get_permit(session, principal=principal, permit_id=permit_id)
         return _answer(session, permit, principal)
 

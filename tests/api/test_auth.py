@@ -294,6 +294,19 @@ def test_expired_token_gets_401(app, client, factory):
     assert body["message_en"] == "The token has expired; refresh it or log in again"
 
 
+def test_a_token_accepted_before_gets_401_once_it_has_expired(app, client, factory):
+    # The app keeps the claims of a token it verified (issue 14): they are served only until the token's exp.
+    world = factory.world()
+    with app.app_context():
+        token = create_access_token(
+            identity=principal_of_person(world.people["applicant"]), expires_delta=timedelta(seconds=1)
+        )
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    time.sleep(max(unverified_claims(token)["exp"] - time.time(), 0) + 0.05)
+    body = assert_problem(client.get(ME, headers=bearer(token)), 401)
+    assert body["message_en"] == "The token has expired; refresh it or log in again"
+
+
 def test_unsigned_alg_none_token_gets_401(client, factory):
     world = factory.world()
     claims = unverified_claims(factory.token(world.people["applicant"]))

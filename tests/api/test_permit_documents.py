@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -84,6 +86,17 @@ def test_G_03_a_finished_permit_shows_its_linked_permits_state_now(flow):
 
     power.reload().accept().close()
     assert [link["state"] for link in _get(parent).get_json()["links"]] == ["closed"]
+
+
+def test_FZ_04_a_finished_permit_answers_the_calendar_notice_of_its_days_now(flow, db_session):
+    day = datetime(2027, 3, 3, 9, tzinfo=ZoneInfo("Asia/Shanghai"))  # a computed work day: provisional
+    window = {"valid_from": day.isoformat(), "valid_until": (day + timedelta(hours=6)).isoformat()}
+    flow.file("hot_work", **window).do("cancel", {"reason": "改期 / rescheduled"}, by="applicant")
+    fast = _get(flow)
+    assert fast.get_json()["calendar_notice"]["days"] == ["2027-03-03"]
+
+    _tamper(db_session, flow, format="older")
+    assert _get(flow).get_json() == fast.get_json()
 
 
 def test_another_tenant_or_region_gets_404_from_a_finished_permit(flow, factory):
