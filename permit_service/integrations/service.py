@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -617,27 +618,64 @@ def _check_area_items(
     return areas, errors
 
 
-_UPSERT_PAGE = 1000  # rows per multi-row upsert: well inside SQLite's limit of bound parameters
+def _place_cards(insert: Any, rows: sa.Select[Any] | None = None) -> Any:
+    """The upsert placing cards, never over a newer observation: of one row of parameters, or of `rows`."""
+    table = CardLocation.__table__
+    stmt = insert(table)
+    if rows is not None:
+        stmt = stmt.from_select(["enterprise_id", "card_id", "area_id", "seen_at"], rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.enterprise_id, table.c.card_id],
+        set_={"area_id": stmt.excluded.area_id, "seen_at": stmt.excluded.seen_at},
+        where=table.c.seen_at <= stmt.excluded.seen_at,
+    )
+
+
+_CARDS = (
+    sa.func.unnest(
+        sa.cast(sa.bindparam("card_ids"), pg.ARRAY(sa.String)),
+        sa.cast(sa.bindparam("area_ids"), pg.ARRAY(sa.Uuid)),
+        sa.cast(sa.bindparam("seen_ats"), pg.ARRAY(sa.DateTime(timezone=True))),
+    )
+    .table_valued("card_id", "area_id", "seen_at")
+    .render_derived(name="cards")
+)
+# Each compiled once and cached (issue 14): a multi-row VALUES upsert has too many parameters for the statement cache
+# and was compiled anew for every page of cards, most of a sighting or snapshot batch's CPU. PostgreSQL takes the
+# cards as three arrays in one statement; SQLite, in process, one parameter set per card (executemany).
+_PLACE_CARDS_PG = _place_cards(
+    pg_insert,
+    sa.select(
+        sa.cast(sa.bindparam("enterprise_id"), sa.Uuid), _CARDS.c.card_id, _CARDS.c.area_id, _CARDS.c.seen_at
+    ),
+)
+_PLACE_CARD_SQLITE = _place_cards(sqlite_insert)
 
 
 def _upsert_locations(
     session: Session, enterprise_id: uuid.UUID, places: Mapping[str, tuple[uuid.UUID, datetime]]
 ) -> None:
     """Place cards, never over a newer observation (pushes may arrive out of order)."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    rows = [
-        {"enterprise_id": enterprise_id, "card_id": c, "area_id": a, "seen_at": t}
-        for c, (a, t) in places.items()
-    ]
-    for start in range(0, len(rows), _UPSERT_PAGE):
-        stmt = insert(CardLocation).values(rows[start : start + _UPSERT_PAGE])
+    if not places:
+        return
+    if is_postgres(session):
         session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[CardLocation.enterprise_id, CardLocation.card_id],
-                set_={"area_id": stmt.excluded.area_id, "seen_at": stmt.excluded.seen_at},
-                where=CardLocation.seen_at <= stmt.excluded.seen_at,
-            )
+            _PLACE_CARDS_PG,
+            {
+                "enterprise_id": enterprise_id,
+                "card_ids": list(places),
+                "area_ids": [a for a, _ in places.values()],
+                "seen_ats": [t for _, t in places.values()],
+            },
         )
+        return
+    session.execute(
+        _PLACE_CARD_SQLITE,
+        [
+            {"enterprise_id": enterprise_id, "card_id": c, "area_id": a, "seen_at": t}
+            for c, (a, t) in places.items()
+        ],
+    )
 
 
 def apply_positions(

@@ -100,6 +100,16 @@ def test_G_06_a_card_that_left_the_area_since_is_refused(flow, gate, factory):
     flow.refused("approve", "G-06", _by_card(flow), by="unit_leader")
 
 
+def test_G_06_a_sighting_pushed_late_does_not_move_the_card_back_a_newer_one_does(flow, gate, factory):
+    flow.file("height").submit()
+    elsewhere = factory.area(flow.world.enterprise)
+    _seen(flow, gate, (elsewhere.code, timedelta(minutes=1)))
+    _seen(flow, gate, (_area_code(flow), timedelta(minutes=3)))  # pushed after, seen before
+    flow.refused("approve", "G-06", _by_card(flow), by="unit_leader")
+    _seen(flow, gate, (_area_code(flow), timedelta(seconds=30)))
+    flow.do("approve", _by_card(flow), by="unit_leader")
+
+
 def test_G_06_the_window_is_configurable(app, flow, gate):
     app.config["PERMIT_CONFIG"].policy["card_evidence_minutes"] = 30
     flow.file("height").submit()
