@@ -199,7 +199,8 @@ def of(permit: Permit) -> Children:
 
 @event.listens_for(Permit, "refresh")
 @event.listens_for(Permit, "expire")
-def _forget(permit: Permit, *_args: Any) -> None:
+def forget(permit: Permit, *_args: Any) -> None:
+    """Drop what was read of the permit's children: they are read again when next needed."""
     permit.__dict__.pop(_KEY, None)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -17,6 +19,8 @@ _providers: list[ContextProvider] = []
 _by_state: set[ContextProvider] = set()
 # The fields a deferred provider answers: it is asked only when a guard first reads one of them.
 _deferred: dict[ContextProvider, tuple[str, ...]] = {}
+# Which provider answers each field (a deferred one's, as registered; another's, as it answered).
+_provider_of: dict[str, ContextProvider] = {}
 # A request's session memoises each provider's answer for a permit under this key (see provided_fields).
 MEMO = "provided_fields"
 
@@ -45,10 +49,37 @@ def with_permit_columns(*, locking: bool = False) -> list[sa.ColumnElement[Any]]
     return [e.label(name) for name, e in _WITH_PERMIT.items() if not (locking and name in _GUARDED)]
 
 
+def guarded_columns() -> list[sa.ColumnElement[Any]]:
+    """The guarded expressions, labelled: what a locking read leaves out, to read after the lock."""
+    return [e.label(name) for name, e in _WITH_PERMIT.items() if name in _GUARDED]
+
+
+def guarded_names() -> frozenset[str]:
+    """The names of the guarded values (see read_with_permit)."""
+    return frozenset(_GUARDED)
+
+
+class _ReadWith(dict[str, Any]):
+    """What was read with a permit; the names looked up while `reads()` records are recorded too."""
+
+    def __getitem__(self, name: str) -> Any:
+        _note(name)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        _note(name)
+        return super().get(name, default)
+
+
 def note_read_with(permit: Permit, values: Any, *, locking: bool = False) -> None:
     """Keep with the permit what its statement read of with_permit_columns(locking=...), in their order."""
     names = [name for name in _WITH_PERMIT if not (locking and name in _GUARDED)]
-    permit.__dict__[_READ] = dict(zip(names, values, strict=True))
+    permit.__dict__[_READ] = _ReadWith(zip(names, values, strict=True))
+
+
+def keep_read_with(permit: Permit, values: dict[str, Any]) -> None:
+    """Keep `values`, by name, as what was read with the permit (read again holding its lock)."""
+    permit.__dict__[_READ] = _ReadWith(values)
 
 
 def read_with(permit: Permit) -> dict[str, Any] | None:
@@ -93,6 +124,7 @@ def register_provider(
             _by_state.add(fn)
         if deferred:
             _deferred[fn] = deferred
+            _provider_of.update(dict.fromkeys(deferred, fn))
         return fn
 
     return register(provider) if provider is not None else register
@@ -120,8 +152,21 @@ def provided_fields(session: Session, permit: Permit) -> dict[str, Any]:
         if provider in _deferred:
             merged.update({name: Deferred(_field(answer, name)) for name in _deferred[provider]})
         else:
-            merged.update(answer())
+            answered = answer()
+            _provider_of.update(dict.fromkeys(answered, provider))
+            merged.update(answered)
     return merged
+
+
+def provided_again(session: Session, permit: Permit, names: Iterable[str]) -> dict[str, Any]:
+    """The provided fields `names` of the permit, asked again of the providers that answer them (once each in a
+    transaction, see provided_fields)."""
+    memo: dict[tuple[Any, ...], dict[str, Any]] | None = session.info.get(MEMO)
+    wanted = list(names)
+    answers: dict[str, Any] = {}
+    for provider in {_provider_of[name] for name in wanted}:
+        answers.update(_answer_of(session, permit, provider, memo)())
+    return {name: answers[name] for name in wanted}
 
 
 def _answer_of(
@@ -156,12 +201,35 @@ class Deferred:
         self.get = get
 
 
+# The names the core reads of the PermitData and Context being judged, while `reads()` records them.
+_reading: ContextVar[set[str] | None] = ContextVar("reading", default=None)
+
+
+def _note(name: str) -> None:
+    read = _reading.get()
+    if read is not None:
+        read.add(name)
+
+
 class Resolving:
     """Mixed into the core's PermitData and Context by the shell: a Deferred field reads as its value."""
 
     def __getattribute__(self, name: str) -> Any:
+        _note(name)
         value = object.__getattribute__(self, name)
         return value.get() if type(value) is Deferred else value
+
+
+@contextmanager
+def reads() -> Iterator[set[str]]:
+    """Within the block, the names of the fields read of the shell's PermitData and Context (a copy made with
+    dataclasses.replace reads every field of the original) and of what was read with a permit (read_with)."""
+    read: set[str] = set()
+    token = _reading.set(read)
+    try:
+        yield read
+    finally:
+        _reading.reset(token)
 
 
 T = TypeVar("T")

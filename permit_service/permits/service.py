@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from dataclasses import fields as dc_fields
-from dataclasses import replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from permit_service.audit import service as audit
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.db import advisory_xact_lock, is_postgres
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
-from permit_service.errors import Conflict, NotFound, PreconditionFailed, ValidationProblem
+from permit_service.errors import Conflict, NotFound, PreconditionFailed, Problem, ValidationProblem
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
@@ -32,12 +32,19 @@ from permit_service.permits import (
     documents,  # noqa: F401 - its listeners render a finished permit's document
 )
 from permit_service.permits.context import (
+    MEMO,
     Deferred,
     LazySequence,
     Resolving,
     generation_of,
+    guarded_columns,
+    guarded_names,
+    keep_read_with,
     note_read_with,
+    provided_again,
     provided_fields,
+    read_with,
+    reads,
     with_permit_columns,
 )
 from permit_service.permits.models import (
@@ -54,7 +61,7 @@ from workflows.certificates import Certified
 from workflows.gas import gas_table
 from workflows.measures import CURRENT as CURRENT_MEASURE_LIST
 from workflows.rules import RuleViolation, Violation, on_site
-from workflows.states import LIVE, State
+from workflows.states import LIVE, TERMINAL, State
 
 if TYPE_CHECKING:
     from permit_service.calendar import ProvisionalNotice
@@ -652,7 +659,7 @@ def perform(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
 ) -> Permit:
-    """Fire `action` on the permit through its workflow, apply the outcome and record the event."""
+    """Fire `action` on the permit through its workflow, holding its lock, apply the outcome and record the event."""
     permit = get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
     if expected_version is not None and permit.version != expected_version:
         raise PreconditionFailed(current_etag=f'"{permit.version}"')
@@ -670,8 +677,22 @@ def perform(
         raise
     if ctx.on_site is not None and outcome.signature is not None:
         outcome = replace(outcome, signature=_with_on_site(outcome.signature, ctx))
+    _write(session, permit, action, outcome, ctx.now, principal, payload or {})
+    return permit
+
+
+def _write(
+    session: Session,
+    permit: Permit,
+    action: str,
+    outcome: Any,
+    now: datetime,
+    principal: Principal,
+    payload: Mapping[str, Any],
+) -> None:
+    """Apply the core's outcome of `action`, record its event and carry out its effects."""
     previous = permit.state
-    _apply(session, permit, outcome, ctx.now, payload or {})
+    _apply(session, permit, outcome, now, payload)
     record_event(
         session,
         permit,
@@ -684,13 +705,172 @@ def perform(
             "grade": permit.grade,
             "effects": list(outcome.effects),
             "signature": _signature_summary(outcome.signature),
-            "reason": (payload or {}).get("reason"),
+            "reason": payload.get("reason"),
             **_certificates_summary(outcome.certified),
         },
     )
     session.flush()
     _follow_effects(session, permit, outcome.effects, principal)
+
+
+# --- acting judged before the write transaction (issue 14) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """An action's outcome judged on the permit as read without its lock, and what the core read to judge it."""
+
+    permit: Permit
+    outcome: Any
+    now: datetime
+    read: frozenset[str]  # the names the core read of the permit's data and context
+    read_with: dict[str, Any]  # what was read with the permit (the context generation, the grade, the job)
+    provided: dict[str, Any]  # the fields other areas provide that the core read, as it read them
+
+
+# What a judgement may read that neither the permit's version nor a read holding its lock vouches for: the
+# neighbours, whose conflict guards queue behind one another (G-04, HW-10, BP-02, CS-06: lazy_nearby), the dike's
+# jobs (HW-10) and the signer's presence on site (G-06). Only a judgement holding the lock answers those.
+_UNVOUCHED = frozenset({"nearby", "dike_jobs", "on_site"})
+# What the core reads of a permit that only an action on the permit adds to: covered by its version.
+_CHILDREN = frozenset({"signatures", "gas_tests"})
+# The permit's columns every accepted action changes: a version moved by such actions alone may leave a judgement
+# standing (a gas test does not change what another gas test is judged by).
+_BUMPED = frozenset({"version", "updated_at"})
+
+
+def judge(
+    session: Session,
+    *,
+    permit_id: uuid.UUID,
+    action: str,
+    principal: Principal,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Judgement | None:
+    """The outcome of `action` judged without the permit's lock, for carry_out to write holding it (issue 14).
+
+    None where only a judgement holding the lock may answer: a refusal (404, 412 or a rule's 409, answered by
+    perform as before), an approval (its on-site evidence, G-06), or an action whose guards read the neighbours.
+    """
+    if action in ON_SITE_ACTIONS:
+        return None
+    try:
+        permit = get_permit(session, principal=principal, permit_id=permit_id)
+    except NotFound:
+        return None
+    if expected_version is not None and permit.version != expected_version:
+        return None
+    with reads() as read:
+        extra = provided_fields(session, permit)
+        data, ctx = permit_data(permit, extra), build_context(session, permit, principal, extra)
+        try:
+            outcome = get_workflow(permit.type).fire(data, action, ctx, dict(payload or {}))
+        except (RuleViolation, Problem):
+            return None
+    if read & _UNVOUCHED:
+        return None
+    if outcome.state in TERMINAL:
+        children.of(permit).signatures  # noqa: B018 - the finished permit's document lists them: read them now
+    return Judgement(
+        permit=permit,
+        outcome=outcome,
+        now=ctx.now,
+        read=frozenset(read),
+        read_with=dict(read_with(permit) or {}),
+        provided={name: _resolved(extra[name]) for name in read if name in extra},
+    )
+
+
+def carry_out(
+    session: Session,
+    *,
+    judgement: Judgement | None,
+    permit_id: uuid.UUID,
+    action: str,
+    principal: Principal,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Permit:
+    """Write the judged outcome holding the permit's lock if everything it was judged by still holds; otherwise
+    judge again holding the lock (perform), which answers as if the first judgement had never been made."""
+    if judgement is None or not _still_holds(session, judgement, expected_version):
+        session.expire_all()
+        session.info.get(MEMO, {}).clear()
+        return perform(
+            session,
+            permit_id=permit_id,
+            action=action,
+            principal=principal,
+            payload=payload,
+            expected_version=expected_version,
+        )
+    permit = judgement.permit
+    _write(session, permit, action, judgement.outcome, judgement.now, principal, payload or {})
     return permit
+
+
+def _still_holds(session: Session, judgement: Judgement, expected_version: int | None) -> bool:
+    """Lock the permit and read again what the judgement read that may have changed since: the same outcome
+    follows from it now (the judgement stands, and the permit object is brought up to the row) or it does not."""
+    permit = judgement.permit
+    locking, guarded = _lock_statements(is_postgres(session))
+    row = session.execute(locking, {"id": permit.id}).one_or_none()
+    if row is None:
+        return False
+    fresh = dict(row._mapping)
+    if guarded is not None and judgement.read & guarded_names():
+        # Their writers change them holding the permit's lock: read after it (RG-02, HR-01; see read_with_permit).
+        fresh.update(session.execute(guarded, {"id": permit.id}).one()._mapping)
+    if any(fresh[name] != value for name, value in judgement.read_with.items() if name in fresh):
+        return False  # the context generation (freezes, calendars), the grade or the Plan-27 job moved
+    if fresh["version"] != permit.version:
+        if expected_version is not None or permit.state == State.draft or judgement.read & _CHILDREN:
+            return False  # a draft's crew and links change with its version; so do the children read
+        if any(fresh[key] != getattr(permit, key) for key in _COLUMNS if key not in _BUMPED):
+            return False
+        for key in _BUMPED:
+            set_committed_value(permit, key, fresh[key])
+        children.forget(permit)  # another action added to them
+    # What was not read again (PostgreSQL: the guarded values no guard read) the answer reads after the commit.
+    keep_read_with(permit, {name: fresh[name] for name in judgement.read_with if name in fresh})
+    if "linked" in judgement.read and _linked_now(session, permit) != _by_id(
+        _linked(link.linked) for link in permit.links
+    ):
+        return False  # G-03, TE-01: a linked permit moved, or another permit was filed linked to this one
+    # e.g. presence (CS-05, HC-04), whose writers change it holding the permit's lock
+    return provided_again(session, permit, judgement.provided.keys()) == judgement.provided
+
+
+_COLUMNS = tuple(column.key for column in Permit.__table__.columns)
+
+
+@functools.cache
+def _lock_statements(postgres: bool) -> tuple[sa.Select, sa.Select | None]:
+    """The permit's row with what is read with it, locked (PostgreSQL: the guarded values after the lock)."""
+    table = Permit.__table__
+    where = table.c.id == sa.bindparam("id")
+    row = sa.select(*table.c, *with_permit_columns(locking=postgres)).where(where)
+    if not postgres:
+        return row, None  # BEGIN IMMEDIATE has already made this transaction the only writer
+    return row.with_for_update(of=table), sa.select(*guarded_columns()).where(where)
+
+
+def _linked_now(session: Session, permit: Permit) -> list[wf.LinkedPermit]:
+    rows = session.execute(
+        sa.select(*_NEARBY_COLUMNS)
+        .join(PermitLink, PermitLink.linked_id == Permit.id)
+        .where(PermitLink.permit_id == permit.id)
+    )
+    return _by_id(_linked(row) for row in rows)
+
+
+def _by_id(linked: Iterable[wf.LinkedPermit]) -> list[wf.LinkedPermit]:
+    return sorted(linked, key=lambda lp: lp.id)
+
+
+def _resolved(value: Any) -> Any:
+    return value.get() if type(value) is Deferred else value
 
 
 def _with_on_site(signature: wf.Signature, ctx: wf.Context) -> wf.Signature:

@@ -17,6 +17,7 @@ from permit_service.api.conventions import (
     check_if_match,
     etag_of,
     idempotent,
+    if_match_version,
     paginate,
     rendered_answer,
 )
@@ -146,6 +147,25 @@ class PermitById(MethodView):
             return _answer(session, permit, principal)
 
 
+def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any]) -> Any:
+    """Fire `action` on the permit and answer: judged first without its lock, then written in a transaction that
+    holds the lock only to check that the judgement stands and to write it (issue 14; service.judge)."""
+    principal = current_principal()
+    session = reading_session()
+    judgement = service.judge(
+        session,
+        permit_id=permit_id,
+        action=action,
+        principal=principal,
+        payload=payload,
+        expected_version=if_match_version(),
+    )
+    session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
+    return act_and_answer(
+        service.carry_out, _answer, judgement=judgement, permit_id=permit_id, action=action, payload=payload
+    )
+
+
 # Each action: URL segment, workflow event, body schema and OpenAPI summary.
 ACTIONS: tuple[tuple[str, str, type[Schema], str], ...] = (
     (
@@ -206,9 +226,7 @@ def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -
         **{WORKFLOW_EVENT: event},
     )
     def view(body: dict[str, Any], permit_id: uuid.UUID) -> Any:
-        return act_and_answer(
-            service.perform, _answer, permit_id=permit_id, action=event, payload=_payload(body)
-        )
+        return _act(permit_id, event, _payload(body))
 
     view.__name__ = f"permit_{event}"
     blp.route(f"/<uuid:permit_id>/{segment}", methods=["POST"], endpoint=f"permit_{event}")(view)
@@ -239,9 +257,7 @@ class PermitGasTests(MethodView):
     @blp.doc(**{WORKFLOW_EVENT: "record_gas_test"})
     def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
         """Record a gas analysis (analyst); pass or fail is computed from the readings (HW-05, CS-02)."""
-        return act_and_answer(
-            service.perform, _answer, permit_id=permit_id, action="record_gas_test", payload=_payload(body)
-        )
+        return _act(permit_id, "record_gas_test", _payload(body))
 
 
 class ReissueBody(StrictSchema):

@@ -1,17 +1,24 @@
 """What an action decides by is read after it holds the permit's row lock (issue 14): the rows that writers change
-while they hold that lock are never read from a snapshot older than the lock."""
+while they hold that lock are never read from a snapshot older than the lock. An action judged before it takes the
+lock (permits.service.judge) reads them again holding it, and is judged again if they moved."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
+from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
-
-pytestmark = pytest.mark.postgres_only
+from tests.conftest import ON_POSTGRES
+from tests.plant import give_cards
 
 
 @pytest.fixture
@@ -31,6 +38,7 @@ def _waiting_for_a_lock(app) -> bool:
         )
 
 
+@pytest.mark.postgres_only
 def test_RG_02_an_activation_that_waited_for_the_grading_sees_the_red_grade(app, flow):
     flow.file("hot_work").to_briefed().gas_test()
     engine = app.extensions["db_engine"]
@@ -55,3 +63,136 @@ def test_RG_02_an_activation_that_waited_for_the_grading_sees_the_red_grade(app,
     # RG-02: a red enterprise's work starts only with the regulator's consent (HR-01), which it lacks.
     assert resp.status_code == 409, resp.get_json()
     assert resp.get_json()["rule"] == "HR-01"
+
+
+@contextmanager
+def holding_the_permit(app, permit_id: str, config) -> Iterator[Callable[[str, dict], None]]:
+    """Another writer holding the permit's lock (PostgreSQL: its row; SQLite: the database's write lock) as the
+    writers that change presence, grades and jobs do; yields how to run its statements. It commits once the request
+    started in the block has reached the lock (PostgreSQL: is waiting for it; SQLite: after a pause)."""
+    if ON_POSTGRES:
+        conn = app.extensions["db_engine"].connect()
+        tx = conn.begin()
+        conn.execute(sa.text("SELECT 1 FROM permits WHERE id = :id FOR UPDATE"), {"id": permit_id})
+        yield lambda sql, params: conn.execute(sa.text(sql), params)
+        deadline = time.monotonic() + 10
+        while not _waiting_for_a_lock(app) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tx.commit()
+        conn.close()
+        return
+    raw = sqlite3.connect(config.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")
+    yield lambda sql, params: raw.execute(sql, params)
+    time.sleep(0.5)  # the request judges without the lock meanwhile, then queues for it
+    raw.execute("COMMIT")
+    raw.close()
+
+
+def _uid(value) -> str:
+    # SQLite stores UUIDs as 32 hex digits; PostgreSQL takes either form.
+    return value.hex if not ON_POSTGRES else str(value)
+
+
+def _in_the_background(app, flow: PermitFlow, action: str, body: dict, who: str) -> Callable[[], object]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    started = threading.Event()
+
+    def post():
+        started.set()
+        return app.test_client().post(f"{flow.url}/{action}", json=body, headers=flow.headers(who))
+
+    future = pool.submit(post)
+    started.wait()
+
+    def result():
+        try:
+            return future.result(timeout=30)
+        finally:
+            pool.shutdown()
+
+    return result
+
+
+def test_RG_02_a_resumption_judged_before_a_red_grading_is_refused_once_it_holds_the_lock(app, config, flow):
+    flow.file("hot_work").to_active().suspend()
+    version = flow.permit["version"]
+    with holding_the_permit(app, flow.id, config) as run:
+        # A regulator's grading as stop_unconsented_work runs it: the enterprise's open permits locked, the grade set.
+        run(
+            "UPDATE enterprises SET risk_grade = 'red' WHERE id = :id", {"id": _uid(flow.world.enterprise.id)}
+        )
+        resumption = _in_the_background(app, flow, "resume", {"conditions_confirmed": True}, "work_leader")
+    # RG-02: a red enterprise's work goes on only with the regulator's consent (HR-01), which it lacks; the
+    # judgement made on the green grade before the lock is not the one written.
+    refused = assert_problem(resumption(), 409)
+    assert "HR-01" in {v["rule"] for v in refused["violations"]}
+    assert (flow.reload().state, flow.permit["version"]) == ("suspended", version)
+
+
+def test_HC_04_a_resumption_judged_with_the_guardian_inside_is_refused_once_the_guardian_checked_out(
+    app, config, flow
+):
+    flow.file("hot_work").to_active()
+    guardian = flow.person("guardian")
+    give_cards(flow.factory, guardian)  # HC-03
+    checked_in = flow.client.post(
+        f"{flow.url}/presence/check-ins",
+        json={"person_id": str(guardian.id)},
+        headers=flow.headers("work_leader"),
+    )
+    assert checked_in.status_code == 201, checked_in.get_json()
+    flow.suspend()
+    version = flow.permit["version"]
+    with holding_the_permit(app, flow.id, config) as run:
+        # The guardian's check-out as the register writes it, holding the permit's lock.
+        run(
+            "UPDATE presence_entries SET checked_out_at = created_at WHERE permit_id = :id AND person_id = :person",
+            {"id": _uid(uuid.UUID(flow.id)), "person": _uid(guardian.id)},
+        )
+        resumption = _in_the_background(app, flow, "resume", {"conditions_confirmed": True}, "work_leader")
+    refused = assert_problem(resumption(), 409)
+    assert "HC-04" in {v["rule"] for v in refused["violations"]}
+    assert (flow.reload().state, flow.permit["version"]) == ("suspended", version)
+
+
+CONTENDERS = 6
+
+
+def _at_once(app, flow: PermitFlow, action: str, body: Callable[[], dict], who: str) -> list:
+    start = threading.Barrier(CONTENDERS)
+
+    def post(_):
+        client = app.test_client()
+        sent = body()
+        start.wait()
+        return client.post(f"{flow.url}/{action}", json=sent, headers=flow.headers(who))
+
+    with ThreadPoolExecutor(max_workers=CONTENDERS) as pool:
+        return list(pool.map(post, range(CONTENDERS)))
+
+
+def test_gas_tests_posted_at_once_to_one_permit_are_each_recorded_once_with_a_version_of_their_own(app, flow):
+    flow.file("hot_work").to_active()
+    before = flow.permit["version"]
+    answers = _at_once(app, flow, "gas-tests", flow.gas_body, "analyst")
+    assert [a.status_code for a in answers] == [200] * CONTENDERS, [a.get_json() for a in answers]
+    # Each judged without the lock on a version another one moved: each stands (a gas test is judged by nothing a
+    # gas test changes) and is written once, on the version before it.
+    assert sorted(a.get_json()["version"] for a in answers) == list(
+        range(before + 1, before + CONTENDERS + 1)
+    )
+    assert flow.reload().permit["version"] == before + CONTENDERS
+    events = flow.client.get(f"{flow.url}/events", headers=flow.headers("applicant")).get_json()["items"]
+    assert [e["kind"] for e in events].count("permit.record_gas_test") == CONTENDERS + 1
+
+
+def test_G_08_suspensions_posted_at_once_let_one_through_and_refuse_the_others(app, flow):
+    flow.file("hot_work").to_active()
+    before = flow.permit["version"]
+    answers = _at_once(app, flow, "suspend", lambda: {"reason": "现场异常"}, "guardian")
+    # Judged on the active permit, each but the first finds the permit moved and is judged again: suspended.
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (CONTENDERS - 1)
+    assert (flow.reload().state, flow.permit["version"]) == ("suspended", before + 1)
+    events = flow.client.get(f"{flow.url}/events", headers=flow.headers("applicant")).get_json()["items"]
+    assert [e["kind"] for e in events].count("permit.suspend") == 1

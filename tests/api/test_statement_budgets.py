@@ -30,14 +30,16 @@ BUDGETS = {
     # a finished permit: the permit's scope and version with its document (1)
     "get_finished_permit": 1,
     "list_permits": 1,
-    # the permit, locked, with what is read with it but the grade and the Plan-27 job, which writers change holding
-    # the permit's lock (1); the chain head, the event (which moves the head's hash), the permit, the signature, the
-    # feed position (2, which reads the webhook generation: subscriptions only when it moved); its signatures and
-    # gas tests (1: after the commit, for the answer, unless a guard of the action read them); the grade and the
-    # Plan-27 job (1: the answer's approval slots read them, after the commit unless a guard of the action did); the
-    # presence counts only where a guard reads them (resume: HC-04)
-    "suspend": 9,
-    "resume": 10,  # the guardian's check-out (HC-04) comes with the presence counts
+    # judged before the write transaction (issue 14): the permit with what is read with it (1); then, holding the
+    # lock, the permit's row again with the context generation to check the judgement stands (1; PostgreSQL: the
+    # grade and the Plan-27 job after the lock where a guard read them, 1); the chain head, the event (which moves the
+    # head's hash), the permit, the signature, the feed position (2, which reads the webhook generation:
+    # subscriptions only when it moved); its signatures and gas tests (1: after the commit, for the answer, unless a
+    # guard of the action read them); the grade and the Plan-27 job (PostgreSQL: 1 after the commit, the answer's
+    # approval slots read them, unless read holding the lock); the presence counts only where a guard reads them,
+    # once to judge and once holding the lock (resume: HC-04)
+    "suspend": 10,
+    "resume": 12,  # the guardian's check-out (HC-04) comes with the presence counts
     # the area with its enterprise, the crew's people with their certificates, the number (one upsert); nothing
     # read back; a draft's guards read neither presence nor the Plan-27 job
     "create_draft": 11,
