@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
@@ -81,11 +82,20 @@ class Children:
     """One permit's signatures (oldest first) and gas tests (in sampling order, ties in recording order)."""
 
     def __init__(self, permit: Permit) -> None:
-        self._permit = permit
+        # Kept in the permit's __dict__, so a strong reference back would make every loaded permit a reference
+        # cycle, freed only by the cyclic GC; collecting such cycles of ORM objects crashed CPython 3.11.7
+        # (a segfault in `permit-service documents rebuild` over 100k permits, none on 3.12).
+        self._permit_ref = weakref.ref(permit)
         self._signatures: list[Any] | None = None
         self._gas_tests: list[GasTestRow] | None = None
         self._core_signatures: tuple[wf.Signature, ...] | None = None
         self._core_gas_tests: tuple[wf.GasTest, ...] | None = None
+
+    @property
+    def _permit(self) -> Permit:
+        permit = self._permit_ref()
+        assert permit is not None, "a permit's children live in its __dict__, so never outlive it"
+        return permit
 
     @property
     def signatures(self) -> list[Any]:
