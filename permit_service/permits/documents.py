@@ -3,13 +3,15 @@
 A closed, cancelled, rejected, expired or voided permit never changes again, and no step leaves its state, so
 its answer is the same for every reader but for two parts: the linked permits' states (they live on) and the
 calendar notice (a regulator may confirm a year later). The rest is rendered into `permit_documents` in the
-transaction that finishes the permit, and a read of a finished permit is one statement: the permit's scope,
-state and version with its document.
+transaction that finishes the permit, or, for an action over HTTP, once it has committed (`later`: rendering does
+not hold the permit's lock), and a read of a finished permit is one statement: the permit's scope, state and
+version with its document.
 
 A document is served only while it is current: its version is the permit's own (the ORM bumps it with every
 change of the row, and the ETag promises as much) and its format is this service's (the answer's shape and the
-display timezone). Anything else, a live permit among them, is read the long way, so a stale document is never
-shown; `permit-service documents rebuild` renders the finished permits a live database already holds.
+display timezone). Anything else, a live permit among them and a finished one whose document is not written yet,
+is read the long way, so a stale document is never shown; `permit-service documents rebuild` renders the finished
+permits a live database already holds.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +36,7 @@ from permit_service.api.conventions import WithExtras
 from permit_service.api.fields import display_tz
 from permit_service.auth.principal import Principal, enterprise_scope, own_enterprise
 from permit_service.calendar import calendar_at
-from permit_service.db import is_postgres
+from permit_service.db import is_postgres, transaction
 from permit_service.directory.models import Enterprise
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import children
@@ -47,6 +51,9 @@ PER_READ = ("allowed_actions", "blocked_actions", "calendar_notice")
 RENDERING = 1
 _TERMINAL = frozenset(str(state) for state in TERMINAL)
 _DUE = "permit_documents_due"
+_LATER = "permit_documents_later"  # set: the session's commits leave the documents due to `later`'s caller
+_COMMITTED = "permit_documents_committed"  # those, once committed
+log = logging.getLogger(__name__)
 
 
 _document = s.PermitOut(exclude=PER_READ)
@@ -112,11 +119,18 @@ def render(permit: Permit) -> str:
 
 def save(session: Session, permits: Iterable[Permit]) -> int:
     """Render and store the documents of the finished ones of `permits` (replacing older ones); how many."""
-    rows = [
+    return _store(session, _rows(permits))
+
+
+def _rows(permits: Iterable[Permit]) -> list[dict[str, Any]]:
+    return [
         {"permit_id": p.id, "version": p.version, "format": current_format(), "body": render(p)}
         for p in permits
         if p.state in _TERMINAL
     ]
+
+
+def _store(session: Session, rows: list[dict[str, Any]]) -> int:
     if rows:
         insert = pg_insert if is_postgres(session) else sqlite_insert
         stmt = insert(PermitDocument)
@@ -130,6 +144,32 @@ def save(session: Session, permits: Iterable[Permit]) -> int:
     return len(rows)
 
 
+@contextmanager
+def later(session: Session) -> Iterator[Callable[[], None]]:
+    """Within the block, the permits the session's transactions finish get their documents when the returned
+    function is called after the commit: rendered holding no lock, then stored in a transaction of their own
+    (issue 14). Until then, and if storing fails, their reads take the long way (a document is current or unused)."""
+    session.info[_LATER] = True
+    try:
+        yield lambda: _save_committed(session)
+    finally:
+        session.info.pop(_LATER, None)
+        session.info.pop(_COMMITTED, None)
+
+
+def _save_committed(session: Session) -> None:
+    due = session.info.pop(_COMMITTED, None)
+    if not due:
+        return
+    rows = _rows(due.values())
+    try:
+        with transaction() as writing:
+            _store(writing, rows)
+    except sa.exc.DBAPIError:
+        # The action has committed and is answered; its permit's reads take the long way until a rebuild.
+        log.warning("documents of finished permits not stored", exc_info=True)
+
+
 @sa_event.listens_for(Session, "after_flush")
 def _note_finished(session: Session, _context: Any) -> None:
     due = [
@@ -141,10 +181,16 @@ def _note_finished(session: Session, _context: Any) -> None:
 
 @sa_event.listens_for(Session, "before_commit")
 def _render_finished(session: Session) -> None:
-    if not session.info.get(_DUE):
+    if not session.info.get(_DUE) or session.info.get(_LATER):
         return
     session.flush()  # the permits' final versions
     save(session, session.info.pop(_DUE).values())
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _keep_for_later(session: Session) -> None:
+    if session.info.get(_LATER) and _DUE in session.info:
+        session.info.setdefault(_COMMITTED, {}).update(session.info.pop(_DUE))
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

@@ -149,7 +149,8 @@ class PermitById(MethodView):
 
 def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any]) -> Any:
     """Fire `action` on the permit and answer: judged first without its lock, then written in a transaction that
-    holds the lock only to check that the judgement stands and to write it (issue 14; service.judge)."""
+    holds the lock only to check that the judgement stands and to write it (issue 14; service.judge); the document
+    of a permit it finished is rendered and stored after the commit (documents.later)."""
     principal = current_principal()
     session = reading_session()
     judgement = service.judge(
@@ -161,9 +162,17 @@ def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any]) -> Any:
         expected_version=if_match_version(),
     )
     session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
-    return act_and_answer(
-        service.carry_out, _answer, judgement=judgement, permit_id=permit_id, action=action, payload=payload
-    )
+    with documents.later(session) as store_documents:
+        answer = act_and_answer(
+            service.carry_out,
+            _answer,
+            judgement=judgement,
+            permit_id=permit_id,
+            action=action,
+            payload=payload,
+        )
+        store_documents()  # a permit the action finished: its document, once the lock is no longer held
+    return answer
 
 
 # Each action: URL segment, workflow event, body schema and OpenAPI summary.

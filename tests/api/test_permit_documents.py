@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from permit_service.cli import main
+from permit_service.permits import documents
 from permit_service.permits.models import Permit, PermitDocument
 from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
@@ -121,3 +122,23 @@ def test_documents_rebuild_renders_what_an_upgrade_left_without(flow, db_session
     assert _document(db_session, flow) is not None
     assert _get(flow).get_json() == closed
     assert CliRunner().invoke(main, ["documents", "rebuild"]).output.startswith("0 finished")
+
+
+def test_a_cancel_whose_document_cannot_be_stored_is_answered_and_read_the_long_way(
+    flow, db_session, monkeypatch
+):
+    flow.file("hot_work")
+
+    def locked_out(*_args):
+        raise sa.exc.OperationalError("INSERT INTO permit_documents", {}, Exception("database is locked"))
+
+    # The document is stored after the cancellation commits (issue 14): its failure undoes nothing.
+    monkeypatch.setattr(documents, "_store", locked_out)
+    cancelled = flow.client.post(
+        f"{flow.url}/cancel", json={"reason": "作业计划调整"}, headers=flow.headers("applicant")
+    )
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert _document(db_session, flow) is None
+    read = flow.client.get(flow.url, headers=flow.headers("applicant"))
+    assert read.get_json() == cancelled.get_json() and read.headers["ETag"] == cancelled.headers["ETag"]
+    assert read.get_json()["state"] == "cancelled"
