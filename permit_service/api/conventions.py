@@ -248,7 +248,7 @@ def idempotent(view: F) -> F:
                 response = current_app.make_response(view(*args, **kwargs))
                 if response.status_code < 500:
                     with transaction() as session:
-                        session.add(_stored(principal, key, fingerprint, response))
+                        session.execute(_STORE, _stored(principal, key, fingerprint, response))
         except _Answered as answered:
             return answered.response
         except (Problem, RuleViolation, HTTPException):
@@ -268,20 +268,25 @@ def idempotent(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _stored(principal: str, key: str, fingerprint: str, response: Response) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        principal=principal,
-        key=key,
-        method=request.method,
-        path=request.path,
-        request_hash=fingerprint,
-        status_code=response.status_code,
-        response_body=response.get_data(as_text=True),
-        response_headers={
+# The stored answer is written by one Core statement: nothing reads it back in its transaction (issue 14).
+_STORE = IdempotencyRecord.__table__.insert()
+
+
+def _stored(principal: str, key: str, fingerprint: str, response: Response) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "principal": principal,
+        "key": key,
+        "method": request.method,
+        "path": request.path,
+        "request_hash": fingerprint,
+        "status_code": response.status_code,
+        "response_body": response.get_data(as_text=True),
+        "response_headers": {
             k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")
         },
-        created_at=clock.now(),
-    )
+        "created_at": clock.now(),
+    }
 
 
 def purge_expired_idempotency_records(session: Session, now: datetime, ttl: timedelta) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from permit_service import clock
-from permit_service.audit.hashing import GENESIS, chain_of, event_hash
+from permit_service.audit.hashing import GENESIS, canonical_parts, chain_of, event_hash
 from permit_service.audit.models import ChainHead, Event
 from permit_service.audit.verify import ChainReport, verify  # 0.1.0 callers use audit.verify
 from permit_service.auth.principal import Principal
@@ -54,8 +54,53 @@ def _advance_head(postgres: bool) -> sa.Insert:
     head = ChainHead.__table__
     return (
         insert(head)
+        .values(
+            chain=sa.bindparam("head_chain"),
+            last_hash=GENESIS,
+            length=1,
+            enterprise_id=sa.bindparam("head_enterprise_id"),
+            region_id=sa.bindparam("head_region_id"),
+        )
         .on_conflict_do_update(index_elements=[head.c.chain], set_={"length": head.c.length + 1})
         .returning(head.c.last_hash, head.c.length)
+    )
+
+
+# The event's columns its recorder gives; the head gives its position and previous hash, which its hash covers.
+_GIVEN = ("at", "kind", "actor_id", "actor_roles", "enterprise_id", "region_id", "subject_type", "subject_id", "data", "request_id", "chain")  # fmt: skip
+
+
+@functools.cache
+def _insert_event() -> sa.Insert:
+    """SQLite: the event, once its head handed out its position and previous hash."""
+    return Event.__table__.insert().returning(Event.__table__.c.id)
+
+
+@functools.cache
+def _append() -> sa.Insert:
+    """PostgreSQL: the head's upsert and the event in one statement, the event hashed by the database from its
+    canonical text around the previous hash the upsert hands out (hashing.canonical_parts). Built once."""
+    events = Event.__table__
+    head = _advance_head(True).cte("head")
+    hashed = sa.func.encode(
+        sa.func.sha256(
+            sa.func.convert_to(
+                sa.bindparam("before", type_=sa.Text)
+                + sa.cast(sa.func.to_json(head.c.last_hash), sa.Text)
+                + sa.bindparam("after", type_=sa.Text),
+                "UTF8",
+            )
+        ),
+        "hex",
+    )
+    given = [sa.bindparam(name, type_=events.c[name].type) for name in _GIVEN]
+    return (
+        events.insert()
+        .from_select(
+            [*_GIVEN, "seq", "prev_hash", "hash"],
+            sa.select(*given, head.c.length, head.c.last_hash, hashed),
+        )
+        .returning(events.c.id, events.c.seq, events.c.prev_hash, events.c.hash)
     )
 
 
@@ -71,18 +116,11 @@ def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Event:
-    """Append one event to its subject's chain; runs the listeners; flushes, never commits."""
-    chain = chain_of(subject_type, subject_id)
-    prev_hash, seq = session.execute(
-        _advance_head(is_postgres(session)),
-        {
-            "chain": chain,
-            "last_hash": GENESIS,
-            "length": 1,
-            "enterprise_id": enterprise_id,
-            "region_id": region_id,
-        },
-    ).one()
+    """Append one event to its subject's chain, flush and run the listeners, in the caller's transaction: never
+    commits.
+
+    The event returned is not in the session (its row is written by Core statements, not the unit of work).
+    """
     event = Event(
         at=at or clock.now(),
         kind=kind,
@@ -94,14 +132,23 @@ def record(
         subject_id=str(subject_id),
         data=_json_safe(data or {}),
         request_id=g.get("request_id") if has_request_context() else None,
-        chain=chain,
-        seq=seq,
-        prev_hash=prev_hash,
-        hash="",
+        chain=chain_of(subject_type, subject_id),
     )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()  # the insert also moves the head to this event's hash (trigger of 0023)
+    params = {name: getattr(event, name) for name in _GIVEN}
+    head = {"head_chain": event.chain, "head_enterprise_id": enterprise_id, "head_region_id": region_id}
+    # Either way the event's INSERT also moves the head to its hash (trigger of 0023).
+    if is_postgres(session):
+        before, after = canonical_parts(event)
+        event.id, event.seq, event.prev_hash, event.hash = session.execute(
+            _append(), {**params, **head, "before": before, "after": after}
+        ).one()
+    else:
+        event.prev_hash, event.seq = session.execute(_advance_head(False), head).one()
+        event.hash = event_hash(event)
+        event.id = session.execute(
+            _insert_event(), {**params, "seq": event.seq, "prev_hash": event.prev_hash, "hash": event.hash}
+        ).scalar_one()
+    session.flush()  # what the caller changed before the event is written before the listeners run, as it was
     for listener in _listeners:
         listener(session, event)
     return event

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -28,17 +29,19 @@ from permit_service.feed.models import FeedCounter, FeedPosition
 from permit_service.integrations import webhooks
 from permit_service.permits.models import Permit
 
-# session.info key: (id, event, permit as at the event) of each event recorded in the open transaction
+# session.info key: (event, permit as at the event, innermost savepoint) of each event recorded in the transaction
 _PENDING = "feed_pending_events"
 # What can change after a permit's event: its state and grade; a draft edit changes validity, location and work
 # unit; an administrator the area's code and name.
 AT_EVENT = ("state", "grade", "valid_from", "valid_until", "area_code", "area_name", "location", "work_unit")
+_COLUMNS = ("position", "event_id", *AT_EVENT)
 
 
 @audit.on_event
 def remember(session: Session, event: Event) -> None:
     """Note an event recorded in this transaction, and its permit as it stands now; both go to the feed at commit."""
-    session.info.setdefault(_PENDING, []).append((event.id, event, _permit_at(session, event)))
+    pending = session.info.setdefault(_PENDING, [])
+    pending.append((event, _permit_at(session, event), session.get_nested_transaction()))
 
 
 def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
@@ -55,37 +58,46 @@ def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_savepoint(session: Session, rolled_back: SessionTransaction) -> None:
+    """An event of a savepoint that was rolled back is gone: it gets no position and delivers nothing."""
+    pending = session.info.get(_PENDING)
+    if rolled_back.nested and pending:
+        pending[:] = [p for p in pending if not _within(p[2], rolled_back)]
+
+
+def _within(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @sa_event.listens_for(Session, "before_commit")
 def _assign_positions(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     session.flush()
-    last, platforms, generation = session.execute(
-        _advance_counter(is_postgres(session)), {"n": len(pending)}
-    ).one()
-    # An event of a savepoint that was rolled back is no longer persistent: it is gone, gets no row and delivers
-    # nothing; its position stays unused, a harmless hole (a reader never sees anything appear below a position
-    # it passed).
-    kept = [
-        (first_position, event, permit)
-        for first_position, (_, event, permit) in enumerate(pending, start=last - len(pending) + 1)
-        if sa.inspect(event).persistent
-    ]
-    # The plant portals' deliveries, matched against the subscriptions as they stand at this commit.
-    webhooks.enqueue(session, [event for _, event, _ in kept], generation)
-    if kept:
+    rows = [{"event_id": event.id, **(permit or _NOT_A_PERMIT)} for event, permit, _ in pending]
+    if is_postgres(session):  # the counter and the rows in one statement
+        columns = {name: [row[name] for row in rows] for name in _COLUMNS[1:]}
+        last, platforms, generation = session.execute(_number_rows(), {"n": len(rows), **columns}).one()
+    else:
+        last, platforms, generation = session.execute(_advance_counter(False), {"n": len(rows)}).one()
+        first = last - len(rows) + 1
         session.execute(
             FeedPosition.__table__.insert(),
-            [
-                {"position": position, "event_id": event.id, **(permit or _NOT_A_PERMIT)}
-                for position, event, permit in kept
-            ],
+            [{"position": position, **row} for position, row in enumerate(rows, start=first)],
         )
+    events = [event for event, _, _ in pending]
+    # The plant portals' deliveries, matched against the subscriptions as they stand at this commit.
+    webhooks.enqueue(session, events, generation)
     if (
         platforms
     ):  # read under the counter's lock: a subscription committed before this commit counts (push.py)
-        push.enqueue(session, [event.id for _, event, _ in kept])
+        push.enqueue(session, [event.id for event in events])
 
 
 _NOT_A_PERMIT = dict.fromkeys(AT_EVENT)
@@ -106,6 +118,27 @@ def _advance_counter(postgres: bool) -> sa.Insert:
         )
         .returning(counter.c.last_position, counter.c.platform_subscriptions, counter.c.webhook_generation)
     )
+
+
+@functools.cache
+def _number_rows() -> sa.Select:
+    """PostgreSQL: the counter's advance and the :n feed rows it numbers, each column given as an array (in the
+    events' order), in one statement that answers what the counter's advance returns."""
+    feed = FeedPosition.__table__
+    counter = _advance_counter(True).cte("counter")
+    given = (
+        sa.func.unnest(*(sa.bindparam(name, type_=ARRAY(feed.c[name].type)) for name in _COLUMNS[1:]))
+        .table_valued(*(sa.column(name, feed.c[name].type) for name in _COLUMNS[1:]), with_ordinality="nth")
+        .render_derived("given")
+    )
+    numbered = sa.select(
+        counter.c.last_position - sa.bindparam("n", type_=feed.c.position.type) + given.c.nth,
+        *(given.c[name] for name in _COLUMNS[1:]),
+    ).select_from(counter.join(given, sa.true()))
+    rows = feed.insert().from_select(_COLUMNS, numbered).cte("feed_rows")
+    return sa.select(
+        counter.c.last_position, counter.c.platform_subscriptions, counter.c.webhook_generation
+    ).add_cte(rows)
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

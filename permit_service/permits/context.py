@@ -102,6 +102,12 @@ GENERATION = sa.func.coalesce(
 read_with_permit("context_generation", GENERATION)
 
 
+def note_generation(permit: Permit, generation: int) -> None:
+    """Keep with a permit not read through get_permit (a new draft) the context generation read beside it: its
+    context then comes from the process's copies at it, as a read permit's does."""
+    permit.__dict__.setdefault(_READ, {})["context_generation"] = generation
+
+
 def generation_of(permit: Permit) -> int | None:
     """The context generation read with the permit (None: not read with it, so read its context afresh)."""
     return (read_with(permit) or {}).get("context_generation")

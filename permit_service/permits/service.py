@@ -32,6 +32,7 @@ from permit_service.permits import (
     documents,  # noqa: F401 - its listeners render a finished permit's document
 )
 from permit_service.permits.context import (
+    GENERATION,
     MEMO,
     Deferred,
     LazySequence,
@@ -40,6 +41,7 @@ from permit_service.permits.context import (
     guarded_columns,
     guarded_names,
     keep_read_with,
+    note_generation,
     note_read_with,
     provided_again,
     provided_fields,
@@ -365,16 +367,17 @@ def _take_number(postgres: bool) -> sa.Insert:
     )
 
 
-def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> PlantArea:
-    # The enterprise comes along: the draft's context reads its region and grade (session.get finds it).
-    area = session.scalars(
-        sa.select(PlantArea, Enterprise)
+def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> tuple[PlantArea, int]:
+    """The area and the context generation: the enterprise comes along, as the draft's context reads its region
+    and grade (session.get finds it), and the generation makes the process's freezes and calendar current for it."""
+    row = session.execute(
+        sa.select(PlantArea, Enterprise, GENERATION)
         .join(Enterprise, Enterprise.id == PlantArea.enterprise_id)
         .where(PlantArea.id == area_id, enterprise_scope(session, principal, PlantArea.enterprise_id))
     ).first()
-    if area is None:
+    if row is None:
         raise ValidationProblem({"area_id": ["区域不存在或不属于本企业 / no such area in your enterprise"]})
-    return area
+    return row[0], row[2]
 
 
 def _crew(
@@ -535,7 +538,7 @@ def prepare_draft(
         raise Conflict("只有企业人员可以申请作业票", "Only enterprise staff file permits", rule="G-01")
     if reissued_from is None:
         check_facts(data["type"], data.get("facts") or {})
-    area = _own_area(session, principal, data["area_id"])
+    area, generation = _own_area(session, principal, data["area_id"])
     permit = Permit(
         id=uuid.uuid4(),
         version=1,  # what the ORM writes; the draft's answer, judged before it is written, shows it as its ETag
@@ -567,6 +570,7 @@ def prepare_draft(
         gas_tests=[],
         links=[],
     )
+    note_generation(permit, generation)
     _check_window(session, permit, principal)
     permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
     if data.get("linked_permit_ids"):
@@ -586,7 +590,6 @@ def file_draft(session: Session, draft: Permit, *, principal: Principal) -> Perm
     session.add_all(PermitLink(permit_id=link.linked_id, linked_id=draft.id) for link in draft.links)
     session.flush()
     record_event(session, draft, principal, "permit.filed", {"number": draft.number, "type": draft.type})
-    session.flush()
     return draft
 
 
