@@ -131,14 +131,19 @@ class PositionSnapshot(Base):
 
 
 class CardSighting(Base):
-    """One positioning card seen in an area."""
+    """One positioning card seen in an area.
+
+    Its batch, enterprise and area are named without foreign keys (0028, as gas readings since 0026): the batch's
+    transaction resolved each one, and a trigger on each of those tables refuses to delete a row that sightings
+    name (AU-03).
+    """
 
     __tablename__ = "card_sightings"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    batch_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("ingest_batches.id"), index=True)
-    enterprise_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enterprises.id"))
-    area_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("plant_areas.id"))
+    batch_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    enterprise_id: Mapped[uuid.UUID]
+    area_id: Mapped[uuid.UUID]
     card_id: Mapped[str] = mapped_column(sa.String(64))
     seen_at: Mapped[datetime]
 
