@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from permit_service import clock
@@ -348,7 +349,7 @@ def next_number(session: Session, *, enterprise_id: uuid.UUID, prefix: str, year
     locks the counter row until commit."""
     last = session.execute(
         _take_number(is_postgres(session)),
-        {"enterprise_id": enterprise_id, "prefix": prefix, "year": year, "last": 1},
+        {"number_enterprise_id": enterprise_id, "number_prefix": prefix, "number_year": year},
     ).scalar_one()
     return f"{prefix}-{year}-{last:06d}"
 
@@ -359,6 +360,12 @@ def _take_number(postgres: bool) -> sa.Insert:
     counter = PermitNumberCounter.__table__
     return (
         insert(counter)
+        .values(
+            enterprise_id=sa.bindparam("number_enterprise_id"),
+            prefix=sa.bindparam("number_prefix"),
+            year=sa.bindparam("number_year"),
+            last=1,
+        )
         .on_conflict_do_update(
             index_elements=[counter.c.enterprise_id, counter.c.prefix, counter.c.year],
             set_={"last": counter.c.last + 1},
@@ -579,18 +586,112 @@ def prepare_draft(
 
 
 def file_draft(session: Session, draft: Permit, *, principal: Principal) -> Permit:
-    """Write a prepared draft in the caller's transaction: its number, its rows and links (both ways), the event."""
-    draft.number = next_number(
-        session,
-        enterprise_id=draft.enterprise_id,
-        prefix=get_workflow(draft.type).prefix,
-        year=_local_year(draft.valid_from),
-    )
+    """Write a prepared draft in the caller's transaction: its number, its rows and links (both ways), the event.
+
+    Its rows are written by Core statements, not the unit of work (PostgreSQL: the number, the permit, its crew and
+    links in one statement of data-modifying CTEs), and the draft then joins the session as loaded (issue 14).
+    """
+    links = [
+        *draft.links,
+        *(PermitLink(permit_id=link.linked_id, linked_id=draft.id) for link in draft.links),
+    ]
+    permit = _new_row(draft)
+    crew = [_new_row(member, permit_id=draft.id) for member in draft.crew]
+    linked = [_new_row(link) for link in links]
+    number = {
+        "number_enterprise_id": draft.enterprise_id,
+        "number_prefix": get_workflow(draft.type).prefix,
+        "number_year": _local_year(draft.valid_from),
+    }
+    if is_postgres(session):
+        draft.number = session.execute(
+            _file_in_one(),
+            {
+                **number,
+                **{f"permit_{name}": value for name, value in permit.items() if name != "number"},
+                **_columns("crew_", crew, PermitCrewMember),
+                **_columns("link_", linked, PermitLink),
+            },
+        ).scalar_one()
+    else:
+        draft.number = next_number(
+            session,
+            enterprise_id=draft.enterprise_id,
+            prefix=number["number_prefix"],
+            year=number["number_year"],
+        )
+        session.execute(Permit.__table__.insert(), {**permit, "number": draft.number})
+        for table, rows in ((PermitCrewMember.__table__, crew), (PermitLink.__table__, linked)):
+            if rows:
+                session.execute(table.insert(), rows)
+    for row in (draft, *draft.crew, *links):
+        make_transient_to_detached(row)
     session.add(draft)
-    session.add_all(PermitLink(permit_id=link.linked_id, linked_id=draft.id) for link in draft.links)
-    session.flush()
+    session.add_all(links[len(draft.links) :])
     record_event(session, draft, principal, "permit.filed", {"number": draft.number, "type": draft.type})
     return draft
+
+
+def _new_row(obj: Any, **values: Any) -> dict[str, Any]:
+    """A new object's row: `values` and the defaults of its mapping (Python-side: every column of a new permit's rows
+    has one or none) set on it first, so that it holds, loaded, all that its row holds."""
+    for name, value in values.items():
+        setattr(obj, name, value)
+    row = {}
+    for column in obj.__table__.c:
+        if column.key not in obj.__dict__:
+            default = column.default
+            arg = None if default is None else default.arg
+            setattr(obj, column.key, arg(None) if callable(arg) else arg)
+        row[column.key] = getattr(obj, column.key)
+    return row
+
+
+def _columns(prefix: str, rows: Sequence[Mapping[str, Any]], model: type) -> dict[str, list[Any]]:
+    """Rows as one array per column, the parameters of an `unnest` (_file_in_one)."""
+    return {f"{prefix}{column.key}": [row[column.key] for row in rows] for column in model.__table__.c}
+
+
+@functools.cache
+def _file_in_one() -> sa.Select:
+    """PostgreSQL: a new permit's number taken, its row (numbered in SQL as next_number numbers it), its crew's and
+    its links' rows (each column an array), in one statement that answers the number. Built once."""
+    taken = _take_number(True).cte("taken")
+    last = sa.cast(taken.c.last, sa.Text)
+    number = (
+        sa.bindparam("number_prefix", type_=sa.Text)
+        + "-"
+        + sa.cast(sa.bindparam("number_year", type_=sa.Integer), sa.Text)
+        + "-"
+        + sa.func.lpad(last, sa.func.greatest(6, sa.func.length(last)), "0")
+    )
+    permits = Permit.__table__
+    given = [c for c in permits.c if c.key != "number"]
+    filed = (
+        permits.insert()
+        .from_select(
+            [*(c.key for c in given), "number"],
+            sa.select(*(sa.bindparam(f"permit_{c.key}", type_=c.type) for c in given), number).select_from(
+                taken
+            ),
+        )
+        .returning(permits.c.number)
+        .cte("filed")
+    )
+    rows = [
+        _unnest(prefix, model.__table__)
+        for prefix, model in (("crew_", PermitCrewMember), ("link_", PermitLink))
+    ]
+    return sa.select(filed.c.number).add_cte(*rows)
+
+
+def _unnest(prefix: str, table: sa.Table) -> sa.CTE:
+    given = (
+        sa.func.unnest(*(sa.bindparam(f"{prefix}{c.key}", type_=ARRAY(c.type)) for c in table.c))
+        .table_valued(*(sa.column(c.key, c.type) for c in table.c))
+        .render_derived(f"{prefix}given")
+    )
+    return table.insert().from_select([c.key for c in table.c], sa.select(*given.c)).cte(f"{prefix}rows")
 
 
 def _local_year(at: datetime) -> int:
