@@ -105,7 +105,7 @@ read_with_permit("context_generation", GENERATION)
 def note_generation(permit: Permit, generation: int) -> None:
     """Keep with a permit not read through get_permit (a new draft) the context generation read beside it: its
     context then comes from the process's copies at it, as a read permit's does."""
-    permit.__dict__.setdefault(_READ, {})["context_generation"] = generation
+    permit.__dict__.setdefault(_READ, _ReadWith())["context_generation"] = generation
 
 
 def generation_of(permit: Permit) -> int | None:

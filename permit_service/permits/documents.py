@@ -272,18 +272,18 @@ def _links_now(session: Session, permit_id: uuid.UUID, body: str) -> str:
     return _compact(answer)
 
 
-_NO_NOTICE = _compact(
-    _per_read.dump({"allowed_actions": [], "blocked_actions": [], "calendar_notice": None})
-)[1:-1]
-
-
-def _per_read_json(notice: Any) -> str:
+def _per_read_members(notice: Any) -> str:
     """A finished permit's per-read parts, as JSON members: no next actions, none blocked, the calendar notice."""
-    if notice is None:
-        return _NO_NOTICE
     return _compact(
         _per_read.dump({"allowed_actions": [], "blocked_actions": [], "calendar_notice": notice})
     )[1:-1]
+
+
+_NO_NOTICE = _per_read_members(None)  # most days' answer, dumped once
+
+
+def _per_read_json(notice: Any) -> str:
+    return _NO_NOTICE if notice is None else _per_read_members(notice)
 
 
 def rebuild(session: Session, *, batch: int = 500) -> int:
