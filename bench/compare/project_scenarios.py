@@ -11,10 +11,14 @@ The fixture is written by `seed_project.py fixture --out FILE`; make a fresh one
 |---|---|---|
 | read | GET /api/v1/permits/{random id of the enterprise's ~100k permits} | lh.work_leader |
 | list | GET /api/v1/permits?state=active&limit=50 (param list_query) | lh.work_leader |
-| transition | POST /api/v1/permits/{id}/suspend, then later /resume on the same permit, with If-Match: the pool's permits are visited in a shuffled round-robin, so two requests never race for one permit and each knows the version it changes (the pool must be larger than the requests in flight, param inflight, default 64; permits whose last request may have gone unsent at a phase end are skipped for the rest of the run) | lh.guardian suspends, lh.work_leader resumes |
-| hot-transition | POST /api/v1/permits/{hot}/gas-tests (a passing CH4 test) on ONE active permit, no If-Match: 16 clients queued on one row. Suspend/resume cannot be hammered concurrently on one permit without 409/412, so the state-keeping act that every permit in work repeats is used | lh.analyst |
-| create | POST /api/v1/permits, a complete hot-work draft (README walkthrough shape, ~1.3 KB), Idempotency-Key | lh.applicant |
+| transition | POST /api/v1/permits/{id}/suspend, then later /resume on the same permit, with If-Match: the pool's permits are visited in a shuffled round-robin, so two requests never race for one permit and each knows the version it changes (the pool must be larger than the requests in flight, param inflight, default 64; permits whose last request may have gone unsent at a phase end are skipped for the rest of the run); param prefer | lh.guardian suspends, lh.work_leader resumes |
+| hot-transition | POST /api/v1/permits/{hot}/gas-tests (a passing CH4 test) on ONE active permit, no If-Match: 16 clients queued on one row. Suspend/resume cannot be hammered concurrently on one permit without 409/412, so the state-keeping act that every permit in work repeats is used; param prefer | lh.analyst |
+| create | POST /api/v1/permits, a complete hot-work draft (README walkthrough shape, ~1.3 KB), Idempotency-Key; param prefer | lh.applicant |
 | ingest500 | POST /api/v1/integrations/gas-readings, 500 readings of the registered PERF-* detectors, Idempotency-Key (required); 8 bodies built once, each request a new key | client lh-plant-portal |
+
+Param prefer (e.g. `--param prefer=minimal`): transition, hot-transition and create send `Prefer: return=<prefer>`
+(RFC 7240; with `return=minimal` the permit writes answer the permit's id, number, type, state, version and
+updated_at only, README "API documentation"); without the param they send no Prefer header, as before.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ def _fixture(ctx) -> dict:
 
 def _auth(fx, who: str, **more) -> dict:
     return {"Authorization": f"Bearer {fx['tokens'][who]}", **more}
+
+
+def _write(ctx, fx, who: str, **more) -> dict:
+    """_auth() of a permit write, with `Prefer: return=<param prefer>` when the param is given."""
+    prefer = ctx.params.get("prefer")
+    return _auth(fx, who, **more, **({"Prefer": f"return={prefer}"} if prefer else {}))
 
 
 def read(ctx, k):
@@ -95,14 +105,14 @@ def transition(ctx, k):
             "POST",
             f"{API}/permits/{pid}/suspend",
             SUSPEND,
-            _auth(fx, "lh.guardian", **{"If-Match": f'"{version}"'}),
+            _write(ctx, fx, "lh.guardian", **{"If-Match": f'"{version}"'}),
         )
     st["state"][pid] = "active"
     return (
         "POST",
         f"{API}/permits/{pid}/resume",
         RESUME,
-        _auth(fx, "lh.work_leader", **{"If-Match": f'"{version}"'}),
+        _write(ctx, fx, "lh.work_leader", **{"If-Match": f'"{version}"'}),
     )
 
 
@@ -113,7 +123,7 @@ def hot_transition(ctx, k):
         "point": "动火点下风向1m",
         "readings": [{"gas": "CH4", "value": 0.1, "unit": "%vol"}],
     }
-    return "POST", f"{API}/permits/{fx['hot']['id']}/gas-tests", body, _auth(fx, "lh.analyst")
+    return "POST", f"{API}/permits/{fx['hot']['id']}/gas-tests", body, _write(ctx, fx, "lh.analyst")
 
 
 def create(ctx, k):
@@ -126,7 +136,9 @@ def create(ctx, k):
         "POST",
         f"{API}/permits",
         body,
-        _auth(fx, "lh.applicant", **{"Idempotency-Key": f"perf-{ctx.cache['run']}-c{k}-{ctx.rng.random()}"}),
+        _write(
+            ctx, fx, "lh.applicant", **{"Idempotency-Key": f"perf-{ctx.cache['run']}-c{k}-{ctx.rng.random()}"}
+        ),
     )
 
 

@@ -9,18 +9,20 @@ import hashlib
 import json
 import operator
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, request
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_list_header
 
 from permit_service import clock
 from permit_service.api import safe_json
+from permit_service.api.blueprint import Blueprint
 from permit_service.api.fields import StrictSchema
 from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
@@ -113,6 +115,57 @@ def rendered_answer(
     if location is not None:
         headers["Location"] = location
     return current_app.response_class(f"{body}\n", mimetype=current_app.json.mimetype), status, headers
+
+
+# --- Prefer: return=minimal (RFC 7240) ------------------------------------------------------------
+
+MINIMAL = "return=minimal"
+
+
+def prefers_minimal() -> bool:
+    """Whether the request asks for a minimal answer (RFC 7240 `Prefer: return=minimal`): the first `return`
+    preference of every Prefer header decides (RFC 7240 section 2); names and values are case-insensitive."""
+    header = ", ".join(request.headers.getlist("Prefer"))
+    if not header:
+        return False
+    for preference in parse_list_header(header):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return":
+            return value.strip().strip('"').lower() == "minimal"
+    return False
+
+
+def minimal_answer(
+    body: Mapping[str, Any], version: int, status: int = 200, *, location: str | None = None
+) -> tuple[Response, int, dict[str, str]]:
+    """rendered_answer() of a minimal representation, saying the preference was applied (RFC 7240 section 3)."""
+    rendered = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    response, status, headers = rendered_answer(rendered, version, status, location=location)
+    headers["Preference-Applied"] = MINIMAL
+    return response, status, headers
+
+
+def honours_prefer(full: type[Schema], minimal: type[Schema], status: int = 200) -> Callable[[F], F]:
+    """Mark a write that answers `minimal` instead of `full` to `Prefer: return=minimal` (its view asks
+    prefers_minimal() and skips what only the full answer needs): its answers vary on Prefer, and the OpenAPI
+    document offers either schema for `status` and declares the header (api/openapi.py reads the mark)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            response = current_app.make_response(view(*args, **kwargs))
+            response.vary.add("Prefer")
+            return response
+
+        wrapper.honours_prefer = True  # type: ignore[attr-defined]
+        answer = {
+            "description": f"{full.__name__}；Prefer: return=minimal 时为 {minimal.__name__} / {full.__name__}, or "
+            f"{minimal.__name__} to Prefer: return=minimal",
+            "content": {"application/json": {"schema": {"anyOf": [full, minimal]}}},
+        }
+        return Blueprint.doc(responses={str(status): answer})(wrapper)  # type: ignore[no-any-return]
+
+    return decorator
 
 
 def act_and_answer(
@@ -268,6 +321,8 @@ def idempotent(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# What a replay answers besides the body: a minimal answer's Preference-Applied and Vary with it (RFC 7240).
+_REPLAYED_HEADERS = ("Content-Type", "ETag", "Location", "Preference-Applied", "Vary")
 # The stored answer is written by one Core statement: nothing reads it back in its transaction (issue 14).
 _STORE = IdempotencyRecord.__table__.insert()
 
@@ -282,9 +337,7 @@ def _stored(principal: str, key: str, fingerprint: str, response: Response) -> d
         "request_hash": fingerprint,
         "status_code": response.status_code,
         "response_body": response.get_data(as_text=True),
-        "response_headers": {
-            k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")
-        },
+        "response_headers": {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS},
         "created_at": clock.now(),
     }
 

@@ -5,8 +5,9 @@ If-Match, Idempotency-Key, problem+json errors, a database that may be away) are
 
 - a stable, readable `operationId` derived from the method and the path (`listPermits`, `approvePermit`);
 - `If-Match` on a change of a versioned resource (required on PATCH/PUT: 428 without, 412 when stale; optional on
-  an action), `Idempotency-Key` on a creating POST that honours it, `If-None-Match` and 304 on a versioned read;
-- the response headers ETag, Location, Idempotent-Replayed and Retry-After;
+  an action), `Idempotency-Key` on a creating POST that honours it, `If-None-Match` and 304 on a versioned read,
+  `Prefer` on a write that answers minimally to `return=minimal` (conventions.honours_prefer);
+- the response headers ETag, Location, Idempotent-Replayed, Preference-Applied, Vary and Retry-After;
 - the error answers each operation can give, all application/problem+json;
 - output schemas list every field as required (the service always writes each one, null where it has no value)
   and stay open to fields added later (no `additionalProperties: false`), a schema shared with an input is split;
@@ -24,6 +25,7 @@ from typing import Any
 from flask import Flask
 
 from permit_service.api.openapi_schemas import (
+    METHODS,
     SCHEMAS,
     camel,
     complete_schemas,
@@ -80,6 +82,15 @@ HEADERS: dict[str, dict[str, Any]] = {
         "this is the first answer again",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "PreferenceApplied": {
+        "description": "return=minimal：按 Prefer 返回了精简答复 / return=minimal: the answer is the minimal one the "
+        "Prefer header asked for",
+        "schema": {"type": "string", "enum": ["return=minimal"]},
+    },
+    "VaryPrefer": {
+        "description": "答复取决于 Prefer 头 / the answer depends on the Prefer header",
+        "schema": {"type": "string", "example": "Prefer"},
+    },
     "RetryAfter": {
         "description": "多少秒后再试 / seconds to wait before trying again",
         "schema": {"type": "integer", "minimum": 0},
@@ -107,6 +118,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "required": False,
         "description": "已有的 ETag；未变化时答复 304 / the ETag you hold: 304 when unchanged",
         "schema": {"type": "string"},
+    },
+    "Prefer": {
+        "name": "Prefer",
+        "in": "header",
+        "required": False,
+        "description": "RFC 7240：return=minimal 只返回精简答复（状态码、ETag、Location 不变，带 Preference-Applied）；"
+        "不带或 return=representation 返回完整的答复 / RFC 7240: return=minimal answers the minimal schema (the same "
+        "status, ETag and Location, with Preference-Applied) and skips the work the whole answer needs; without it "
+        "or with return=representation the whole answer",
+        "schema": {"type": "string", "examples": ["return=minimal", "return=representation"]},
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -152,7 +173,8 @@ def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
     responses.pop("UNPROCESSABLE_ENTITY", None)
     responses.pop("TOO_MANY_REQUESTS", None)
     responses.pop("NOT_FOUND", None)
-    idempotent = _idempotentoperations(app)
+    idempotent = _marked_operations(app, "idempotent")
+    prefer = _marked_operations(app, "honours_prefer")
     for path, method, operation in operations(spec):
         key = f"{method} {path.removeprefix('/api/v1')}"
         operation["operationId"] = OPERATION_IDS.get(key) or operation_id(
@@ -164,6 +186,7 @@ def complete(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
             method,
             operation,
             idempotent=operation["operationId"] in idempotent,
+            prefer=operation["operationId"] in prefer,
             path_parameters=spec["paths"][path].get("parameters", []),
         )
     return spec
@@ -194,18 +217,17 @@ def operation_id(method: str, path: str) -> str:
     return verb + pascal(*nouns)
 
 
-def _idempotentoperations(app: Flask) -> set[str]:
-    """operationIds of views wrapped by conventions.idempotent (it marks its wrapper)."""
+def _marked_operations(app: Flask, mark: str) -> set[str]:
+    """operationIds of views wrapped by a convention that marks its wrapper (idempotent, honours_prefer)."""
     marked: set[str] = set()
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)
         view_class = getattr(view, "view_class", None)
-        for method in rule.methods or ():
-            handler = getattr(view_class, method.lower(), None) if view_class else view
-            if getattr(handler, "idempotent", False):
+        for method in {m.lower() for m in rule.methods or ()} & set(METHODS):  # not HEAD nor OPTIONS
+            handler = getattr(view_class, method, None) if view_class else view
+            if getattr(handler, mark, False):
                 path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule).removeprefix("/api/v1")
-                key = f"{method.lower()} {path}"
-                marked.add(OPERATION_IDS.get(key) or operation_id(method.lower(), path))
+                marked.add(OPERATION_IDS.get(f"{method} {path}") or operation_id(method, path))
     return marked
 
 
@@ -219,13 +241,15 @@ def _problem(description: str, status: int) -> dict[str, Any]:
     return response
 
 
-def _schema_of(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
-    """The JSON schema of a success response, references resolved one level."""
+def _schemas_of(spec: dict[str, Any], response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON schemas of a success response (each alternative of an anyOf), references resolved one level."""
     for media in response.get("content", {}).values():
         schema = media.get("schema", {})
-        ref = schema.get("$ref", "")
-        return spec["components"]["schemas"].get(ref.removeprefix(SCHEMAS), {}) if ref else schema
-    return {}
+        return [
+            spec["components"]["schemas"].get(one["$ref"].removeprefix(SCHEMAS), {}) if "$ref" in one else one
+            for one in schema.get("anyOf", [schema])
+        ]
+    return []
 
 
 def _complete_operation(
@@ -235,13 +259,14 @@ def _complete_operation(
     operation: dict[str, Any],
     *,
     idempotent: bool,
+    prefer: bool,
     path_parameters: list[dict[str, Any]],
 ) -> None:
     responses = operation.setdefault("responses", {})
     responses.pop("default", None)
     success = [r for code, r in responses.items() if code.startswith("2") and "$ref" not in r]
     versioned = key.split(" ", 1)[1] in VERSIONED_PATHS or any(
-        "version" in _schema_of(spec, r).get("properties", {}) for r in success
+        "version" in schema.get("properties", {}) for r in success for schema in _schemas_of(spec, r)
     )
     parameters = operation.setdefault("parameters", [])
     errors: set[int] = {503}
@@ -268,6 +293,8 @@ def _complete_operation(
     if idempotent:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
         errors.add(422)
+    if prefer:
+        parameters.append({"$ref": "#/components/parameters/Prefer"})
     if versioned and method == "get":
         parameters.append({"$ref": "#/components/parameters/IfNoneMatch"})
         responses["304"] = {
@@ -284,6 +311,9 @@ def _complete_operation(
                 headers["Location"] = {"$ref": "#/components/headers/Location"}
             if idempotent:
                 headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
+            if prefer:
+                headers["Preference-Applied"] = {"$ref": "#/components/headers/PreferenceApplied"}
+                headers["Vary"] = {"$ref": "#/components/headers/VaryPrefer"}
             if not headers:
                 del response["headers"]
     for status in sorted(errors):

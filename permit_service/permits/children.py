@@ -27,6 +27,9 @@ from workflows import model as wf
 from workflows.rules.gas_tests import read_by_guards
 
 _KEY = "_permit_children"  # the permit object's own attribute (not a column): its Children
+# The gas test last written through the permit object: a fact of the request, not a copy of rows, so kept when the
+# permit is refreshed (a failed test's suspension, HW-08, reads the permit again in the same transaction).
+_RECORDED = "_permit_recorded_gas_test"
 
 
 class GasTestRow(NamedTuple):
@@ -190,6 +193,7 @@ class Children:
         record one reads them first)."""
         self._add("gas_tests", test)
         self._gas_tests = self._core_gas_tests = None
+        self._permit.__dict__[_RECORDED] = test
 
     def _add(self, collection: str, row: Signature | GasTest) -> None:
         if collection in self._permit.__dict__:
@@ -197,6 +201,11 @@ class Children:
         else:
             row.permit_id = self._permit.id
             object_session(self._permit).add(row)  # type: ignore[union-attr]
+
+
+def recorded_gas_test(permit: Permit) -> GasTest | None:
+    """The gas test this request recorded on the permit (None if none): the verdict a minimal answer gives."""
+    return permit.__dict__.get(_RECORDED)
 
 
 def of(permit: Permit) -> Children:

@@ -490,6 +490,35 @@ class PermitOut(StrictSchema):
     calendar_notice = calendar_notice("the validity")
 
 
+class PermitMinimalOut(StrictSchema):
+    """The answer to a permit write sent with `Prefer: return=minimal` (RFC 7240): what the write made of the
+    permit, without its signatures, gas tests and the caller's next actions (GET the permit for those)."""
+
+    id = fields.UUID()
+    number = fields.String()
+    type = fields.String(validate=validate.OneOf(PERMIT_TYPES))
+    state = fields.String(validate=validate.OneOf(PERMIT_STATES))
+    version = fields.Integer(metadata={"description": "the version the ETag names"})
+    updated_at = AwareDateTime()
+
+
+class GasVerdictOut(StrictSchema):
+    """The verdict on the gas test just recorded (HW-05, CS-02)."""
+
+    id = fields.UUID()
+    passed = fields.Boolean()
+    findings = fields.List(
+        fields.Dict(),
+        metadata={"description": "what failed: each with its rule and messages; empty if passed"},
+    )
+
+
+class GasTestMinimalOut(PermitMinimalOut):
+    """The minimal answer to a gas test: the permit (a failed test may have suspended it, HW-08) and the verdict."""
+
+    gas_test = fields.Nested(GasVerdictOut)
+
+
 class PermitSummary(StrictSchema):
     """A permit in a list."""
 

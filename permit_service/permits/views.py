@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -14,12 +14,16 @@ from sqlalchemy.orm import Session
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.api.conventions import (
+    WithExtras,
     act_and_answer,
     check_if_match,
     etag_of,
+    honours_prefer,
     idempotent,
     if_match_version,
+    minimal_answer,
     paginate,
+    prefers_minimal,
     rendered_answer,
 )
 from permit_service.api.fields import StrictSchema, display_tz
@@ -27,7 +31,7 @@ from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
 from permit_service.db import get_session, reading_session, transaction
-from permit_service.permits import documents, printing, service
+from permit_service.permits import children, documents, printing, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
 
@@ -59,11 +63,36 @@ def _per_read(session: Session, permit: Permit, principal: Principal) -> dict[st
 
 def _rendered(permit: Permit, per_read: dict[str, Any], status: int = 200) -> Any:
     return rendered_answer(
-        documents.permit_json(permit, per_read),
-        permit.version,
-        status,
-        location=f"/api/v1/permits/{permit.id}" if status == 201 else None,
+        documents.permit_json(permit, per_read), permit.version, status, location=_location(permit, status)
     )
+
+
+def _location(permit: Permit, status: int) -> str | None:
+    return f"/api/v1/permits/{permit.id}" if status == 201 else None
+
+
+_MINIMAL = s.PermitMinimalOut()
+_GAS_TEST_MINIMAL = s.GasTestMinimalOut()
+
+
+def _minimal(_session: Session, permit: Permit, _principal: Principal, status: int = 200) -> Any:
+    """PermitMinimalOut, to `Prefer: return=minimal` (RFC 7240): the permit's own columns as the write left them,
+    without what _answer reads and renders after the commit (its next actions, signatures and gas tests)."""
+    return minimal_answer(_MINIMAL.dump(permit), permit.version, status, location=_location(permit, status))
+
+
+def _minimal_gas_test(_session: Session, permit: Permit, _principal: Principal) -> Any:
+    """GasTestMinimalOut: the minimal answer with the verdict on the gas test the request recorded."""
+    dumped = _GAS_TEST_MINIMAL.dump(WithExtras(permit, gas_test=children.recorded_gas_test(permit)))
+    return minimal_answer(dumped, permit.version)
+
+
+Respond = Callable[..., Any]
+
+
+def _preferred(minimal: Respond = _minimal) -> Respond:
+    """How a write answers: `minimal` to `Prefer: return=minimal`, the whole permit (_answer) otherwise."""
+    return minimal if prefers_minimal() else _answer
 
 
 def _payload(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,6 +128,7 @@ class Permits(MethodView):
         return current_app.json.response(page(items, cursor))
 
     @idempotent
+    @honours_prefer(s.PermitOut, s.PermitMinimalOut, 201)
     @blp.arguments(s.PermitCreate)
     @blp.response(201, s.PermitOut)
     def post(self, body: dict[str, Any]) -> Any:
@@ -106,12 +136,15 @@ class Permits(MethodView):
         principal = current_principal()
         session = reading_session()
         draft = service.prepare_draft(session, principal=principal, data=body)
+        minimal = prefers_minimal()
         # Checked and judged before the write lock (issue 14): the number, drawn with the writes, changes none of
         # the next actions.
-        per_read = _per_read(session, draft, principal)
+        per_read = None if minimal else _per_read(session, draft, principal)
         session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
         with transaction() as session:
             service.file_draft(session, draft, principal=principal)
+        if per_read is None:
+            return _minimal(session, draft, principal, 201)
         return _rendered(draft, per_read, 201)
 
 
@@ -160,6 +193,7 @@ class PermitById(MethodView):
         permit = service.get_permit(session, principal=principal, permit_id=permit_id)
         return _answer(session, permit, principal)
 
+    @honours_prefer(s.PermitOut, s.PermitMinimalOut)
     @blp.arguments(s.PermitUpdate)
     @blp.response(200, s.PermitOut)
     def patch(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
@@ -175,13 +209,14 @@ class PermitById(MethodView):
                 changes=body,
                 expected_version=current.version,
             )
-            return _answer(session, permit, principal)
+            return _preferred()(session, permit, principal)
 
 
-def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any]) -> Any:
-    """Fire `action` on the permit and answer: judged first without its lock, then written in a transaction that
-    holds the lock only to check that the judgement stands and to write it (issue 14; service.judge); the document
-    of a permit it finished is rendered and stored after the commit (documents.later)."""
+def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any], minimal: Respond = _minimal) -> Any:
+    """Fire `action` on the permit and answer (`minimal` to Prefer: return=minimal): judged first without its lock,
+    then written in a transaction that holds the lock only to check that the judgement stands and to write it
+    (issue 14; service.judge); the document of a permit it finished is rendered and stored after the commit
+    (documents.later), whichever answer the caller prefers."""
     principal = current_principal()
     session = reading_session()
     judgement = service.judge(
@@ -196,7 +231,7 @@ def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any]) -> Any:
     with documents.later(session) as store_documents:
         answer = act_and_answer(
             service.carry_out,
-            _answer,
+            _preferred(minimal),
             judgement=judgement,
             permit_id=permit_id,
             action=action,
@@ -258,6 +293,7 @@ ACTIONS: tuple[tuple[str, str, type[Schema], str], ...] = (
 def _action_view(segment: str, event: str, schema: type[Schema], summary: str) -> None:
     """Register POST /permits/<id>/<segment> firing `event` with a body of `schema`."""
 
+    @honours_prefer(s.PermitOut, s.PermitMinimalOut)
     @blp.arguments(schema)
     @blp.response(200, s.PermitOut)
     @blp.doc(
@@ -292,12 +328,13 @@ class PermitGasTests(MethodView):
         permit = service.get_permit(get_session(), principal=current_principal(), permit_id=permit_id)
         return {"items": permit.gas_tests}
 
+    @honours_prefer(s.PermitOut, s.GasTestMinimalOut)
     @blp.arguments(s.GasTestIn)
     @blp.response(200, s.PermitOut)
     @blp.doc(**{WORKFLOW_EVENT: "record_gas_test"})
     def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
         """Record a gas analysis (analyst); pass or fail is computed from the readings (HW-05, CS-02)."""
-        return _act(permit_id, "record_gas_test", _payload(body))
+        return _act(permit_id, "record_gas_test", _payload(body), _minimal_gas_test)
 
 
 class ReissueBody(StrictSchema):
@@ -310,6 +347,7 @@ class ReissueBody(StrictSchema):
 class PermitReissue(MethodView):
     """Void and re-issue."""
 
+    @honours_prefer(s.PermitOut, s.PermitMinimalOut, 201)
     @blp.arguments(ReissueBody)
     @blp.response(201, s.PermitOut)
     def post(self, body: dict[str, Any], permit_id: uuid.UUID) -> Any:
@@ -319,7 +357,7 @@ class PermitReissue(MethodView):
             _old, new = service.reissue(
                 session, principal=principal, permit_id=permit_id, reason=body["reason"]
             )
-            return _answer(session, new, principal, 201)
+            return _preferred()(session, new, principal, 201)
 
 
 class EventList(StrictSchema):

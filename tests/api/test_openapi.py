@@ -120,10 +120,54 @@ def test_if_match_idempotency_key_and_response_headers_are_declared_where_taken(
     assert {"412", "428"} <= set(approve["responses"])  # stale, or an If-Match naming no version
     create = ops["post", "/api/v1/permits"]
     assert "Idempotency-Key" in parameter_names(document, create)
-    assert set(create["responses"]["201"]["headers"]) == {"ETag", "Location", "Idempotent-Replayed"}
+    assert set(create["responses"]["201"]["headers"]) == {
+        "ETag",
+        "Location",
+        "Idempotent-Replayed",
+        "Preference-Applied",
+        "Vary",
+    }
     read = ops["get", "/api/v1/permits/{permit_id}"]
     assert "If-None-Match" in parameter_names(document, read)
     assert "304" in read["responses"] and "ETag" in read["responses"]["200"]["headers"]
+    assert "Prefer" not in parameter_names(document, read)
+
+
+def test_permit_writes_declare_prefer_and_their_minimal_answer(document):
+    ops = {(method, path): op for path, method, op in operations(document)}
+    writes = {
+        ("post", "/api/v1/permits"): ("201", "PermitMinimalOut"),
+        ("patch", "/api/v1/permits/{permit_id}"): ("200", "PermitMinimalOut"),
+        ("post", "/api/v1/permits/{permit_id}/reissue"): ("201", "PermitMinimalOut"),
+        ("post", "/api/v1/permits/{permit_id}/gas-tests"): ("200", "GasTestMinimalOut"),
+        **{
+            ("post", path): ("200", "PermitMinimalOut")
+            for method, path in ops
+            if method == "post" and ops[method, path].get("x-permit-types") and "gas-tests" not in path
+        },
+    }
+    assert ("post", "/api/v1/permits/{permit_id}/suspend") in writes
+    for (method, path), (status, minimal) in writes.items():
+        operation = ops[method, path]
+        assert "Prefer" in parameter_names(document, operation), path
+        answer = operation["responses"][status]
+        assert answer["content"]["application/json"]["schema"]["anyOf"] == [
+            {"$ref": "#/components/schemas/PermitOut"},
+            {"$ref": f"#/components/schemas/{minimal}"},
+        ], path
+        assert {"ETag", "Preference-Applied", "Vary"} <= set(answer["headers"]), path
+    schemas = document["components"]["schemas"]
+    assert set(schemas["PermitMinimalOut"]["required"]) == {
+        "id",
+        "number",
+        "type",
+        "state",
+        "version",
+        "updated_at",
+    }
+    assert schemas["GasTestMinimalOut"]["properties"]["gas_test"] == {
+        "$ref": "#/components/schemas/GasVerdictOut"
+    }
 
 
 def test_output_schemas_list_every_field_and_stay_open(document):

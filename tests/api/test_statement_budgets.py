@@ -52,12 +52,31 @@ BUDGETS: dict[str, int] = {
     # ids, locked (1), and only when there are any: them with their crew and links joined (1), signatures (1), gas
     # tests (1); the answer kept for repeats (1)
     "ingest": 9,
+    # as a suspend, the gas test's row in place of the signature's (its guards read neither the gas tests nor presence)
+    "record_gas_test": 9,
+    # `Prefer: return=minimal` (RFC 7240): the answer is the permit's columns as written, so nothing is read after
+    # the commit (a suspend or a gas test: the signatures and gas tests, and on PostgreSQL the grade and the Plan-27
+    # job, 1 each fewer); a resume's guards have read them already and a new draft's answer reads nothing, so theirs
+    # are the whole answer's
+    "suspend_minimal": 8,
+    "resume_minimal": 11,
+    "record_gas_test_minimal": 8,
+    "create_draft_minimal": 9,
 }
 
 
 # PostgreSQL's where it sends fewer: an event's chain head and row, the feed's counter and rows, and a new permit's
 # number and rows are one statement each there (SQLite has no data-modifying CTEs).
-POSTGRES_BUDGETS = {"suspend": 8, "resume": 10, "create_draft": 5}
+POSTGRES_BUDGETS = {
+    "suspend": 8,
+    "resume": 10,
+    "create_draft": 5,
+    "record_gas_test": 8,
+    "suspend_minimal": 6,
+    "resume_minimal": 10,
+    "record_gas_test_minimal": 6,
+    "create_draft_minimal": 5,
+}
 
 
 def within_budget(app: Flask, name: str, call: Callable[[], TestResponse], status: int = 200) -> None:
@@ -113,27 +132,56 @@ def test_list_permits_within_budget(app, flow):
     )
 
 
-def test_suspend_and_resume_within_budget(app, flow):
+# The answers to `Prefer: return=minimal` (RFC 7240), measured as their variants "<name>_minimal".
+ANSWERS = pytest.mark.parametrize(
+    ("suffix", "prefer"), [("", {}), ("_minimal", {"Prefer": "return=minimal"})]
+)
+
+
+@ANSWERS
+def test_suspend_and_resume_within_budget(app, flow, suffix, prefer):
     flow.file("hot_work").to_active()
     suspend = {"reason": "交叉作业，暂停 / paused for crossing work"}
-    guardian = reused(flow.client, flow.headers("guardian", **{"If-Match": f'"{flow.permit["version"]}"'}))
-    within_budget(
-        app, "suspend", lambda: flow.client.post(f"{flow.url}/suspend", json=suspend, headers=guardian)
+    guardian = reused(
+        flow.client, flow.headers("guardian", **{"If-Match": f'"{flow.permit["version"]}"', **prefer})
     )
-    flow.reload()
-    leader = reused(flow.client, flow.headers("work_leader", **{"If-Match": f'"{flow.permit["version"]}"'}))
     within_budget(
         app,
-        "resume",
+        f"suspend{suffix}",
+        lambda: flow.client.post(f"{flow.url}/suspend", json=suspend, headers=guardian),
+    )
+    flow.reload()
+    leader = reused(
+        flow.client, flow.headers("work_leader", **{"If-Match": f'"{flow.permit["version"]}"', **prefer})
+    )
+    within_budget(
+        app,
+        f"resume{suffix}",
         lambda: flow.client.post(f"{flow.url}/resume", json={"conditions_confirmed": True}, headers=leader),
     )
 
 
-def test_create_draft_within_budget(app, flow):
-    flow.another().file("hot_work")  # a running service: the process has read its regions (region_lineage)
-    body, headers = flow.body("hot_work"), reused(flow.client, flow.headers("applicant"))
+@ANSWERS
+def test_gas_test_within_budget(app, flow, suffix, prefer):
+    flow.file("hot_work").to_active()
+    analyst = reused(flow.client, flow.headers("analyst", **prefer))
+    body = flow.gas_body()
     within_budget(
-        app, "create_draft", lambda: flow.client.post("/api/v1/permits", json=body, headers=headers), 201
+        app,
+        f"record_gas_test{suffix}",
+        lambda: flow.client.post(f"{flow.url}/gas-tests", json=body, headers=analyst),
+    )
+
+
+@ANSWERS
+def test_create_draft_within_budget(app, flow, suffix, prefer):
+    flow.another().file("hot_work")  # a running service: the process has read its regions (region_lineage)
+    body, headers = flow.body("hot_work"), reused(flow.client, flow.headers("applicant", **prefer))
+    within_budget(
+        app,
+        f"create_draft{suffix}",
+        lambda: flow.client.post("/api/v1/permits", json=body, headers=headers),
+        201,
     )
 
 
