@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import fields as dc_fields
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from flask import current_app
@@ -110,17 +110,29 @@ def get_permit(
     session: Session, *, principal: Principal, permit_id: uuid.UUID, for_update: bool = False
 ) -> Permit:
     """A permit the caller may see (404 otherwise); locked for the transaction when `for_update`."""
-    stmt = sa.select(Permit, *with_permit_columns(locking=for_update)).where(
+    permit = _read_permit(session, principal, permit_id, lock="wait" if for_update else None)
+    if permit is None:
+        raise NotFound("作业票不存在", "No such permit")
+    return permit
+
+
+def _read_permit(
+    session: Session, principal: Principal, permit_id: uuid.UUID, *, lock: Literal["wait", "if_free"] | None
+) -> Permit | None:
+    """The permit the caller may see, or None; locked when `lock` (`if_free`: None as well if another transaction
+    holds its row, PostgreSQL's SKIP LOCKED)."""
+    locking = lock is not None
+    stmt = sa.select(Permit, *with_permit_columns(locking=locking)).where(
         Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
     )
-    if for_update:
+    if locking:
         # Lock the permit row only: the joined area stays readable by concurrent work in the area.
-        stmt = stmt.with_for_update(of=Permit)
+        stmt = stmt.with_for_update(of=Permit, skip_locked=lock == "if_free")
     row = session.execute(stmt.options(*ROW_OPTIONS)).unique().one_or_none()
     if row is None:
-        raise NotFound("作业票不存在", "No such permit")
+        return None
     permit, *read = row
-    note_read_with(permit, read, locking=for_update)
+    note_read_with(permit, read, locking=locking)
     return permit
 
 
@@ -762,9 +774,13 @@ def perform(
     principal: Principal,
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    locked: Permit | None = None,
 ) -> Permit:
-    """Fire `action` on the permit through its workflow, holding its lock, apply the outcome and record the event."""
-    permit = get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
+    """Fire `action` on the permit through its workflow, holding its lock, apply the outcome and record the event.
+
+    `locked`: the permit as read holding its lock in this transaction, if it has been.
+    """
+    permit = locked or get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
     if expected_version is not None and permit.version != expected_version:
         raise PreconditionFailed(current_etag=f'"{permit.version}"')
     workflow = get_workflow(permit.type)
@@ -883,6 +899,51 @@ def judge(
         read=frozenset(read),
         read_with=dict(read_with(permit) or {}),
         provided={name: _resolved(extra[name]) for name in read if name in extra},
+    )
+
+
+def act(
+    session: Session,
+    *,
+    permit_id: uuid.UUID,
+    action: str,
+    principal: Principal,
+    payload: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Permit:
+    """PostgreSQL: fire `action` holding the permit's lock if no other transaction holds it (one read of the
+    permit, judged once: perform); if one does, judge while it works and hold the lock only to check that the
+    judgement stands and to write it (judge, then carry_out), so that actions racing for one permit queue for
+    the writes alone (issue 14)."""
+    locked = _read_permit(session, principal, permit_id, lock="if_free")
+    if locked is not None:
+        return perform(
+            session,
+            permit_id=permit_id,
+            action=action,
+            principal=principal,
+            payload=payload,
+            expected_version=expected_version,
+            locked=locked,
+        )
+    judgement = judge(
+        session,
+        permit_id=permit_id,
+        action=action,
+        principal=principal,
+        payload=payload,
+        expected_version=expected_version,
+    )
+    # What the context providers answered without the lock is asked again holding it.
+    session.info.get(MEMO, {}).clear()
+    return carry_out(
+        session,
+        judgement=judgement,
+        permit_id=permit_id,
+        action=action,
+        principal=principal,
+        payload=payload,
+        expected_version=expected_version,
     )
 
 

@@ -30,7 +30,7 @@ from permit_service.api.fields import StrictSchema, display_tz
 from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
 from permit_service.auth import Principal, current_principal
-from permit_service.db import get_session, reading_session, transaction
+from permit_service.db import get_session, is_postgres, reading_session, transaction
 from permit_service.permits import children, documents, printing, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
@@ -213,29 +213,31 @@ class PermitById(MethodView):
 
 
 def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any], minimal: Respond = _minimal) -> Any:
-    """Fire `action` on the permit and answer (`minimal` to Prefer: return=minimal): judged first without its lock,
-    then written in a transaction that holds the lock only to check that the judgement stands and to write it
-    (issue 14; service.judge); the document of a permit it finished is rendered and stored after the commit
-    (documents.later), whichever answer the caller prefers."""
+    """Fire `action` on the permit and answer (`minimal` to Prefer: return=minimal); the document of a permit it
+    finished is rendered and stored after the commit (documents.later), whichever answer the caller prefers.
+
+    PostgreSQL locks the permit's row: the action is judged holding it if it is free, or else while the other
+    action works (service.act). SQLite's writer locks the whole database: the action is judged before, and the
+    write transaction only checks that the judgement stands and writes it (issue 14; service.judge).
+    """
     principal = current_principal()
-    session = reading_session()
-    judgement = service.judge(
-        session,
-        permit_id=permit_id,
-        action=action,
-        principal=principal,
-        payload=payload,
-        expected_version=if_match_version(),
-    )
-    session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
-    with documents.later(session) as store_documents:
-        answer = act_and_answer(
-            service.carry_out,
-            _preferred(minimal),
-            judgement=judgement,
+    session = get_session()
+    if is_postgres(session):
+        use_case, judged = service.act, {}
+    else:
+        judgement = service.judge(
+            session,
             permit_id=permit_id,
             action=action,
+            principal=principal,
             payload=payload,
+            expected_version=if_match_version(),
+        )
+        session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
+        use_case, judged = service.carry_out, {"judgement": judgement}
+    with documents.later(session) as store_documents:
+        answer = act_and_answer(
+            use_case, _preferred(minimal), permit_id=permit_id, action=action, payload=payload, **judged
         )
         store_documents()  # a permit the action finished: its document, once the lock is no longer held
     return answer

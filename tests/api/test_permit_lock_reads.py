@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.api.checks import assert_problem
+from tests.api.checks import assert_problem, counted
 from tests.api.permit_flows import PermitFlow
 from tests.conftest import ON_POSTGRES
 from tests.plant import give_cards
@@ -196,3 +196,38 @@ def test_G_08_suspensions_posted_at_once_let_one_through_and_refuse_the_others(a
     assert (flow.reload().state, flow.permit["version"]) == ("suspended", before + 1)
     events = flow.client.get(f"{flow.url}/events", headers=flow.headers("applicant")).get_json()["items"]
     assert [e["kind"] for e in events].count("permit.suspend") == 1
+
+
+def _permit_reads(statements: list[str]) -> list[str]:
+    """How each read of the permit's row was made: `if free` (SKIP LOCKED), `locked` (waits) or `unlocked`."""
+    reads = []
+    for sql in statements:
+        flat = " ".join(sql.split())
+        if not flat.startswith("SELECT permits.") or "FROM permits" not in flat:
+            continue
+        reads.append("if free" if "SKIP LOCKED" in flat else "locked" if "FOR UPDATE" in flat else "unlocked")
+    return reads
+
+
+@pytest.mark.postgres_only
+def test_an_action_on_a_permit_nobody_holds_reads_it_once_holding_its_lock(app, flow):
+    flow.file("hot_work").to_active()
+    with counted(app) as statements:
+        flow.suspend()
+    # Judged holding the lock taken by the one read of the permit (service.act): no read before the lock.
+    assert _permit_reads(statements) == ["if free"]
+    assert flow.state == "suspended"
+
+
+@pytest.mark.postgres_only
+def test_an_action_on_a_permit_another_transaction_holds_is_judged_while_it_waits(app, config, flow):
+    flow.file("hot_work").to_active()
+    version = flow.permit["version"]
+    with counted(app) as statements, holding_the_permit(app, flow.id, config):
+        suspension = _in_the_background(app, flow, "suspend", {"reason": "现场异常"}, "guardian")
+    resp = suspension()
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["version"] == version + 1
+    # The lock was not free: judged on the permit read without it, then the lock waited for, the judgement checked
+    # holding it, and written (G-08).
+    assert _permit_reads(statements) == ["if free", "unlocked", "locked"]
