@@ -39,6 +39,8 @@
 #                     for DURATION s during the saturation run of PROFILE_SCENARIO [transition], writes
 #                     $OUT/pyspy.txt (top functions) and $OUT/pyspy.raw (collapsed stacks) []
 #   OUT               results folder [/tmp/compare-<UTC time>]
+#   PREFER            the project's writes (transition, hot-transition, create) send Prefer: return=$PREFER, e.g.
+#                     minimal (project_scenarios.py, param prefer); the floor's answers are minimal already []
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -172,7 +174,7 @@ run() {  # app scenario [loadgen args]
     loadgen --url "http://$FLOOR_BIND" --token "$floor_token" --permits "$PERMITS" "${common[@]}" "$@" > /dev/null
   else
     loadgen --url "http://$PROJECT_BIND" --token '' --scenarios "$here/project_scenarios.py" \
-      --param "fixture=$fixture" "${common[@]}" "$@" > /dev/null
+      --param "fixture=$fixture" ${PREFER:+--param "prefer=$PREFER"} "${common[@]}" "$@" > /dev/null
   fi
   sleep "$PAUSE"
 }
@@ -257,6 +259,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "Floor vs project: $(nproc) CPUs ($cpu), gunicorn -k $WORKER_CLASS -w $WORKERS, $PERMITS permits each,"\
        "${DURATION} s per run (+${WARMUP} s warm-up); load average $load_start at the start,"\
        "$(cut -d' ' -f1-3 /proc/loadavg) at the end (other sessions share the machine)."
+  if [ -n "${PREFER:-}" ]; then echo "The project's writes sent Prefer: return=$PREFER."; fi
   echo
   loadgen --table "$results"
   echo
