@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,10 @@ from permit_service.audit.verify import ChainReport, verify  # 0.1.0 callers use
 from permit_service.auth.principal import Principal
 from permit_service.db import is_postgres
 
-__all__ = ["GENESIS", "ChainReport", "chain_of", "event_hash", "on_event", "record", "verify"]
+__all__ = [
+    "GENESIS", "ChainReport", "append", "append_parameters", "appended", "appending", "chain_of", "event",
+    "event_hash", "on_event", "record", "verify",
+]  # fmt: skip
 
 # Called with (session, event) inside the same transaction, e.g. to write webhook outbox rows (DC-04).
 EventListener = Callable[[Session, Event], None]
@@ -60,6 +63,7 @@ def _advance_head(postgres: bool) -> sa.Insert:
             length=1,
             enterprise_id=sa.bindparam("head_enterprise_id"),
             region_id=sa.bindparam("head_region_id"),
+            sealed_length=0,  # given: a column's Python-side default is not sent from a CTE of another statement
         )
         .on_conflict_do_update(index_elements=[head.c.chain], set_={"length": head.c.length + 1})
         .returning(head.c.last_hash, head.c.length)
@@ -93,7 +97,7 @@ def _append() -> sa.Insert:
         ),
         "hex",
     )
-    given = [sa.bindparam(name, type_=events.c[name].type) for name in _GIVEN]
+    given = [sa.bindparam(f"event_{name}", type_=events.c[name].type) for name in _GIVEN]
     return (
         events.insert()
         .from_select(
@@ -101,6 +105,33 @@ def _append() -> sa.Insert:
             sa.select(*given, head.c.length, head.c.last_hash, hashed),
         )
         .returning(events.c.id, events.c.seq, events.c.prev_hash, events.c.hash)
+    )
+
+
+def event(
+    *,
+    kind: str,
+    actor: Principal,
+    subject_type: str,
+    subject_id: uuid.UUID | str,
+    enterprise_id: uuid.UUID | None = None,
+    region_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """A new event, not yet appended to its subject's chain (append, or appending on PostgreSQL)."""
+    return Event(
+        at=at or clock.now(),
+        kind=kind,
+        actor_id=actor.id,
+        actor_roles=sorted(actor.roles),
+        enterprise_id=enterprise_id,
+        region_id=region_id,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        data=_json_safe(data or {}),
+        request_id=g.get("request_id") if has_request_context() else None,
+        chain=chain_of(subject_type, subject_id),
     )
 
 
@@ -121,34 +152,69 @@ def record(
 
     The event returned is not in the session (its row is written by Core statements, not the unit of work).
     """
-    event = Event(
-        at=at or clock.now(),
-        kind=kind,
-        actor_id=actor.id,
-        actor_roles=sorted(actor.roles),
-        enterprise_id=enterprise_id,
-        region_id=region_id,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        data=_json_safe(data or {}),
-        request_id=g.get("request_id") if has_request_context() else None,
-        chain=chain_of(subject_type, subject_id),
+    return append(
+        session,
+        event(
+            kind=kind,
+            actor=actor,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            enterprise_id=enterprise_id,
+            region_id=region_id,
+            data=data,
+            at=at,
+        ),
     )
-    params = {name: getattr(event, name) for name in _GIVEN}
-    head = {"head_chain": event.chain, "head_enterprise_id": enterprise_id, "head_region_id": region_id}
+
+
+def append(session: Session, event: Event) -> Event:
+    """Append a new event to its subject's chain, flush and run the listeners (record)."""
     # Either way the event's INSERT also moves the head to its hash (trigger of 0023).
     if is_postgres(session):
-        before, after = canonical_parts(event)
-        event.id, event.seq, event.prev_hash, event.hash = session.execute(
-            _append(), {**params, **head, "before": before, "after": after}
-        ).one()
-    else:
-        event.prev_hash, event.seq = session.execute(_advance_head(False), head).one()
-        event.hash = event_hash(event)
-        event.id = session.execute(
-            _insert_event(), {**params, "seq": event.seq, "prev_hash": event.prev_hash, "hash": event.hash}
-        ).scalar_one()
+        return appended(session, event, session.execute(_append(), append_parameters(event)).one())
+    head = _head_parameters(event)
+    event.prev_hash, event.seq = session.execute(_advance_head(False), head).one()
+    event.hash = event_hash(event)
+    event.id = session.execute(
+        _insert_event(),
+        {**_given(event), "seq": event.seq, "prev_hash": event.prev_hash, "hash": event.hash},
+    ).scalar_one()
+    return appended(session, event, (event.id, event.seq, event.prev_hash, event.hash))
+
+
+def appending() -> sa.CTE:
+    """PostgreSQL: the event's append (head and event, as `append` sends it) as a data-modifying CTE of a caller's
+    statement, returning the event's id, seq, prev_hash and hash for `appended`; its parameters: append_parameters.
+    """
+    return _append().cte("appended")
+
+
+def append_parameters(event: Event) -> dict[str, Any]:
+    """PostgreSQL: the parameters of the event's append (`appending`)."""
+    before, after = canonical_parts(event)
+    # Each named apart from every column: a caller's statement would also write a parameter named as a column of a
+    # table one of its CTEs writes (SQLAlchemy's crud adds it to that table's VALUES or SET).
+    given = {f"event_{name}": value for name, value in _given(event).items()}
+    return {**given, **_head_parameters(event), "before": before, "after": after}
+
+
+def appended(session: Session, event: Event, placed: Sequence[Any]) -> Event:
+    """The event's place in its chain as its append returned it (id, seq, prev_hash, hash); then flush and run the
+    listeners."""
+    event.id, event.seq, event.prev_hash, event.hash = placed
     session.flush()  # what the caller changed before the event is written before the listeners run, as it was
     for listener in _listeners:
         listener(session, event)
     return event
+
+
+def _given(event: Event) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _GIVEN}
+
+
+def _head_parameters(event: Event) -> dict[str, Any]:
+    return {
+        "head_chain": event.chain,
+        "head_enterprise_id": event.enterprise_id,
+        "head_region_id": event.region_id,
+    }

@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import make_transient_to_detached, object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from permit_service.db import UTCDateTime
 from permit_service.permits.models import GasTest, Permit, Signature
@@ -181,26 +182,36 @@ class Children:
             )
         return self._core_gas_tests
 
-    def add_signature(self, signature: Signature) -> None:
-        """Write a new signature of the permit and count it as read."""
-        self._add("signatures", signature)
-        if self._signatures is not None:
-            self._signatures.append(signature)
-        self._core_signatures = None
+    def add(self, row: Signature | GasTest, *, written: bool = False) -> None:
+        """Make a new signature or gas test the permit's, counted as read (the gas tests are read again if they had
+        been: none of the actions that record one reads them first).
 
-    def add_gas_test(self, test: GasTest) -> None:
-        """Write a new gas test of the permit (the tests are read again if they had been: none of the actions that
-        record one reads them first)."""
-        self._add("gas_tests", test)
-        self._gas_tests = self._core_gas_tests = None
-        self._permit.__dict__[_RECORDED] = test
-
-    def _add(self, collection: str, row: Signature | GasTest) -> None:
-        if collection in self._permit.__dict__:
-            getattr(self._permit, collection).append(row)  # a loaded collection stays current
+        The unit of work inserts it; or, `written`, the caller's own statement has (permits.service, PostgreSQL): the
+        row, holding every column's value, joins the session as loaded.
+        """
+        permit = self._permit
+        if isinstance(row, Signature):
+            collection = "signatures"
+            if self._signatures is not None:
+                self._signatures.append(row)
+            self._core_signatures = None
         else:
-            row.permit_id = self._permit.id
-            object_session(self._permit).add(row)  # type: ignore[union-attr]
+            collection = "gas_tests"
+            self._gas_tests = self._core_gas_tests = None
+            permit.__dict__[_RECORDED] = row  # recorded_gas_test
+        session = object_session(permit)
+        assert session is not None, "a permit's children are written through its session"
+        loaded = collection in permit.__dict__
+        if written:
+            make_transient_to_detached(row)
+            session.add(row)
+            if loaded:  # a loaded collection stays current
+                set_committed_value(permit, collection, [*getattr(permit, collection), row])
+        elif loaded:
+            getattr(permit, collection).append(row)
+        else:
+            row.permit_id = permit.id
+            session.add(row)
 
 
 def recorded_gas_test(permit: Permit) -> GasTest | None:

@@ -17,10 +17,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
+from permit_service.audit.models import Event
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
 from permit_service.db import advisory_xact_lock, is_postgres
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
@@ -810,11 +812,14 @@ def _write(
     principal: Principal,
     payload: Mapping[str, Any],
 ) -> None:
-    """Apply the core's outcome of `action`, record its event and carry out its effects."""
+    """Apply the core's outcome of `action`, record its event and carry out its effects.
+
+    SQLite: the unit of work writes the permit and the row the outcome adds, after the event's statements.
+    PostgreSQL: all of them in one statement (_write_in_one, issue 14).
+    """
     previous = permit.state
-    _apply(session, permit, outcome, now, payload)
-    record_event(
-        session,
+    added = _apply(session, permit, outcome, now, payload)
+    event = _event(
         permit,
         principal,
         f"permit.{action}",
@@ -829,8 +834,106 @@ def _write(
             **_certificates_summary(outcome.certified),
         },
     )
+    if is_postgres(session):
+        _write_in_one(session, permit, added, event)
+    else:
+        if added is not None:
+            children.of(permit).add(added)
+        audit.append(session, event)
     session.flush()
     _follow_effects(session, permit, outcome.effects, principal)
+
+
+def _write_in_one(session: Session, permit: Permit, added: Signature | GasTest | None, event: Event) -> None:
+    """PostgreSQL: what _apply changed of the permit and its crew, the row it added and the event (its chain head
+    with it) in one statement of data-modifying CTEs; the objects are then as loaded, and the unit of work has
+    nothing of theirs left to write.
+
+    The permit's UPDATE checks and moves its version as the ORM's version_id_col does: a row another writer moved
+    matches nothing, and the statement's answer says so (StaleDataError, answered 412; the transaction, the event's
+    rows with it, is rolled back). The permit stays in the session's dirty set: the flush that follows (in
+    audit.appended) writes nothing of it, but its listeners see it (permits.documents renders a finished permit).
+    """
+    state = sa.inspect(permit)
+    changed = tuple(key for key in _COLUMNS if key not in state.unmodified)
+    crew = [member for member in permit.__dict__.get("crew", ()) if sa.inspect(member).modified]
+    crew_changed = tuple(
+        key for key in _CREW_COLUMNS if any(key not in sa.inspect(member).unmodified for member in crew)
+    )
+    row = {} if added is None else _new_row(added, permit_id=permit.id)
+    parameters = {
+        **audit.append_parameters(event),
+        "acted_id": permit.id,
+        "acted_version": permit.version,
+        **{f"permit_{key}": state.dict[key] for key in changed},
+        **{f"crew_{key}": [getattr(member, key) for member in crew] for key in ("id", *crew_changed)},
+        **{f"added_{key}": value for key, value in row.items()},
+    }
+    statement = _act_in_one(changed, crew_changed, None if added is None else added.__table__)
+    *placed, version = session.execute(statement, parameters).one()
+    if version is None:
+        raise StaleDataError(f"permit {permit.id}: version {permit.version} was changed by another writer")
+    for key in changed:
+        set_committed_value(permit, key, state.dict[key])
+    set_committed_value(permit, "version", version)
+    for member in crew:
+        for key in crew_changed:
+            set_committed_value(member, key, getattr(member, key))
+    if added is not None:
+        children.of(permit).add(added, written=True)
+    audit.appended(session, event, placed)
+
+
+_CREW_COLUMNS = tuple(column.key for column in PermitCrewMember.__table__.columns if column.key != "id")
+
+
+@functools.cache
+def _act_in_one(changed: tuple[str, ...], crew_changed: tuple[str, ...], added: sa.Table | None) -> sa.Select:
+    """PostgreSQL: an action's writes (_write_in_one) for the permit's `changed` columns, the crew's `crew_changed`
+    ones (each given as an array, with the rows' ids) and the `added` table's new row. Built once per shape."""
+    permits = Permit.__table__
+    appended = audit.appending()
+    acted = (
+        permits.update()
+        .where(
+            permits.c.id == sa.bindparam("acted_id", type_=permits.c.id.type),
+            permits.c.version == sa.bindparam("acted_version", type_=permits.c.version.type),
+        )
+        .values(
+            {
+                **{key: sa.bindparam(f"permit_{key}", type_=permits.c[key].type) for key in changed},
+                "version": permits.c.version + 1,
+            }
+        )
+        .returning(permits.c.version)
+        .cte("acted")
+    )
+    others = []
+    if crew_changed:
+        crew = PermitCrewMember.__table__
+        keys = ("id", *crew_changed)
+        given = (
+            sa.func.unnest(*(sa.bindparam(f"crew_{key}", type_=ARRAY(crew.c[key].type)) for key in keys))
+            .table_valued(*(sa.column(key, crew.c[key].type) for key in keys))
+            .render_derived("crew_given")
+        )
+        others.append(
+            crew.update()
+            .where(crew.c.id == given.c.id)
+            .values({key: given.c[key] for key in crew_changed})
+            .cte("crew_rows")
+        )
+    if added is not None:
+        others.append(
+            added.insert()
+            .values({c.key: sa.bindparam(f"added_{c.key}", type_=c.type) for c in added.c})
+            .cte("added")
+        )
+    return (
+        sa.select(appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, acted.c.version)
+        .select_from(appended.outerjoin(acted, sa.true()))
+        .add_cte(*others)
+    )
 
 
 # --- acting judged before the write transaction (issue 14) --------------------------------------------
@@ -1060,8 +1163,11 @@ def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
     return summary
 
 
-def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]) -> None:
-    """Write the core's decision: state, grade, signature, gas test, timestamps. Nothing else decides state."""
+def _apply(
+    session: Session, permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]
+) -> Signature | GasTest | None:
+    """Write the core's decision: state, grade, timestamps, certificates on the permit and its crew; answer the
+    signature or gas test it adds, for the caller to write (_write). Nothing else decides state."""
     if outcome.grade is not None:
         permit.grade = outcome.grade
     if outcome.state != permit.state:
@@ -1075,26 +1181,24 @@ def _apply(session: Session, permit: Permit, outcome: Any, now: datetime, payloa
     _record_certificates(permit, outcome.certified)
     if outcome.departments:
         permit.countersign_departments = list(outcome.departments)  # EX-01, RC-01: fixed at submission
-    if outcome.gas_test is not None:
-        children.of(permit).add_gas_test(_gas_test(outcome, payload))
-    elif outcome.signature is not None:
-        signature = outcome.signature
-        children.of(permit).add_signature(
-            Signature(
-                kind=signature.kind,
-                role=signature.role,
-                person_id=None
-                if signature.person_id == wf.Actor.SYSTEM_ID
-                else uuid.UUID(signature.person_id),
-                at=signature.at,
-                evidence=dict(signature.evidence or {}),
-                on_site=(signature.evidence or {}).get("on_site"),
-            )
-        )
     # Every accepted action bumps the version (the ETag), even one that only adds a signature or a gas test:
-    # flagging the column forces the UPDATE (and so the version_id_col bump) when `now` equals the old value.
+    # flagging the column forces the unit of work's UPDATE (and so the version_id_col bump) when `now` equals the old
+    # value (PostgreSQL's _write_in_one moves the version whatever changed).
     permit.updated_at = now
     flag_modified(permit, "updated_at")
+    if outcome.gas_test is not None:
+        return _gas_test(outcome, payload)
+    if outcome.signature is None:
+        return None
+    signature = outcome.signature
+    return Signature(
+        kind=signature.kind,
+        role=signature.role,
+        person_id=None if signature.person_id == wf.Actor.SYSTEM_ID else uuid.UUID(signature.person_id),
+        at=signature.at,
+        evidence=dict(signature.evidence or {}),
+        on_site=(signature.evidence or {}).get("on_site"),
+    )
 
 
 def _certificates_summary(certified: Sequence[Certified]) -> dict[str, Any]:
@@ -1235,8 +1339,11 @@ def record_event(
     session: Session, permit: Permit, principal: Principal, kind: str, data: dict[str, Any]
 ) -> None:
     """Append an event about the permit to its enterprise's chain (AU-01), naming the permit's type."""
-    audit.record(
-        session,
+    audit.append(session, _event(permit, principal, kind, data))
+
+
+def _event(permit: Permit, principal: Principal, kind: str, data: dict[str, Any]) -> Event:
+    return audit.event(
         kind=kind,
         actor=principal,
         subject_type="permit",

@@ -231,3 +231,46 @@ def test_an_action_on_a_permit_another_transaction_holds_is_judged_while_it_wait
     # The lock was not free: judged on the permit read without it, then the lock waited for, the judgement checked
     # holding it, and written (G-08).
     assert _permit_reads(statements) == ["if free", "unlocked", "locked"]
+
+
+@pytest.mark.postgres_only
+def test_an_action_written_over_a_version_another_writer_moved_is_412_and_writes_nothing(
+    app, flow, monkeypatch
+):
+    # The write checks the version it moves (PostgreSQL: in its one statement, as the ORM's version_id does on
+    # SQLite): were a writer ever to move the row past the permit's lock, the action would not write over it.
+    from permit_service.permits import service
+
+    flow.file("hot_work").to_active()
+    engine = app.extensions["db_engine"]
+    written = sa.text(
+        "SELECT (SELECT count(*) FROM events WHERE subject_id = :id), (SELECT count(*) FROM signatures WHERE"
+        " CAST(permit_id AS TEXT) = :id), (SELECT count(*) FROM event_feed)"
+    )
+    with engine.connect() as conn:
+        before = tuple(conn.execute(written, {"id": flow.id}).one())
+
+    def moved_underneath(*_args, **_kwargs) -> bool:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE permits SET version = version + 1 WHERE CAST(id AS TEXT) = :id"),
+                {"id": flow.id},
+            )
+        return True
+
+    read_permit = service._read_permit
+
+    def held_by_another(
+        *args, lock=None, **kwargs
+    ):  # as if another transaction held the row: judge, carry_out
+        return None if lock == "if_free" else read_permit(*args, lock=lock, **kwargs)
+
+    monkeypatch.setattr(service, "_read_permit", held_by_another)
+    monkeypatch.setattr(service, "_still_holds", moved_underneath)
+    resp = flow.client.post(
+        f"{flow.url}/suspend", json={"reason": "现场异常"}, headers=flow.headers("guardian")
+    )
+    assert_problem(resp, 412)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(written, {"id": flow.id}).one()) == before
+    assert flow.reload().state == "active"

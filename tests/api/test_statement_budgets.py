@@ -34,9 +34,10 @@ BUDGETS: dict[str, int] = {
     # judged before the write transaction (issue 14): the permit with what is read with it (1); then, holding the
     # lock, the permit's row again with the context generation to check the judgement stands (1; PostgreSQL: the
     # grade and the Plan-27 job after the lock where a guard read them, 1); the chain head, the event (which moves the
-    # head's hash), the permit, the signature, the feed's counter and row (2, the counter returning the webhook
-    # generation: subscriptions only when it moved; PostgreSQL: the head and event 1, the feed 1, each one statement
-    # of data-modifying CTEs); its signatures and gas tests (1: after the commit, for the answer, unless a
+    # head's hash), the permit (its version checked) and the signature (4; PostgreSQL 1, one statement of
+    # data-modifying CTEs: permits.service._write_in_one); at commit the feed's counter, returning the webhook
+    # generation (subscriptions only when it moved), and row (2; PostgreSQL 1, one statement of data-modifying
+    # CTEs); its signatures and gas tests (1: after the commit, for the answer, unless a
     # guard of the action read them); the grade and the Plan-27 job (PostgreSQL: 1 after the commit, the answer's
     # approval slots read them, unless read holding the lock); the presence counts only where a guard reads them,
     # once to judge and once holding the lock (resume: HC-04)
@@ -65,18 +66,19 @@ BUDGETS: dict[str, int] = {
 }
 
 
-# PostgreSQL's where it sends fewer: an event's chain head and row, the feed's counter and rows, and a new permit's
-# number and rows are one statement each there (SQLite has no data-modifying CTEs); an action on a permit nobody else
-# holds is judged on the permit read holding its row lock (service.act): no read before the lock, and what the
-# guards read (the signatures, the presence counts) read once.
+# PostgreSQL's where it sends fewer: an action's writes (the event's chain head and row, the permit with its version
+# checked, the signature or gas test it adds: permits.service._write_in_one), the feed's counter and rows, and a new
+# permit's number and rows are one statement each there (SQLite has no data-modifying CTEs); an action on a permit
+# nobody else holds is judged on the permit read holding its row lock (service.act): no read before the lock, and
+# what the guards read (the signatures, the presence counts) read once.
 POSTGRES_BUDGETS = {
-    "suspend": 7,
-    "resume": 8,
+    "suspend": 5,
+    "resume": 6,
     "create_draft": 5,
-    "record_gas_test": 7,
-    "suspend_minimal": 5,
-    "resume_minimal": 8,
-    "record_gas_test_minimal": 5,
+    "record_gas_test": 5,
+    "suspend_minimal": 3,
+    "resume_minimal": 6,
+    "record_gas_test_minimal": 3,
     "create_draft_minimal": 5,
 }
 
