@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_list_header
@@ -28,7 +30,7 @@ from permit_service.api.models import IdempotencyRecord
 from permit_service.auth.principal import Principal, current_principal
 from permit_service.db import (
     UTCDateTime,
-    advisory_xact_lock,
+    is_postgres,
     lasting_transaction,
     reading_session,
     transaction,
@@ -219,9 +221,38 @@ def _request_fingerprint() -> str:
     ).hexdigest()
 
 
-def _lock_key(session: Session, principal: str, key: str) -> None:
-    # Two concurrent requests with one key: the second waits, then sees the first one's answer.
-    advisory_xact_lock(session, f"idem:{principal}:{key}")
+def _claim(session: Session, principal: str, key: str, fingerprint: str) -> uuid.UUID | None:
+    """Claim (caller, key) for this request with a row its answer fills in later: its id, or None if the key has
+    an answer already. The key's unique index makes a request claiming a key that another, still running, has
+    claimed wait for that one's transaction: the second of two concurrent requests with one key sees the first's
+    answer, or claims the key if the first rolled back."""
+    return session.execute(
+        _CLAIM[is_postgres(session)],
+        {
+            "id": uuid.uuid4(),
+            "principal": principal,
+            "key": key,
+            "method": request.method,
+            "path": request.path,
+            "request_hash": fingerprint,
+            "created_at": clock.now(),
+        },
+    ).scalar()
+
+
+def _claim_statement(postgres: bool) -> sa.Insert:
+    insert = pg_insert if postgres else sqlite_insert
+    table = IdempotencyRecord.__table__
+    # No answer yet: status 0 and an empty body, filled in before the claim commits (nobody else sees them).
+    return (
+        insert(table)
+        .values(status_code=0, response_body="", response_headers={})
+        .on_conflict_do_nothing(index_elements=[table.c.principal, table.c.key])
+        .returning(table.c.id)
+    )
+
+
+_CLAIM = {postgres: _claim_statement(postgres) for postgres in (False, True)}
 
 
 def _record(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
@@ -261,11 +292,12 @@ class _Answered(Exception):
 def idempotent(view: F) -> F:
     """Make a creating POST answer the same to a retried `Idempotency-Key` (422 if the body differs).
 
-    Keys belong to the authenticated caller: one caller's key never replays another caller's answer. The answer is
-    stored in the view's write transaction, which lasts until it is (db.lasting_transaction), so what the view
-    reads and checks before its writes holds no lock (issue 14). A retry looks for the stored answer before the
-    view, again once it holds the key's lock at the start of its writes, and, refused before them, after waiting
-    for the key's lock: a retry racing its original gets the original's answer.
+    Keys belong to the authenticated caller: one caller's key never replays another caller's answer. The view's
+    write transaction begins by claiming the key (a row its answer fills in before the commit, _claim) and lasts
+    until the answer is stored (db.lasting_transaction), so what the view reads and checks before its writes holds
+    no lock (issue 14). A retry of an answered request finds the answer when it claims the key (SQLite: before the
+    view, without the write lock), or, refused by its checks before its writes, by claiming the key then: a retry
+    racing its original waits for the original's transaction and gets its answer.
     """
 
     @functools.wraps(view)
@@ -280,40 +312,54 @@ def idempotent(view: F) -> F:
         principal = current_principal().id
         fingerprint = _request_fingerprint()
         ttl = timedelta(hours=current_app.config.get("IDEMPOTENCY_TTL_HOURS", 24))
-        record = _record(reading_session(), principal, key)
-        if record is not None and not _expired(record, ttl):
-            return _replay(record, fingerprint)
-        writing = False
-
-        def opening(session: Session) -> None:
-            nonlocal writing
-            writing = True
-            _lock_key(session, principal, key)
+        if not is_postgres(session := reading_session()):
+            # Claiming the key needs SQLite's database-wide write lock: an answered request's retry looks first.
             record = _record(session, principal, key)
-            if record is not None and _expired(record, ttl):
+            if record is not None and not _expired(record, ttl):
+                return _replay(record, fingerprint)
+        claimed: uuid.UUID | None = None
+
+        def answered_before(session: Session) -> IdempotencyRecord | None:
+            """Claim the key (noting its row in `claimed`) or answer the record that holds it; an expired answer
+            makes way for this request (a retry after it is a new request)."""
+            nonlocal claimed
+            claimed = _claim(session, principal, key, fingerprint)
+            if claimed is not None:
+                return None
+            record = _record(session, principal, key)
+            if record is not None and not _expired(record, ttl):
+                return record
+            if record is not None:
                 session.delete(record)
                 session.flush()
-            elif record is not None:
+            claimed = _claim(session, principal, key, fingerprint)
+            # None: claimed again meanwhile (after a purge), and answered: that request's answer
+            return None if claimed is not None else _record(session, principal, key)
+
+        def opening(session: Session) -> None:
+            record = answered_before(session)
+            if record is not None:
                 raise _Answered(_replay(record, fingerprint))
 
         try:
             with lasting_transaction(opening):
                 response = current_app.make_response(view(*args, **kwargs))
-                if response.status_code < 500:
-                    with transaction() as session:
-                        session.execute(_STORE, _stored(principal, key, fingerprint, response))
+                with transaction() as session:
+                    if response.status_code < 500:
+                        session.execute(_STORE, {"claim": claimed, **_stored(response)})
+                    else:  # not remembered: a retry is a new request
+                        session.execute(_FORGET, {"claim": claimed})
         except _Answered as answered:
             return answered.response
         except (Problem, RuleViolation, HTTPException):
-            if writing:
+            if claimed is not None:
                 raise
-            # Refused before its writes began, maybe while the request it retries was running: once the key's
-            # lock is free, that request's stored answer wins.
+            # Refused before its writes began, maybe while the request it retries was running: the claim waits
+            # for that request's transaction, whose stored answer wins; a claim of our own is rolled back.
             with transaction() as session:
-                _lock_key(session, principal, key)
-                record = _record(session, principal, key)
-            if record is None or _expired(record, ttl):
-                raise
+                record = answered_before(session)
+                if record is None:
+                    raise
             return _replay(record, fingerprint)
         return response
 
@@ -323,22 +369,17 @@ def idempotent(view: F) -> F:
 
 # What a replay answers besides the body: a minimal answer's Preference-Applied and Vary with it (RFC 7240).
 _REPLAYED_HEADERS = ("Content-Type", "ETag", "Location", "Preference-Applied", "Vary")
-# The stored answer is written by one Core statement: nothing reads it back in its transaction (issue 14).
-_STORE = IdempotencyRecord.__table__.insert()
+# The answer fills in the key's claim by one Core statement: nothing reads it back in its transaction (issue 14).
+_RECORDS = IdempotencyRecord.__table__
+_STORE = _RECORDS.update().where(_RECORDS.c.id == sa.bindparam("claim"))
+_FORGET = _RECORDS.delete().where(_RECORDS.c.id == sa.bindparam("claim"))
 
 
-def _stored(principal: str, key: str, fingerprint: str, response: Response) -> dict[str, Any]:
+def _stored(response: Response) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4(),
-        "principal": principal,
-        "key": key,
-        "method": request.method,
-        "path": request.path,
-        "request_hash": fingerprint,
         "status_code": response.status_code,
         "response_body": response.get_data(as_text=True),
         "response_headers": {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS},
-        "created_at": clock.now(),
     }
 
 

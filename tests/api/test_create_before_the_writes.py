@@ -1,6 +1,6 @@
 """A create checks its draft and judges its answer before its write transaction, which holds only the writes and,
-under an Idempotency-Key, the stored answer (issue 14): on SQLite the database's write lock is held that long, on
-PostgreSQL the key's lock. Retries still get the first answer, however they race it."""
+under an Idempotency-Key, the key's claim and the stored answer (issue 14): on SQLite the database's write lock is
+held that long, on PostgreSQL the claimed key's row. Retries still get the first answer, however they race it."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def test_a_retry_refused_by_its_checks_while_its_original_is_written_gets_the_or
 
     def hook(_conn, _cursor, statement: str, _params, _context, _many) -> None:
         thread = threading.current_thread().name
-        if thread == "original" and (statement == "BEGIN IMMEDIATE" or "pg_advisory_xact_lock" in statement):
+        if thread == "original" and (
+            statement == "BEGIN IMMEDIATE" or "INTO idempotency_records" in statement
+        ):
             checked.set()
         elif thread == "original" and "INSERT INTO permits " in statement:  # PostgreSQL: within a CTE
             writing.set()
@@ -118,10 +120,11 @@ def test_a_create_reads_outside_any_transaction_and_writes_with_its_answer_in_on
     seen = list(zip(statements, states, strict=True))
     checks = states.index(TransactionStatus.INTRANS)
     reads, writes = seen[:checks], seen[checks:]
-    # The stored answer looked for, the area, freezes, calendar and crew: no transaction, no lock.
+    # The area, freezes, calendar and crew: no transaction, no lock.
     assert {state for _, state in reads} == {TransactionStatus.IDLE}
     assert all(statement.lstrip().startswith("SELECT") for statement, _ in reads)
     assert any("FROM people" in statement for statement, _ in reads)
-    # The key's lock, the stored answer again, the number, the rows, the event and the answer stored: one transaction.
+    # The key claimed, the number, the rows, the event and the answer stored in the claim: one transaction.
     assert {state for _, state in writes} == {TransactionStatus.INTRANS}
-    assert any("INSERT INTO idempotency_records" in statement for statement, _ in writes)
+    assert "INSERT INTO idempotency_records" in writes[0][0]
+    assert any(statement.lstrip().startswith("UPDATE idempotency_records") for statement, _ in writes)
