@@ -1018,36 +1018,17 @@ def act(
     permit, judged once: perform); if one does, judge while it works and hold the lock only to check that the
     judgement stands and to write it (judge, then carry_out), so that actions racing for one permit queue for
     the writes alone (issue 14)."""
+    asked = {
+        "permit_id": permit_id,
+        "action": action,
+        "principal": principal,
+        "payload": payload,
+        "expected_version": expected_version,
+    }
     locked = _read_permit(session, principal, permit_id, lock="if_free")
     if locked is not None:
-        return perform(
-            session,
-            permit_id=permit_id,
-            action=action,
-            principal=principal,
-            payload=payload,
-            expected_version=expected_version,
-            locked=locked,
-        )
-    judgement = judge(
-        session,
-        permit_id=permit_id,
-        action=action,
-        principal=principal,
-        payload=payload,
-        expected_version=expected_version,
-    )
-    # What the context providers answered without the lock is asked again holding it.
-    session.info.get(MEMO, {}).clear()
-    return carry_out(
-        session,
-        judgement=judgement,
-        permit_id=permit_id,
-        action=action,
-        principal=principal,
-        payload=payload,
-        expected_version=expected_version,
-    )
+        return perform(session, **asked, locked=locked)
+    return carry_out(session, judgement=judge(session, **asked), **asked)
 
 
 def carry_out(
@@ -1062,6 +1043,9 @@ def carry_out(
 ) -> Permit:
     """Write the judged outcome holding the permit's lock if everything it was judged by still holds; otherwise
     judge again holding the lock (perform), which answers as if the first judgement had never been made."""
+    # What the context providers answered to the judgement, without the lock, is asked again holding it (the
+    # judgement may have been made in this transaction: service.act).
+    session.info.get(MEMO, {}).clear()
     if judgement is None or not _still_holds(session, judgement, expected_version):
         session.expire_all()
         session.info.get(MEMO, {}).clear()
