@@ -870,9 +870,15 @@ def _write_in_one(session: Session, permit: Permit, added: Signature | GasTest |
         **{f"added_{key}": value for key, value in row.items()},
     }
     statement = _act_in_one(changed, crew_changed, None if added is None else added.__table__)
-    *placed, version = session.execute(statement, parameters).one()
+    row = session.execute(statement, parameters).one()
+    *placed, version = row[:5]
     if version is None:
         raise StaleDataError(f"permit {permit.id}: version {permit.version} was changed by another writer")
+    # Read holding the permit's lock, so as current as a read after it (see read_with_permit): the answer's next
+    # actions need no statement of their own for them after the commit.
+    keep_read_with(
+        permit, {**(read_with(permit) or {}), **{name: row._mapping[name] for name in guarded_names()}}
+    )
     for key in changed:
         set_committed_value(permit, key, state.dict[key])
     set_committed_value(permit, "version", version)
@@ -890,7 +896,9 @@ _CREW_COLUMNS = tuple(column.key for column in PermitCrewMember.__table__.column
 @functools.cache
 def _act_in_one(changed: tuple[str, ...], crew_changed: tuple[str, ...], added: sa.Table | None) -> sa.Select:
     """PostgreSQL: an action's writes (_write_in_one) for the permit's `changed` columns, the crew's `crew_changed`
-    ones (each given as an array, with the rows' ids) and the `added` table's new row. Built once per shape."""
+    ones (each given as an array, with the rows' ids) and the `added` table's new row, answering the event's place,
+    the permit's new version and the guarded values read with a permit (the grade, the Plan-27 job). Built once per
+    shape."""
     permits = Permit.__table__
     appended = audit.appending()
     acted = (
@@ -929,9 +937,14 @@ def _act_in_one(changed: tuple[str, ...], crew_changed: tuple[str, ...], added: 
             .values({c.key: sa.bindparam(f"added_{c.key}", type_=c.type) for c in added.c})
             .cte("added")
         )
+    guarded = (
+        sa.select(*guarded_columns()).where(permits.c.id == sa.bindparam("acted_id")).subquery("guarded")
+    )
     return (
-        sa.select(appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, acted.c.version)
-        .select_from(appended.outerjoin(acted, sa.true()))
+        sa.select(
+            appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, acted.c.version, *guarded.c
+        )
+        .select_from(appended.outerjoin(acted, sa.true()).join(guarded, sa.true()))
         .add_cte(*others)
     )
 

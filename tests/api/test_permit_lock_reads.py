@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from permit_service.directory.models import Enterprise
 from tests.api.checks import assert_problem, counted
 from tests.api.permit_flows import PermitFlow
 from tests.conftest import ON_POSTGRES
@@ -274,3 +275,21 @@ def test_an_action_written_over_a_version_another_writer_moved_is_412_and_writes
     with engine.connect() as conn:
         assert tuple(conn.execute(written, {"id": flow.id}).one()) == before
     assert flow.reload().state == "active"
+
+
+def test_RG_02_an_actions_answer_weighs_the_next_actions_by_the_grade_its_write_read(app, flow):
+    # PostgreSQL reads the grade and the Plan-27 job in the action's writes, holding the permit's lock, for the
+    # answer (permits.service._act_in_one); SQLite reads them for the answer after the commit.
+    flow.file("hot_work").to_active()
+    with app.extensions["db_engine"].begin() as conn:  # graded red, as a regulator's grading leaves it
+        conn.execute(
+            sa.update(Enterprise).where(Enterprise.id == flow.world.enterprise.id).values(risk_grade="red")
+        )
+    answer = flow.suspend(by="work_leader").permit
+    blocked = {b["action"]: [v["rule"] for v in b["violations"]] for b in answer["blocked_actions"]}
+    assert "HR-01" in blocked["resume"]  # RG-02: red work waits for the regulator's consent
+    read = flow.reload(by="work_leader").permit
+    assert (answer["allowed_actions"], answer["blocked_actions"]) == (
+        read["allowed_actions"],
+        read["blocked_actions"],
+    )

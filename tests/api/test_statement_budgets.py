@@ -38,8 +38,8 @@ BUDGETS: dict[str, int] = {
     # data-modifying CTEs: permits.service._write_in_one); at commit the feed's counter, returning the webhook
     # generation (subscriptions only when it moved), and row (2; PostgreSQL 1, one statement of data-modifying
     # CTEs); its signatures and gas tests (1: after the commit, for the answer, unless a
-    # guard of the action read them); the grade and the Plan-27 job (PostgreSQL: 1 after the commit, the answer's
-    # approval slots read them, unless read holding the lock); the presence counts only where a guard reads them,
+    # guard of the action read them); the grade and the Plan-27 job (PostgreSQL: none after the commit, the writes'
+    # statement answers them for the answer's approval slots); the presence counts only where a guard reads them,
     # once to judge and once holding the lock (resume: HC-04)
     "suspend": 9,
     "resume": 11,  # the guardian's check-out (HC-04) comes with the presence counts
@@ -56,9 +56,8 @@ BUDGETS: dict[str, int] = {
     # as a suspend, the gas test's row in place of the signature's (its guards read neither the gas tests nor presence)
     "record_gas_test": 9,
     # `Prefer: return=minimal` (RFC 7240): the answer is the permit's columns as written, so nothing is read after
-    # the commit (a suspend or a gas test: the signatures and gas tests, and on PostgreSQL the grade and the Plan-27
-    # job, 1 each fewer); a resume's guards have read them already and a new draft's answer reads nothing, so theirs
-    # are the whole answer's
+    # the commit (a suspend or a gas test: the signatures and gas tests, 1 fewer); a resume's guards have read them
+    # already and a new draft's answer reads nothing, so theirs are the whole answer's
     "suspend_minimal": 8,
     "resume_minimal": 11,
     "record_gas_test_minimal": 8,
@@ -73,12 +72,13 @@ BUDGETS: dict[str, int] = {
 # checked, the signature or gas test it adds: permits.service._write_in_one), the feed's counter and rows, and a new
 # permit's number and rows are one statement each there (SQLite has no data-modifying CTEs); an action on a permit
 # nobody else holds is judged on the permit read holding its row lock (service.act): no read before the lock, and
-# what the guards read (the signatures, the presence counts) read once.
+# what the guards read (the signatures, the presence counts) read once; the writes' statement answers the grade and
+# the Plan-27 job, read holding the lock, for the answer.
 POSTGRES_BUDGETS = {
-    "suspend": 5,
+    "suspend": 4,
     "resume": 6,
     "create_draft": 5,
-    "record_gas_test": 5,
+    "record_gas_test": 4,
     "suspend_minimal": 3,
     "resume_minimal": 6,
     "record_gas_test_minimal": 3,
