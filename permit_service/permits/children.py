@@ -10,19 +10,21 @@ findings passed through as the JSON text they are stored as (`gas_test_json`), n
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 import weakref
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import make_transient_to_detached, object_session
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from permit_service.db import UTCDateTime
+from permit_service.db import UTCDateTime, is_postgres
 from permit_service.permits.models import GasTest, Permit, Signature
 from workflows import model as wf
 from workflows.rules.gas_tests import read_by_guards
@@ -34,10 +36,10 @@ _RECORDED = "_permit_recorded_gas_test"
 
 
 class GasTestRow(NamedTuple):
-    """A gas test as read: its readings and findings are the stored JSON text."""
+    """A gas test as read: its ids as text, its readings and findings the stored JSON text."""
 
-    id: uuid.UUID
-    analyst_id: uuid.UUID
+    id: str
+    analyst_id: str
     sampled_at: datetime
     point: str
     readings: str
@@ -49,7 +51,7 @@ class GasTestRow(NamedTuple):
     def of(cls, test: GasTest) -> GasTestRow:
         """The row of a test object (one written now, or in a collection loaded with its permit)."""
         return cls(
-            test.id, test.analyst_id, test.sampled_at, test.point, json.dumps(test.readings), test.passed,
+            str(test.id), str(test.analyst_id), test.sampled_at, test.point, json.dumps(test.readings), test.passed,
             json.dumps(test.findings), test.recorded_at,
         )  # fmt: skip
 
@@ -69,17 +71,60 @@ def _none(type_: Any) -> sa.ColumnElement[Any]:
     return sa.cast(sa.null(), type_)
 
 
-# Both lists in one statement, a signature's columns and a gas test's in the same places (the first says which):
-# child, id, kind, role, person, when, JSON, on-site or point, passed, findings, recorded at.
-_SIGNATURE = sa.select(
+# Both lists in one statement, a signature's columns and a gas test's in the same places (the first says which).
+_PLACES = (
+    "child", "id", "kind", "role", "person", "at", "json", "on_site_or_point", "passed", "findings", "recorded_at"
+)  # fmt: skip
+
+
+def _child(*columns: Any) -> sa.Select:
+    return sa.select(*(column.label(name) for column, name in zip(columns, _PLACES, strict=True)))
+
+
+_SIGNATURE = _child(
     sa.literal(0), _none(sa.Uuid), Signature.kind, Signature.role, Signature.person_id, Signature.at,
     sa.cast(Signature.evidence, sa.Text), Signature.on_site, _none(sa.Boolean), _none(sa.Text), _none(UTCDateTime),
 )  # fmt: skip
-_GAS_TEST = sa.select(
+_GAS_TEST = _child(
     sa.literal(1), GasTest.id, _none(sa.String), _none(sa.String), GasTest.analyst_id, GasTest.sampled_at,
     sa.cast(GasTest.readings, sa.Text), GasTest.point, GasTest.passed, sa.cast(GasTest.findings, sa.Text),
     GasTest.recorded_at,
 )  # fmt: skip
+
+
+def _both(permit_id: Any) -> sa.CompoundSelect:
+    return sa.union_all(
+        _SIGNATURE.where(Signature.permit_id == permit_id), _GAS_TEST.where(GasTest.permit_id == permit_id)
+    )
+
+
+def _rows(session: Session, permit_id: uuid.UUID) -> list[Sequence[Any]]:
+    """Both lists' rows (child, id, kind, role, person, when, JSON, on-site or point, passed, findings, recorded at),
+    signatures first, each list in order of time; ids as read (UUID or text)."""
+    if not is_postgres(session):
+        return session.execute(_both(permit_id).order_by("child", "at", "recorded_at")).all()  # type: ignore[return-value]
+    rows = json.loads(session.execute(_as_json(), {"permit_id": permit_id}).scalar_one() or "[]")
+    for row in rows:
+        row[5] = datetime.fromisoformat(row[5]).astimezone(UTC)
+        if row[10] is not None:
+            row[10] = datetime.fromisoformat(row[10]).astimezone(UTC)
+    return rows  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _as_json() -> sa.Select:
+    """PostgreSQL: both lists' rows as one JSON array of arrays, in their order: one value to read, where each row
+    read apart cost its columns' conversions by psycopg and SQLAlchemy (issue 14: four fifths of the read of a permit
+    with 2,700 gas tests). Built once."""
+    both = _both(sa.bindparam("permit_id", type_=sa.Uuid)).subquery("both")
+    ordered = aggregate_order_by(
+        sa.func.json_build_array(*both.c), both.c.child, both.c.at, both.c.recorded_at
+    )
+    return sa.select(sa.cast(sa.func.json_agg(ordered), sa.Text))
+
+
+def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if isinstance(value, str) else value
 
 
 class Children:
@@ -133,21 +178,18 @@ class Children:
         # Rows an action added but has not flushed yet are part of what it reads (the session does not autoflush).
         if any(isinstance(obj, Signature | GasTest) for obj in session.new):
             session.flush()
-        permit_id = self._permit.id
-        both = sa.union_all(
-            _SIGNATURE.where(Signature.permit_id == permit_id),
-            _GAS_TEST.where(GasTest.permit_id == permit_id),
-        )
-        rows = session.execute(both.order_by(sa.text("1, 6, 11"))).all()  # child, when, recorded at
+        rows = _rows(session, self._permit.id)
         if self._signatures is None:
             self._signatures = [
-                SignatureRow(r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else {}, r[7])
+                SignatureRow(r[2], r[3], _uuid(r[4]), r[5], json.loads(r[6]) if r[6] else {}, r[7])
                 for r in rows
                 if r[0] == 0
             ]
         if self._gas_tests is None:
             self._gas_tests = [
-                GasTestRow(r[1], r[4], r[5], r[7], r[6], r[8], r[9], r[10]) for r in rows if r[0] == 1
+                GasTestRow(str(r[1]), str(r[4]), r[5], r[7], r[6], r[8], r[9], r[10])
+                for r in rows
+                if r[0] == 1
             ]
 
     def core_signatures(self) -> tuple[wf.Signature, ...]:
