@@ -10,6 +10,7 @@ findings passed through as the JSON text they are stored as (`gas_test_json`), n
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import uuid
@@ -103,7 +104,11 @@ def _rows(session: Session, permit_id: uuid.UUID) -> list[Sequence[Any]]:
     signatures first, each list in order of time; ids as read (UUID or text)."""
     if not is_postgres(session):
         return session.execute(_both(permit_id).order_by("child", "at", "recorded_at")).all()  # type: ignore[return-value]
-    rows = json.loads(session.execute(_as_json(), {"permit_id": permit_id}).scalar_one() or "[]")
+    return _json_rows(session.execute(as_json(), {"permit_id": permit_id}).scalar_one())
+
+
+def _json_rows(text: str | None) -> list[Sequence[Any]]:
+    rows = json.loads(text or "[]")
     for row in rows:
         row[5] = datetime.fromisoformat(row[5]).astimezone(UTC)
         if row[10] is not None:
@@ -112,11 +117,11 @@ def _rows(session: Session, permit_id: uuid.UUID) -> list[Sequence[Any]]:
 
 
 @functools.cache
-def _as_json() -> sa.Select:
-    """PostgreSQL: both lists' rows as one JSON array of arrays, in their order: one value to read, where each row
-    read apart cost its columns' conversions by psycopg and SQLAlchemy (issue 14: four fifths of the read of a permit
-    with 2,700 gas tests). Built once."""
-    both = _both(sa.bindparam("permit_id", type_=sa.Uuid)).subquery("both")
+def as_json(permit_id: str = "permit_id") -> sa.Select:
+    """PostgreSQL: both lists' rows of the permit whose id is the parameter `permit_id` as one JSON array of arrays,
+    in their order: one value to read, where each row read apart cost its columns' conversions by psycopg and
+    SQLAlchemy (issue 14: four fifths of the read of a permit with 2,700 gas tests). Built once per name."""
+    both = _both(sa.bindparam(permit_id, type_=sa.Uuid)).subquery("both")
     ordered = aggregate_order_by(
         sa.func.json_build_array(*both.c), both.c.child, both.c.at, both.c.recorded_at
     )
@@ -178,7 +183,18 @@ class Children:
         # Rows an action added but has not flushed yet are part of what it reads (the session does not autoflush).
         if any(isinstance(obj, Signature | GasTest) for obj in session.new):
             session.flush()
-        rows = _rows(session, self._permit.id)
+        self._keep(_rows(session, self._permit.id))
+
+    @property
+    def read(self) -> bool:
+        """Whether both lists have been read."""
+        return self._signatures is not None and self._gas_tests is not None
+
+    def read_as_json(self, text: str | None) -> None:
+        """Keep what `as_json` answered for the permit as the lists read, where not read yet."""
+        self._keep(_json_rows(text))
+
+    def _keep(self, rows: Sequence[Sequence[Any]]) -> None:
         if self._signatures is None:
             self._signatures = [
                 SignatureRow(r[2], r[3], _uuid(r[4]), r[5], json.loads(r[6]) if r[6] else {}, r[7])
@@ -225,8 +241,9 @@ class Children:
         return self._core_gas_tests
 
     def add(self, row: Signature | GasTest, *, written: bool = False) -> None:
-        """Make a new signature or gas test the permit's, counted as read (the gas tests are read again if they had
-        been: none of the actions that record one reads them first).
+        """Make a new signature or gas test the permit's, counted as read: a signature is the latest, a written gas
+        test takes its place in sampling order (one sampled before it may be recorded later; one the unit of work
+        inserts is read again with the others).
 
         The unit of work inserts it; or, `written`, the caller's own statement has (permits.service, PostgreSQL): the
         row, holding every column's value, joins the session as loaded.
@@ -239,7 +256,11 @@ class Children:
             self._core_signatures = None
         else:
             collection = "gas_tests"
-            self._gas_tests = self._core_gas_tests = None
+            if written and self._gas_tests is not None:  # the row holds its id and times
+                bisect.insort(self._gas_tests, GasTestRow.of(row), key=_in_sampling_order)
+            else:
+                self._gas_tests = None
+            self._core_gas_tests = None
             permit.__dict__[_RECORDED] = row  # recorded_gas_test
         session = object_session(permit)
         assert session is not None, "a permit's children are written through its session"
@@ -254,6 +275,10 @@ class Children:
         else:
             row.permit_id = permit.id
             session.add(row)
+
+
+def _in_sampling_order(row: GasTestRow) -> tuple[datetime, datetime]:
+    return row.sampled_at, row.recorded_at
 
 
 def recorded_gas_test(permit: Permit) -> GasTest | None:

@@ -777,10 +777,12 @@ def perform(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
     locked: Permit | None = None,
+    lists_children: bool = False,
 ) -> Permit:
     """Fire `action` on the permit through its workflow, holding its lock, apply the outcome and record the event.
 
-    `locked`: the permit as read holding its lock in this transaction, if it has been.
+    `locked`: the permit as read holding its lock in this transaction, if it has been. `lists_children`: the answer
+    will list the permit's signatures and gas tests (PostgreSQL reads them with the writes, _write_in_one).
     """
     permit = locked or get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
     if expected_version is not None and permit.version != expected_version:
@@ -799,7 +801,7 @@ def perform(
         raise
     if ctx.on_site is not None and outcome.signature is not None:
         outcome = replace(outcome, signature=_with_on_site(outcome.signature, ctx))
-    _write(session, permit, action, outcome, ctx.now, principal, payload or {})
+    _write(session, permit, action, outcome, ctx.now, principal, payload or {}, lists_children=lists_children)
     return permit
 
 
@@ -811,6 +813,8 @@ def _write(
     now: datetime,
     principal: Principal,
     payload: Mapping[str, Any],
+    *,
+    lists_children: bool = False,
 ) -> None:
     """Apply the core's outcome of `action`, record its event and carry out its effects.
 
@@ -835,7 +839,7 @@ def _write(
         },
     )
     if is_postgres(session):
-        _write_in_one(session, permit, added, event)
+        _write_in_one(session, permit, added, event, lists_children=lists_children)
     else:
         if added is not None:
             children.of(permit).add(added)
@@ -844,10 +848,13 @@ def _write(
     _follow_effects(session, permit, outcome.effects, principal)
 
 
-def _write_in_one(session: Session, permit: Permit, added: Signature | GasTest | None, event: Event) -> None:
+def _write_in_one(
+    session: Session, permit: Permit, added: Signature | GasTest | None, event: Event, *, lists_children: bool
+) -> None:
     """PostgreSQL: what _apply changed of the permit and its crew, the row it added and the event (its chain head
     with it) in one statement of data-modifying CTEs; the objects are then as loaded, and the unit of work has
-    nothing of theirs left to write.
+    nothing of theirs left to write. With `lists_children`, the statement also reads the signatures and gas tests
+    the permit had (children.as_json: the row it adds is not among them), unless they were read already.
 
     The permit's UPDATE checks and moves its version as the ORM's version_id_col does: a row another writer moved
     matches nothing, and the statement's answer says so (StaleDataError, answered 412; the transaction, the event's
@@ -869,7 +876,9 @@ def _write_in_one(session: Session, permit: Permit, added: Signature | GasTest |
         **{f"crew_{key}": [getattr(member, key) for member in crew] for key in ("id", *crew_changed)},
         **{f"added_{key}": value for key, value in row.items()},
     }
-    statement = _act_in_one(changed, crew_changed, None if added is None else added.__table__)
+    kids = children.of(permit)
+    with_children = lists_children and not kids.read
+    statement = _act_in_one(changed, crew_changed, None if added is None else added.__table__, with_children)
     row = session.execute(statement, parameters).one()
     *placed, version = row[:5]
     if version is None:
@@ -885,8 +894,10 @@ def _write_in_one(session: Session, permit: Permit, added: Signature | GasTest |
     for member in crew:
         for key in crew_changed:
             set_committed_value(member, key, getattr(member, key))
+    if with_children:
+        kids.read_as_json(row.children)
     if added is not None:
-        children.of(permit).add(added, written=True)
+        kids.add(added, written=True)
     audit.appended(session, event, placed)
 
 
@@ -894,11 +905,13 @@ _CREW_COLUMNS = tuple(column.key for column in PermitCrewMember.__table__.column
 
 
 @functools.cache
-def _act_in_one(changed: tuple[str, ...], crew_changed: tuple[str, ...], added: sa.Table | None) -> sa.Select:
+def _act_in_one(
+    changed: tuple[str, ...], crew_changed: tuple[str, ...], added: sa.Table | None, with_children: bool
+) -> sa.Select:
     """PostgreSQL: an action's writes (_write_in_one) for the permit's `changed` columns, the crew's `crew_changed`
     ones (each given as an array, with the rows' ids) and the `added` table's new row, answering the event's place,
-    the permit's new version and the guarded values read with a permit (the grade, the Plan-27 job). Built once per
-    shape."""
+    the permit's new version, the guarded values read with a permit (the grade, the Plan-27 job) and, `with_children`,
+    its signatures and gas tests as they were before the statement. Built once per shape."""
     permits = Permit.__table__
     appended = audit.appending()
     acted = (
@@ -940,9 +953,16 @@ def _act_in_one(changed: tuple[str, ...], crew_changed: tuple[str, ...], added: 
     guarded = (
         sa.select(*guarded_columns()).where(permits.c.id == sa.bindparam("acted_id")).subquery("guarded")
     )
+    listed = [children.as_json("acted_id").scalar_subquery().label("children")] if with_children else []
     return (
         sa.select(
-            appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, acted.c.version, *guarded.c
+            appended.c.id,
+            appended.c.seq,
+            appended.c.prev_hash,
+            appended.c.hash,
+            acted.c.version,
+            *guarded.c,
+            *listed,
         )
         .select_from(appended.outerjoin(acted, sa.true()).join(guarded, sa.true()))
         .add_cte(*others)
@@ -1026,11 +1046,12 @@ def act(
     principal: Principal,
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    lists_children: bool = False,
 ) -> Permit:
     """PostgreSQL: fire `action` holding the permit's lock if no other transaction holds it (one read of the
     permit, judged once: perform); if one does, judge while it works and hold the lock only to check that the
     judgement stands and to write it (judge, then carry_out), so that actions racing for one permit queue for
-    the writes alone (issue 14)."""
+    the writes alone (issue 14). `lists_children`: see perform."""
     asked = {
         "permit_id": permit_id,
         "action": action,
@@ -1040,8 +1061,8 @@ def act(
     }
     locked = _read_permit(session, principal, permit_id, lock="if_free")
     if locked is not None:
-        return perform(session, **asked, locked=locked)
-    return carry_out(session, judgement=judge(session, **asked), **asked)
+        return perform(session, **asked, locked=locked, lists_children=lists_children)
+    return carry_out(session, judgement=judge(session, **asked), **asked, lists_children=lists_children)
 
 
 def carry_out(
@@ -1053,9 +1074,11 @@ def carry_out(
     principal: Principal,
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    lists_children: bool = False,
 ) -> Permit:
     """Write the judged outcome holding the permit's lock if everything it was judged by still holds; otherwise
-    judge again holding the lock (perform), which answers as if the first judgement had never been made."""
+    judge again holding the lock (perform), which answers as if the first judgement had never been made.
+    `lists_children`: see perform."""
     # What the context providers answered to the judgement, without the lock, is asked again holding it (the
     # judgement may have been made in this transaction: service.act).
     session.info.get(MEMO, {}).clear()
@@ -1069,9 +1092,19 @@ def carry_out(
             principal=principal,
             payload=payload,
             expected_version=expected_version,
+            lists_children=lists_children,
         )
     permit = judgement.permit
-    _write(session, permit, action, judgement.outcome, judgement.now, principal, payload or {})
+    _write(
+        session,
+        permit,
+        action,
+        judgement.outcome,
+        judgement.now,
+        principal,
+        payload or {},
+        lists_children=lists_children,
+    )
     return permit
 
 

@@ -235,9 +235,16 @@ def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any], minimal: Re
         )
         session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
         use_case, judged = service.carry_out, {"judgement": judgement}
+    respond = _preferred(minimal)
     with documents.later(session) as store_documents:
         answer = act_and_answer(
-            use_case, _preferred(minimal), permit_id=permit_id, action=action, payload=payload, **judged
+            use_case,
+            respond,
+            permit_id=permit_id,
+            action=action,
+            payload=payload,
+            lists_children=respond is _answer,
+            **judged,
         )
         store_documents()  # a permit the action finished: its document, once the lock is no longer held
     return answer

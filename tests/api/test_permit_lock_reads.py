@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -293,3 +294,14 @@ def test_RG_02_an_actions_answer_weighs_the_next_actions_by_the_grade_its_write_
         read["allowed_actions"],
         read["blocked_actions"],
     )
+
+
+def test_a_gas_test_sampled_before_the_last_takes_its_place_in_the_actions_answer(app, flow):
+    # The whole answer lists the gas tests in sampling order; on PostgreSQL the writes read those the permit had and
+    # the new one is put in its place (children.add), on SQLite all are read after the commit.
+    flow.file("hot_work").to_active()
+    latest = flow.gas_test().permit["gas_tests"][-1]
+    answer = flow.gas_test(ago=timedelta(minutes=5)).permit
+    sampled = [t["sampled_at"] for t in answer["gas_tests"]]
+    assert sampled == sorted(sampled, key=datetime.fromisoformat) and answer["gas_tests"][-1] == latest
+    assert answer["gas_tests"] == flow.reload(by="analyst").permit["gas_tests"]

@@ -37,10 +37,10 @@ BUDGETS: dict[str, int] = {
     # head's hash), the permit (its version checked) and the signature (4; PostgreSQL 1, one statement of
     # data-modifying CTEs: permits.service._write_in_one); at commit the feed's counter, returning the webhook
     # generation (subscriptions only when it moved), and row (2; PostgreSQL 1, one statement of data-modifying
-    # CTEs); its signatures and gas tests (1: after the commit, for the answer, unless a
-    # guard of the action read them); the grade and the Plan-27 job (PostgreSQL: none after the commit, the writes'
-    # statement answers them for the answer's approval slots); the presence counts only where a guard reads them,
-    # once to judge and once holding the lock (resume: HC-04)
+    # CTEs); its signatures and gas tests (1: after the commit, for the answer, unless a guard of the action read
+    # them; PostgreSQL: 0, the writes' statement reads them); the grade and the Plan-27 job (PostgreSQL: none after
+    # the commit, the writes' statement answers them for the answer's approval slots); the presence counts only
+    # where a guard reads them, once to judge and once holding the lock (resume: HC-04)
     "suspend": 9,
     "resume": 11,  # the guardian's check-out (HC-04) comes with the presence counts
     # the area with its enterprise and the context generation (1: freezes and the calendar are the process's copies
@@ -72,13 +72,14 @@ BUDGETS: dict[str, int] = {
 # checked, the signature or gas test it adds: permits.service._write_in_one), the feed's counter and rows, and a new
 # permit's number and rows are one statement each there (SQLite has no data-modifying CTEs); an action on a permit
 # nobody else holds is judged on the permit read holding its row lock (service.act): no read before the lock, and
-# what the guards read (the signatures, the presence counts) read once; the writes' statement answers the grade and
-# the Plan-27 job, read holding the lock, for the answer.
+# what the guards read (the signatures, the presence counts) read once; the writes' statement answers what the whole
+# answer reads that the guards did not (the signatures and gas tests, the grade and the Plan-27 job), read holding
+# the lock, so a suspend or a gas test sends as many statements for the whole answer as for the minimal one.
 POSTGRES_BUDGETS = {
-    "suspend": 4,
+    "suspend": 3,
     "resume": 6,
     "create_draft": 5,
-    "record_gas_test": 4,
+    "record_gas_test": 3,
     "suspend_minimal": 3,
     "resume_minimal": 6,
     "record_gas_test_minimal": 3,
