@@ -822,7 +822,7 @@ def _write(
     PostgreSQL: all of them in one statement (_write_in_one, issue 14).
     """
     previous = permit.state
-    added = _apply(session, permit, outcome, now, payload)
+    added = _apply(permit, outcome, now, payload)
     event = _event(
         permit,
         principal,
@@ -1194,7 +1194,7 @@ def _signature_summary(signature: wf.Signature | None) -> dict[str, Any] | None:
 
 
 def _apply(
-    session: Session, permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]
+    permit: Permit, outcome: Any, now: datetime, payload: Mapping[str, Any]
 ) -> Signature | GasTest | None:
     """Write the core's decision: state, grade, timestamps, certificates on the permit and its crew; answer the
     signature or gas test it adds, for the caller to write (_write). Nothing else decides state."""
