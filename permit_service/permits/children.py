@@ -174,7 +174,7 @@ class Children:
         if "signatures" in loaded:
             self._signatures = list(self._permit.signatures)
         if "gas_tests" in loaded:
-            tests = sorted(self._permit.gas_tests, key=lambda t: (t.sampled_at, t.recorded_at))
+            tests = sorted(self._permit.gas_tests, key=_in_sampling_order)
             self._gas_tests = [GasTestRow.of(t) for t in tests]
         if self._signatures is not None and self._gas_tests is not None:
             return
@@ -277,8 +277,8 @@ class Children:
             session.add(row)
 
 
-def _in_sampling_order(row: GasTestRow) -> tuple[datetime, datetime]:
-    return row.sampled_at, row.recorded_at
+def _in_sampling_order(test: GasTest | GasTestRow) -> tuple[datetime, datetime]:
+    return test.sampled_at, test.recorded_at
 
 
 def recorded_gas_test(permit: Permit) -> GasTest | None:

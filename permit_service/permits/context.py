@@ -49,9 +49,11 @@ def with_permit_columns(*, locking: bool = False) -> list[sa.ColumnElement[Any]]
     return [e.label(name) for name, e in _WITH_PERMIT.items() if not (locking and name in _GUARDED)]
 
 
-def guarded_columns() -> list[sa.ColumnElement[Any]]:
-    """The guarded expressions, labelled: what a locking read leaves out, to read after the lock."""
-    return [e.label(name) for name, e in _WITH_PERMIT.items() if name in _GUARDED]
+def guarded_values(permit_id: sa.BindParameter[Any]) -> sa.Select:
+    """The guarded expressions, labelled, of the permit whose id is `permit_id`: what a locking read leaves out, to
+    read after the lock."""
+    guarded = [e.label(name) for name, e in _WITH_PERMIT.items() if name in _GUARDED]
+    return sa.select(*guarded).where(Permit.__table__.c.id == permit_id)
 
 
 def guarded_names() -> frozenset[str]:

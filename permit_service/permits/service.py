@@ -41,8 +41,8 @@ from permit_service.permits.context import (
     LazySequence,
     Resolving,
     generation_of,
-    guarded_columns,
     guarded_names,
+    guarded_values,
     keep_read_with,
     note_generation,
     note_read_with,
@@ -950,9 +950,7 @@ def _act_in_one(
             .values({c.key: sa.bindparam(f"added_{c.key}", type_=c.type) for c in added.c})
             .cte("added")
         )
-    guarded = (
-        sa.select(*guarded_columns()).where(permits.c.id == sa.bindparam("acted_id")).subquery("guarded")
-    )
+    guarded = guarded_values(sa.bindparam("acted_id")).subquery("guarded")
     listed = [children.as_json("acted_id").scalar_subquery().label("children")] if with_children else []
     return (
         sa.select(
@@ -1147,11 +1145,11 @@ _COLUMNS = tuple(column.key for column in Permit.__table__.columns)
 def _lock_statements(postgres: bool) -> tuple[sa.Select, sa.Select | None]:
     """The permit's row with what is read with it, locked (PostgreSQL: the guarded values after the lock)."""
     table = Permit.__table__
-    where = table.c.id == sa.bindparam("id")
-    row = sa.select(*table.c, *with_permit_columns(locking=postgres)).where(where)
+    permit_id = sa.bindparam("id")
+    row = sa.select(*table.c, *with_permit_columns(locking=postgres)).where(table.c.id == permit_id)
     if not postgres:
         return row, None  # BEGIN IMMEDIATE has already made this transaction the only writer
-    return row.with_for_update(of=table), sa.select(*guarded_columns()).where(where)
+    return row.with_for_update(of=table), guarded_values(permit_id)
 
 
 def _linked_now(session: Session, permit: Permit) -> list[wf.LinkedPermit]:
