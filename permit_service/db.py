@@ -388,6 +388,18 @@ def _keep_loaded(session: Session, instance: Any) -> None:
         kept.append(instance)
 
 
+def mark_written(session: Session, *objects: Any) -> None:
+    """The objects' current values as the database now holds them: a statement of the caller's wrote them.
+
+    The unit of work then has nothing of theirs to write, and its next flush skips them without comparing each
+    attribute (a flush with nothing to write cost ~5 % of a PostgreSQL action, issue 14). It is what the unit of
+    work itself does to an object it has flushed; SQLAlchemy offers no public call for it (pinned in the lock file).
+    """
+    for obj in objects:
+        state = sa.inspect(obj)
+        state._commit_all(state.dict, session.identity_map)
+
+
 def init_app(app: Flask, engine: Engine) -> None:
     """Bind the engine to the app and close the request session at teardown."""
     app.extensions["db_engine"] = engine

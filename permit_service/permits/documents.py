@@ -171,10 +171,14 @@ def _save_committed(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_flush")
-def _note_finished(session: Session, _context: Any) -> None:
-    due = [
-        obj for obj in (*session.new, *session.dirty) if isinstance(obj, Permit) and obj.state in _TERMINAL
-    ]
+def _flushed(session: Session, _context: Any) -> None:
+    note_finished(session, *(obj for obj in (*session.new, *session.dirty) if isinstance(obj, Permit)))
+
+
+def note_finished(session: Session, *permits: Permit) -> None:
+    """Render the document of each of `permits` that is finished, at commit (or for `later`'s caller after it):
+    called for the permits each flush writes, and by a caller who wrote a permit without the unit of work."""
+    due = [permit for permit in permits if permit.state in _TERMINAL]
     if due:
         session.info.setdefault(_DUE, {}).update((permit.id, permit) for permit in due)
 

@@ -24,16 +24,13 @@ from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
-from permit_service.db import advisory_xact_lock, is_postgres
+from permit_service.db import advisory_xact_lock, is_postgres, mark_written
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, Problem, ValidationProblem
 from permit_service.measures.lines import answers as measure_answers
 from permit_service.measures.lines import as_input, core_measures
 from permit_service.onsite import service as onsite
-from permit_service.permits import (
-    children,
-    documents,  # noqa: F401 - its listeners render a finished permit's document
-)
+from permit_service.permits import children, documents
 from permit_service.permits.context import (
     GENERATION,
     MEMO,
@@ -858,8 +855,8 @@ def _write_in_one(
 
     The permit's UPDATE checks and moves its version as the ORM's version_id_col does: a row another writer moved
     matches nothing, and the statement's answer says so (StaleDataError, answered 412; the transaction, the event's
-    rows with it, is rolled back). The permit stays in the session's dirty set: the flush that follows (in
-    audit.appended) writes nothing of it, but its listeners see it (permits.documents renders a finished permit).
+    rows with it, is rolled back). The permit and its crew are then marked written (db.mark_written), so the flushes
+    that follow skip them; a permit the action finished is noted for its document here, as a flush would note it.
     """
     state = sa.inspect(permit)
     changed = tuple(key for key in _COLUMNS if key not in state.unmodified)
@@ -888,12 +885,9 @@ def _write_in_one(
     keep_read_with(
         permit, {**(read_with(permit) or {}), **{name: row._mapping[name] for name in guarded_names()}}
     )
-    for key in changed:
-        set_committed_value(permit, key, state.dict[key])
     set_committed_value(permit, "version", version)
-    for member in crew:
-        for key in crew_changed:
-            set_committed_value(member, key, getattr(member, key))
+    mark_written(session, permit, *crew)
+    documents.note_finished(session, permit)
     if with_children:
         kids.read_as_json(row.children)
     if added is not None:
