@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload, load_only, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,13 +90,23 @@ EDITABLE = (
 # --- reading --------------------------------------------------------------------------------------
 
 
-# What the core's view of a permit reads with its row: the crew (a few), the links (rarely any) and the enterprise
-# (one), joined to it. Signatures and gas tests grow with the permit's life: they are read as plain rows where first
-# needed (permits.children). Built once: loader options are immutable, and building them took 65 µs a statement.
+# What the core and an answer read of another permit (_linked, schemas.LinkOut, _nearby): not its measures, text or
+# area. A linked permit read with these alone loads the rest where something reads it (_follow_effects refreshes it).
+_LINKED_COLUMNS = (
+    Permit.id, Permit.number, Permit.type, Permit.state, Permit.area_id, Permit.facts, Permit.valid_from,
+    Permit.valid_until,
+)  # fmt: skip
+
+# What the core's view of a permit reads with its row: the crew (a few), the links (rarely any, each read with
+# _LINKED_COLUMNS, not as a whole permit with its area) and the enterprise (one), joined to it. Signatures and gas
+# tests grow with the permit's life: they are read as plain rows where first needed (permits.children). Built once:
+# loader options are immutable, and building them took 65 µs a statement.
 ROW_OPTIONS = (
     joinedload(Permit.enterprise),
     joinedload(Permit.crew),
-    joinedload(Permit.links).joinedload(PermitLink.linked),
+    joinedload(Permit.links)
+    .joinedload(PermitLink.linked)
+    .options(load_only(*_LINKED_COLUMNS, Permit.version), lazyload(Permit.area)),
 )
 
 
@@ -254,12 +264,6 @@ def lazy_nearby(session: Session, permit: Permit, *, lock: bool) -> LazySequence
     return LazySequence(load)
 
 
-_NEARBY_COLUMNS = (
-    Permit.id, Permit.number, Permit.type, Permit.state, Permit.area_id, Permit.facts, Permit.valid_from,
-    Permit.valid_until,
-)  # fmt: skip
-
-
 def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     """Live permits of the same enterprise whose window overlaps: the core judges conflicts (G-04, HW-10, ...).
 
@@ -267,7 +271,7 @@ def _nearby(session: Session, permit: Permit) -> tuple[wf.LinkedPermit, ...]:
     a pipeline or a space wherever it is. Only the columns the core reads are fetched, not whole permits.
     """
     rows = session.execute(
-        sa.select(*_NEARBY_COLUMNS, PlantArea.dike_code)
+        sa.select(*_LINKED_COLUMNS, PlantArea.dike_code)
         .join(PlantArea, PlantArea.id == Permit.area_id)
         .where(
             Permit.enterprise_id == permit.enterprise_id,
@@ -1148,7 +1152,7 @@ def _lock_statements(postgres: bool) -> tuple[sa.Select, sa.Select | None]:
 
 def _linked_now(session: Session, permit: Permit) -> list[wf.LinkedPermit]:
     rows = session.execute(
-        sa.select(*_NEARBY_COLUMNS)
+        sa.select(*_LINKED_COLUMNS)
         .join(PermitLink, PermitLink.linked_id == Permit.id)
         .where(PermitLink.permit_id == permit.id)
     )
