@@ -8,6 +8,7 @@ Plan-27 job and whether a regulator's consent covers it (a context provider).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -93,19 +94,8 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     read = read_with(permit)
     if read is None or "job_state" not in read:
-        row = session.execute(
-            sa.select(
-                Enterprise.risk_grade.label("enterprise_risk_grade"),
-                HighRiskJob.kind.label("job_kind"),
-                HighRiskJob.state.label("job_state"),
-                HighRiskJob.confirmed_at.label("job_confirmed_at"),
-            )
-            .select_from(Enterprise)
-            .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == permit.id)
-            .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
-            .where(Enterprise.id == permit.enterprise_id)
-        ).one()
-        read = row._asdict()
+        params = {"permit_id": permit.id, "enterprise_id": permit.enterprise_id}
+        read = session.execute(_job_and_grade(), params).one()._asdict()
     kind, state = read["job_kind"], read["job_state"]
     in_plan27_job = kind in PLAN27_KINDS
     return {
@@ -122,6 +112,24 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         if in_plan27_job and state in CONFIRMATION_HOLDS
         else None,
     }
+
+
+@functools.cache
+def _job_and_grade() -> sa.Select:
+    """What job_context reads where the permit was read without it (after its lock; a new draft): the enterprise's
+    grade (parameter `enterprise_id`) and the job of the permit (`permit_id`), if any. Built once (issue 14)."""
+    return (
+        sa.select(
+            Enterprise.risk_grade.label("enterprise_risk_grade"),
+            HighRiskJob.kind.label("job_kind"),
+            HighRiskJob.state.label("job_state"),
+            HighRiskJob.confirmed_at.label("job_confirmed_at"),
+        )
+        .select_from(Enterprise)
+        .outerjoin(HighRiskJobPermit, HighRiskJobPermit.permit_id == sa.bindparam("permit_id"))
+        .outerjoin(HighRiskJob, HighRiskJob.id == HighRiskJobPermit.job_id)
+        .where(Enterprise.id == sa.bindparam("enterprise_id"))
+    )
 
 
 # HR-01 / HW-10: a job holds its place in a dike from its report until it is closed, refused or cancelled.

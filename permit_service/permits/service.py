@@ -23,7 +23,7 @@ from permit_service import clock
 from permit_service.api.fields import display_tz
 from permit_service.audit import service as audit
 from permit_service.audit.models import Event
-from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope
+from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope, own_enterprise
 from permit_service.db import advisory_xact_lock, is_postgres, mark_written
 from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, Problem, ValidationProblem
@@ -130,19 +130,36 @@ def _read_permit(
 ) -> Permit | None:
     """The permit the caller may see, or None; locked when `lock` (`if_free`: None as well if another transaction
     holds its row, PostgreSQL's SKIP LOCKED)."""
-    locking = lock is not None
-    stmt = sa.select(Permit, *with_permit_columns(locking=locking)).where(
-        Permit.id == permit_id, enterprise_scope(session, principal, Permit.enterprise_id)
-    )
-    if locking:
-        # Lock the permit row only: the joined area stays readable by concurrent work in the area.
-        stmt = stmt.with_for_update(of=Permit, skip_locked=lock == "if_free")
-    row = session.execute(stmt.options(*ROW_OPTIONS)).unique().one_or_none()
+    enterprise_id = own_enterprise(principal)
+    if enterprise_id is not None:
+        stmt, params = _own_permit_read(lock), {"permit_id": permit_id, "enterprise_id": enterprise_id}
+    else:
+        stmt = _permit_read(lock, enterprise_scope(session, principal, Permit.enterprise_id))
+        params = {"permit_id": permit_id}
+    row = session.execute(stmt, params).unique().one_or_none()
     if row is None:
         return None
     permit, *read = row
-    note_read_with(permit, read, locking=locking)
+    note_read_with(permit, read, locking=lock is not None)
     return permit
+
+
+def _permit_read(lock: Literal["wait", "if_free"] | None, scope: sa.ColumnElement[bool]) -> sa.Select:
+    """The read of the permit whose id is the parameter `permit_id`, within `scope`, with ROW_OPTIONS."""
+    stmt = sa.select(Permit, *with_permit_columns(locking=lock is not None)).where(
+        Permit.id == sa.bindparam("permit_id"), scope
+    )
+    if lock is not None:
+        # Lock the permit row only: the joined area stays readable by concurrent work in the area.
+        stmt = stmt.with_for_update(of=Permit, skip_locked=lock == "if_free")
+    return stmt.options(*ROW_OPTIONS)
+
+
+@functools.cache
+def _own_permit_read(lock: Literal["wait", "if_free"] | None) -> sa.Select:
+    """_permit_read for a caller of an enterprise (every plant's request), the enterprise a parameter too: built once
+    per lock, so a request neither builds it nor works out its cache key (~0.1 ms, issue 14)."""
+    return _permit_read(lock, Permit.enterprise_id == sa.bindparam("enterprise_id"))
 
 
 # What a list shows of a permit (schemas.PermitSummary): a page reads these columns, not whole permits with their

@@ -9,6 +9,7 @@ in at once can never both take the last place (HC-06).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,6 +108,20 @@ def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
     # CS-05: the confined-space register of people and tools decides whether the permit may complete.
     # Every load of every permit comes here (1,000 expiries are 1,000 loads): one statement answers the counts
     # and, for a suspended permit, whether its guardians have all checked out again (HC-04).
+    guardians = _guardians_to_ask(permit)
+    params: dict[str, Any] = {"permit_id": permit.id}
+    if guardians:
+        params["guardians"] = guardians
+    row = session.execute(_presence_counts(bool(guardians)), params).one()
+    # HC-04: the guardians have checked in and all checked out again
+    guardian_left = bool(guardians) and row[2] > 0 and not row[3]
+    return {"people_inside": row[0], "tools_inside": row[1], "guardian_left": guardian_left}
+
+
+@functools.cache
+def _presence_counts(with_guardians: bool) -> sa.Select:
+    """The permit's (parameter `permit_id`) people and tools inside and, `with_guardians` (parameter `guardians`),
+    how often its guardians checked in and how many are inside. Built once per shape (issue 14)."""
     open_ = PresenceEntry.checked_out_at.is_(None)
     columns = [
         sa.func.coalesce(
@@ -119,17 +134,13 @@ def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
             0,
         ),
     ]
-    guardians = _guardians_to_ask(permit)
-    if guardians:
-        guardian = PresenceEntry.person_id.in_(guardians)
+    if with_guardians:
+        guardian = PresenceEntry.person_id.in_(sa.bindparam("guardians", expanding=True))
         columns += [
             sa.func.coalesce(sa.func.sum(sa.case((guardian, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((sa.and_(guardian, open_), 1), else_=0)), 0),
         ]
-    row = session.execute(sa.select(*columns).where(PresenceEntry.permit_id == permit.id)).one()
-    # HC-04: the guardians have checked in and all checked out again
-    guardian_left = bool(guardians) and row[2] > 0 and not row[3]
-    return {"people_inside": row[0], "tools_inside": row[1], "guardian_left": guardian_left}
+    return sa.select(*columns).where(PresenceEntry.permit_id == sa.bindparam("permit_id"))
 
 
 def _guardians_to_ask(permit: Permit) -> list[uuid.UUID]:
