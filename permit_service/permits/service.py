@@ -409,14 +409,31 @@ def _take_number(postgres: bool) -> sa.Insert:
 def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> tuple[PlantArea, int]:
     """The area and the context generation: the enterprise comes along, as the draft's context reads its region
     and grade (session.get finds it), and the generation makes the process's freezes and calendar current for it."""
-    row = session.execute(
-        sa.select(PlantArea, Enterprise, GENERATION)
-        .join(Enterprise, Enterprise.id == PlantArea.enterprise_id)
-        .where(PlantArea.id == area_id, enterprise_scope(session, principal, PlantArea.enterprise_id))
-    ).first()
+    enterprise_id = own_enterprise(principal)
+    if enterprise_id is not None:
+        stmt, params = _own_area_read(), {"area_id": area_id, "enterprise_id": enterprise_id}
+    else:
+        stmt = _area_read(enterprise_scope(session, principal, PlantArea.enterprise_id))
+        params = {"area_id": area_id}
+    row = session.execute(stmt, params).first()
     if row is None:
         raise ValidationProblem({"area_id": ["区域不存在或不属于本企业 / no such area in your enterprise"]})
     return row[0], row[2]
+
+
+def _area_read(scope: sa.ColumnElement[bool]) -> sa.Select:
+    """The area whose id is the parameter `area_id`, within `scope`, with its enterprise and the generation."""
+    return (
+        sa.select(PlantArea, Enterprise, GENERATION)
+        .join(Enterprise, Enterprise.id == PlantArea.enterprise_id)
+        .where(PlantArea.id == sa.bindparam("area_id"), scope)
+    )
+
+
+@functools.cache
+def _own_area_read() -> sa.Select:
+    """_area_read for a caller of an enterprise, the enterprise a parameter too: built once (see _own_permit_read)."""
+    return _area_read(PlantArea.enterprise_id == sa.bindparam("enterprise_id"))
 
 
 def _crew(
@@ -428,9 +445,7 @@ def _crew(
     known = {
         person.id: person
         for person in session.scalars(
-            sa.select(Person)
-            .options(joinedload(Person.certificates))
-            .where(Person.id.in_(ids), Person.enterprise_id == enterprise_id)
+            _crew_people(), {"ids": list(ids), "enterprise_id": enterprise_id}
         ).unique()
     }
     errors = {
@@ -453,6 +468,20 @@ def _crew(
         set_committed_value(member, "certificates_on_record", sorted(person.certificates, key=_expiry))
         members.append(member)
     return members
+
+
+@functools.cache
+def _crew_people() -> sa.Select:
+    """The people whose ids are the parameter `ids`, of the enterprise `enterprise_id`, with their certificates.
+    Built once (see _own_permit_read)."""
+    return (
+        sa.select(Person)
+        .options(joinedload(Person.certificates))
+        .where(
+            Person.id.in_(sa.bindparam("ids", expanding=True)),
+            Person.enterprise_id == sa.bindparam("enterprise_id"),
+        )
+    )
 
 
 def _expiry(certificate: Certificate) -> tuple[bool, date | None]:
