@@ -15,11 +15,13 @@ import struct
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from types import SimpleNamespace
+from typing import Any, Generic, TypeVar, overload
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event
@@ -337,10 +339,61 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5
         )
         _sqlite_setup(engine, sqlite_busy_timeout_ms)
         return engine
-    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, **caching)
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"cursor_factory": _Cursor},
+        **caching,
+    )
     _utc_sessions(engine)
     _ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
     return engine
+
+
+class _Description(Sequence[psycopg.Column]):
+    """A result's cursor.description whose columns are built where read.
+
+    SQLAlchemy asks every result for its description, and psycopg builds a Column per field to answer; a statement
+    SQLAlchemy has run before keeps its result's metadata with its compiled form and reads none of them (a permit's
+    read has ~120 fields: ~5 % of a PostgreSQL action, issue 14). The columns are built from the result as it was
+    when the description was asked for, so a cursor that has moved on does not change them.
+    """
+
+    def __init__(self, cursor: psycopg.Cursor[Any], result: Any) -> None:
+        self._as_asked = SimpleNamespace(
+            pgresult=result, _encoding=cursor._encoding, adapters=cursor.adapters
+        )
+        self._columns: dict[int, psycopg.Column] = {}
+
+    def __len__(self) -> int:
+        return int(self._as_asked.pgresult.nfields)
+
+    @overload
+    def __getitem__(self, index: int) -> psycopg.Column: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[psycopg.Column]: ...
+    def __getitem__(self, index: int | slice) -> psycopg.Column | list[psycopg.Column]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if index not in self._columns:
+            self._columns[index] = psycopg.Column(self._as_asked, index)
+        return self._columns[index]
+
+
+class _Cursor(psycopg.Cursor[Any]):
+    """psycopg's cursor with a description built where read (_Description)."""
+
+    @property
+    def description(self) -> Sequence[psycopg.Column] | None:
+        result = self.pgresult
+        if result is None or not result.nfields:
+            return super().description
+        return _Description(self, result)
 
 
 def _utc_sessions(engine: Engine) -> None:
