@@ -91,7 +91,8 @@ EDITABLE = (
 
 
 # What the core and an answer read of another permit (_linked, schemas.LinkOut, _nearby): not its measures, text or
-# area. A linked permit read with these alone loads the rest where something reads it (_follow_effects refreshes it).
+# area. A linked permit read with these alone (and its version, which the unit of work checks if it is changed)
+# loads the rest where something reads it (_follow_effects refreshes it before acting on it).
 _LINKED_COLUMNS = (
     Permit.id, Permit.number, Permit.type, Permit.state, Permit.area_id, Permit.facts, Permit.valid_from,
     Permit.valid_until,

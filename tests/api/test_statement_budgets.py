@@ -189,8 +189,8 @@ def test_gas_test_within_budget(app, flow, suffix, prefer):
 @ANSWERS
 def test_an_actions_writes_leave_the_unit_of_work_nothing_of_the_permit(flow, suffix, prefer):
     """PostgreSQL writes an action's permit in its own statement (_write_in_one): the flushes that follow in the
-    request find the permit as written, with nothing to compare attribute by attribute (issue 14: ~5 % of an
-    action)."""
+    request find the permit as written, with nothing to compare attribute by attribute (issue 14: 9.5 % of a
+    minimal suspend or resume's instructions)."""
     flow.file("hot_work").to_active()
     flushed_permits: list[object] = []
 
