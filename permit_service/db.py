@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar, overload
 import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
+from psycopg import _queries as queries
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -324,6 +325,22 @@ class StatementCache(LRUCache[Any, Any]):
             super().__setitem__(key, compiled)
 
 
+# psycopg turns a statement's %(name)s placeholders into $n once per text (an LRU of 128 texts), but only for texts
+# of at most 4,096 characters and 50 parameters: a longer one is parsed with regular expressions on every run. The
+# app's statements are built once, in a few fixed shapes; an action's writes with its feed numbering run to ~4,500
+# characters, a filing's to 49 parameters (issue 14). The bounds are psycopg's module constants, read on each run.
+PSYCOPG_CACHED_STATEMENT_LENGTH = 16_384
+
+
+def _convert_statements_once() -> None:
+    """Let psycopg keep the conversion of every statement the app repeats (PSYCOPG_CACHED_STATEMENT_LENGTH,
+    MAX_CACHED_PARAMETERS); its cache's size stays its own."""
+    queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        queries.MAX_CACHED_STATEMENT_LENGTH, PSYCOPG_CACHED_STATEMENT_LENGTH
+    )
+    queries.MAX_CACHED_STATEMENT_PARAMS = max(queries.MAX_CACHED_STATEMENT_PARAMS, MAX_CACHED_PARAMETERS)
+
+
 def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5000) -> Engine:
     """Create the engine for `url` with the settings each backend needs."""
     # query_cache_size=0: the engine's own cache is never used, every connection compiles through StatementCache.
@@ -348,6 +365,7 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5
     )
     _utc_sessions(engine)
     _ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
+    _convert_statements_once()
     return engine
 
 

@@ -6,13 +6,17 @@ transaction that recorded events commits, it advances the one counter row (locki
 the next positions. The lock is held only for the commit itself, and PostgreSQL makes a commit visible before it
 releases the transaction's locks: the next committer gets higher positions and becomes visible later. So once a
 reader sees position p, every position below p is already visible, and nothing can appear behind a cursor.
+
+An action on a permit may take its event's position in its own write statement instead (numbering, issue 14): the
+counter's lock is then held from that statement to the commit, which is sound only while the transaction takes no
+other writer's row lock after it (see may_number_now).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -29,8 +33,12 @@ from permit_service.feed.models import FeedCounter, FeedPosition
 from permit_service.integrations import webhooks
 from permit_service.permits.models import Permit
 
-# session.info key: (event, permit as at the event, innermost savepoint) of each event recorded in the transaction
+# session.info key: (event, permit as at the event, innermost savepoint, numbered) of each event recorded in the
+# transaction; numbered: None, or (platform subscriptions, webhook generation) as its own write statement numbered it
 _PENDING = "feed_pending_events"
+# session.info key: {event id: (platform subscriptions, webhook generation)} of the events numbered by the statement
+# that wrote them, until they are remembered
+_NUMBERED = "feed_numbered_events"
 # What can change after a permit's event: its state and grade; a draft edit changes validity, location and work
 # unit; an administrator the area's code and name.
 AT_EVENT = ("state", "grade", "valid_from", "valid_until", "area_code", "area_name", "location", "work_unit")
@@ -41,7 +49,9 @@ _COLUMNS = ("position", "event_id", *AT_EVENT)
 def remember(session: Session, event: Event) -> None:
     """Note an event recorded in this transaction, and its permit as it stands now; both go to the feed at commit."""
     pending = session.info.setdefault(_PENDING, [])
-    pending.append((event, _permit_at(session, event), session.get_nested_transaction()))
+    numbered = session.info.get(_NUMBERED, {}).pop(event.id, None)
+    at_event = None if numbered else _permit_at(session, event)
+    pending.append((event, at_event, session.get_nested_transaction(), numbered))
 
 
 def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
@@ -52,6 +62,11 @@ def _permit_at(session: Session, event: Event) -> dict[str, Any] | None:
     permit = session.get(Permit, uuid.UUID(event.subject_id))
     if permit is None:
         return None
+    return at_event(permit)
+
+
+def at_event(permit: Permit) -> dict[str, Any]:
+    """What the feed keeps of the permit beside its event, as it stands now (AT_EVENT)."""
     return {
         "state": permit.state, "grade": permit.grade, "valid_from": permit.valid_from, "valid_until": permit.valid_until, "area_code": permit.area.code,
         "area_name": permit.area.name, "location": permit.location, "work_unit": permit.work_unit,
@@ -80,10 +95,18 @@ def _assign_positions(session: Session) -> None:
     if not pending:
         return
     session.flush()
-    rows = [{"event_id": event.id, **(permit or _NOT_A_PERMIT)} for event, permit, _ in pending]
-    if is_postgres(session):  # the counter and the rows in one statement
+    rows = [
+        {"event_id": event.id, **(permit or _NOT_A_PERMIT)}
+        for event, permit, _, numbered in pending
+        if not numbered
+    ]
+    if (
+        not rows
+    ):  # each numbered by its own write, under the counter's lock held since: the last read is current
+        platforms, generation = pending[-1][3]
+    elif is_postgres(session):  # the counter and the rows in one statement
         columns = {name: [row[name] for row in rows] for name in _COLUMNS[1:]}
-        last, platforms, generation = session.execute(_number_rows(), {"n": len(rows), **columns}).one()
+        _, platforms, generation = session.execute(_number_rows(), {"n": len(rows), **columns}).one()
     else:
         last, platforms, generation = session.execute(_advance_counter(False), {"n": len(rows)}).one()
         first = last - len(rows) + 1
@@ -91,7 +114,7 @@ def _assign_positions(session: Session) -> None:
             FeedPosition.__table__.insert(),
             [{"position": position, **row} for position, row in enumerate(rows, start=first)],
         )
-    events = [event for event, _, _ in pending]
+    events = [event for event, _, _, _ in pending]
     # The plant portals' deliveries, matched against the subscriptions as they stand at this commit.
     webhooks.enqueue(session, events, generation)
     if (
@@ -101,6 +124,49 @@ def _assign_positions(session: Session) -> None:
 
 
 _NOT_A_PERMIT = dict.fromkeys(AT_EVENT)
+
+
+def may_number_now(session: Session) -> bool:
+    """Whether an event written now may take its feed position in its own statement (numbering): no event of the
+    transaction waits for one at commit, so the feed keeps the events of a transaction in the order they were
+    recorded. The caller promises to take no row lock another writer may hold between that statement and its commit:
+    it would wait holding the counter's lock, which that writer waits for as it commits (a deadlock)."""
+    return not session.info.get(_PENDING)
+
+
+class Numbering(NamedTuple):
+    """The CTEs of `numbering`, and what the caller's statement answers of the counter for `numbered`."""
+
+    counter: sa.CTE  # the caller joins it (one row)
+    row: sa.CTE  # the feed row, added to the caller's statement
+    answered: list[sa.ColumnElement[Any]]
+
+
+def numbering(appended: sa.CTE) -> Numbering:
+    """PostgreSQL: the counter's advance by one and the feed row of the event that `appended` (a caller's
+    data-modifying CTE returning its `id`) writes, for the caller's statement. Parameters: numbering_parameters."""
+    feed = FeedPosition.__table__
+    counter = _advance_counter(True).cte("counter")
+    given = (sa.bindparam(f"feed_{name}", type_=feed.c[name].type) for name in AT_EVENT)
+    numbered_row = sa.select(counter.c.last_position, appended.c.id, *given).select_from(
+        counter.join(appended, sa.true())
+    )
+    answered = [
+        counter.c.platform_subscriptions.label("feed_platforms"),
+        counter.c.webhook_generation.label("feed_generation"),
+    ]
+    return Numbering(counter, feed.insert().from_select(_COLUMNS, numbered_row).cte("feed_row"), answered)
+
+
+def numbering_parameters(permit: Permit) -> dict[str, Any]:
+    """PostgreSQL: the parameters of `numbering` for an event of `permit`, as it stands now."""
+    return {"n": 1, **{f"feed_{name}": value for name, value in at_event(permit).items()}}
+
+
+def numbered(session: Session, event_id: int, platforms: int, generation: int) -> None:
+    """Note that the statement that wrote event `event_id` numbered it, answering the counter's subscription counts
+    and webhook generation (the commit enqueues its deliveries with them); before the event is remembered."""
+    session.info.setdefault(_NUMBERED, {})[event_id] = (platforms, generation)
 
 
 @functools.cache
@@ -145,3 +211,4 @@ def _number_rows() -> sa.Select:
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the transaction ended without commit (rolled back or closed)
         session.info.pop(_PENDING, None)
+        session.info.pop(_NUMBERED, None)

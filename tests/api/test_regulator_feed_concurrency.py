@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -17,20 +18,21 @@ from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.auth.principal import SYSTEM
 from permit_service.feed.models import FeedPosition
-from tests.api.test_regulator_feed import FEED, platform
+from tests.api.permit_flows import PermitFlow
+from tests.api.test_regulator_feed import FEED, follow, platform
 
 WRITERS = 6
 TRANSACTIONS = 120  # per writer, one to three events each: about 1,400 events
 
 
-def _burst(app, world, ticks, spans):
+def _burst(app, world, ticks, spans, transactions=TRANSACTIONS):
     """Writers recording events; each transaction lingers after its inserts so ids and commits interleave."""
     factory = app.extensions["db_sessionmaker"]
     enterprises = [world.enterprise.id, world.other_enterprise.id]
 
     def writer(n):
         rng = random.Random(n)
-        for _ in range(TRANSACTIONS):
+        for _ in range(transactions):
             begun = next(ticks)
             with factory() as session, session.begin():
                 ids = [
@@ -96,3 +98,78 @@ def test_AU_01_a_cursor_resumed_mid_burst_yields_every_event_once_in_commit_orde
         .order_by(FeedPosition.position)
     ).all()
     assert feed_order != sorted(feed_order)
+
+
+ROUNDS = 25  # per acting thread
+
+
+@pytest.mark.postgres_only
+def test_AU_01_actions_numbering_their_events_in_their_writes_keep_commit_order_beside_other_writers(
+    app, client, factory
+):
+    """An action that ends its transaction takes its event's feed position in its writes' statement (issue 14),
+    holding the counter's lock from there to its commit: the feed still lists every event once in commit order,
+    among writers that number theirs at commit, and nobody deadlocks on the counter (all answers 200)."""
+    world = factory.world()
+    elsewhere = replace(world, area=factory.area(world.enterprise))  # no cross operation (G-04)
+    factory.session.commit()
+    headers = platform(client, factory, world.regulator)
+    paused = PermitFlow(client, factory, world).file("hot_work").to_active()
+    tested = PermitFlow(client, factory, elsewhere).file("hot_work").to_active()
+    start = client.get(FEED, headers=headers).get_json()["next_cursor"]
+    ticks, spans, answers = itertools.count(), [], []  # spans: (begun, ended, permit id, version it wrote)
+
+    def acting(flow, n):
+        """Suspend and resume one permit (If-Match: it knows its version), or record gas tests on one permit
+        that another thread is testing too (no If-Match: those race for its row, service.act)."""
+        web, version = app.test_client(), flow.permit["version"]
+        for i in range(ROUNDS):
+            if flow is paused:
+                action, who = ("suspend", "guardian") if i % 2 == 0 else ("resume", "work_leader")
+                body = (
+                    {"reason": "交叉作业 / crossing work"}
+                    if action == "suspend"
+                    else {"conditions_confirmed": True}
+                )
+                asked = {"If-Match": f'"{version}"', "Prefer": "return=minimal"}
+            else:
+                action, who, body = "gas-tests", "analyst", flow.gas_body()
+                asked = {"Prefer": "return=minimal"}
+            begun = next(ticks)
+            resp = web.post(f"{flow.url}/{action}", json=body, headers=flow.headers(who, **asked))
+            ended = next(ticks)
+            answers.append(resp.status_code)
+            if resp.status_code == 200:
+                version = resp.get_json()["version"]
+                spans.append((begun, ended, flow.id, version))
+
+    others = threading.Thread(target=_burst, args=(app, world, ticks, []), kwargs={"transactions": 30})
+    others.start()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(acting, [paused, tested, tested], range(3)))
+    others.join()
+
+    assert answers == [200] * len(answers), sorted(set(answers))
+    seen = follow(client, headers, after=start)[0]
+    cursors = [int(e["cursor"]) for e in seen]
+    assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
+    acted = [e for e in seen if e["subject_id"] in (paused.id, tested.id)]
+    assert len(acted) == len(spans) == 3 * ROUNDS
+    # Each action's event is its permit's next in the chain, as its version is: the event of (permit, version).
+    seq = dict(
+        factory.session.execute(
+            sa.select(Event.id, Event.seq).where(Event.id.in_([e["event_id"] for e in acted]))
+        ).all()
+    )
+    offset = {
+        flow.id: max(seq[e["event_id"]] for e in acted if e["subject_id"] == flow.id)
+        - max(v for _, _, pid, v in spans if pid == flow.id)
+        for flow in (paused, tested)
+    }
+    position = {
+        (e["subject_id"], seq[e["event_id"]] - offset[e["subject_id"]]): int(e["cursor"]) for e in acted
+    }
+    # Commit order: an action answered before another was asked comes first in the feed.
+    for begun, _, pid, version in spans:
+        before = [position[(p, v)] for _, ended, p, v in spans if ended < begun]
+        assert all(p < position[(pid, version)] for p in before)
