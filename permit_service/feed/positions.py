@@ -163,6 +163,28 @@ def numbering_parameters(permit: Permit) -> dict[str, Any]:
     return {"n": 1, **{f"feed_{name}": value for name, value in at_event(permit).items()}}
 
 
+def append_numbered(session: Session, event: Event, permit: Permit) -> Event:
+    """PostgreSQL: append a new event about `permit` to its chain (audit.appending) and give it its feed position in
+    one statement; the caller's transaction ends without another row lock (may_number_now). Then as audit.append."""
+    row = session.execute(
+        _append_and_number(), {**audit.append_parameters(event), **numbering_parameters(permit)}
+    )
+    placed = row.one()
+    numbered(session, placed.id, placed.feed_platforms, placed.feed_generation)
+    return audit.appended(session, event, placed[:4])
+
+
+@functools.cache
+def _append_and_number() -> sa.Select:
+    appended = audit.appending()
+    feed = numbering(appended)
+    return (
+        sa.select(appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, *feed.answered)
+        .select_from(appended.join(feed.counter, sa.true()))
+        .add_cte(feed.row)
+    )
+
+
 def numbered(session: Session, event_id: int, platforms: int, generation: int) -> None:
     """Note that the statement that wrote event `event_id` numbered it, answering the counter's subscription counts
     and webhook generation (the commit enqueues its deliveries with them); before the event is remembered."""

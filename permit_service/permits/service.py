@@ -648,11 +648,15 @@ def prepare_draft(
     return permit
 
 
-def file_draft(session: Session, draft: Permit, *, principal: Principal) -> Permit:
+def file_draft(
+    session: Session, draft: Permit, *, principal: Principal, ends_transaction: bool = False
+) -> Permit:
     """Write a prepared draft in the caller's transaction: its number, its rows and links (both ways), the event.
 
     Its rows are written by Core statements, not the unit of work (PostgreSQL: the number, the permit, its crew and
     links in one statement of data-modifying CTEs), and the draft then joins the session as loaded (issue 14).
+    `ends_transaction`: the transaction commits after the filing without taking another row lock, so the event takes
+    its feed position with its append (PostgreSQL, feed.positions.append_numbered).
     """
     links = [
         *draft.links,
@@ -691,7 +695,11 @@ def file_draft(session: Session, draft: Permit, *, principal: Principal) -> Perm
         make_transient_to_detached(row)
     session.add(draft)
     session.add_all(links[len(draft.links) :])
-    record_event(session, draft, principal, "permit.filed", {"number": draft.number, "type": draft.type})
+    event = _event(draft, principal, "permit.filed", {"number": draft.number, "type": draft.type})
+    if ends_transaction and is_postgres(session) and positions.may_number_now(session):
+        positions.append_numbered(session, event, draft)
+    else:
+        audit.append(session, event)
     return draft
 
 

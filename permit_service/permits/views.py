@@ -142,7 +142,7 @@ class Permits(MethodView):
         per_read = None if minimal else _per_read(session, draft, principal)
         session.commit()  # the reads end here, keeping what they loaded for the writes (a rollback would expire it)
         with transaction() as session:
-            service.file_draft(session, draft, principal=principal)
+            service.file_draft(session, draft, principal=principal, ends_transaction=True)
         if per_read is None:
             return _minimal(session, draft, principal, 201)
         return _rendered(draft, per_read, 201)

@@ -104,12 +104,12 @@ ROUNDS = 25  # per acting thread
 
 
 @pytest.mark.postgres_only
-def test_AU_01_actions_numbering_their_events_in_their_writes_keep_commit_order_beside_other_writers(
+def test_AU_01_actions_and_filings_numbering_their_events_in_their_writes_keep_commit_order_beside_other_writers(
     app, client, factory
 ):
-    """An action that ends its transaction takes its event's feed position in its writes' statement (issue 14),
-    holding the counter's lock from there to its commit: the feed still lists every event once in commit order,
-    among writers that number theirs at commit, and nobody deadlocks on the counter (all answers 200)."""
+    """An action or a filing that ends its transaction takes its event's feed position in its writes' statement
+    (issue 14), holding the counter's lock from there to its commit: the feed still lists every event once in commit
+    order, among writers that number theirs at commit, and nobody deadlocks on the counter (all answers 2xx)."""
     world = factory.world()
     elsewhere = replace(world, area=factory.area(world.enterprise))  # no cross operation (G-04)
     factory.session.commit()
@@ -120,56 +120,61 @@ def test_AU_01_actions_numbering_their_events_in_their_writes_keep_commit_order_
     ticks, spans, answers = itertools.count(), [], []  # spans: (begun, ended, permit id, version it wrote)
 
     def acting(flow, n):
-        """Suspend and resume one permit (If-Match: it knows its version), or record gas tests on one permit
-        that another thread is testing too (no If-Match: those race for its row, service.act)."""
-        web, version = app.test_client(), flow.permit["version"]
+        """Suspend and resume one permit (If-Match: it knows its version), record gas tests on one permit that
+        another thread is testing too (no If-Match: those race for its row, service.act), or file new drafts."""
+        web, version = app.test_client(), flow and flow.permit["version"]
         for i in range(ROUNDS):
-            if flow is paused:
+            if flow is None:
+                url, who = "/api/v1/permits", "applicant"
+                body = {**paused.body("hot_work"), "title": f"E-{n}{i} 法兰补焊"}
+                asked = {"Idempotency-Key": f"feed-{n}-{i}", "Prefer": "return=minimal"}
+            elif flow is paused:
                 action, who = ("suspend", "guardian") if i % 2 == 0 else ("resume", "work_leader")
                 body = (
                     {"reason": "交叉作业 / crossing work"}
                     if action == "suspend"
                     else {"conditions_confirmed": True}
                 )
-                asked = {"If-Match": f'"{version}"', "Prefer": "return=minimal"}
+                url, asked = f"{flow.url}/{action}", {"If-Match": f'"{version}"', "Prefer": "return=minimal"}
             else:
-                action, who, body = "gas-tests", "analyst", flow.gas_body()
+                url, who, body = f"{flow.url}/gas-tests", "analyst", flow.gas_body()
                 asked = {"Prefer": "return=minimal"}
             begun = next(ticks)
-            resp = web.post(f"{flow.url}/{action}", json=body, headers=flow.headers(who, **asked))
+            resp = web.post(url, json=body, headers=paused.headers(who, **asked))
             ended = next(ticks)
             answers.append(resp.status_code)
-            if resp.status_code == 200:
+            if resp.status_code in (200, 201):
                 version = resp.get_json()["version"]
-                spans.append((begun, ended, flow.id, version))
+                spans.append((begun, ended, resp.get_json()["id"], version))
 
     others = threading.Thread(target=_burst, args=(app, world, ticks, []), kwargs={"transactions": 30})
     others.start()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(acting, [paused, tested, tested], range(3)))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(acting, [paused, tested, tested, None], range(4)))
     others.join()
 
-    assert answers == [200] * len(answers), sorted(set(answers))
+    assert set(answers) <= {200, 201}, sorted(set(answers))
     seen = follow(client, headers, after=start)[0]
     cursors = [int(e["cursor"]) for e in seen]
     assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
-    acted = [e for e in seen if e["subject_id"] in (paused.id, tested.id)]
-    assert len(acted) == len(spans) == 3 * ROUNDS
-    # Each action's event is its permit's next in the chain, as its version is: the event of (permit, version).
+    permits = {pid for _, _, pid, _ in spans}
+    acted = [e for e in seen if e["subject_id"] in permits]
+    assert len(acted) == len(spans) == 4 * ROUNDS
+    # Each write's event is its permit's next in the chain, as its version is: the event of (permit, version).
     seq = dict(
         factory.session.execute(
             sa.select(Event.id, Event.seq).where(Event.id.in_([e["event_id"] for e in acted]))
         ).all()
     )
     offset = {
-        flow.id: max(seq[e["event_id"]] for e in acted if e["subject_id"] == flow.id)
-        - max(v for _, _, pid, v in spans if pid == flow.id)
-        for flow in (paused, tested)
+        permit: max(seq[e["event_id"]] for e in acted if e["subject_id"] == permit)
+        - max(v for _, _, pid, v in spans if pid == permit)
+        for permit in permits
     }
     position = {
         (e["subject_id"], seq[e["event_id"]] - offset[e["subject_id"]]): int(e["cursor"]) for e in acted
     }
-    # Commit order: an action answered before another was asked comes first in the feed.
+    # Commit order: a write answered before another was asked comes first in the feed.
     for begun, _, pid, version in spans:
         before = [position[(p, v)] for _, ended, p, v in spans if ended < begun]
         assert all(p < position[(pid, version)] for p in before)

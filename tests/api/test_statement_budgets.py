@@ -75,7 +75,7 @@ BUDGETS: dict[str, int] = {
 # checked, the signature or gas test it adds: permits.service._write_in_one), the feed's counter and rows, and a new
 # permit's number and rows are one statement each there (SQLite has no data-modifying CTEs), and an action without
 # effects that ends its transaction numbers its event in its writes' statement (feed.positions.numbering: no
-# statement at commit); an action on a permit
+# statement at commit), as does a filing (its event's append); an action on a permit
 # nobody else holds is judged on the permit read holding its row lock (service.act): no read before the lock, and
 # what the guards read (the signatures, the presence counts) read once; the writes' statement answers what the whole
 # answer reads that the guards did not (the signatures and gas tests, the grade and the Plan-27 job), read holding
@@ -83,13 +83,13 @@ BUDGETS: dict[str, int] = {
 POSTGRES_BUDGETS = {
     "suspend": 2,
     "resume": 5,
-    "create_draft": 5,
+    "create_draft": 4,
     "record_gas_test": 2,
     "suspend_minimal": 2,
     "resume_minimal": 5,
     "record_gas_test_minimal": 2,
-    "create_draft_minimal": 5,
-    "create_draft_with_key": 7,
+    "create_draft_minimal": 4,
+    "create_draft_with_key": 6,
 }
 
 
