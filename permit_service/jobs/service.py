@@ -89,13 +89,33 @@ read_with_permit("job_state", _of_the_permits_job(HighRiskJob.state), guarded=Tr
 read_with_permit("job_confirmed_at", _of_the_permits_job(HighRiskJob.confirmed_at), guarded=True)
 
 
-@register_provider(deferred=("job_kind", "consented", "enterprise_risk_grade", "principal_confirmed_at"))
+def _job_read(_session: Session, permit: Permit) -> tuple[sa.Select, dict[str, Any]]:
+    return _job_and_grade(), {"permit_id": permit.id, "enterprise_id": permit.enterprise_id}
+
+
+def _job_read_if_missing(session: Session, permit: Permit) -> tuple[sa.Select, dict[str, Any]] | None:
+    read = read_with(permit)
+    return _job_read(session, permit) if read is None or "job_state" not in read else None
+
+
+def _job_answer_of_row(permit: Permit, row: Sequence[Any]) -> dict[str, Any]:
+    return _job_answer(permit, dict(zip(_JOB_AND_GRADE, row, strict=True)))
+
+
+@register_provider(
+    deferred=("job_kind", "consented", "enterprise_risk_grade", "principal_confirmed_at"),
+    locked=(_job_read_if_missing, _job_answer_of_row),
+)
 def job_context(session: Session, permit: Permit) -> dict[str, Any]:
     """For one permit: its Plan-27 kind (or None), whether a consent covers it, its enterprise's grade."""
     read = read_with(permit)
     if read is None or "job_state" not in read:
-        params = {"permit_id": permit.id, "enterprise_id": permit.enterprise_id}
-        read = session.execute(_job_and_grade(), params).one()._asdict()
+        read = session.execute(*_job_read(session, permit)).one()._asdict()
+    return _job_answer(permit, read)
+
+
+def _job_answer(permit: Permit, read: Mapping[str, Any]) -> dict[str, Any]:
+    """job_context's answer from what was read of the permit's job and its enterprise's grade (_JOB_AND_GRADE)."""
     kind, state = read["job_kind"], read["job_state"]
     in_plan27_job = kind in PLAN27_KINDS
     return {
@@ -112,6 +132,9 @@ def job_context(session: Session, permit: Permit) -> dict[str, Any]:
         if in_plan27_job and state in CONFIRMATION_HOLDS
         else None,
     }
+
+
+_JOB_AND_GRADE = ("enterprise_risk_grade", "job_kind", "job_state", "job_confirmed_at")
 
 
 @functools.cache

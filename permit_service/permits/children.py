@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from permit_service.db import UTCDateTime, is_postgres
+from permit_service.permits.context import register_locked_read
 from permit_service.permits.models import GasTest, Permit, Signature
 from workflows import model as wf
 from workflows.rules.gas_tests import read_by_guards
@@ -314,3 +315,17 @@ def gas_test_json(row: GasTestRow, tz: tzinfo) -> str:
         f'"readings":{row.readings or "null"},"passed":{"true" if row.passed else "false"},'
         f'"findings":{row.findings or "null"},"recorded_at":"{row.recorded_at.astimezone(tz).isoformat()}"}}'
     )
+
+
+def _locked_read(session: Session, permit: Permit) -> tuple[sa.Select, dict[str, Any]] | None:
+    """PostgreSQL: as_json of a permit whose lists are not read yet, for context.read_holding_lock."""
+    if of(permit).read or not is_postgres(session):
+        return None
+    return as_json(), {"permit_id": permit.id}
+
+
+def _keep_locked_read(_session: Session, permit: Permit, row: Sequence[Any]) -> None:
+    of(permit).read_as_json(row[0])
+
+
+register_locked_read(("signatures", "gas_tests"), _locked_read, _keep_locked_read)

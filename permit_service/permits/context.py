@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -115,19 +116,58 @@ def generation_of(permit: Permit) -> int | None:
     return (read_with(permit) or {}).get("context_generation")
 
 
+# A read of one permit's rows made holding its lock: its one-row statement and parameters (None: nothing to read now,
+# e.g. read already), and what keeps the row's values (in the select's column order) where the core's data reads them.
+LockedStatement = Callable[[Session, Permit], tuple[sa.Select, dict[str, Any]] | None]
+LockedKeep = Callable[[Session, Permit, Sequence[Any]], None]
+
+
+class LockedRead(NamedTuple):
+    """A read an area makes of a permit holding its lock, which read_holding_lock sends with the others."""
+
+    fields: frozenset[str]  # the fields of the core's data it answers
+    statement: LockedStatement
+    keep: LockedKeep
+
+
+_locked_reads: list[LockedRead] = []
+
+
+def register_locked_read(fields: Iterable[str], statement: LockedStatement, keep: LockedKeep) -> None:
+    """Offer a read of a permit's rows for read_holding_lock, at import time of the area that makes it. Its
+    parameters join the others' in one statement: a name means one value in all of them (`permit_id`: the permit's)."""
+    _locked_reads.append(LockedRead(frozenset(fields), statement, keep))
+
+
 def register_provider(
-    provider: ContextProvider | None = None, *, by_state: bool = False, deferred: tuple[str, ...] = ()
+    provider: ContextProvider | None = None,
+    *,
+    by_state: bool = False,
+    deferred: tuple[str, ...] = (),
+    locked: tuple[LockedStatement, Callable[[Permit, Sequence[Any]], dict[str, Any]]] | None = None,
 ) -> Any:
     """Register a provider (idempotent); usable as a decorator at import time of a service module.
 
     `by_state`: its answer depends on the permit's state, so an action's answer asks it again.
     `deferred`: the fields it always answers; it is asked (its statement sent) only when the core first reads
     one of them, so an action none of whose guards reads them costs nothing (issue 14).
+    `locked`: its statement and its answer from that statement's row, for read_holding_lock (a deferred provider).
     """
 
     def register(fn: ContextProvider) -> ContextProvider:
         if fn not in _providers:
             _providers.append(fn)
+            if locked is not None:
+                statement, answer = locked
+
+                def keep(session: Session, permit: Permit, row: Sequence[Any]) -> None:
+                    session.info[MEMO].setdefault(_key(fn, permit), answer(permit, row))
+
+                def memoised(session: Session, permit: Permit) -> tuple[sa.Select, dict[str, Any]] | None:
+                    memo = session.info.get(MEMO)
+                    return None if memo is None or _key(fn, permit) in memo else statement(session, permit)
+
+                register_locked_read(deferred, memoised, keep)
         if by_state:
             _by_state.add(fn)
         if deferred:
@@ -136,6 +176,37 @@ def register_provider(
         return fn
 
     return register(provider) if provider is not None else register
+
+
+def read_holding_lock(session: Session, permit: Permit, fields: Iterable[str]) -> None:
+    """Read, holding the permit's lock, what the registered locked reads answer of `fields` (the core's fields an
+    action's guards are expected to read) in one statement, where more than one has something to read: each would
+    otherwise send its own as a guard first reads its fields (issue 14). PostgreSQL."""
+    wanted = frozenset(fields)
+    chosen = [
+        (read, asked)
+        for read in _locked_reads
+        if read.fields & wanted and (asked := read.statement(session, permit)) is not None
+    ]
+    if len(chosen) < 2:
+        return
+    parameters = {name: value for _, (_, given) in chosen for name, value in given.items()}
+    row = session.execute(_together(tuple(select for _, (select, _) in chosen)), parameters).one()
+    start = 0
+    for read, (select, _) in chosen:
+        width = len(select.selected_columns)
+        read.keep(session, permit, row[start : start + width])
+        start += width
+
+
+@functools.cache
+def _together(selects: tuple[sa.Select, ...]) -> sa.Select:
+    """One statement of one-row selects side by side, their columns in their order. Built once per combination."""
+    parts = [select.subquery(f"locked_{i}") for i, select in enumerate(selects)]
+    joined: sa.FromClause = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, sa.true())
+    return sa.select(*(column for part in parts for column in part.c)).select_from(joined)
 
 
 def _key(provider: ContextProvider, permit: Permit) -> tuple[Any, ...]:

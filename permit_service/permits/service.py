@@ -46,6 +46,7 @@ from permit_service.permits.context import (
     note_read_with,
     provided_again,
     provided_fields,
+    read_holding_lock,
     read_with,
     reads,
     with_permit_columns,
@@ -848,6 +849,9 @@ def perform(
     if expected_version is not None and permit.version != expected_version:
         raise PreconditionFailed(current_etag=f'"{permit.version}"')
     workflow = get_workflow(permit.type)
+    judged = (permit.type, permit.state, action)
+    if is_postgres(session):
+        read_holding_lock(session, permit, _GUARDS_READ.get(judged, ()))
     data, ctx = core_view(session, permit, principal, for_change=True)
     if action in ON_SITE_ACTIONS:
         ctx = replace(
@@ -855,7 +859,11 @@ def perform(
             on_site=onsite.claim_for(session, area=permit.area, principal=principal, evidence=payload or {}),
         )
     try:
-        outcome = workflow.fire(data, action, ctx, dict(payload or {}))
+        with reads() as read:
+            try:
+                outcome = workflow.fire(data, action, ctx, dict(payload or {}))
+            finally:
+                _GUARDS_READ[judged] = frozenset(read)
     except RuleViolation as exc:
         exc.allowed_actions = workflow.allowed_actions(data, ctx)
         raise
@@ -873,6 +881,11 @@ def perform(
         ends_transaction=ends_transaction,
     )
     return permit
+
+
+# The core's fields that the guards of an action on a permit of a type in a state read when last judged in this process:
+# what perform reads of them holding the lock, in one statement (context.read_holding_lock; issue 14).
+_GUARDS_READ: dict[tuple[str, str, str], frozenset[str]] = {}
 
 
 def _write(

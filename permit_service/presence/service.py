@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,19 +103,28 @@ def tools_inside(session: Session, permit_id: uuid.UUID) -> int:
     )
 
 
-@register_provider(deferred=("people_inside", "tools_inside", "guardian_left"))
-def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
-    # CS-05: the confined-space register of people and tools decides whether the permit may complete.
-    # Every load of every permit comes here (1,000 expiries are 1,000 loads): one statement answers the counts
-    # and, for a suspended permit, whether its guardians have all checked out again (HC-04).
+def _presence_read(_session: Session, permit: Permit) -> tuple[sa.Select, dict[str, Any]]:
     guardians = _guardians_to_ask(permit)
     params: dict[str, Any] = {"permit_id": permit.id}
     if guardians:
         params["guardians"] = guardians
-    row = session.execute(_presence_counts(bool(guardians)), params).one()
+    return _presence_counts(bool(guardians)), params
+
+
+def _presence_answer(permit: Permit, row: Sequence[Any]) -> dict[str, Any]:
     # HC-04: the guardians have checked in and all checked out again
-    guardian_left = bool(guardians) and row[2] > 0 and not row[3]
+    guardian_left = bool(_guardians_to_ask(permit)) and row[2] > 0 and not row[3]
     return {"people_inside": row[0], "tools_inside": row[1], "guardian_left": guardian_left}
+
+
+@register_provider(
+    deferred=("people_inside", "tools_inside", "guardian_left"), locked=(_presence_read, _presence_answer)
+)
+def _presence_fields(session: Session, permit: Permit) -> dict[str, Any]:
+    # CS-05: the confined-space register of people and tools decides whether the permit may complete.
+    # Every load of every permit comes here (1,000 expiries are 1,000 loads): one statement answers the counts
+    # and, for a suspended permit, whether its guardians have all checked out again (HC-04).
+    return _presence_answer(permit, session.execute(*_presence_read(session, permit)).one())
 
 
 @functools.cache

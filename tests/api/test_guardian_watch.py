@@ -91,6 +91,9 @@ def test_HC_04_no_resume_until_the_guardian_has_checked_back_in(client, factory,
     leader = factory.headers(world.people["work_leader"])
     refused = assert_problem(client.post(url, json=resume, headers=leader), 409)
     assert "HC-04" in {v["rule"] for v in refused["violations"]}
+    # Asked again: what the guards read the first time is read holding the lock in one statement (issue 14).
+    again = assert_problem(client.post(url, json=resume, headers=leader), 409)
+    assert again["violations"] == refused["violations"]
     back = _register(client, factory, world, permit, guardian, "check-ins")
     assert back.status_code == 201, back.get_json()
     worker = _register(client, factory, world, permit, world.people["worker"], "check-ins")
