@@ -327,8 +327,8 @@ class StatementCache(LRUCache[Any, Any]):
 
 # psycopg turns a statement's %(name)s placeholders into $n once per text (an LRU of 128 texts), but only for texts
 # of at most 4,096 characters and 50 parameters: a longer one is parsed with regular expressions on every run. The
-# app's statements are built once, in a few fixed shapes; an action's writes with its feed numbering run to ~4,500
-# characters, a filing's to 49 parameters (issue 14). The bounds are psycopg's module constants, read on each run.
+# app's statements are built once, in a few fixed shapes; an action's writes with the children its whole answer lists
+# run to ~4,300 characters, a filing's rows to 49 parameters (issue 14). The bounds are psycopg's module constants, read on each run.
 PSYCOPG_CACHED_STATEMENT_LENGTH = 16_384
 
 

@@ -7,9 +7,9 @@ the next positions. The lock is held only for the commit itself, and PostgreSQL 
 releases the transaction's locks: the next committer gets higher positions and becomes visible later. So once a
 reader sees position p, every position below p is already visible, and nothing can appear behind a cursor.
 
-An action on a permit may take its event's position in its own write statement instead (numbering, issue 14): the
-counter's lock is then held from that statement to the commit, which is sound only while the transaction takes no
-other writer's row lock after it (see may_number_now).
+A filing may take its event's position in the statement that appends the event instead (append_numbered, issue 14):
+the counter's lock is then held from that statement to the commit, which is sound only while the transaction takes no
+row lock another writer may hold after it, that statement included (see may_number_now).
 """
 
 from __future__ import annotations
@@ -130,7 +130,11 @@ def may_number_now(session: Session) -> bool:
     """Whether an event written now may take its feed position in its own statement (numbering): no event of the
     transaction waits for one at commit, so the feed keeps the events of a transaction in the order they were
     recorded. The caller promises to take no row lock another writer may hold between that statement and its commit:
-    it would wait holding the counter's lock, which that writer waits for as it commits (a deadlock)."""
+    it would wait holding the counter's lock, which that writer waits for as it commits (a deadlock). That statement
+    included: PostgreSQL checks its foreign keys at its end, after the counter, taking a key-share lock on each row
+    its new rows reference, which a writer may hold for update (an enterprise being graded, a person): the
+    transaction must hold those already (a filing's earlier statement references the same enterprise and people).
+    So an action's writes number at commit (permits.service._write)."""
     return not session.info.get(_PENDING)
 
 

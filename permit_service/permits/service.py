@@ -656,8 +656,9 @@ def file_draft(
 
     Its rows are written by Core statements, not the unit of work (PostgreSQL: the number, the permit, its crew and
     links in one statement of data-modifying CTEs), and the draft then joins the session as loaded (issue 14).
-    `ends_transaction`: the transaction commits after the filing without taking another row lock, so the event takes
-    its feed position with its append (PostgreSQL, feed.positions.append_numbered).
+    `ends_transaction`: nothing after the filing in the transaction takes a row lock another writer may hold (an
+    Idempotency-Key's answer goes to the request's own claim), so the event takes its feed position with its append
+    (PostgreSQL, feed.positions.append_numbered; the rows its append references are locked by the filing's rows).
     """
     links = [
         *draft.links,
@@ -836,14 +837,11 @@ def perform(
     expected_version: int | None = None,
     locked: Permit | None = None,
     lists_children: bool = False,
-    ends_transaction: bool = False,
 ) -> Permit:
     """Fire `action` on the permit through its workflow, holding its lock, apply the outcome and record the event.
 
     `locked`: the permit as read holding its lock in this transaction, if it has been. `lists_children`: the answer
     will list the permit's signatures and gas tests (PostgreSQL reads them with the writes, _write_in_one).
-    `ends_transaction`: the transaction commits after the action without taking another row lock, so its event may
-    take its feed position in the writes' statement (PostgreSQL, feed.positions.may_number_now).
     """
     permit = locked or get_permit(session, principal=principal, permit_id=permit_id, for_update=True)
     if expected_version is not None and permit.version != expected_version:
@@ -869,17 +867,7 @@ def perform(
         raise
     if ctx.on_site is not None and outcome.signature is not None:
         outcome = replace(outcome, signature=_with_on_site(outcome.signature, ctx))
-    _write(
-        session,
-        permit,
-        action,
-        outcome,
-        ctx.now,
-        principal,
-        payload or {},
-        lists_children=lists_children,
-        ends_transaction=ends_transaction,
-    )
+    _write(session, permit, action, outcome, ctx.now, principal, payload or {}, lists_children=lists_children)
     return permit
 
 
@@ -898,14 +886,14 @@ def _write(
     payload: Mapping[str, Any],
     *,
     lists_children: bool = False,
-    ends_transaction: bool = False,
 ) -> None:
     """Apply the core's outcome of `action`, record its event and carry out its effects.
 
     SQLite: the unit of work writes the permit and the row the outcome adds, after the event's statements.
-    PostgreSQL: all of them in one statement (_write_in_one, issue 14), with the event's feed position where the
-    transaction ends with the action (`ends_transaction`) and the outcome has no effects to carry out (which lock
-    other permits' rows).
+    PostgreSQL: all of them in one statement (_write_in_one, issue 14). The event's feed position is given at commit
+    (feed.positions), not in that statement: its counter's lock would come before the key-share locks PostgreSQL's
+    foreign-key checks take at the statement's end (on the enterprise, the signer), which a writer holding one of
+    those rows for update, waiting for the counter as it commits, would make a deadlock.
     """
     previous = permit.state
     added = _apply(permit, outcome, now, payload)
@@ -925,8 +913,7 @@ def _write(
         },
     )
     if is_postgres(session):
-        numbering = ends_transaction and not outcome.effects and positions.may_number_now(session)
-        _write_in_one(session, permit, added, event, lists_children=lists_children, numbering=numbering)
+        _write_in_one(session, permit, added, event, lists_children=lists_children)
     else:
         if added is not None:
             children.of(permit).add(added)
@@ -936,13 +923,7 @@ def _write(
 
 
 def _write_in_one(
-    session: Session,
-    permit: Permit,
-    added: Signature | GasTest | None,
-    event: Event,
-    *,
-    lists_children: bool,
-    numbering: bool,
+    session: Session, permit: Permit, added: Signature | GasTest | None, event: Event, *, lists_children: bool
 ) -> None:
     """PostgreSQL: what _apply changed of the permit and its crew, the row it added and the event (its chain head
     with it) in one statement of data-modifying CTEs; the objects are then as loaded, and the unit of work has
@@ -953,8 +934,6 @@ def _write_in_one(
     matches nothing, and the statement's answer says so (StaleDataError, answered 412; the transaction, the event's
     rows with it, is rolled back). The permit and its crew are then marked written (db.mark_written), so the flushes
     that follow skip them; a permit the action finished is noted for its document here, as a flush would note it.
-    With `numbering`, the statement also gives the event its feed position (feed.positions.numbering), which the
-    commit would otherwise give in a statement of its own.
     """
     state = sa.inspect(permit)
     changed = tuple(key for key in _COLUMNS if key not in state.unmodified)
@@ -970,13 +949,10 @@ def _write_in_one(
         **{f"permit_{key}": state.dict[key] for key in changed},
         **{f"crew_{key}": [getattr(member, key) for member in crew] for key in ("id", *crew_changed)},
         **{f"added_{key}": value for key, value in row.items()},
-        **(positions.numbering_parameters(permit) if numbering else {}),
     }
     kids = children.of(permit)
     with_children = lists_children and not kids.read
-    statement = _act_in_one(
-        changed, crew_changed, None if added is None else added.__table__, with_children, numbering
-    )
+    statement = _act_in_one(changed, crew_changed, None if added is None else added.__table__, with_children)
     row = session.execute(statement, parameters).one()
     *placed, version = row[:5]
     if version is None:
@@ -993,8 +969,6 @@ def _write_in_one(
         kids.read_as_json(row.children)
     if added is not None:
         kids.add(added, written=True)
-    if numbering:
-        positions.numbered(session, placed[0], row.feed_platforms, row.feed_generation)
     audit.appended(session, event, placed)
 
 
@@ -1003,17 +977,12 @@ _CREW_COLUMNS = tuple(column.key for column in PermitCrewMember.__table__.column
 
 @functools.cache
 def _act_in_one(
-    changed: tuple[str, ...],
-    crew_changed: tuple[str, ...],
-    added: sa.Table | None,
-    with_children: bool,
-    numbering: bool,
+    changed: tuple[str, ...], crew_changed: tuple[str, ...], added: sa.Table | None, with_children: bool
 ) -> sa.Select:
     """PostgreSQL: an action's writes (_write_in_one) for the permit's `changed` columns, the crew's `crew_changed`
-    ones (each given as an array, with the rows' ids), the `added` table's new row and, `numbering`, the event's feed
-    position, answering the event's place, the permit's new version, the guarded values read with a permit (the
-    grade, the Plan-27 job), `with_children` its signatures and gas tests as they were before the statement, and
-    `numbering` what the feed's counter answers. Built once per shape."""
+    ones (each given as an array, with the rows' ids) and the `added` table's new row, answering the event's place,
+    the permit's new version, the guarded values read with a permit (the grade, the Plan-27 job) and, `with_children`,
+    its signatures and gas tests as they were before the statement. Built once per shape."""
     permits = Permit.__table__
     appended = audit.appending()
     acted = (
@@ -1054,12 +1023,6 @@ def _act_in_one(
         )
     guarded = guarded_values(sa.bindparam("acted_id")).subquery("guarded")
     listed = [children.as_json("acted_id").scalar_subquery().label("children")] if with_children else []
-    joined = appended.outerjoin(acted, sa.true()).join(guarded, sa.true())
-    fed: list[sa.ColumnElement[Any]] = []
-    if numbering:
-        feed = positions.numbering(appended)
-        joined, fed = joined.join(feed.counter, sa.true()), feed.answered
-        others.append(feed.row)
     return (
         sa.select(
             appended.c.id,
@@ -1069,9 +1032,8 @@ def _act_in_one(
             acted.c.version,
             *guarded.c,
             *listed,
-            *fed,
         )
-        .select_from(joined)
+        .select_from(appended.outerjoin(acted, sa.true()).join(guarded, sa.true()))
         .add_cte(*others)
     )
 
@@ -1154,12 +1116,11 @@ def act(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
     lists_children: bool = False,
-    ends_transaction: bool = False,
 ) -> Permit:
     """PostgreSQL: fire `action` holding the permit's lock if no other transaction holds it (one read of the
     permit, judged once: perform); if one does, judge while it works and hold the lock only to check that the
     judgement stands and to write it (judge, then carry_out), so that actions racing for one permit queue for
-    the writes alone (issue 14). `lists_children`, `ends_transaction`: see perform."""
+    the writes alone (issue 14). `lists_children`: see perform."""
     asked = {
         "permit_id": permit_id,
         "action": action,
@@ -1167,11 +1128,10 @@ def act(
         "payload": payload,
         "expected_version": expected_version,
     }
-    written = {"lists_children": lists_children, "ends_transaction": ends_transaction}
     locked = _read_permit(session, principal, permit_id, lock="if_free")
     if locked is not None:
-        return perform(session, **asked, locked=locked, **written)
-    return carry_out(session, judgement=judge(session, **asked), **asked, **written)
+        return perform(session, **asked, locked=locked, lists_children=lists_children)
+    return carry_out(session, judgement=judge(session, **asked), **asked, lists_children=lists_children)
 
 
 def carry_out(
@@ -1184,11 +1144,10 @@ def carry_out(
     payload: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
     lists_children: bool = False,
-    ends_transaction: bool = False,
 ) -> Permit:
     """Write the judged outcome holding the permit's lock if everything it was judged by still holds; otherwise
     judge again holding the lock (perform), which answers as if the first judgement had never been made.
-    `lists_children`, `ends_transaction`: see perform."""
+    `lists_children`: see perform."""
     # What the context providers answered to the judgement, without the lock, is asked again holding it (the
     # judgement may have been made in this transaction: service.act).
     session.info.get(MEMO, {}).clear()
@@ -1203,7 +1162,6 @@ def carry_out(
             payload=payload,
             expected_version=expected_version,
             lists_children=lists_children,
-            ends_transaction=ends_transaction,
         )
     permit = judgement.permit
     _write(
@@ -1215,7 +1173,6 @@ def carry_out(
         principal,
         payload or {},
         lists_children=lists_children,
-        ends_transaction=ends_transaction,
     )
     return permit
 

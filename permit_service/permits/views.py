@@ -244,7 +244,6 @@ def _act(permit_id: uuid.UUID, action: str, payload: dict[str, Any], minimal: Re
             action=action,
             payload=payload,
             lists_children=respond is _answer,
-            ends_transaction=True,
             **judged,
         )
         store_documents()  # a permit the action finished: its document, once the lock is no longer held

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.auth.principal import SYSTEM
+from permit_service.directory.models import Enterprise
 from permit_service.feed.models import FeedPosition
 from tests.api.permit_flows import PermitFlow
 from tests.api.test_regulator_feed import FEED, follow, platform
@@ -104,12 +105,12 @@ ROUNDS = 25  # per acting thread
 
 
 @pytest.mark.postgres_only
-def test_AU_01_actions_and_filings_numbering_their_events_in_their_writes_keep_commit_order_beside_other_writers(
+def test_AU_01_filings_numbering_their_events_with_their_append_keep_commit_order_beside_other_writers(
     app, client, factory
 ):
-    """An action or a filing that ends its transaction takes its event's feed position in its writes' statement
-    (issue 14), holding the counter's lock from there to its commit: the feed still lists every event once in commit
-    order, among writers that number theirs at commit, and nobody deadlocks on the counter (all answers 2xx)."""
+    """A filing takes its event's feed position with the event's append (issue 14), holding the counter's lock from
+    there to its commit: the feed still lists every event once in commit order, among actions racing on permits and
+    writers that number theirs at commit, and nobody deadlocks on the counter (all answers 2xx)."""
     world = factory.world()
     elsewhere = replace(world, area=factory.area(world.enterprise))  # no cross operation (G-04)
     factory.session.commit()
@@ -178,3 +179,46 @@ def test_AU_01_actions_and_filings_numbering_their_events_in_their_writes_keep_c
     for begun, _, pid, version in spans:
         before = [position[(p, v)] for _, ended, p, v in spans if ended < begun]
         assert all(p < position[(pid, version)] for p in before)
+
+
+@pytest.mark.postgres_only
+def test_AU_01_writes_beside_a_writer_holding_their_enterprise_for_update_do_not_deadlock_on_the_counter(
+    app, client, factory
+):
+    """A grading holds the enterprise's row for update (RG-01) and then takes the feed's counter as it commits. An
+    action on one of its permits and a filing reference that row (their event's foreign key): each must wait for it
+    before it takes the counter, or each waits for the other (issue 14: why an action's writes number at commit)."""
+    world = factory.world()
+    flow = PermitFlow(client, factory, world).file("hot_work").to_active()
+    enterprise = world.enterprise.id
+    holding, answers = threading.Event(), []
+
+    def grading():
+        with app.app_context(), app.extensions["db_sessionmaker"]() as session, session.begin():
+            session.execute(sa.select(Enterprise.id).where(Enterprise.id == enterprise).with_for_update())
+            audit.record(
+                session, kind="enterprise.risk_grade_changed", actor=SYSTEM, subject_type="enterprise",
+                subject_id=enterprise, enterprise_id=enterprise, data={"grade": "orange"},
+            )  # fmt: skip
+            holding.set()
+            time.sleep(0.5)  # the others' statements reach the enterprise's row meanwhile
+
+    def writing(url, body, who, **asked):
+        holding.wait()
+        web = app.test_client()
+        answers.append(web.post(url, json=body, headers=flow.headers(who, **asked)).status_code)
+
+    threads = [
+        threading.Thread(target=grading),
+        threading.Thread(target=writing, args=(f"{flow.url}/suspend", {"reason": "交叉作业"}, "guardian")),
+        threading.Thread(
+            target=writing,
+            args=("/api/v1/permits", flow.body("hot_work"), "applicant"),
+            kwargs={"Idempotency-Key": "graded-1"},
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)  # a deadlock guard, not a speed limit
+    assert sorted(answers) == [200, 201]

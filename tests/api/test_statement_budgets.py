@@ -73,9 +73,8 @@ BUDGETS: dict[str, int] = {
 
 # PostgreSQL's where it sends fewer: an action's writes (the event's chain head and row, the permit with its version
 # checked, the signature or gas test it adds: permits.service._write_in_one), the feed's counter and rows, and a new
-# permit's number and rows are one statement each there (SQLite has no data-modifying CTEs), and an action without
-# effects that ends its transaction numbers its event in its writes' statement (feed.positions.numbering: no
-# statement at commit), as does a filing (its event's append); an action on a permit
+# permit's number and rows are one statement each there (SQLite has no data-modifying CTEs), and a filing numbers its
+# event with the event's append (feed.positions.append_numbered: no statement at commit); an action on a permit
 # nobody else holds is judged on the permit read holding its row lock (service.act): no read before the lock, and
 # what the guards read (the signatures, the presence counts) read once, in one statement where the guards of that
 # action have read more than one of them before (context.read_holding_lock: a resume's signatures and gas tests,
@@ -83,13 +82,13 @@ BUDGETS: dict[str, int] = {
 # answer reads that the guards did not (the signatures and gas tests, the grade and the Plan-27 job), read holding
 # the lock, so a suspend or a gas test sends as many statements for the whole answer as for the minimal one.
 POSTGRES_BUDGETS = {
-    "suspend": 2,
-    "resume": 3,
+    "suspend": 3,
+    "resume": 4,
     "create_draft": 4,
-    "record_gas_test": 2,
-    "suspend_minimal": 2,
-    "resume_minimal": 3,
-    "record_gas_test_minimal": 2,
+    "record_gas_test": 3,
+    "suspend_minimal": 3,
+    "resume_minimal": 4,
+    "record_gas_test_minimal": 3,
     "create_draft_minimal": 4,
     "create_draft_with_key": 6,
 }
