@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -102,7 +102,7 @@ def _assign_positions(session: Session) -> None:
     ]
     if (
         not rows
-    ):  # each numbered by its own write, under the counter's lock held since: the last read is current
+    ):  # each numbered by its own append, under the counter's lock held since: the last read is current
         platforms, generation = pending[-1][3]
     elif is_postgres(session):  # the counter and the rows in one statement
         columns = {name: [row[name] for row in rows] for name in _COLUMNS[1:]}
@@ -127,7 +127,7 @@ _NOT_A_PERMIT = dict.fromkeys(AT_EVENT)
 
 
 def may_number_now(session: Session) -> bool:
-    """Whether an event written now may take its feed position in its own statement (numbering): no event of the
+    """Whether an event written now may take its feed position in its own statement (append_numbered): no event of the
     transaction waits for one at commit, so the feed keeps the events of a transaction in the order they were
     recorded. The caller promises to take no row lock another writer may hold between that statement and its commit:
     it would wait holding the counter's lock, which that writer waits for as it commits (a deadlock). That statement
@@ -138,54 +138,39 @@ def may_number_now(session: Session) -> bool:
     return not session.info.get(_PENDING)
 
 
-class Numbering(NamedTuple):
-    """The CTEs of `numbering`, and what the caller's statement answers of the counter for `numbered`."""
-
-    counter: sa.CTE  # the caller joins it (one row)
-    row: sa.CTE  # the feed row, added to the caller's statement
-    answered: list[sa.ColumnElement[Any]]
-
-
-def numbering(appended: sa.CTE) -> Numbering:
-    """PostgreSQL: the counter's advance by one and the feed row of the event that `appended` (a caller's
-    data-modifying CTE returning its `id`) writes, for the caller's statement. Parameters: numbering_parameters."""
-    feed = FeedPosition.__table__
-    counter = _advance_counter(True).cte("counter")
-    given = (sa.bindparam(f"feed_{name}", type_=feed.c[name].type) for name in AT_EVENT)
-    numbered_row = sa.select(counter.c.last_position, appended.c.id, *given).select_from(
-        counter.join(appended, sa.true())
-    )
-    answered = [
-        counter.c.platform_subscriptions.label("feed_platforms"),
-        counter.c.webhook_generation.label("feed_generation"),
-    ]
-    return Numbering(counter, feed.insert().from_select(_COLUMNS, numbered_row).cte("feed_row"), answered)
-
-
-def numbering_parameters(permit: Permit) -> dict[str, Any]:
-    """PostgreSQL: the parameters of `numbering` for an event of `permit`, as it stands now."""
-    return {"n": 1, **{f"feed_{name}": value for name, value in at_event(permit).items()}}
-
-
 def append_numbered(session: Session, event: Event, permit: Permit) -> Event:
     """PostgreSQL: append a new event about `permit` to its chain (audit.appending) and give it its feed position in
     one statement; the caller's transaction ends without another row lock (may_number_now). Then as audit.append."""
-    row = session.execute(
-        _append_and_number(), {**audit.append_parameters(event), **numbering_parameters(permit)}
-    )
-    placed = row.one()
+    at_event_of = {f"feed_{name}": value for name, value in at_event(permit).items()}
+    placed = session.execute(
+        _append_and_number(), {**audit.append_parameters(event), "n": 1, **at_event_of}
+    ).one()
     numbered(session, placed.id, placed.feed_platforms, placed.feed_generation)
     return audit.appended(session, event, placed[:4])
 
 
 @functools.cache
 def _append_and_number() -> sa.Select:
+    """The event's append (audit.appending), the counter's advance by one and the event's feed row, answering the
+    event's place and what the counter answers. Built once."""
+    feed = FeedPosition.__table__
     appended = audit.appending()
-    feed = numbering(appended)
+    counter = _advance_counter(True).cte("counter")
+    given = (sa.bindparam(f"feed_{name}", type_=feed.c[name].type) for name in AT_EVENT)
+    numbered_row = sa.select(counter.c.last_position, appended.c.id, *given).select_from(
+        counter.join(appended, sa.true())
+    )
     return (
-        sa.select(appended.c.id, appended.c.seq, appended.c.prev_hash, appended.c.hash, *feed.answered)
-        .select_from(appended.join(feed.counter, sa.true()))
-        .add_cte(feed.row)
+        sa.select(
+            appended.c.id,
+            appended.c.seq,
+            appended.c.prev_hash,
+            appended.c.hash,
+            counter.c.platform_subscriptions.label("feed_platforms"),
+            counter.c.webhook_generation.label("feed_generation"),
+        )
+        .select_from(appended.join(counter, sa.true()))
+        .add_cte(feed.insert().from_select(_COLUMNS, numbered_row).cte("feed_row"))
     )
 
 

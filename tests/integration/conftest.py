@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
+from permit_service import db
 from tests.api.test_integration_rules import plant  # noqa: F401 - a fixture
 from tests.integration.bridge_helpers import listeners  # noqa: F401 - a fixture
 
@@ -23,3 +25,11 @@ def live_url(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """An engine made as the app makes it (db.make_engine), disposed after the test."""
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()

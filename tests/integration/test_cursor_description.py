@@ -10,18 +10,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from permit_service import db
-
 pytestmark = pytest.mark.postgres_only
 
 QUERY = "SELECT 1 AS n, '作业票'::text AS 名称, now() AS at, NULL::numeric(6, 2) AS limit_value"
-
-
-@pytest.fixture
-def engine(database_url: str):
-    engine = db.make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def test_a_description_reads_as_psycopgs_own(engine) -> None:

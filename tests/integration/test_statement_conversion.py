@@ -15,13 +15,6 @@ from permit_service import db
 pytestmark = pytest.mark.postgres_only
 
 
-@pytest.fixture
-def engine(database_url: str):
-    engine = db.make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
 def test_a_statement_longer_than_psycopgs_default_bounds_is_converted_once(engine) -> None:
     parameters = {f"p{i}": i for i in range(db.MAX_CACHED_PARAMETERS)}
     listed = ", ".join(f"%(p{i})s::int AS c{i}" for i in range(db.MAX_CACHED_PARAMETERS))
