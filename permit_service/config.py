@@ -26,7 +26,7 @@ Every setting is an environment variable; this table is the operator's reference
 | `PAGE_SIZE_DEFAULT` / `PAGE_SIZE_MAX` | `50` / `200` | cursor pagination bounds. |
 | `IDEMPOTENCY_TTL_HOURS` | `24` | how long an `Idempotency-Key` answer is kept. |
 | `DISPLAY_TIMEZONE` | `Asia/Shanghai` | timezone of timestamps in responses (storage is always UTC). |
-| `LOG_LEVEL` | `INFO` | level of the JSON logs. |
+| `LOG_LEVEL` | `INFO` | level of the JSON logs. The state-machine library's own lines (two per permit transition) show only at `DEBUG`. |
 | `SCHEDULER_TICK_SECONDS` | `30` | how often the scheduler expires permits, applies freeze starts and checks monitoring (the most a timed act is late). |
 | `SCHEDULER_OUTBOX_SECONDS` | `5` | how often the scheduler delivers the webhook outbox. |
 | `MQTT_BRIDGE_CONFIG` | unset | YAML/JSON file of `permit-service mqtt-bridge` (when `--config` is not given); see README, MQTT bridge. |

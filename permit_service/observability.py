@@ -47,6 +47,10 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # transitions logs two INFO lines ("Finished processing state ... callbacks") on every permit transition: noise
+    # an operator cannot act on, and formatting them cost each action more than its access log line. DEBUG keeps them.
+    chatter = logging.NOTSET if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    logging.getLogger("transitions").setLevel(chatter)
 
 
 def init_app(app: Flask, cfg: Config) -> None:
