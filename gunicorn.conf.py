@@ -84,9 +84,18 @@ def when_ready(server):
         gc.freeze()
 
 
+GC_YOUNG_THRESHOLD = 2000  # allocations between young collections (CPython: 700)
+
+
 def post_fork(server, worker):
     """A worker forked from the preloaded app starts with a pool of its own (close=False: the master's connections,
-    if it ever had any, are left to the master)."""
+    if it ever had any, are left to the master), and collects reference cycles less often than CPython's default."""
+    # Each request leaves a few hundred objects in reference cycles (the ORM's graph of a permit, its crew and their
+    # instance states), which only the cyclic collector frees. At the default first threshold (700 allocations) an
+    # action ran about one young collection and every tenth request an older one, 5-6 % of a worker's time (issue 14);
+    # at 2,000, a quarter as many young collections and 1.8 % fewer instructions per suspend or resume (callgrind);
+    # the cycles wait about two requests longer to be freed.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     # No engine: not preloaded, or another app served with these settings (bench/compare runs the floor from here).
     engine = getattr(server.app.callable, "extensions", {}).get("db_engine")
     if engine is not None:

@@ -4,6 +4,7 @@ uses a database connection of the master's."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -144,7 +145,26 @@ def test_gunicorns_own_refusals_are_problem_json(server, request_bytes, status):
     assert problem["detail"] == f"{problem['message_zh']} / {problem['message_en']}"
 
 
-def test_a_worker_forked_from_the_preloaded_app_opens_connections_of_its_own(app, tmp_path, monkeypatch):
+@pytest.fixture
+def collector_thresholds():
+    """The process's cyclic-collector thresholds, put back after a test that runs post_fork."""
+    saved = gc.get_threshold()
+    yield saved
+    gc.set_threshold(*saved)
+
+
+def test_a_worker_collects_reference_cycles_less_often_than_cpythons_default(
+    app, tmp_path, monkeypatch, collector_thresholds
+):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    settings["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), None)
+    assert gc.get_threshold() == (2000, *collector_thresholds[1:])
+
+
+def test_a_worker_forked_from_the_preloaded_app_opens_connections_of_its_own(
+    app, tmp_path, monkeypatch, collector_thresholds
+):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the settings file sets it for the process
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["preload_app"]
