@@ -93,7 +93,7 @@ def post_fork(server, worker):
     # Each request leaves a few hundred objects in reference cycles (the ORM's graph of a permit, its crew and their
     # instance states), which only the cyclic collector frees. At the default first threshold (700 allocations) an
     # action ran about one young collection and every tenth request an older one, 5-6 % of a worker's time (issue 14);
-    # at 2,000, a quarter as many young collections and 1.8 % fewer instructions per suspend or resume (callgrind);
+    # at 2,000, a fifth as many young collections and 1.8 % fewer instructions per suspend or resume (callgrind);
     # the cycles wait about two requests longer to be freed.
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     # No engine: not preloaded, or another app served with these settings (bench/compare runs the floor from here).
