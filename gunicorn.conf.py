@@ -92,7 +92,7 @@ def post_fork(server, worker):
     if it ever had any, are left to the master), and collects reference cycles less often than CPython's default."""
     # Each request leaves a few hundred objects in reference cycles (the ORM's graph of a permit, its crew and their
     # instance states), which only the cyclic collector frees. At the default first threshold (700 allocations) an
-    # action ran about one young collection and every tenth request an older one, 5-6 % of a worker's time (issue 14);
+    # action ran one young collection and every eleventh request an older one, about 5 % of its CPU (issue 14);
     # at 2,000, a fifth as many young collections and 1.8 % fewer instructions per suspend or resume (callgrind);
     # the cycles wait about two requests longer to be freed.
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -8,10 +8,9 @@ import logging
 import pytest
 
 from permit_service.observability import configure_logging
-from workflows import get_workflow
 from workflows.states import State
 
-from .factories import actor_for, ctx, payload_for, permit
+from .factories import fire, permit
 
 
 @pytest.fixture
@@ -31,9 +30,7 @@ def _lines(err: str) -> list[dict]:
 
 def test_a_permit_transition_logs_no_state_machine_chatter_at_info(service_logging, capsys):
     service_logging("INFO")
-    wf = get_workflow("hot_work")
-    p = permit("hot_work", State.active)
-    wf.fire(p, "suspend", ctx(actor_for(wf, p, "suspend")), payload_for(wf, p, "suspend"))
+    fire(permit("hot_work", State.active), "suspend")
     logging.getLogger("permit_service.access").info("POST /suspend 200")
     logging.getLogger("transitions.core").warning("a warning of the state machine")
 
@@ -47,8 +44,6 @@ def test_a_permit_transition_logs_no_state_machine_chatter_at_info(service_loggi
 
 def test_debug_level_shows_the_state_machine_too(service_logging, capsys):
     service_logging("DEBUG")
-    wf = get_workflow("hot_work")
-    p = permit("hot_work", State.active)
-    wf.fire(p, "suspend", ctx(actor_for(wf, p, "suspend")), payload_for(wf, p, "suspend"))
+    fire(permit("hot_work", State.active), "suspend")
 
     assert any(line["logger"].startswith("transitions") for line in _lines(capsys.readouterr().err))
