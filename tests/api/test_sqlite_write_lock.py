@@ -183,12 +183,14 @@ def test_a_waiting_writer_sleeps_until_the_holder_leaves_instead_of_polling(
     other_process = db._WritersQueue(config.database_url.removeprefix("sqlite:///") + "-writers")
     other_process.join(timeout_s=1)
     tries = 0
+    first_try = threading.Event()
     flock = fcntl.flock
 
     def counted_flock(fd: int, operation: int) -> None:
         nonlocal tries
         if threading.current_thread().name == "waiting" and operation & fcntl.LOCK_EX:
             tries += 1
+            first_try.set()
         flock(fd, operation)
 
     monkeypatch.setattr(db.fcntl, "flock", counted_flock)
@@ -200,6 +202,8 @@ def test_a_waiting_writer_sleeps_until_the_holder_leaves_instead_of_polling(
         name="waiting",
     )
     waiting.start()
+    # From its first try on, the create waits for the queue (on a loaded host it may take a while to get there).
+    assert first_try.wait(10)
     time.sleep(0.5)  # the create waits for the queue all this while
     other_process.leave()
     waiting.join(10)
