@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, SessionTransaction
 
 from permit_service.api.conventions import WithExtras
+from permit_service.api.dumping import compiled
 from permit_service.api.fields import display_tz
 from permit_service.auth.principal import Principal, enterprise_scope, own_enterprise
 from permit_service.calendar import calendar_at
@@ -58,9 +59,10 @@ log = logging.getLogger(__name__)
 
 _document = s.PermitOut(exclude=PER_READ)
 _per_read = s.PermitOut(only=PER_READ)
-# What marshmallow dumps of an answer and of a document: everything but the gas tests (see permit_json).
-_answer_dump = s.PermitOut(exclude=("gas_tests",))
-_document_dump = s.PermitOut(exclude=(*PER_READ, "gas_tests"))
+# What is dumped, by PermitOut compiled, of an answer and of a document: everything but the gas tests (see
+# permit_json).
+_answer_dump = compiled(s.PermitOut(exclude=("gas_tests",)))
+_document_dump = compiled(s.PermitOut(exclude=(*PER_READ, "gas_tests")))
 _FIELDS = list(s.PermitOut().dump_fields)
 _BEFORE_GAS_TESTS = frozenset(_FIELDS[: _FIELDS.index("gas_tests")])
 
@@ -90,7 +92,7 @@ def permit_json(permit: Permit, per_read: Mapping[str, Any] | None = None) -> st
     """PermitOut of the permit as JSON: its answer with `per_read` (the caller's next actions and the day's notice),
     its document without.
 
-    The gas tests, which a permit at work gathers all its life, are not dumped by marshmallow: each is rendered from
+    The gas tests, which a permit at work gathers all its life, are not dumped with the rest: each is rendered from
     its row with its readings as stored (permits.children.gas_test_json), in the place PermitOut gives them.
     """
     kids = children.of(permit)
@@ -99,7 +101,7 @@ def permit_json(permit: Permit, per_read: Mapping[str, Any] | None = None) -> st
         "signatures": kids.signatures,
         **(per_read or {}),
     }
-    dumped = (_document_dump if per_read is None else _answer_dump).dump(WithExtras(permit, **extras))
+    dumped = (_document_dump if per_read is None else _answer_dump)(WithExtras(permit, **extras))
     gas_tests = children.gas_tests_json(kids.gas_tests, display_tz())
     before = {k: v for k, v in dumped.items() if k in _BEFORE_GAS_TESTS}
     after = {k: v for k, v in dumped.items() if k not in _BEFORE_GAS_TESTS}

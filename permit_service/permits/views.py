@@ -26,6 +26,7 @@ from permit_service.api.conventions import (
     prefers_minimal,
     rendered_answer,
 )
+from permit_service.api.dumping import compiled
 from permit_service.api.fields import StrictSchema, display_tz
 from permit_service.api.openapi import WORKFLOW_EVENT
 from permit_service.audit import history
@@ -71,19 +72,19 @@ def _location(permit: Permit, status: int) -> str | None:
     return f"/api/v1/permits/{permit.id}" if status == 201 else None
 
 
-_MINIMAL = s.PermitMinimalOut()
-_GAS_TEST_MINIMAL = s.GasTestMinimalOut()
+_MINIMAL = compiled(s.PermitMinimalOut())
+_GAS_TEST_MINIMAL = compiled(s.GasTestMinimalOut())
 
 
 def _minimal(_session: Session, permit: Permit, _principal: Principal, status: int = 200) -> Any:
     """PermitMinimalOut, to `Prefer: return=minimal` (RFC 7240): the permit's own columns as the write left them,
     without what _answer reads and renders after the commit (its next actions, signatures and gas tests)."""
-    return minimal_answer(_MINIMAL.dump(permit), permit.version, status, location=_location(permit, status))
+    return minimal_answer(_MINIMAL(permit), permit.version, status, location=_location(permit, status))
 
 
 def _minimal_gas_test(_session: Session, permit: Permit, _principal: Principal) -> Any:
     """GasTestMinimalOut: the minimal answer with the verdict on the gas test the request recorded."""
-    dumped = _GAS_TEST_MINIMAL.dump(WithExtras(permit, gas_test=children.recorded_gas_test(permit)))
+    dumped = _GAS_TEST_MINIMAL(WithExtras(permit, gas_test=children.recorded_gas_test(permit)))
     return minimal_answer(dumped, permit.version)
 
 
