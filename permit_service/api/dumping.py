@@ -60,7 +60,7 @@ def _schema_dump(schema: Schema) -> _Dump | None:
         out = {}
         # How marshmallow reads a value is decided by the object's type: decided once for all its fields.
         mapping = type(obj) is dict
-        plain = not mapping and not hasattr(obj, "__getitem__")
+        plain = not mapping and (not hasattr(obj, "__getitem__") or type(obj).__getitem__ in _BY_POSITION)
         for key, name, where, dotted, default, convert, field in plan:
             if convert is None:  # marshmallow's own path for this field
                 value = field.serialize(name, obj, accessor=schema.get_attribute)
@@ -99,6 +99,10 @@ def _field_plan(name: str, field: fields.Field) -> tuple[Any, ...]:
     )
     converter = _converter(field) if plain else None
     return key, name, where, "." in where, field.dump_default, converter, field
+
+
+# A tuple's or list's item is never found by name (TypeError): marshmallow reads the attribute, e.g. a named tuple's.
+_BY_POSITION = (tuple.__getitem__, list.__getitem__)
 
 
 def _value(obj: Any, key: str) -> Any:
