@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, post_dump
 
 from permit_service.api.dumping import compiled
 from permit_service.api.fields import AwareDateTime
+from permit_service.feed import schemas as feed_schemas
 from permit_service.permits import schemas as permit_schemas
 
 
@@ -172,8 +173,9 @@ def test_any_mapping_dumps_as_marshmallow_dumps_it(data, kids):
     assert compiled(Loose())(data) == expected
 
 
-def test_the_permit_answer_is_compiled_whole_nested_schemas_included():
-    """PermitOut and the minimal answers dump every field here: none falls back to marshmallow field by field."""
+def test_the_permit_answer_and_the_feed_event_are_compiled_whole_nested_schemas_included():
+    """PermitOut, the minimal answers and FeedEvent dump every field here: none falls back to marshmallow field by
+    field."""
     from permit_service.api import dumping
 
     def fallbacks(schema: Schema) -> list[str]:
@@ -191,5 +193,6 @@ def test_the_permit_answer_is_compiled_whole_nested_schemas_included():
         permit_schemas.PermitOut(),
         permit_schemas.PermitMinimalOut(),
         permit_schemas.GasTestMinimalOut(),
+        feed_schemas.FeedEvent(),
     ):
         assert fallbacks(schema) == []
