@@ -12,14 +12,15 @@ function that does only that. It answers what `schema.dump` answers, field for f
 - the fields whose `_serialize` reads nothing but the value (strings, ids, numbers, booleans, dates, this service's
   timestamps, plain dicts, lists and nested schemas of those) are converted here as their `_serialize` would; any
   other field is dumped by marshmallow's own `Field.serialize`;
-- a schema with dump hooks, its own accessor or `many` is not compiled (TypeError).
+- a schema with dump hooks, its own accessor, dump or dict class, or `many`, is not compiled (TypeError); nested in
+  another, it is dumped by marshmallow, and so is a schema nested in itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from marshmallow import Schema, fields, missing
 from marshmallow.utils import ensure_text_type
@@ -34,10 +35,11 @@ _Dump = Callable[[Any, tzinfo], dict[str, Any]]
 
 def compiled(schema: Schema) -> Callable[[Any], dict[str, Any]]:
     """`schema.dump` for one object, compiled (see the module)."""
-    dump = None if schema.many else _schema_dump(schema)
+    dump = None if schema.many else _schema_dump(schema, frozenset())
     if dump is None:
         raise TypeError(
-            f"{type(schema).__name__} has dump hooks, its own accessor or many: dump it with marshmallow"
+            f"{type(schema).__name__} has dump hooks, its own accessor, dump or dict class, or many: dump it with "
+            "marshmallow"
         )
 
     def dump_one(obj: Any) -> dict[str, Any]:
@@ -46,21 +48,29 @@ def compiled(schema: Schema) -> Callable[[Any], dict[str, Any]]:
     return dump_one
 
 
-def _schema_dump(schema: Schema) -> _Dump | None:
+def _schema_dump(schema: Schema, within: frozenset[type[Schema]]) -> _Dump | None:
+    """The compiled dump of `schema`, or None where marshmallow must dump it; `within`: the schemas being compiled
+    around it (one nested in itself is left to marshmallow)."""
+    kind = type(schema)
     if (
-        schema._hooks.get("pre_dump")
+        kind in within
+        or schema._hooks.get("pre_dump")
         or schema._hooks.get("post_dump")
-        or type(schema).get_attribute is not Schema.get_attribute
+        or kind.get_attribute is not Schema.get_attribute
+        or kind.dump is not Schema.dump
+        or kind._serialize is not Schema._serialize
         or schema.dict_class is not dict
     ):
         return None
-    plan = [_field_plan(name, field) for name, field in schema.dump_fields.items()]
+    plan = [_field_plan(name, field, within | {kind}) for name, field in schema.dump_fields.items()]
 
     def dump(obj: Any, tz: tzinfo) -> dict[str, Any]:
         out = {}
         # How marshmallow reads a value is decided by the object's type: decided once for all its fields.
         mapping = type(obj) is dict
-        plain = not mapping and (not hasattr(obj, "__getitem__") or type(obj).__getitem__ in _BY_POSITION)
+        plain = not mapping and (
+            not hasattr(obj, "__getitem__") or getattr(type(obj), "__getitem__", None) in _BY_POSITION
+        )
         for key, name, where, dotted, default, convert, field in plan:
             if convert is None:  # marshmallow's own path for this field
                 value = field.serialize(name, obj, accessor=schema.get_attribute)
@@ -78,27 +88,43 @@ def _schema_dump(schema: Schema) -> _Dump | None:
             else:
                 value = _value(obj, where)
             if value is missing:
-                if default is missing:
-                    continue
                 value = default() if callable(default) else default
+                if value is missing:
+                    continue
             out[key] = None if value is None else convert(value, tz)
         return out
 
     return dump
 
 
-def _field_plan(name: str, field: fields.Field) -> tuple[Any, ...]:
-    """The dumped key, the field's name, where its value is read (an attribute or key, or a dotted path of them),
-    its dump_default, its converter (None: marshmallow dumps it) and the field."""
-    key = field.data_key if field.data_key is not None else name
-    where = field.attribute or name
+class FieldPlan(NamedTuple):
+    """How a compiled dump dumps one field."""
+
+    key: str  # the key it is dumped under (data_key)
+    name: str  # the field's name in its schema
+    where: str  # the attribute or key its value is read from, or a dotted path of them
+    dotted: bool
+    default: Any  # dump_default
+    convert: Convert | None  # None: marshmallow's Field.serialize dumps it
+    field: fields.Field
+
+
+def _field_plan(name: str, field: fields.Field, within: frozenset[type[Schema]]) -> FieldPlan:
+    where = name if field.attribute is None else field.attribute
     plain = (
         field._CHECK_ATTRIBUTE
         and type(field).serialize is fields.Field.serialize
         and type(field).get_value is fields.Field.get_value
     )
-    converter = _converter(field) if plain else None
-    return key, name, where, "." in where, field.dump_default, converter, field
+    return FieldPlan(
+        key=name if field.data_key is None else field.data_key,
+        name=name,
+        where=where,
+        dotted="." in where,
+        default=field.dump_default,
+        convert=_converter(field, within) if plain else None,
+        field=field,
+    )
 
 
 # A tuple's or list's item is never found by name (TypeError): marshmallow reads the attribute, e.g. a named tuple's.
@@ -106,7 +132,7 @@ _BY_POSITION = (tuple.__getitem__, list.__getitem__)
 
 
 def _value(obj: Any, key: str) -> Any:
-    """marshmallow.utils.get_value for one step: `obj[key]` where `obj` has `__getitem__` and that works, else the
+    """marshmallow.utils._get_value_for_key: `obj[key]` where `obj` has `__getitem__` and that works, else the
     attribute; `missing` where neither is there."""
     if not hasattr(obj, "__getitem__"):
         return getattr(obj, key, missing)
@@ -116,19 +142,19 @@ def _value(obj: Any, key: str) -> Any:
         return getattr(obj, key, missing)
 
 
-def _converter(field: fields.Field) -> Convert | None:
+def _converter(field: fields.Field, within: frozenset[type[Schema]]) -> Convert | None:
     """How a field turns a value that is not None into what it dumps, where that reads nothing but the value (and
     None for it is None, as marshmallow's fields dump it); None for any other field."""
     serialize = type(field)._serialize
     if type(field) is fields.Nested:
-        nested = _schema_dump(field.schema)
+        nested = _schema_dump(field.schema, within)
         if nested is None:
             return None
         if field.many or field.schema.many:
             return lambda value, tz: [nested(each, tz) for each in value]
         return nested
     if type(field) is fields.List:
-        inner = _converter(field.inner)
+        inner = _converter(field.inner, within)
         if inner is None:
             return None
         return lambda value, tz: [None if each is None else inner(each, tz) for each in value]

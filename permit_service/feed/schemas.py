@@ -171,13 +171,13 @@ class FeedEvent(StrictSchema):
     )
 
 
+# FeedEvent dumped compiled (api.dumping), built once: a page of the feed encodes up to a page size of events.
+_feed_event = compiled(FeedEvent())
+
+
 def encode(item: dict[str, Any]) -> str:
     """One feed event as compact JSON: a JSON Lines line of the pull feed, the body of a push."""
     return json.dumps(_feed_event(item), ensure_ascii=False, separators=(",", ":"))
-
-
-# FeedEvent dumped compiled (api.dumping), built once: a page of the feed encodes up to a page size of events.
-_feed_event = compiled(FeedEvent())
 
 
 class FeedPageOut(StrictSchema):

@@ -59,8 +59,7 @@ log = logging.getLogger(__name__)
 
 _document = s.PermitOut(exclude=PER_READ)
 _per_read = s.PermitOut(only=PER_READ)
-# What is dumped, by PermitOut compiled, of an answer and of a document: everything but the gas tests (see
-# permit_json).
+# PermitOut compiled (api.dumping) for an answer and for a document: everything but the gas tests (see permit_json).
 _answer_dump = compiled(s.PermitOut(exclude=("gas_tests",)))
 _document_dump = compiled(s.PermitOut(exclude=(*PER_READ, "gas_tests")))
 _FIELDS = list(s.PermitOut().dump_fields)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from permit_service.api.conventions import WithExtras
 from permit_service.api.dumping import compiled
 from permit_service.measures.lines import lines as measure_lines
-from permit_service.permits import children, service
+from permit_service.permits import children, documents, service
 from permit_service.permits import schemas as s
 from permit_service.permits.models import Permit
 from tests.api.permit_flows import PermitFlow
@@ -54,6 +54,8 @@ def _dumps_agree(app, db_session, permit_id: str) -> None:
         expected = schema.dump(answer)
         assert compiled(schema)(answer) == expected
         assert expected["signatures"] or expected["state"] == "draft"
+        # What the service dumps: without the gas tests (rendered from their rows, permit_json)
+        assert documents._answer_dump(answer) == s.PermitOut(exclude=("gas_tests",)).dump(answer)
     db_session.commit()  # SQLite: release the lock for the app
 
 

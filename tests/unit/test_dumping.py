@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, fields, post_dump
+from marshmallow import Schema, fields, missing, post_dump
 
+from permit_service.api.conventions import WithExtras
 from permit_service.api.dumping import compiled
 from permit_service.api.fields import AwareDateTime
 from permit_service.feed import schemas as feed_schemas
@@ -124,6 +125,37 @@ def test_timestamps_are_shown_in_the_display_timezone_naive_ones_read_as_utc():
     _check(Outer(only=("shown",)), {"shown": datetime(2026, 12, 6, 16, 30, tzinfo=other)})
 
 
+def test_a_wrapper_with_extras_reads_as_marshmallow_reads_it_whatever_it_wraps():
+    """WithExtras (conventions.answer) finds __getitem__ only through what it wraps: marshmallow reads its
+    attributes, the wrapped object's through it."""
+    values = _full()
+    _check(Outer(), WithExtras(values, name="额外"))
+    _check(Outer(), WithExtras(Thing(**values), name="额外"))
+    _check(Inner(), WithExtras(Row("A1-02", None, {}), counts={"blinds": 1}))
+
+
+def test_defaults_and_attributes_at_their_edges():
+    class Edges(Schema):
+        gone = fields.String(dump_default=lambda: missing)  # a default that is missing leaves the field out
+        empty = fields.String(attribute="")
+        deep = fields.String(attribute="inner.code")
+
+    for obj in (
+        {"": "by an empty key", "inner": [("code", "x")]},
+        {"inner": {"code": "y"}},
+        Thing(inner=None),
+    ):
+        _check(Edges(), obj)
+
+
+def test_a_schema_nested_in_itself_is_dumped_by_marshmallow_where_it_recurs():
+    class Tree(Schema):
+        name = fields.String()
+        children = fields.List(fields.Nested(lambda: Tree()))
+
+    _check(Tree(), {"name": "root", "children": [{"name": "leaf", "children": [{"name": "deeper"}]}]})
+
+
 def test_a_schema_with_dump_hooks_or_many_is_not_compiled():
     class Hooked(Schema):
         name = fields.String()
@@ -136,6 +168,13 @@ def test_a_schema_with_dump_hooks_or_many_is_not_compiled():
         compiled(Hooked())
     with pytest.raises(TypeError):
         compiled(Inner(many=True))
+
+    class OwnDump(Inner):
+        def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+            return {}
+
+    with pytest.raises(TypeError):
+        compiled(OwnDump())
 
 
 class Nested(Schema):
@@ -181,8 +220,7 @@ def test_the_permit_answer_and_the_feed_event_are_compiled_whole_nested_schemas_
     def fallbacks(schema: Schema) -> list[str]:
         found = []
         for name, field in schema.dump_fields.items():
-            *_, convert, _field = dumping._field_plan(name, field)
-            if convert is None:
+            if dumping._field_plan(name, field, frozenset()).convert is None:
                 found.append(name)
             inner = field.inner if isinstance(field, fields.List) else field
             if isinstance(inner, fields.Nested):
