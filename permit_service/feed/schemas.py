@@ -188,6 +188,11 @@ class FeedPageOut(StrictSchema):
     has_more = fields.Boolean(required=True)
 
 
+# A page of the feed as FeedPageOut dumps it (the pull feed's JSON form), compiled once: a page holds up to a page
+# size of events.
+dump_page = compiled(FeedPageOut())
+
+
 class RegulatorClientIn(StrictSchema):
     """A regulator's platform to register: its name and region (the caller's own or one below it)."""
 

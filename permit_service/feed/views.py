@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 
 from permit_service.api.blueprint import Blueprint
 from permit_service.auth import current_principal, require_roles
@@ -63,7 +63,7 @@ def events(args: dict[str, Any]) -> Any:
         get_session(), principal=principal, after=int(args["after"]), since=args["since"], limit=limit
     )
     if not _wants_jsonl(args):
-        return page
+        return jsonify(schemas.dump_page(page))  # what @blp.response would answer, dumped compiled
     lines = "".join(schemas.encode(item) + "\n" for item in page.items)
     return Response(
         lines,

@@ -212,9 +212,9 @@ def test_any_mapping_dumps_as_marshmallow_dumps_it(data, kids):
     assert compiled(Loose())(data) == expected
 
 
-def test_the_permit_answer_and_the_feed_event_are_compiled_whole_nested_schemas_included():
-    """PermitOut, the minimal answers and FeedEvent dump every field here: none falls back to marshmallow field by
-    field."""
+def test_the_permit_answers_and_the_feed_are_compiled_whole_nested_schemas_included():
+    """PermitOut, the minimal answers and the feed's events and pages dump every field here: none falls back to
+    marshmallow field by field."""
     from permit_service.api import dumping
 
     def fallbacks(schema: Schema) -> list[str]:
@@ -232,5 +232,6 @@ def test_the_permit_answer_and_the_feed_event_are_compiled_whole_nested_schemas_
         permit_schemas.PermitMinimalOut(),
         permit_schemas.GasTestMinimalOut(),
         feed_schemas.FeedEvent(),
+        feed_schemas.FeedPageOut(),
     ):
         assert fallbacks(schema) == []
