@@ -23,7 +23,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
 from marshmallow import Schema, fields, missing
-from marshmallow.utils import ensure_text_type
+from marshmallow.utils import ensure_text_type, get_value
 
 from permit_service.api.fields import AwareDateTime, display_tz
 
@@ -77,16 +77,12 @@ def _schema_dump(schema: Schema, within: frozenset[type[Schema]]) -> _Dump | Non
                 if value is not missing:
                     out[key] = value
                 continue
-            if dotted:
-                value = obj
-                for step in where.split("."):
-                    value = _value(value, step)
-            elif plain:
+            if plain and not dotted:
                 value = getattr(obj, where, missing)
-            elif mapping:
+            elif mapping and not dotted:
                 value = obj[where] if where in obj else getattr(obj, where, missing)
-            else:
-                value = _value(obj, where)
+            else:  # a dotted path, or an object with __getitem__ of its own
+                value = get_value(obj, where, missing)
             if value is missing:
                 value = default() if callable(default) else default
                 if value is missing:
@@ -111,7 +107,7 @@ class FieldPlan(NamedTuple):
 
 def _field_plan(name: str, field: fields.Field, within: frozenset[type[Schema]]) -> FieldPlan:
     where = name if field.attribute is None else field.attribute
-    plain = (
+    standard = (
         field._CHECK_ATTRIBUTE
         and type(field).serialize is fields.Field.serialize
         and type(field).get_value is fields.Field.get_value
@@ -122,24 +118,14 @@ def _field_plan(name: str, field: fields.Field, within: frozenset[type[Schema]])
         where=where,
         dotted="." in where,
         default=field.dump_default,
-        convert=_converter(field, within) if plain else None,
+        convert=_converter(field, within) if standard else None,
         field=field,
     )
 
 
-# A tuple's or list's item is never found by name (TypeError): marshmallow reads the attribute, e.g. a named tuple's.
+# A tuple's or list's item is never found by name (get_value's TypeError): marshmallow reads the attribute, e.g. a
+# named tuple's.
 _BY_POSITION = (tuple.__getitem__, list.__getitem__)
-
-
-def _value(obj: Any, key: str) -> Any:
-    """marshmallow.utils._get_value_for_key: `obj[key]` where `obj` has `__getitem__` and that works, else the
-    attribute; `missing` where neither is there."""
-    if not hasattr(obj, "__getitem__"):
-        return getattr(obj, key, missing)
-    try:
-        return obj[key]
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return getattr(obj, key, missing)
 
 
 def _converter(field: fields.Field, within: frozenset[type[Schema]]) -> Convert | None:
