@@ -44,6 +44,7 @@ from permit_service.integrations.models import (
     PositionSnapshot,
 )
 from permit_service.permits import service as permits
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import Permit, PermitCrewMember
 from permit_service.presence import service as presence
 from permit_service.presence.models import PresenceEntry
@@ -833,7 +834,7 @@ def _position_findings(session: Session, permit: Permit) -> list[_Finding]:
             .where(PermitCrewMember.permit_id == permit.id)
         ).all()
     )  # fmt: skip
-    guardians = {c.person_id for c in permit.crew if c.role == "guardian"}
+    guardians = {c.person_id for c in crew_of(permit) if c.role == "guardian"}
     if guardians and not any(
         (loc := locations.get(g)) is not None and loc.area_id == permit.area_id for g in guardians
     ):

@@ -43,6 +43,7 @@ from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import children
 from permit_service.permits import schemas as s
 from permit_service.permits.context import GENERATION
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import Permit, PermitDocument, PermitLink
 from workflows.states import TERMINAL
 
@@ -98,6 +99,7 @@ def permit_json(permit: Permit, per_read: Mapping[str, Any] | None = None) -> st
     extras = {
         "measures": measure_lines(permit.type, permit.measure_list_version, permit.measures),  # G-02: worded
         "signatures": kids.signatures,
+        "crew": crew_of(permit),
         **(per_read or {}),
     }
     dumped = (_document_dump if per_read is None else _answer_dump)(WithExtras(permit, **extras))

@@ -22,6 +22,7 @@ from permit_service.checklists.service import printed_checklists
 from permit_service.directory.models import Enterprise, Person
 from permit_service.measures.lines import lines as measure_lines
 from permit_service.permits import service
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import Permit, PermitCrewMember
 from permit_service.permits.verify import qr_svg, verify_url
 from workflows import WORKFLOWS, get_workflow, working_hours
@@ -199,7 +200,7 @@ def form_of(session: Session, permit: Permit) -> dict[str, Any]:
                 "role": _role(c.role),
                 "certificate": _certificate(c),
             }
-            for c in permit.crew
+            for c in crew_of(permit)
         ],
         "measures": _measures(permit, names),
         "measure_list": permit.measure_list_version,
@@ -301,7 +302,7 @@ def _period(period: WorkingPeriod) -> tuple[str, str]:
 def _person_ids(permit: Permit) -> set[uuid.UUID]:
     ids = {
         permit.applicant_id,
-        *(c.person_id for c in permit.crew),
+        *(c.person_id for c in crew_of(permit)),
         *(t.analyst_id for t in permit.gas_tests),
     }
     ids |= {s.person_id for s in permit.signatures if s.person_id}

@@ -51,6 +51,7 @@ from permit_service.permits.context import (
     reads,
     with_permit_columns,
 )
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -100,13 +101,13 @@ _LINKED_COLUMNS = (
     Permit.valid_until,
 )  # fmt: skip
 
-# What the core's view of a permit reads with its row: the crew (a few), the links (rarely any, each read with
-# _LINKED_COLUMNS, not as a whole permit with its area) and the enterprise (one), joined to it. Signatures and gas
-# tests grow with the permit's life: they are read as plain rows where first needed (permits.children). Built once:
-# loader options are immutable, and building them took 65 µs a statement.
+# What the core's view of a permit reads with its row: the links (rarely any, each read with _LINKED_COLUMNS, not
+# as a whole permit with its area) and the enterprise (one), joined to it. The crew comes as plain rows selected
+# beside it (permits.crew); signatures and gas tests grow with the permit's life: they are read as plain rows where
+# first needed (permits.children). Built once: loader options are immutable, and building them took 65 µs a
+# statement.
 ROW_OPTIONS = (
     joinedload(Permit.enterprise),
-    joinedload(Permit.crew),
     joinedload(Permit.links)
     .joinedload(PermitLink.linked)
     .options(load_only(*_LINKED_COLUMNS, Permit.version), lazyload(Permit.area)),
@@ -114,8 +115,14 @@ ROW_OPTIONS = (
 
 
 def load_options() -> list[Any]:
-    """ROW_OPTIONS and the signatures and gas tests, one statement each: for loading many permits at once."""
-    return [*ROW_OPTIONS, selectinload(Permit.signatures), selectinload(Permit.gas_tests)]
+    """ROW_OPTIONS, the crew joined, and the signatures and gas tests, one statement each: for loading many permits
+    at once (not read through get_permit, so their crew is the ORM collection, permits.crew)."""
+    return [
+        *ROW_OPTIONS,
+        joinedload(Permit.crew),
+        selectinload(Permit.signatures),
+        selectinload(Permit.gas_tests),
+    ]
 
 
 def get_permit(
@@ -238,13 +245,13 @@ def permit_data(permit: Permit, extra: Mapping[str, Any] | None = None) -> wf.Pe
             wf.CrewMember(
                 person_id=str(c.person_id),
                 role=c.role,
-                name=c.person.name,
+                name=c.name,
                 certificates=tuple(
                     wf.Certificate(cert.kind, cert.number, cert.expires_on, cert.issued_by)
-                    for cert in c.certificates_on_record
+                    for cert in c.certificates
                 ),
             )
-            for c in permit.crew
+            for c in crew_of(permit)
         ),
         signatures=Deferred(kids.core_signatures),
         gas_tests=Deferred(kids.core_gas_tests),
@@ -1321,7 +1328,10 @@ def _certificates_summary(certified: Sequence[Certified]) -> dict[str, Any]:
 
 
 def _record_certificates(permit: Permit, certified: Sequence[Certified]) -> None:
-    """G-13: record on each crew member the certificate of their record that submit accepted."""
+    """G-13: record on each crew member the certificate of their record that submit accepted (the crew's rows are
+    loaded for it: other actions, which record none, leave them unread)."""
+    if not certified:
+        return
     rows = {(str(c.person_id), c.role): c for c in permit.crew}
     for found in certified:
         row = rows[(found.person_id, found.role)]
@@ -1427,7 +1437,7 @@ def reissue(
         "work_unit": old.work_unit,
         "contractor": old.contractor,
         "measures": as_input(old.type, old.measure_list_version, old.measures),  # G-02: confirmed afresh
-        "crew": [{"person_id": c.person_id, "role": c.role} for c in old.crew],  # G-13: checked afresh
+        "crew": [{"person_id": c.person_id, "role": c.role} for c in crew_of(old)],  # G-13: checked afresh
         "linked_permit_ids": [link.linked_id for link in old.links],
     }
     new = create_permit(session, principal=principal, data=data, reissued_from=old)

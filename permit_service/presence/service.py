@@ -26,6 +26,7 @@ from permit_service.directory.models import Person, PlantArea
 from permit_service.errors import Conflict, NotFound, ValidationProblem
 from permit_service.permits import service as permits
 from permit_service.permits.context import register_provider
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import Permit
 from permit_service.presence.models import HeadcountRaise, PresenceEntry
 from workflows.states import TERMINAL, State
@@ -156,7 +157,7 @@ def _guardians_to_ask(permit: Permit) -> list[uuid.UUID]:
     """The guardians whose check-out HC-04 asks about: only a suspended permit's (only a resumption reads it)."""
     if permit.state != State.suspended:
         return []
-    return [c.person_id for c in permit.crew if c.role == "guardian"]
+    return [c.person_id for c in crew_of(permit) if c.role == "guardian"]
 
 
 def _lock_area(session: Session, area_id: uuid.UUID) -> None:
@@ -179,7 +180,7 @@ def _person(
 
 
 def _crew_roles(permit: Permit, person_id: uuid.UUID) -> set[str]:
-    return {c.role for c in permit.crew if c.person_id == person_id}
+    return {c.role for c in crew_of(permit) if c.person_id == person_id}
 
 
 def _require_workable(permit: Permit, *, guardian: bool = False) -> None:

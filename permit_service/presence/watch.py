@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from permit_service import clock
 from permit_service.integrations import service as integrations
 from permit_service.integrations.models import Alarm
+from permit_service.permits.crew import crew_of
 from permit_service.permits.models import Permit
 from permit_service.presence.models import PresenceEntry
 from workflows.states import State
@@ -21,7 +22,7 @@ from workflows.states import State
 
 def guardian_checked_out(session: Session, permit: Permit, entry: PresenceEntry) -> Alarm | None:
     """If `entry` was the permit's last guardian inside, stop the active work and raise the alarm (HC-04)."""
-    guardians = {c.person_id for c in permit.crew if c.role == "guardian"}
+    guardians = {c.person_id for c in crew_of(permit) if c.role == "guardian"}
     if permit.state != State.active or entry.person_id not in guardians:
         return None
     still_inside = session.scalar(
