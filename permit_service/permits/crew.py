@@ -5,7 +5,9 @@ permit, each member with their person and the certificates on their record (G-13
 permit read's CPU: every member's row repeated the permit's columns for the ORM to process again. So a permit read
 selects its crew as one JSON value beside the permit (context.read_with_permit) and crew_of gives it as plain rows.
 A write that changes the crew (a draft's update, submit recording certificates) loads the ORM collection,
-`permit.crew`, and crew_of then reads that instead, so it always answers the crew as this transaction sees it.
+`permit.crew`, and crew_of then reads that instead, so it always answers the crew as this transaction sees it. The
+members a filing or a draft's update makes carry their person's name and certificates as that request read them
+(held), not ORM objects of the person.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import date
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -59,13 +62,47 @@ def crew_of(permit: Permit) -> tuple[CrewRow, ...]:
     return tuple(_of(member) for member in permit.crew)
 
 
+class Held(NamedTuple):
+    """A person's name and the certificates on their record, by expiry, as read for a new crew member."""
+
+    name: str
+    certificates: tuple[CertificateRow, ...]
+
+
+_HELD = "_crew_member_held"  # a new member's own attribute (not a column): its person as read (held)
+
+
+def crew_people(rows: Iterable[Sequence[Any]]) -> dict[uuid.UUID, Held]:
+    """The people of rows (id, name, certificate kind, number, expiry, issuer; one per certificate on the person's
+    record, or one with a null certificate), by id."""
+    people: dict[uuid.UUID, tuple[str, list[CertificateRow]]] = {}
+    for person_id, name, kind, number, expires_on, issued_by in rows:
+        certificates = people.setdefault(person_id, (name, []))[1]
+        if kind is not None:
+            certificates.append(CertificateRow(kind, number, expires_on, issued_by))
+    return {
+        person_id: Held(name, tuple(sorted(certificates, key=_expiry)))
+        for person_id, (name, certificates) in people.items()
+    }
+
+
+def held(member: PermitCrewMember, person: Held) -> None:
+    """Keep on a new crew member its person as read (crew_of reads it instead of loading the person)."""
+    member.__dict__[_HELD] = person
+
+
 def _of(member: PermitCrewMember) -> CrewRow:
-    certificates = (
-        CertificateRow(c.kind, c.number, c.expires_on, c.issued_by) for c in member.certificates_on_record
-    )
+    person = member.__dict__.get(_HELD)
+    if (
+        person is None
+    ):  # a member loaded with its person and their certificates (PermitCrewMember's joined loads)
+        certificates = (
+            CertificateRow(c.kind, c.number, c.expires_on, c.issued_by) for c in member.certificates_on_record
+        )
+        person = Held(member.person.name, tuple(sorted(certificates, key=_expiry)))
     return CrewRow(
         member.person_id, member.role, member.position, member.certificate_kind, member.certificate_number,
-        member.certificate_expires_on, member.person.name, tuple(sorted(certificates, key=_expiry)),
+        member.certificate_expires_on, person.name, person.certificates,
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import fields as dc_fields
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
@@ -51,7 +51,7 @@ from permit_service.permits.context import (
     reads,
     with_permit_columns,
 )
-from permit_service.permits.crew import crew_of
+from permit_service.permits.crew import crew_of, crew_people, held
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -450,14 +450,11 @@ def _crew(
     session: Session, enterprise_id: uuid.UUID, crew: Sequence[Mapping[str, Any]]
 ) -> list[PermitCrewMember]:
     ids = {c["person_id"] for c in crew}
-    # Each person with their certificates (G-13), as the crew's eager loads would bring them: the new rows need
-    # no reading back for the core or the answer.
-    known = {
-        person.id: person
-        for person in session.scalars(
-            _crew_people(), {"ids": list(ids), "enterprise_id": enterprise_id}
-        ).unique()
-    }
+    # Each person's name and certificates (G-13) as plain rows, kept on the new members for the core and the answer
+    # (permits.crew.held): the new rows need no reading back.
+    known = crew_people(
+        session.execute(_crew_people(), {"ids": list(ids), "enterprise_id": enterprise_id}).all()
+    )
     errors = {
         f"crew.{i}.person_id": ["人员不存在或不属于本企业 / no such person in your enterprise"]
         for i, c in enumerate(crew)
@@ -473,30 +470,25 @@ def _crew(
     members = []
     for i, c in enumerate(crew):
         member = PermitCrewMember(person_id=c["person_id"], role=c["role"], position=i)
-        person = known[c["person_id"]]
-        set_committed_value(member, "person", person)
-        set_committed_value(member, "certificates_on_record", sorted(person.certificates, key=_expiry))
+        held(member, known[c["person_id"]])
         members.append(member)
     return members
 
 
 @functools.cache
 def _crew_people() -> sa.Select:
-    """The people whose ids are the parameter `ids`, of the enterprise `enterprise_id`, with their certificates.
-    Built once (see _own_permit_read)."""
+    """The people whose ids are the parameter `ids`, of the enterprise `enterprise_id`, each with every certificate
+    on their record (crew.crew_people's rows). Built once (see _own_permit_read)."""
+    person, certificate = Person.__table__, Certificate.__table__
+    columns = (certificate.c.kind, certificate.c.number, certificate.c.expires_on, certificate.c.issued_by)
     return (
-        sa.select(Person)
-        .options(joinedload(Person.certificates))
+        sa.select(person.c.id, person.c.name, *columns)
+        .outerjoin(certificate, certificate.c.person_id == person.c.id)
         .where(
-            Person.id.in_(sa.bindparam("ids", expanding=True)),
-            Person.enterprise_id == sa.bindparam("enterprise_id"),
+            person.c.id.in_(sa.bindparam("ids", expanding=True)),
+            person.c.enterprise_id == sa.bindparam("enterprise_id"),
         )
     )
-
-
-def _expiry(certificate: Certificate) -> tuple[bool, date | None]:
-    # PermitCrewMember.certificates_on_record's order: by expiry, certificates that never expire last.
-    return certificate.expires_on is None, certificate.expires_on
 
 
 def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:

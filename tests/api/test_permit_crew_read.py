@@ -70,6 +70,25 @@ def test_the_crew_read_with_a_permit_is_the_crew_the_orm_loads_from_draft_to_wor
     assert _as_read_and_as_loaded(app, db_session, flow)[0] == as_read
 
 
+def test_a_new_crew_carries_its_people_as_the_filing_read_them(app, db_session, flow):
+    """The members a filing makes hold their person's name and certificates as read for it (crew.held): the same
+    rows the permit's read gives afterwards, before submit records anything."""
+    welder = flow.extra("welder", "worker")
+    record(flow, welder, {**WELDER, "expires_on": "2031-01-31", "number": "T371102-0002"}, WELDER)
+    members = crew(flow, "hot_work", worker=welder)
+    flow.file("hot_work", crew=members)
+    as_read, _ = _as_read_and_as_loaded(app, db_session, flow)
+    with app.test_request_context():
+        new = service._crew(
+            db_session,
+            flow.world.enterprise.id,
+            [{"person_id": uuid.UUID(m["person_id"]), "role": m["role"]} for m in members],
+        )
+        assert "person" not in new[0].__dict__  # no ORM object of the person: what the read held
+        assert tuple(_of(member) for member in new) == as_read
+    db_session.rollback()
+
+
 def test_a_draft_whose_crew_is_replaced_answers_and_reads_the_new_crew(flow):
     flow.file("hot_work")
     guardian = flow.extra("second guardian", "guardian")
