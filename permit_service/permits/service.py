@@ -51,7 +51,7 @@ from permit_service.permits.context import (
     reads,
     with_permit_columns,
 )
-from permit_service.permits.crew import crew_of, crew_people, held
+from permit_service.permits.crew import Held, crew_of, crew_people, held, people_json, people_of
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -416,45 +416,63 @@ def _take_number(postgres: bool) -> sa.Insert:
     )
 
 
-def _own_area(session: Session, principal: Principal, area_id: uuid.UUID) -> tuple[PlantArea, int]:
+def _own_area(
+    session: Session, principal: Principal, area_id: uuid.UUID, crew_ids: Sequence[uuid.UUID] = ()
+) -> tuple[PlantArea, int, dict[uuid.UUID, Held] | None]:
     """The area and the context generation: the enterprise comes along, as the draft's context reads its region
-    and grade (session.get finds it), and the generation makes the process's freezes and calendar current for it."""
+    and grade (session.get finds it), and the generation makes the process's freezes and calendar current for it.
+    With `crew_ids`, the people of the area's enterprise among them, read in the same statement (crew.people_json;
+    None without)."""
+    with_people = bool(crew_ids)
     enterprise_id = own_enterprise(principal)
     if enterprise_id is not None:
-        stmt, params = _own_area_read(), {"area_id": area_id, "enterprise_id": enterprise_id}
+        stmt, params = _own_area_read(with_people), {"area_id": area_id, "enterprise_id": enterprise_id}
     else:
-        stmt = _area_read(enterprise_scope(session, principal, PlantArea.enterprise_id))
+        stmt = _area_read(enterprise_scope(session, principal, PlantArea.enterprise_id), with_people)
         params = {"area_id": area_id}
-    row = session.execute(stmt, params).first()
+    row = session.execute(stmt, {**params, **({"crew_ids": list(crew_ids)} if with_people else {})}).first()
     if row is None:
         raise ValidationProblem({"area_id": ["区域不存在或不属于本企业 / no such area in your enterprise"]})
-    return row[0], row[2]
+    return row[0], row[2], people_of(row[3]) if with_people else None
 
 
-def _area_read(scope: sa.ColumnElement[bool]) -> sa.Select:
-    """The area whose id is the parameter `area_id`, within `scope`, with its enterprise and the generation."""
+def _area_read(scope: sa.ColumnElement[bool], with_people: bool) -> sa.Select:
+    """The area whose id is the parameter `area_id`, within `scope`, with its enterprise and the generation, and
+    `with_people`, the people of its enterprise whose ids are the parameter `crew_ids`."""
+    people = (
+        [people_json(sa.bindparam("crew_ids", expanding=True), PlantArea.enterprise_id)]
+        if with_people
+        else []
+    )
     return (
-        sa.select(PlantArea, Enterprise, GENERATION)
+        sa.select(PlantArea, Enterprise, GENERATION, *people)
         .join(Enterprise, Enterprise.id == PlantArea.enterprise_id)
         .where(PlantArea.id == sa.bindparam("area_id"), scope)
     )
 
 
 @functools.cache
-def _own_area_read() -> sa.Select:
+def _own_area_read(with_people: bool) -> sa.Select:
     """_area_read for a caller of an enterprise, the enterprise a parameter too: built once (see _own_permit_read)."""
-    return _area_read(PlantArea.enterprise_id == sa.bindparam("enterprise_id"))
+    return _area_read(PlantArea.enterprise_id == sa.bindparam("enterprise_id"), with_people)
 
 
 def _crew(
-    session: Session, enterprise_id: uuid.UUID, crew: Sequence[Mapping[str, Any]]
+    session: Session,
+    enterprise_id: uuid.UUID,
+    crew: Sequence[Mapping[str, Any]],
+    people: dict[uuid.UUID, Held] | None = None,
 ) -> list[PermitCrewMember]:
-    ids = {c["person_id"] for c in crew}
+    """The new members of `crew`, each person of the enterprise, among `people` where they were read already (with
+    the area: _own_area)."""
     # Each person's name and certificates (G-13) as plain rows, kept on the new members for the core and the answer
     # (permits.crew.held): the new rows need no reading back.
-    known = crew_people(
-        session.execute(_crew_people(), {"ids": list(ids), "enterprise_id": enterprise_id}).all()
-    )
+    known = people
+    if known is None:
+        ids = list({c["person_id"] for c in crew})
+        known = crew_people(
+            session.execute(_crew_people(), {"ids": ids, "enterprise_id": enterprise_id}).all()
+        )
     errors = {
         f"crew.{i}.person_id": ["人员不存在或不属于本企业 / no such person in your enterprise"]
         for i, c in enumerate(crew)
@@ -608,7 +626,10 @@ def prepare_draft(
         raise Conflict("只有企业人员可以申请作业票", "Only enterprise staff file permits", rule="G-01")
     if reissued_from is None:
         check_facts(data["type"], data.get("facts") or {})
-    area, generation = _own_area(session, principal, data["area_id"])
+    crew = data.get("crew") or []
+    area, generation, people = _own_area(
+        session, principal, data["area_id"], crew_ids=list({c["person_id"] for c in crew})
+    )
     permit = Permit(
         id=uuid.uuid4(),
         version=1,  # what the ORM writes; the draft's answer, judged before it is written, shows it as its ETag
@@ -642,7 +663,7 @@ def prepare_draft(
     )
     note_generation(permit, generation)
     _check_window(session, permit, principal)
-    permit.crew = _crew(session, area.enterprise_id, data.get("crew") or [])
+    permit.crew = _crew(session, area.enterprise_id, crew, people)
     if data.get("linked_permit_ids"):
         permit.links = _new_links(session, permit, data["linked_permit_ids"])
     return permit

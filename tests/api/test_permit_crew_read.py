@@ -13,6 +13,7 @@ from permit_service.auth.tokens import principal_of_person
 from permit_service.permits import service
 from permit_service.permits.crew import CertificateRow, CrewRow, _of, _parsed, crew_of
 from permit_service.permits.models import Permit
+from tests.api.checks import assert_problem
 from tests.api.permit_flows import PermitFlow
 from tests.api.test_certificates import WELDER, crew, record
 
@@ -87,6 +88,18 @@ def test_a_new_crew_carries_its_people_as_the_filing_read_them(app, db_session, 
         assert "person" not in new[0].__dict__  # no ORM object of the person: what the read held
         assert tuple(_of(member) for member in new) == as_read
     db_session.rollback()
+
+
+def test_a_crew_member_of_another_enterprise_is_refused_at_filing(client, factory, flow):
+    """The people a filing reads with its area are the area's enterprise's: another's staff is no such person."""
+    stranger = factory.world().people["worker"]
+    resp = flow.client.post(
+        "/api/v1/permits",
+        json=flow.body("hot_work", crew=crew(flow, "hot_work", worker=stranger)),
+        headers=flow.headers("applicant"),
+    )
+    worker = next(i for i, m in enumerate(flow.body("hot_work")["crew"]) if m["role"] == "worker")
+    assert_problem(resp, 422, fields={f"crew.{worker}.person_id"})
 
 
 def test_a_draft_whose_crew_is_replaced_answers_and_reads_the_new_crew(flow):

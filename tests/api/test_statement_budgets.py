@@ -46,11 +46,11 @@ BUDGETS: dict[str, int] = {
     # where a guard reads them, once to judge and once holding the lock (resume: HC-04)
     "suspend": 9,
     "resume": 11,  # the guardian's check-out (HC-04) comes with the presence counts
-    # the area with its enterprise and the context generation (1: freezes and the calendar are the process's copies
-    # at it), the crew's people with their certificates (1), the number (one upsert), the permit, its crew (3;
+    # the area with its enterprise, the context generation (freezes and the calendar are the process's copies at it)
+    # and the crew's people with their certificates (1), the number (one upsert), the permit, its crew (3;
     # PostgreSQL 1, with its links), the chain head and event (2; PostgreSQL 1) and the feed (2; PostgreSQL 1);
     # nothing read back; a draft's guards read neither presence nor the Plan-27 job
-    "create_draft": 9,
+    "create_draft": 8,
     # the client from the cache (0); the key claimed (1: the batch's row, unless a repeat's), its detectors (1), the
     # readings (1 on SQLite; PostgreSQL's COPY is not a statement here), the feed (1 per feed); the active permits'
     # ids, locked (1), and only when there are any: them with their crew and links joined (1), signatures (1), gas
@@ -64,10 +64,10 @@ BUDGETS: dict[str, int] = {
     "suspend_minimal": 8,
     "resume_minimal": 11,
     "record_gas_test_minimal": 8,
-    "create_draft_minimal": 9,
+    "create_draft_minimal": 8,
     # a create under an Idempotency-Key (every portal retry sends one): the key claimed as the write transaction
     # begins and the answer stored in the claim (2; SQLite looks for an answer first, without the write lock: 3)
-    "create_draft_with_key": 12,
+    "create_draft_with_key": 11,
 }
 
 
@@ -84,13 +84,13 @@ BUDGETS: dict[str, int] = {
 POSTGRES_BUDGETS = {
     "suspend": 3,
     "resume": 4,
-    "create_draft": 4,
+    "create_draft": 3,
     "record_gas_test": 3,
     "suspend_minimal": 3,
     "resume_minimal": 4,
     "record_gas_test_minimal": 3,
-    "create_draft_minimal": 4,
-    "create_draft_with_key": 6,
+    "create_draft_minimal": 3,
+    "create_draft_with_key": 5,
 }
 
 
