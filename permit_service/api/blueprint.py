@@ -41,7 +41,7 @@ class StrictQueryParser(FlaskParser):
         """The body parsed within the service's JSON limits (see permit_service.api.safe_json)."""
         if not is_json_request(req):
             return core.missing
-        return safe_json.loads(req.get_data(cache=True).decode())
+        return safe_json.request_body(req)
 
 
 @functools.cache

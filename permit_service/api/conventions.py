@@ -213,7 +213,9 @@ def with_etag(response: Response, version: int) -> Response:
 def _request_fingerprint() -> str:
     body = request.get_data(cache=True) or b""
     try:
-        canonical = json.dumps(safe_json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        canonical = json.dumps(
+            safe_json.request_body(request), sort_keys=True, separators=(",", ":")
+        ).encode()
     except ValueError:
         canonical = body
     return hashlib.sha256(

@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from flask import Request
 from flask.json.provider import DefaultJSONProvider
 
 from permit_service.errors import InvalidJSON
@@ -69,6 +70,19 @@ def loads(data: str | bytes) -> Any:
         raise _too_deep() from None
     _check_depth(value)
     return value
+
+
+_PARSED_BODY = "permit_service.parsed_body"  # the WSGI environ's key for a request's parsed body
+
+
+def request_body(request: Request) -> Any:
+    """The request's body parsed as `loads` parses it, once per request: an Idempotency-Key's fingerprint and the
+    arguments' load both read it (issue 14: a batch of 500 readings was parsed twice). Raises as `loads` does, or
+    UnicodeDecodeError for a body that is not UTF-8; a failed parse is tried again by the next reader."""
+    environ = request.environ
+    if _PARSED_BODY not in environ:
+        environ[_PARSED_BODY] = loads(request.get_data(cache=True).decode())
+    return environ[_PARSED_BODY]
 
 
 class SafeJSONProvider(DefaultJSONProvider):

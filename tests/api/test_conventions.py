@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from permit_service.api import safe_json
 from permit_service.api.conventions import purge_expired_idempotency_records
 from permit_service.api.models import IdempotencyRecord
 from permit_service.directory.models import Person, PlantArea
@@ -52,6 +53,19 @@ def test_same_key_and_body_answers_the_same_and_creates_one_row(app, client, fac
     )
     assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert count(app, PlantArea) == 3
+
+
+def test_a_keyed_request_parses_its_body_once(app, client, factory, monkeypatch):
+    """The key's fingerprint and the arguments' load read one parse of the body (safe_json.request_body, issue 14)."""
+    world = factory.world()
+    headers = factory.headers(world.people["enterprise_admin"], **{"Idempotency-Key": "area-once"})
+    parses = []
+    monkeypatch.setattr(
+        safe_json, "loads", lambda data, parse=safe_json.loads: parses.append(data) or parse(data)
+    )
+    resp = client.post(f"/api/v1/enterprises/{world.enterprise.id}/areas", json=AREA, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    assert [json.loads(text) for text in parses] == [AREA]
 
 
 def test_same_key_other_body_is_a_422_problem(app, client, factory):

@@ -124,6 +124,18 @@ def test_text_with_control_characters_is_422_and_nothing_is_stored(client, facto
     assert _count(db_session, Permit) == 0
 
 
+def test_control_characters_deep_in_a_body_are_named_by_their_path(client, factory, db_session):
+    """The outermost schema checks the whole body once (StrictSchema.load); its nested schemas' fields are covered."""
+    flow = PermitFlow(client, factory, factory.world())
+    body = flow.body("hot_work")
+    body["measures"].append({"text": "补焊\x07"})
+    body["crew"][0]["role"] = "\x1b[2J"
+    problem = assert_problem(client.post(API, json=body, headers=flow.headers("applicant")), 422)
+    assert set(problem["errors"]) == {f"measures.{len(body['measures']) - 1}.text", "crew.0.role"}
+    assert all("控制字符" in messages[0] for messages in problem["errors"].values())
+    assert _count(db_session, Permit) == 0
+
+
 # Line feed, carriage return, tab and the Unicode line separator: text, but not in a one-line field.
 LINE_BREAKS = pytest.mark.parametrize(
     "text", ["补焊\n二次", "补焊\r", "补焊\t二次", "补焊\u2028二次"], ids=["LF", "CR", "TAB", "LS"]
