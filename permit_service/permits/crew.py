@@ -56,9 +56,8 @@ def crew_of(permit: Permit) -> tuple[CrewRow, ...]:
     if "crew" not in permit.__dict__:
         read = read_with(permit)
         if read is not None and "crew_rows" in read:
-            return _parsed(
-                dict.get(read, "crew_rows")
-            )  # not a read of the core's (context._ReadWith notes those)
+            # dict.get: not a read of the core's, which context._ReadWith would note
+            return _parsed(dict.get(read, "crew_rows"))
     return tuple(_of(member) for member in permit.crew)
 
 
@@ -117,9 +116,8 @@ def held(member: PermitCrewMember, person: Held) -> None:
 
 def _of(member: PermitCrewMember) -> CrewRow:
     person = member.__dict__.get(_HELD)
-    if (
-        person is None
-    ):  # a member loaded with its person and their certificates (PermitCrewMember's joined loads)
+    if person is None:
+        # a member loaded with its person and their certificates (PermitCrewMember's joined loads)
         certificates = (
             CertificateRow(c.kind, c.number, c.expires_on, c.issued_by) for c in member.certificates_on_record
         )
