@@ -465,6 +465,8 @@ def _crew(
 ) -> list[PermitCrewMember]:
     """The new members of `crew`, each person of the enterprise, among `people` where they were read already (with
     the area: _own_area)."""
+    if not crew:
+        return []  # a draft's crew may come later: nothing to read
     # Each person's name and certificates (G-13) as plain rows, kept on the new members for the core and the answer
     # (permits.crew.held): the new rows need no reading back.
     known = people
