@@ -156,32 +156,25 @@ def _date(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
-class _json_array(FunctionElement[Any]):  # noqa: N801 - a SQL function, named as one
+class _JsonFunction(FunctionElement[Any]):
+    """A JSON function PostgreSQL and SQLite name differently (`names`: PostgreSQL's, then SQLite's)."""
+
     inherit_cache = True
+    names: tuple[str, str]
 
 
-class _json_agg(FunctionElement[Any]):  # noqa: N801
-    inherit_cache = True
+class _json_array(_JsonFunction):  # noqa: N801 - a SQL function, named as one
+    names = ("json_build_array", "json_array")
 
 
-@compiles(_json_array, "postgresql")
-def _pg_array(element: _json_array, compiler: Any, **kw: Any) -> str:
-    return f"json_build_array({compiler.process(element.clauses, **kw)})"
+class _json_agg(_JsonFunction):  # noqa: N801
+    names = ("json_agg", "json_group_array")
 
 
-@compiles(_json_array)
-def _sqlite_array(element: _json_array, compiler: Any, **kw: Any) -> str:
-    return f"json_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_json_agg, "postgresql")
-def _pg_agg(element: _json_agg, compiler: Any, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_json_agg)
-def _sqlite_agg(element: _json_agg, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+@compiles(_JsonFunction)
+def _json_function(element: _JsonFunction, compiler: Any, **kw: Any) -> str:
+    name = element.names[compiler.dialect.name != "postgresql"]
+    return f"{name}({compiler.process(element.clauses, **kw)})"
 
 
 def _crew_json() -> sa.ColumnElement[Any]:
