@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from itertools import groupby
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -72,41 +71,66 @@ _HELD = "_crew_member_held"  # a new member's own attribute (not a column): its 
 
 
 def crew_people(rows: Iterable[Sequence[Any]]) -> dict[uuid.UUID, Held]:
-    """The people of rows (id, name, certificate kind, number, expiry, issuer; one per certificate on the person's
-    record, or one with a null certificate), by id."""
-    people: dict[uuid.UUID, tuple[str, list[CertificateRow]]] = {}
-    for person_id, name, kind, number, expires_on, issued_by in rows:
-        certificates = people.setdefault(person_id, (name, []))[1]
-        if kind is not None:
-            certificates.append(CertificateRow(kind, number, expires_on, issued_by))
-    return {
-        person_id: Held(name, tuple(sorted(certificates, key=_expiry)))
-        for person_id, (name, certificates) in people.items()
-    }
+    """The people of people_read's rows (id, name, then a certificate on their record, or four nulls), by id."""
+    return {person_id: Held(name, certificates) for (person_id, name), certificates in _grouped(rows, 2)}
+
+
+@functools.cache
+def people_read() -> sa.Select:
+    """The people whose ids are the parameter `ids`, of the enterprise `enterprise_id`, one row per certificate on
+    their record (crew_people's rows). Built once: building it costs more than sending it."""
+    return _people(sa.bindparam("ids", expanding=True), sa.bindparam("enterprise_id"), as_json=False)
 
 
 def people_json(ids: sa.BindParameter[Any], enterprise_id: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """The people whose ids are `ids`, of the enterprise `enterprise_id`, as one JSON value beside another read (a
-    filing's area: one statement fewer): crew_people's rows, for people_of."""
-    person, certificate = Person.__table__, Certificate.__table__
-    element = _json_array(
-        person.c.id, person.c.name, certificate.c.kind, certificate.c.number, certificate.c.expires_on,
-        certificate.c.issued_by,
-    )  # fmt: skip
-    rows = (
-        sa.select(_json_agg(element))
-        .select_from(person.outerjoin(certificate, certificate.c.person_id == person.c.id))
-        .where(person.c.id.in_(ids), person.c.enterprise_id == enterprise_id)
-    )
-    return sa.cast(rows.scalar_subquery(), sa.Text)
+    """people_read's rows as one JSON value beside another read (a filing's area: one statement fewer), for
+    people_of; `enterprise_id` may be a column of that read."""
+    return sa.cast(_people(ids, enterprise_id, as_json=True).scalar_subquery(), sa.Text)
 
 
 def people_of(text: str | None) -> dict[uuid.UUID, Held]:
     """The people of people_json's value, by id."""
-    return crew_people(
-        (uuid.UUID(person_id), name, kind, number, _date(expires_on), issued_by)
-        for person_id, name, kind, number, expires_on, issued_by in json.loads(text or "[]")
+    return {
+        uuid.UUID(person_id): Held(name, certificates)
+        for (person_id, name), certificates in _grouped(json.loads(text or "[]"), 2, dates_as_text=True)
+    }
+
+
+def _people(ids: sa.ColumnElement[Any], enterprise_id: sa.ColumnElement[Any], *, as_json: bool) -> sa.Select:
+    person = Person.__table__
+    columns = (person.c.id, person.c.name, *_certificate_columns())
+    return (
+        sa.select(*([_json_agg(_json_array(*columns))] if as_json else columns))
+        .select_from(_with_certificates(person, person.c.id))
+        .where(person.c.id.in_(ids), person.c.enterprise_id == enterprise_id)
     )
+
+
+def _certificate_columns() -> tuple[sa.Column[Any], ...]:
+    certificate = Certificate.__table__
+    return certificate.c.kind, certificate.c.number, certificate.c.expires_on, certificate.c.issued_by
+
+
+def _with_certificates(table: sa.FromClause, person_id: sa.ColumnElement[Any]) -> sa.FromClause:
+    """`table`, whose `person_id` names a person, with each certificate on that person's record (none: nulls)."""
+    certificate = Certificate.__table__
+    return table.outerjoin(certificate, certificate.c.person_id == person_id)
+
+
+def _grouped(
+    rows: Iterable[Sequence[Any]], width: int, *, dates_as_text: bool = False
+) -> Iterator[tuple[tuple[Any, ...], tuple[CertificateRow, ...]]]:
+    """Rows of `width` values, then a certificate's kind, number, expiry and issuer (a null kind: no certificate),
+    grouped by those values: each group's values and its certificates by expiry, groups as first seen. A JSON read
+    gives the expiry as text (`dates_as_text`)."""
+    groups: dict[tuple[Any, ...], list[CertificateRow]] = {}
+    for row in rows:
+        certificates = groups.setdefault(tuple(row[:width]), [])
+        kind, number, expires_on, issued_by = row[width:]
+        if kind is not None:
+            expires_on = _date(expires_on) if dates_as_text else expires_on
+            certificates.append(CertificateRow(kind, number, expires_on, issued_by))
+    return ((values, tuple(sorted(held, key=_expiry))) for values, held in groups.items())
 
 
 def held(member: PermitCrewMember, person: Held) -> None:
@@ -134,22 +158,15 @@ def _expiry(certificate: CertificateRow) -> tuple[bool, date | None]:
 
 @functools.lru_cache(maxsize=1024)
 def _parsed(text: str | None) -> tuple[CrewRow, ...]:
-    # One element per member and certificate on their record (a member without any: one, its certificate null),
-    # members in order of position. The rows are immutable: a crew read again as the same text shares them.
-    rows = sorted(json.loads(text or "[]"), key=lambda row: (row[2], row[0], row[1]))
-    crew = []
-    for (person_id, role, position, kind, number, expires_on, name), held in groupby(
-        rows, key=lambda row: tuple(row[:7])
-    ):
-        certificates = tuple(
-            CertificateRow(c_kind, c_number, _date(c_expires_on), c_issued_by)
-            for *_, c_kind, c_number, c_expires_on, c_issued_by in held
-            if c_kind is not None
+    # One element per member and certificate on their record (_crew_json). The rows are immutable: a crew read
+    # again as the same text shares them.
+    crew = (
+        CrewRow(uuid.UUID(person_id), role, position, kind, number, _date(expires_on), name, certificates)
+        for (person_id, role, position, kind, number, expires_on, name), certificates in _grouped(
+            json.loads(text or "[]"), 7, dates_as_text=True
         )
-        ordered = tuple(sorted(certificates, key=_expiry))
-        member = CrewRow(uuid.UUID(person_id), role, position, kind, number, _date(expires_on), name, ordered)
-        crew.append(member)
-    return tuple(crew)
+    )
+    return tuple(sorted(crew, key=lambda member: member.position))
 
 
 def _date(text: str | None) -> date | None:
@@ -178,19 +195,14 @@ def _json_function(element: _JsonFunction, compiler: Any, **kw: Any) -> str:
 
 
 def _crew_json() -> sa.ColumnElement[Any]:
-    crew, person, certificate = PermitCrewMember.__table__, Person.__table__, Certificate.__table__
+    crew, person = PermitCrewMember.__table__, Person.__table__
     element = _json_array(
         crew.c.person_id, crew.c.role, crew.c.position, crew.c.certificate_kind, crew.c.certificate_number,
-        crew.c.certificate_expires_on, person.c.name, certificate.c.kind, certificate.c.number,
-        certificate.c.expires_on, certificate.c.issued_by,
+        crew.c.certificate_expires_on, person.c.name, *_certificate_columns(),
     )  # fmt: skip
     rows = (
         sa.select(_json_agg(element))
-        .select_from(
-            crew.join(person, person.c.id == crew.c.person_id).outerjoin(
-                certificate, certificate.c.person_id == crew.c.person_id
-            )
-        )
+        .select_from(_with_certificates(crew.join(person, person.c.id == crew.c.person_id), crew.c.person_id))
         .where(crew.c.permit_id == Permit.__table__.c.id)
     )
     # As text: parsed here once per distinct crew (_parsed), and hashable for the ORM's unique() of the permit's row

@@ -25,7 +25,7 @@ from permit_service.audit import service as audit
 from permit_service.audit.models import Event
 from permit_service.auth.principal import SYSTEM, Principal, enterprise_scope, own_enterprise
 from permit_service.db import advisory_xact_lock, is_postgres, mark_written
-from permit_service.directory.models import Certificate, Enterprise, Person, PlantArea
+from permit_service.directory.models import Enterprise, PlantArea
 from permit_service.errors import Conflict, NotFound, PreconditionFailed, Problem, ValidationProblem
 from permit_service.feed import positions
 from permit_service.measures.lines import answers as measure_answers
@@ -51,7 +51,7 @@ from permit_service.permits.context import (
     reads,
     with_permit_columns,
 )
-from permit_service.permits.crew import Held, crew_of, crew_people, held, people_json, people_of
+from permit_service.permits.crew import Held, crew_of, crew_people, held, people_json, people_of, people_read
 from permit_service.permits.models import (
     GasTest,
     Permit,
@@ -473,7 +473,7 @@ def _crew(
     if known is None:
         ids = list({c["person_id"] for c in crew})
         known = crew_people(
-            session.execute(_crew_people(), {"ids": ids, "enterprise_id": enterprise_id}).all()
+            session.execute(people_read(), {"ids": ids, "enterprise_id": enterprise_id}).all()
         )
     errors = {
         f"crew.{i}.person_id": ["人员不存在或不属于本企业 / no such person in your enterprise"]
@@ -493,22 +493,6 @@ def _crew(
         held(member, known[c["person_id"]])
         members.append(member)
     return members
-
-
-@functools.cache
-def _crew_people() -> sa.Select:
-    """The people whose ids are the parameter `ids`, of the enterprise `enterprise_id`, each with every certificate
-    on their record (crew.crew_people's rows). Built once (see _own_permit_read)."""
-    person, certificate = Person.__table__, Certificate.__table__
-    columns = (certificate.c.kind, certificate.c.number, certificate.c.expires_on, certificate.c.issued_by)
-    return (
-        sa.select(person.c.id, person.c.name, *columns)
-        .outerjoin(certificate, certificate.c.person_id == person.c.id)
-        .where(
-            person.c.id.in_(sa.bindparam("ids", expanding=True)),
-            person.c.enterprise_id == sa.bindparam("enterprise_id"),
-        )
-    )
 
 
 def _replace_crew(permit: Permit, members: list[PermitCrewMember]) -> None:
