@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from permit_service.permits.models import Permit
-from tests.api.checks import counted
+from tests.api.checks import counted, uncompilable_once
 from tests.api.permit_flows import PermitFlow
 from tests.conftest import ON_POSTGRES
 from tests.plant import at_work, iso, portal
@@ -95,13 +95,18 @@ POSTGRES_BUDGETS = {
 
 
 def within_budget(app: Flask, name: str, call: Callable[[], TestResponse], status: int = 200) -> None:
-    """Run `call` and assert its answer and that it sent no more statements than its budget."""
-    with counted(app) as statements:
+    """Run `call` and assert its answer, that it sent no more statements than its budget, and that SQLAlchemy could
+    cache the compiled form of each."""
+    with counted(app) as statements, uncompilable_once(app) as uncached:
         resp = call()
     assert resp.status_code == status, resp.get_json()
     budget = POSTGRES_BUDGETS.get(name, BUDGETS[name]) if ON_POSTGRES else BUDGETS[name]
     listing = "\n".join(f"  {i + 1}. {' '.join(s.split())[:160]}" for i, s in enumerate(statements))
     assert len(statements) <= budget, f"{name}: {len(statements)} statements, budget {budget}:\n{listing}"
+    assert not uncached, (
+        f"{name}: compiled again on every request (a construct without inherit_cache?):\n"
+        + ("\n".join(f"  {' '.join(s.split())[:160]}" for s in uncached))
+    )
 
 
 @pytest.fixture(autouse=True)
