@@ -158,15 +158,16 @@ def _expiry(certificate: CertificateRow) -> tuple[bool, date | None]:
 
 @functools.lru_cache(maxsize=1024)
 def _parsed(text: str | None) -> tuple[CrewRow, ...]:
-    # One element per member and certificate on their record (_crew_json). The rows are immutable: a crew read
-    # again as the same text shares them.
+    # One element per member and certificate on their record (_crew_json), in no set order: members by position,
+    # then person and role, so that a crew reads alike every time. The rows are immutable: a crew read again as the
+    # same text shares them.
     crew = (
         CrewRow(uuid.UUID(person_id), role, position, kind, number, _date(expires_on), name, certificates)
         for (person_id, role, position, kind, number, expires_on, name), certificates in _grouped(
             json.loads(text or "[]"), 7, dates_as_text=True
         )
     )
-    return tuple(sorted(crew, key=lambda member: member.position))
+    return tuple(sorted(crew, key=lambda member: (member.position, member.person_id, member.role)))
 
 
 def _date(text: str | None) -> date | None:
