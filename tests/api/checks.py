@@ -119,7 +119,7 @@ _NOT_CACHED = (CacheStats.NO_CACHE_KEY, CacheStats.CACHING_DISABLED)
 
 
 @contextmanager
-def uncompilable_once(app: Flask) -> Iterator[list[str]]:
+def compiled_uncached(app: Flask) -> Iterator[list[str]]:
     """The statements the app sends while the block runs that SQLAlchemy compiles without its cache."""
     statements: list[str] = []
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from permit_service.permits.models import Permit
-from tests.api.checks import counted, uncompilable_once
+from tests.api.checks import compiled_uncached, counted
 from tests.api.permit_flows import PermitFlow
 from tests.conftest import ON_POSTGRES
 from tests.plant import at_work, iso, portal
@@ -97,7 +97,7 @@ POSTGRES_BUDGETS = {
 def within_budget(app: Flask, name: str, call: Callable[[], TestResponse], status: int = 200) -> None:
     """Run `call` and assert its answer, that it sent no more statements than its budget, and that SQLAlchemy could
     cache the compiled form of each."""
-    with counted(app) as statements, uncompilable_once(app) as uncached:
+    with counted(app) as statements, compiled_uncached(app) as uncached:
         resp = call()
     assert resp.status_code == status, resp.get_json()
     budget = POSTGRES_BUDGETS.get(name, BUDGETS[name]) if ON_POSTGRES else BUDGETS[name]
